@@ -1,0 +1,158 @@
+"""Image I/O, the geometry check, resampling, RAS/LPS, tables, the lesion schema and the CLI."""
+
+import gzip
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from conftest import oblique_image
+from mspathobiology import bids, geometry
+from mspathobiology.cli import build_parser, main
+from mspathobiology.connectivity import connected_components, relabel_by_size, structuring_element
+from mspathobiology.errors import GeometryMismatchError, InputError
+from mspathobiology.io import read_image, read_json, validate_image, write_image, write_json
+from mspathobiology.lesion_table import read_lesion_table, write_lesion_table
+from mspathobiology.tables import read_table, write_table
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nii", ".nrrd"])
+def test_round_trip_keeps_voxels_and_geometry(tmp_path, oblique, suffix):
+    path = write_image(oblique, tmp_path / f"img{suffix}")
+    back = read_image(path)
+    assert geometry.same_geometry(back, oblique)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(back), sitk.GetArrayFromImage(oblique))
+
+
+def test_voxel_to_ras_matches_nibabel(tmp_path, oblique):
+    path = write_image(oblique, tmp_path / "img.nii.gz")
+    np.testing.assert_allclose(geometry.voxel_to_ras(oblique), nib.load(path).affine, atol=1e-4)
+    ijk = np.array([[0, 0, 0], [3.5, 2, 7], [11, 9, 0]])
+    ras = geometry.ijk_to_ras_points(oblique, ijk)
+    np.testing.assert_allclose(geometry.ras_to_ijk_points(oblique, ras), ijk, atol=1e-9)
+    lps = np.array([oblique.TransformContinuousIndexToPhysicalPoint(tuple(p)) for p in ijk])
+    np.testing.assert_allclose(ras, lps * [-1, -1, 1], atol=1e-9)
+    np.testing.assert_allclose(geometry.kji_to_ras_points(oblique, ijk[:, ::-1]), ras)
+
+
+def test_set_voxel_to_ras_inverts(oblique):
+    blank = sitk.Image(oblique.GetSize(), sitk.sitkUInt8)
+    geometry.set_voxel_to_ras(blank, geometry.voxel_to_ras(oblique))
+    assert geometry.same_geometry(blank, oblique, tolerance=1e-9)
+
+
+def test_geometry_check_names_both_inputs_and_the_difference(oblique):
+    other = oblique_image()
+    other.SetOrigin((12.5, -30.25, 8.0))
+    assert geometry.same_geometry(oblique, oblique_image())
+    with pytest.raises(GeometryMismatchError, match="origin") as info:
+        geometry.check_same_geometry(oblique, other, names=("FLAIR", "mask"))
+    assert "FLAIR" in str(info.value) and "mask" in str(info.value)
+    small = oblique_image(size=(12, 10, 7))
+    assert "size" in geometry.geometry_differences(oblique, small)[0]
+
+
+def test_resampling_labels_stay_labels():
+    labels = sitk.GetImageFromArray(np.arange(4 * 5 * 6, dtype=np.uint32).reshape(4, 5, 6) % 7)
+    reference = sitk.Image((12, 10, 8), sitk.sitkUInt8)
+    reference.SetSpacing((0.5, 0.5, 0.5))
+    out = geometry.resample_label(labels, reference)
+    assert geometry.same_geometry(out, reference)
+    assert set(np.unique(sitk.GetArrayFromImage(out))) <= set(range(7))
+    smooth = geometry.resample_intensity(labels, reference, "bspline")
+    assert smooth.GetPixelID() == sitk.sitkFloat32
+    with pytest.raises(ValueError):
+        geometry.resample_intensity(labels, reference, "cubic")
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        read_image(tmp_path / "missing.nii.gz", name="--flair")
+    corrupt = tmp_path / "corrupt.nii.gz"
+    corrupt.write_bytes(gzip.compress(b"not a nifti header at all" * 3))
+    with pytest.raises(InputError, match="corrupt"):
+        read_image(corrupt)
+    nan = np.zeros((3, 4, 5), np.float32)
+    nan[1, 1, 1] = np.nan
+    with pytest.raises(InputError, match="1 NaN"):
+        validate_image(sitk.GetImageFromArray(nan))
+    prob = np.full((3, 4, 5), 0.37, np.float32)
+    with pytest.raises(InputError, match="probability map"):
+        validate_image(sitk.GetImageFromArray(prob), kind="label")
+    four = sitk.Image((4, 4, 4, 3), sitk.sitkFloat32)
+    with pytest.raises(InputError, match="4D"):
+        validate_image(four)
+    single = sitk.Image((4, 4, 4, 1), sitk.sitkFloat32)
+    assert validate_image(single).GetDimension() == 3
+    vector = sitk.Image((4, 4, 4), sitk.sitkVectorFloat32, 3)
+    with pytest.raises(InputError, match="components"):
+        validate_image(vector)
+
+
+def test_label_and_mask_kinds():
+    array = np.array([[[0, 2.0], [5.0, 0]]], np.float32)
+    labels = validate_image(sitk.GetImageFromArray(array), kind="label")
+    assert labels.GetPixelID() == sitk.sitkUInt32
+    mask = validate_image(sitk.GetImageFromArray(array), kind="mask")
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(mask), [[[0, 1], [1, 0]]])
+
+
+def test_connectivity_is_one_definition():
+    assert structuring_element(6).sum() == 7 and structuring_element(26).sum() == 27
+    mask = np.zeros((5, 5, 5), bool)
+    mask[1, 1, 1] = mask[2, 2, 2] = True
+    assert connected_components(mask, 26)[1] == 1
+    assert connected_components(mask, 6)[1] == 2
+    mask[4, 4, 0:3] = True
+    labels, count = connected_components(mask, 6)
+    sized, old = relabel_by_size(labels, min_voxels=2)
+    assert sized.max() == 1 and (sized == 1).sum() == 3
+    with pytest.raises(ValueError):
+        structuring_element(8)
+
+
+def test_tables_round_trip_typed(tmp_path):
+    rows = [{"id": 1, "x": 1.5, "ok": True, "name": "a b", "missing": None},
+            {"id": 2, "x": float("nan"), "ok": False, "name": "c"}]
+    for ext in ("tsv", "csv"):
+        path = write_table(rows, tmp_path / f"t.{ext}")
+        back = read_table(path)
+        assert back[0] == {"id": 1, "x": 1.5, "ok": True, "name": "a b", "missing": None}
+        assert back[1]["x"] is None and back[1]["ok"] is False
+    write_json(tmp_path / "a.json", {"v": np.float32(2.5), "n": float("nan"), "arr": np.arange(2)})
+    assert read_json(tmp_path / "a.json") == {"v": 2.5, "n": None, "arr": [0, 1]}
+
+
+def test_lesion_schema_is_enforced(tmp_path):
+    row = {"id": 1, "voxels": 10, "volume_mm3": 10.0, "centroid_r": 1.0, "centroid_a": 2.0,
+           "centroid_s": 3.0, "location": "periventricular", "mcdonald_countable": True}
+    path = write_lesion_table([row], tmp_path / "lesions.tsv")
+    assert read_lesion_table(path)[0]["location"] == "periventricular"
+    with pytest.raises(InputError, match="unknown location"):
+        write_lesion_table([dict(row, location="elsewhere")], tmp_path / "bad.tsv")
+    with pytest.raises(InputError, match="not a new positive id"):
+        write_lesion_table([row, row], tmp_path / "bad.tsv")
+
+
+def test_bids_names():
+    assert bids.filename("01", "02", "phase") == "sub-01_ses-02_part-phase_T2starw.nii.gz"
+    assert bids.filename("01", None, "t1post") == "sub-01_ce-gadolinium_T1w.nii.gz"
+    path = bids.derivative_path("/d", "mspathobiology", "01", "01", "lesions")
+    assert str(path).endswith("derivatives/mspathobiology/sub-01/ses-01/anat/sub-01_ses-01_desc-lesions_dseg.nii.gz")
+    assert bids.parse_entities(path.name) == ({"sub": "01", "ses": "01", "desc": "lesions"}, "dseg", ".nii.gz")
+
+
+def test_cli_help_and_version(capsys, tmp_path, oblique):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and "mspathobiology" in capsys.readouterr().out
+    names = {a.dest for a in build_parser()._subparsers._group_actions[0]._choices_actions}
+    assert "info" in names
+    path = write_image(oblique, tmp_path / "x.nrrd")
+    assert main(["info", str(path)]) == 0
+    assert main(["info", str(tmp_path / "nope.nii")]) == 2
+    done = subprocess.run([sys.executable, "-m", "mspathobiology", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "info" in done.stdout

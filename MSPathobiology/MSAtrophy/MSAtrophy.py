@@ -1,0 +1,526 @@
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Union
+
+import qt
+import vtk
+
+import slicer
+from slicer.i18n import tr as _
+from slicer.ScriptedLoadableModule import *
+from slicer.util import VTKObservationMixin
+from slicer.parameterNodeWrapper import (
+    parameterNodeWrapper,
+    WithinRange,
+)
+
+from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
+
+
+def _addSourceCheckoutPaths():
+    """Make ``mspathobiology`` and ``MSPathobiologyLib`` importable from a source checkout
+    (a built extension installs both next to this file)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    parent = os.path.dirname(here)
+    for path, marker in ((parent, "mspathobiology"), (os.path.join(parent, "MSLesions"), "MSPathobiologyLib")):
+        if os.path.isdir(os.path.join(path, marker)) and path not in sys.path:
+            sys.path.append(path)
+
+
+_addSourceCheckoutPaths()
+
+#: Parameter-node field -> image key of ``mspathobiology.atrophy.run_case`` / the ``atrophy`` command.
+INPUT_KEYS = {
+    "t1Volume": "t1",
+    "lesions": "lesions",
+    "brainMaskVolume": "brain_mask",
+    "anatomyVolume": "anatomy",
+    "parcellationVolume": "parcellation",
+}
+#: Volumes shown in the bar plot: (key in atrophy.json, bar label), in this order when present.
+PLOTTED_VOLUMES = (("csf_ml", "CSF"), ("gm_ml", "GM"), ("wm_ml", "WM"), ("lesion_ml", "Lesions"),
+                   ("deep_gm_ml", "Deep GM"), ("thalamus_ml", "Thalamus"))
+#: Units of the result rows, by key suffix.
+UNITS = (("_ml", "mL"), ("_percent", "%"), ("_percent_per_year", "%/year"), ("bpf", "fraction"))
+
+
+#
+# MSAtrophy
+#
+
+
+class MSAtrophy(ScriptedLoadableModule):
+    """Uses ScriptedLoadableModule base class, available at:
+    https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
+    """
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("MS Atrophy")
+        self.parent.categories = ["MS Pathobiology"]
+        self.parent.dependencies = []
+        self.parent.contributors = ["MSPathobiology developers"]
+        self.parent.helpText = _("""
+Brain atrophy in MS: tissue volumes (CSF, GM, WM, lesions) in mL, brain parenchymal fraction,
+deep grey matter and thalamus, and the percent brain volume change (PBVC) between two visits.
+<ul>
+<li>Lesions are filled with normal-appearing white matter intensity before tissue classification
+(Battaglini et al., Hum Brain Mapp 2012; Magon et al., BMC Neurol 2014).</li>
+<li>Tissue classes by EM on a Gaussian mixture with a spatial (MRF) prior and partial volumes
+(in the spirit of FSL FAST, Zhang et al., IEEE TMI 2001); BPF = (GM + WM + lesions) / ICV.</li>
+<li>PBVC: both visits registered to a halfway space, then edge displacement as in SIENA
+(Smith et al., NeuroImage 2002), with self-calibration.</li>
+</ul>
+Runs in a background process so Slicer stays responsive; results go to a Segmentation node, a table,
+a bar plot (Plots module) and, for two visits, a change map overlaid on the baseline.
+""")
+        self.parent.acknowledgementText = _("""
+Part of the MSPathobiology extension. SIENA/SIENAX (FSL) are the reference methods whose design is followed.
+""")
+
+
+#
+# MSAtrophyParameterNode
+#
+
+
+@parameterNodeWrapper
+class MSAtrophyParameterNode:
+    """
+    t1Volume (required), lesions, brainMaskVolume, anatomyVolume, parcellationVolume - baseline inputs.
+    followupT1Volume, followupBrainMaskVolume, intervalYears - second visit for PBVC (interval 0 = unknown).
+    tissueSegmentation, resultsTable, changeMap - outputs.
+    runInBackground - run ``mspathobiology atrophy`` / ``pbvc`` in a child process.
+    """
+
+    t1Volume: vtkMRMLScalarVolumeNode
+    lesions: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]
+    brainMaskVolume: vtkMRMLScalarVolumeNode
+    anatomyVolume: vtkMRMLScalarVolumeNode
+    parcellationVolume: vtkMRMLScalarVolumeNode
+    followupT1Volume: vtkMRMLScalarVolumeNode
+    followupBrainMaskVolume: vtkMRMLScalarVolumeNode
+    intervalYears: Annotated[float, WithinRange(0.0, 50.0)] = 0.0
+    tissueSegmentation: vtkMRMLSegmentationNode
+    resultsTable: vtkMRMLTableNode
+    changeMap: vtkMRMLScalarVolumeNode
+    runInBackground: bool = True
+
+
+#
+# MSAtrophyWidget
+#
+
+
+class MSAtrophyWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    """Uses ScriptedLoadableModuleWidget base class, available at:
+    https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
+    """
+
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._job = None
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/MSAtrophy.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+
+        self.logic = MSAtrophyLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+
+        self.ui.runButton.connect("clicked(bool)", self.onRunButton)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
+        self.ui.progressBar.setVisible(False)
+
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+
+    def exit(self) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+
+    def setParameterNode(self, inputParameterNode) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
+            self._onParameterNodeModified()
+
+    def _onParameterNodeModified(self, caller=None, event=None) -> None:
+        p = self._parameterNode
+        running = self._job is not None and self._job.running
+        self.ui.runButton.enabled = bool(p and p.t1Volume) and not running
+        self.ui.cancelButton.enabled = running
+
+    def _inputs(self) -> dict:
+        p = self._parameterNode
+        return {field: getattr(p, field) for field in INPUT_KEYS}
+
+    def _ensureOutputs(self):
+        p = self._parameterNode
+        if not p.tissueSegmentation:
+            p.tissueSegmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Tissues")
+        if not p.resultsTable:
+            p.resultsTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Atrophy results")
+        if p.followupT1Volume and not p.changeMap:
+            p.changeMap = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "Brain change map")
+
+    def onRunButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to measure atrophy."), waitCursor=True):
+            from MSPathobiologyLib import dependencies
+
+            dependencies.ensure("MSAtrophy")
+            self._ensureOutputs()
+            p = self._parameterNode
+            followup = {"t1": p.followupT1Volume, "brain_mask": p.followupBrainMaskVolume} if p.followupT1Volume else None
+            interval = p.intervalYears or None
+            outputs = (p.t1Volume, p.tissueSegmentation, p.resultsTable, p.changeMap)
+            if p.runInBackground:
+                self._startBackground(self._inputs(), followup, interval, outputs)
+            else:
+                def progress(fraction, text=""):
+                    self._setProgress(fraction, text)
+                    slicer.app.processEvents()
+
+                progress(None, _("Measuring..."))
+                try:
+                    summary = self.logic.run(self._inputs(), followup, interval, *outputs[1:], progress=progress)
+                finally:
+                    self._setProgress(False)
+                self._showResults(summary)
+
+    def _startBackground(self, inputs, followup, interval, outputs):
+        from MSPathobiologyLib.background import BackgroundSequence
+
+        folders, steps = self.logic.prepareCommands(inputs, followup, interval)
+
+        def finished(returnCode, lines):
+            self._job = None
+            self._setProgress(False)
+            self._onParameterNodeModified()
+            if returnCode != 0:
+                self.ui.statusLabel.text = _("Stopped (code {code}).").format(code=returnCode)
+                if returnCode > 0:
+                    slicer.util.errorDisplay(_("Atrophy measurement failed."), detailedText="\n".join(lines[-30:]))
+                return
+            with slicer.util.tryWithErrorDisplay(_("Failed to load the atrophy results."), waitCursor=True):
+                reference, segmentationNode, tableNode, mapNode = outputs
+                summary = self.logic.loadResults(folders, reference, segmentationNode, tableNode, mapNode)
+                self._showResults(summary)
+
+        self._job = BackgroundSequence(steps,
+                                       onLine=lambda line: setattr(self.ui.statusLabel, "text", line[-200:]),
+                                       onProgress=lambda fraction: self._setProgress(fraction),
+                                       onFinished=finished).start()
+        self._onParameterNodeModified()
+
+    def onCancelButton(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def _setProgress(self, fraction, text=None):
+        bar = self.ui.progressBar
+        if fraction is False:
+            bar.setVisible(False)
+            return
+        bar.setVisible(True)
+        if fraction is None:
+            bar.setRange(0, 0)
+        else:
+            bar.setRange(0, 100)
+            bar.setValue(int(round(100 * fraction)))
+        if text:
+            self.ui.statusLabel.text = text
+
+    def _showResults(self, summary: dict):
+        self.ui.statusLabel.text = _("Done.")
+        self.ui.resultsLabel.text = self.logic.summaryText(summary)
+
+
+#
+# MSAtrophyLogic
+#
+
+
+class MSAtrophyLogic(ScriptedLoadableModuleLogic):
+    """Wiring between MRML nodes and ``mspathobiology.atrophy`` (run_case, run_pbvc)."""
+
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+
+    def getParameterNode(self):
+        return MSAtrophyParameterNode(super().getParameterNode())
+
+    @staticmethod
+    def writeInputs(inputs: dict, followup: dict | None, folder: Path) -> tuple[dict, dict]:
+        """Write the input nodes as NIfTI; lesion segmentations are exported on the T1 grid."""
+        from MSPathobiologyLib.nodes import writeInputs
+
+        reference = inputs.get("t1Volume")
+        if reference is None:
+            raise ValueError(_("A T1 volume is required."))
+        paths = writeInputs(folder / "baseline", {INPUT_KEYS[f]: n for f, n in inputs.items() if f in INPUT_KEYS}, reference)
+        followupPaths = {}
+        if followup and followup.get("t1") is not None:
+            followupPaths = writeInputs(folder / "followup", followup, followup["t1"])
+        return paths, followupPaths
+
+    def prepareCommands(self, inputs: dict, followup: dict | None = None, intervalYears=None):
+        """Write inputs; return ({"atrophy": dir, "pbvc": dir|None}, [(subcommand, arguments), ...])."""
+        from MSPathobiologyLib.nodes import workFolder
+
+        work = workFolder("atrophy")
+        paths, followupPaths = self.writeInputs(inputs, followup, work / "inputs")
+        folders = {"atrophy": work / "atrophy", "pbvc": None}
+        arguments = []
+        for key, flag in (("t1", "--t1"), ("lesions", "--lesions"), ("brain_mask", "--brain-mask"),
+                          ("anatomy", "--anatomy"), ("parcellation", "--parcellation")):
+            if key in paths:
+                arguments += [flag, str(paths[key])]
+        steps = [("atrophy", arguments + ["--out", str(folders["atrophy"])])]
+        if followupPaths:
+            folders["pbvc"] = work / "pbvc"
+            pbvc = ["--baseline", str(paths["t1"]), "--followup", str(followupPaths["t1"])]
+            if "brain_mask" in paths:
+                pbvc += ["--baseline-mask", str(paths["brain_mask"])]
+            if "brain_mask" in followupPaths:
+                pbvc += ["--followup-mask", str(followupPaths["brain_mask"])]
+            if intervalYears:
+                pbvc += ["--interval-years", str(intervalYears)]
+            steps.append(("pbvc", pbvc + ["--out", str(folders["pbvc"])]))
+        return folders, steps
+
+    def run(self, inputs: dict, followup: dict | None, intervalYears, segmentationNode, tableNode, mapNode=None,
+            progress=None) -> dict:
+        """Measure in this process (``mspathobiology.atrophy.run_case`` and ``run_pbvc``) and fill the nodes."""
+        from mspathobiology import atrophy
+        from MSPathobiologyLib.nodes import workFolder
+
+        report = progress or (lambda fraction, text="": None)
+        work = workFolder("atrophy")
+        paths, followupPaths = self.writeInputs(inputs, followup, work / "inputs")
+        folders = {"atrophy": work / "atrophy", "pbvc": None}
+        report(0.05, _("tissue classification"))
+        atrophy.run_case(paths, folders["atrophy"])
+        if followupPaths:
+            report(0.5, _("percent brain volume change"))
+            folders["pbvc"] = work / "pbvc"
+            atrophy.run_pbvc(paths["t1"], followupPaths["t1"], folders["pbvc"], baseline_mask=paths.get("brain_mask"),
+                             followup_mask=followupPaths.get("brain_mask"), interval_years=intervalYears)
+        report(0.95, _("loading results"))
+        return self.loadResults(folders, inputs["t1Volume"], segmentationNode, tableNode, mapNode)
+
+    @staticmethod
+    def _find(folder: Path, patterns) -> Path | None:
+        for pattern in patterns:
+            found = sorted(folder.glob(pattern))
+            if found:
+                return found[0]
+        return None
+
+    def loadResults(self, folders: dict, referenceVolumeNode, segmentationNode, tableNode, mapNode=None) -> dict:
+        """Load ``atrophy.json`` + tissue labels and, with a follow-up, ``pbvc.json`` + the change map."""
+        from mspathobiology.io import read_image, read_json
+
+        atrophyDir = Path(folders["atrophy"])
+        summary = dict(read_json(atrophyDir / "atrophy.json"))
+        tissue = self._find(atrophyDir, ("*tissue*.nii*", "*dseg*.nii*", "*labels*.nii*"))
+        if tissue is not None and segmentationNode is not None:
+            import mspathobiology_mrml as bridge
+
+            names = self.tissueNames(summary)
+            image = read_image(tissue, kind="label")
+            bridge.label_image_to_segmentation(slicer.mrmlScene, image, names=names or None,
+                                               name=segmentationNode.GetName(), node=segmentationNode,
+                                               reference_volume_node=referenceVolumeNode)
+        if folders.get("pbvc"):
+            pbvcDir = Path(folders["pbvc"])
+            summary.update({k: v for k, v in read_json(pbvcDir / "pbvc.json").items() if not isinstance(v, (dict, list))})
+            changeMap = self._find(pbvcDir, ("*jacobian*.nii*", "*displacement*.nii*", "*change*.nii*", "*edge*.nii*"))
+            if changeMap is not None and mapNode is not None:
+                self.showChangeMap(read_image(changeMap), referenceVolumeNode, mapNode)
+        if tableNode is not None:
+            self.fillTables(summary, tableNode)
+        return summary
+
+    @staticmethod
+    def tissueNames(summary: dict) -> dict:
+        """Segment names by label value, from the ``tissue_labels`` map of atrophy.json when present."""
+        labels = summary.get("tissue_labels") or summary.get("labels") or {}
+        if isinstance(labels, dict):
+            out = {}
+            for key, value in labels.items():
+                if str(key).isdigit():
+                    out[int(key)] = str(value)
+                elif isinstance(value, int) or str(value).isdigit():
+                    out[int(value)] = str(key)
+            return out
+        return {}
+
+    @staticmethod
+    def resultRows(summary: dict) -> list:
+        rows = []
+        for key, value in summary.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            unit = next((u for suffix, u in reversed(UNITS) if key.endswith(suffix)), "")
+            rows.append({"measure": key, "value": float(value), "unit": unit})
+        return rows
+
+    def fillTables(self, summary: dict, tableNode) -> None:
+        """Results table (measure, value, unit) and a bar plot of the tissue volumes (Plots module)."""
+        import mspathobiology_mrml as bridge
+
+        bridge.rows_to_table(slicer.mrmlScene, self.resultRows(summary), tableNode.GetName(),
+                             columns=["measure", "value", "unit"], node=tableNode)
+        bars = [{"tissue": label, "volume_ml": float(summary[key])} for key, label in PLOTTED_VOLUMES
+                if isinstance(summary.get(key), (int, float))]
+        if not bars:
+            return
+        volumesNode = tableNode.GetNodeReference("MSAtrophyVolumes")
+        volumesNode = bridge.rows_to_table(slicer.mrmlScene, bars, tableNode.GetName() + " volumes",
+                                           columns=["tissue", "volume_ml"], node=volumesNode)
+        tableNode.SetNodeReferenceID("MSAtrophyVolumes", volumesNode.GetID())
+        self.showBarPlot(volumesNode, tableNode)
+
+    @staticmethod
+    def showBarPlot(volumesTableNode, ownerNode):
+        """Bar chart of ``volume_ml`` by ``tissue`` (vtkMRMLPlotSeriesNode bar type) shown in the layout."""
+        scene = slicer.mrmlScene
+        series = ownerNode.GetNodeReference("MSAtrophyPlotSeries")
+        if series is None:
+            series = scene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", ownerNode.GetName() + " volumes")
+            ownerNode.SetNodeReferenceID("MSAtrophyPlotSeries", series.GetID())
+        series.SetAndObserveTableNodeID(volumesTableNode.GetID())
+        series.SetPlotType(slicer.vtkMRMLPlotSeriesNode.PlotTypeBar)
+        series.SetLabelColumnName("tissue")
+        series.SetYColumnName("volume_ml")
+        series.SetColor(0.23, 0.49, 0.85)
+        chart = ownerNode.GetNodeReference("MSAtrophyPlotChart")
+        if chart is None:
+            chart = scene.AddNewNodeByClass("vtkMRMLPlotChartNode", ownerNode.GetName() + " chart")
+            ownerNode.SetNodeReferenceID("MSAtrophyPlotChart", chart.GetID())
+        chart.RemoveAllPlotSeriesNodeIDs()
+        chart.AddAndObservePlotSeriesNodeID(series.GetID())
+        chart.SetTitle(_("Tissue volumes"))
+        chart.SetXAxisTitle(_("tissue"))
+        chart.SetYAxisTitle(_("volume (mL)"))
+        chart.SetLegendVisibility(False)
+        if slicer.app.layoutManager() is not None:
+            from MSPathobiologyLib import views
+
+            views.showChart(chart)
+        return chart
+
+    @staticmethod
+    def showChangeMap(image, baselineVolumeNode, mapNode):
+        """Change map (Jacobian or edge displacement) as a foreground overlay on the baseline T1."""
+        import numpy as np
+        import SimpleITK as sitk
+
+        import mspathobiology_mrml as bridge
+        from MSPathobiologyLib import defaults, views
+
+        mapNode = bridge.image_to_volume(slicer.mrmlScene, image, mapNode.GetName(), node=mapNode)
+        values = sitk.GetArrayViewFromImage(image)
+        finite = values[np.isfinite(values)]
+        center = 1.0 if finite.size and np.median(finite) > 0.5 else 0.0  # Jacobian ~ 1, displacement ~ 0
+        spread = float(np.percentile(np.abs(finite - center), 99)) if finite.size else 1.0
+        views.setColorMap(mapNode, "vtkMRMLColorTableNodeFileDivergingBlueRed.txt")
+        views.setWindowLevel(mapNode, 2 * max(spread, 1e-6), center)
+        if baselineVolumeNode is not None and slicer.app.layoutManager() is not None:
+            views.showVolumes(background=baselineVolumeNode, foreground=mapNode, foregroundOpacity=defaults.OVERLAY_OPACITY)
+        return mapNode
+
+    @staticmethod
+    def summaryText(summary: dict) -> str:
+        lines = []
+        for key, label, fmt in (("icv_ml", "ICV", "{:.0f} mL"), ("brain_ml", "Brain", "{:.0f} mL"),
+                                ("gm_ml", "GM", "{:.0f} mL"), ("wm_ml", "WM", "{:.0f} mL"), ("csf_ml", "CSF", "{:.0f} mL"),
+                                ("lesion_ml", "Lesions", "{:.1f} mL"), ("thalamus_ml", "Thalamus", "{:.1f} mL"),
+                                ("bpf", "BPF", "{:.3f}"), ("pbvc_percent", "PBVC", "{:+.2f} %"),
+                                ("pbvc_percent_per_year", "PBVC per year", "{:+.2f} %/year")):
+            if isinstance(summary.get(key), (int, float)):
+                lines.append(f"{label}: {fmt.format(summary[key])}")
+        return "\n".join(lines)
+
+
+#
+# MSAtrophyTest
+#
+
+
+class MSAtrophyTest(ScriptedLoadableModuleTest):
+    """In-Slicer test on the small phantom built by the logic layer (no download)."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_tissues_and_pbvc()
+
+    def test_tissues_and_pbvc(self):
+        import mspathobiology_mrml as bridge
+        from mspathobiology.phantom import generate_subject
+
+        self.delayDisplay("Generating the small phantom (two visits)")
+        subject = generate_subject(seed=0, small=True, sessions=2)
+        base, follow = subject.sessions
+        scene = slicer.mrmlScene
+        t1 = bridge.image_to_volume(scene, base.images["t1"], "T1 baseline")
+        t1b = bridge.image_to_volume(scene, follow.images["t1"], "T1 follow-up")
+        lesions = bridge.image_to_volume(scene, base.lesions, "lesions", labelmap=True)
+        segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Tissues")
+        table = scene.AddNewNodeByClass("vtkMRMLTableNode", "Atrophy results")
+        changeMap = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "Brain change map")
+
+        logic = MSAtrophyLogic()
+        inputs = {"t1Volume": t1, "lesions": lesions, "brainMaskVolume": None, "anatomyVolume": None, "parcellationVolume": None}
+        self.delayDisplay("Measuring tissues and PBVC")
+        summary = logic.run(inputs, {"t1": t1b, "brain_mask": None}, 1.0, segmentation, table, changeMap)
+
+        self.assertGreaterEqual(segmentation.GetSegmentation().GetNumberOfSegments(), 3)
+        measures = {r["measure"]: r["value"] for r in bridge.table_to_rows(table)}
+        self.assertAlmostEqual(measures["bpf"], base.truth["bpf"], delta=0.02)
+        self.assertAlmostEqual(measures["pbvc_percent"], follow.truth["pbvc_percent"], delta=0.5)
+        self.assertIsNotNone(changeMap.GetImageData())
+        chart = table.GetNodeReference("MSAtrophyPlotChart")
+        self.assertIsNotNone(chart)
+        self.assertEqual(chart.GetNumberOfPlotSeriesNodes(), 1)
+        self.assertIn("GM", logic.summaryText(summary))
+        self.delayDisplay("Test passed")

@@ -1,0 +1,562 @@
+import logging
+import os
+import pathlib
+import sys
+from typing import Annotated, Union
+
+import qt
+import vtk
+
+import slicer
+from slicer.i18n import tr as _
+from slicer.ScriptedLoadableModule import *
+from slicer.util import VTKObservationMixin
+from slicer.parameterNodeWrapper import (
+    parameterNodeWrapper,
+    Choice,
+    WithinRange,
+)
+
+from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
+
+
+def _addSourceCheckoutPaths():
+    """Make ``mspathobiology`` and ``MSPathobiologyLib`` importable from a source checkout
+    (a built extension installs both next to this file)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    parent = os.path.dirname(here)
+    for path, marker in ((parent, "mspathobiology"), (os.path.join(parent, "MSLesions"), "MSPathobiologyLib")):
+        if os.path.isdir(os.path.join(path, marker)) and path not in sys.path:
+            sys.path.append(path)
+
+
+_addSourceCheckoutPaths()
+
+from mspathobiology.defaults import rims as RIM_DEFAULTS  # noqa: E402
+
+#: Rating buttons / keys 1-3 per task: (label stored in the ratings file, button text).
+TASK_LABELS = {
+    "prl": [(label, text) for label, text in zip(RIM_DEFAULTS.PRL_LABELS, ("PRL (1)", "Not PRL (2)", "Indeterminate (3)"))],
+    "cvs": [(label, text) for label, text in zip(RIM_DEFAULTS.CVS_LABELS, ("CVS+ (1)", "CVS\u2212 (2)", "Excluded (3)"))],
+}
+#: Keyboard shortcuts while the module is shown.
+NEXT_KEY, PREVIOUS_KEY = "Space", "Backspace"
+
+
+#
+# MSRimLesions
+#
+
+
+class MSRimLesions(ScriptedLoadableModule):
+    """Uses ScriptedLoadableModule base class, available at:
+    https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
+    """
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("MS Rim Lesions")
+        self.parent.categories = ["MS Pathobiology"]
+        self.parent.dependencies = []
+        self.parent.contributors = ["MSPathobiology developers"]
+        self.parent.helpText = _("""
+Paramagnetic rim lesions (PRL) and the central vein sign (CVS): automatic rim scores, then expert
+rating lesion by lesion.
+<ul>
+<li><b>Score rims</b>: per lesion, the angular coverage of paramagnetic signal in an edge band on each
+axial slice of QSM or filtered phase, the consecutive slices meeting the criterion and the rim contrast;
+a PRL candidate needs a rim over at least 2/3 of the edge on at least 2 consecutive slices, enhancing
+lesions excluded (NAIMS consensus, Bagnato et al., Brain 2024; Absinta et al., JCI 2016).</li>
+<li><b>Start / resume reading</b>: lesions sorted by rim score, or in random order with scores hidden for
+blinded reading; QSM/phase and FLAIR side by side, linked, zoomed on the lesion. Keys <b>1</b>, <b>2</b>,
+<b>3</b> rate, <b>Space</b> / <b>Backspace</b> move. Every rating is saved at once in your own file
+(TSV + JSON sidecar), so reading resumes exactly where you stopped.</li>
+</ul>
+CVS: Frangi vesselness (Frangi et al., MICCAI 1998) on T2*/SWI, NAIMS CVS criteria (Sati et al., Nat Rev
+Neurol 2016).
+""")
+        self.parent.acknowledgementText = _("""
+Part of the MSPathobiology extension. The reading loop is inspired by CVS_rater (ITK-SNAP based).
+""")
+
+
+#
+# MSRimLesionsParameterNode
+#
+
+
+@parameterNodeWrapper
+class MSRimLesionsParameterNode:
+    """
+    lesions - lesion segmentation or labelmap (ids = lesion ids).
+    susceptibilityVolume - QSM (ppb) or filtered phase (rad), per imageKind; phaseSign: vendor convention.
+    flairVolume, t1PostVolume, t2starVolume - reading context, enhancing exclusion, CVS.
+    scoreTable - output rim score table.
+    raterName, caseId, ratingsFolder, task, blinded - the rating session.
+    zoomOnLesion, autoAdvance, confidence - reading preferences.
+    """
+
+    lesions: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]
+    susceptibilityVolume: vtkMRMLScalarVolumeNode
+    imageKind: Annotated[str, Choice(["qsm", "phase"])] = "qsm"
+    phaseSign: Annotated[int, Choice([1, -1])] = RIM_DEFAULTS.DEFAULT_PHASE_SIGN
+    flairVolume: vtkMRMLScalarVolumeNode
+    t1PostVolume: vtkMRMLScalarVolumeNode
+    t2starVolume: vtkMRMLScalarVolumeNode
+    scoreTable: vtkMRMLTableNode
+    raterName: str = ""
+    caseId: str = ""
+    ratingsFolder: pathlib.Path
+    task: Annotated[str, Choice(["prl", "cvs"])] = "prl"
+    blinded: bool = False
+    zoomOnLesion: bool = True
+    autoAdvance: bool = True
+    confidence: Annotated[int, WithinRange(RIM_DEFAULTS.CONFIDENCE_MIN, RIM_DEFAULTS.CONFIDENCE_MAX)] = 3
+
+
+#
+# MSRimLesionsWidget
+#
+
+
+class MSRimLesionsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    """Uses ScriptedLoadableModuleWidget base class, available at:
+    https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
+    """
+
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._shortcuts = []
+        self._currentLesion = None
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/MSRimLesions.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+
+        self.logic = MSRimLesionsLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+
+        self.ui.scoreButton.connect("clicked(bool)", self.onScoreButton)
+        self.ui.startButton.connect("clicked(bool)", self.onStartButton)
+        self.ui.windowPresetButton.connect("clicked(bool)", self.onWindowPreset)
+        self.ui.previousButton.connect("clicked(bool)", self.onPrevious)
+        self.ui.nextButton.connect("clicked(bool)", self.onNext)
+        self.ui.nextUnratedButton.connect("clicked(bool)", self.onNextUnrated)
+        for index in range(3):
+            getattr(self.ui, f"rating{index + 1}Button").connect("clicked(bool)", lambda checked=False, i=index: self.onRate(i))
+        self.ui.lesionListWidget.connect("itemDoubleClicked(QListWidgetItem*)", self.onLesionListDoubleClicked)
+        self.ui.reasonComboBox.addItems(list(RIM_DEFAULTS.CVS_EXCLUSION_REASONS))
+
+        self._installShortcuts()
+        self.initializeParameterNode()
+
+    def _installShortcuts(self):
+        mainWindow = slicer.util.mainWindow()
+        bindings = [(str(n + 1), (lambda i=n: self.onRate(i))) for n in range(3)]
+        bindings += [(NEXT_KEY, self.onNext), (PREVIOUS_KEY, self.onPrevious)]
+        for key, callback in bindings:
+            shortcut = qt.QShortcut(qt.QKeySequence(key), mainWindow)
+            shortcut.connect("activated()", callback)
+            shortcut.setEnabled(False)
+            self._shortcuts.append(shortcut)
+
+    def _enableShortcuts(self, enabled: bool):
+        for shortcut in self._shortcuts:
+            shortcut.setEnabled(enabled)
+
+    def cleanup(self) -> None:
+        self._enableShortcuts(False)
+        for shortcut in self._shortcuts:
+            shortcut.setParent(None)
+        self._shortcuts = []
+        self.logic.closeSession()
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+        self._enableShortcuts(True)
+
+    def exit(self) -> None:
+        self._enableShortcuts(False)
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.logic.closeSession()
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+
+    def setParameterNode(self, inputParameterNode) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
+            self._onParameterNodeModified()
+
+    def _onParameterNodeModified(self, caller=None, event=None) -> None:
+        p = self._parameterNode
+        if not p:
+            return
+        self.ui.scoreButton.enabled = bool(p.lesions and p.susceptibilityVolume)
+        self.ui.startButton.enabled = bool(p.lesions and p.raterName.strip() and p.caseId.strip())
+        self.ui.phaseSignComboBox.enabled = p.imageKind == "phase"
+        for index, (label, text) in enumerate(TASK_LABELS[p.task]):
+            getattr(self.ui, f"rating{index + 1}Button").text = text
+        self.ui.reasonComboBox.enabled = p.task == "cvs"
+        self._updateReadingState()
+
+    # --- scoring ------------------------------------------------------------------------
+
+    def onScoreButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to score rims."), waitCursor=True):
+            from MSPathobiologyLib import dependencies
+
+            dependencies.ensure("MSRimLesions")
+            p = self._parameterNode
+            if not p.scoreTable:
+                p.scoreTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Rim scores")
+            rows = self.logic.scoreRims(p.lesions, p.susceptibilityVolume, p.imageKind, p.phaseSign,
+                                        t1PostVolume=p.t1PostVolume, t2starVolume=p.t2starVolume, tableNode=p.scoreTable)
+            candidates = sum(1 for r in rows if r.get("prl_candidate"))
+            self.ui.currentLesionLabel.text = _("{n} lesions scored, {c} PRL candidates.").format(n=len(rows), c=candidates)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def onStartButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to open the rating session."), waitCursor=True):
+            from MSPathobiologyLib import dependencies
+
+            dependencies.ensure("MSRimLesions")
+            p = self._parameterNode
+            if not p.scoreTable or p.scoreTable.GetNumberOfRows() == 0:
+                if not p.scoreTable:
+                    p.scoreTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Rim scores")
+                if p.susceptibilityVolume:
+                    self.logic.scoreRims(p.lesions, p.susceptibilityVolume, p.imageKind, p.phaseSign,
+                                         t1PostVolume=p.t1PostVolume, t2starVolume=p.t2starVolume, tableNode=p.scoreTable)
+            session = self.logic.openSession(self.logic.ratingsFolder(p), p.caseId, p.raterName, p.scoreTable,
+                                             task=p.task, blinded=p.blinded, lesionsNode=p.lesions)
+            self.logic.showReadingLayout(p.susceptibilityVolume, p.flairVolume, p.lesions, p.imageKind)
+            self._fillLesionList()
+            self._goTo(session.next_unrated() or (session.order[0] if session.order else None))
+
+    def _fillLesionList(self):
+        self.ui.lesionListWidget.clear()
+        session = self.logic.session
+        if session is None:
+            return
+        for lesionId in session.order:
+            item = qt.QListWidgetItem(self._lesionItemText(lesionId))
+            item.setData(qt.Qt.UserRole, lesionId)
+            self.ui.lesionListWidget.addItem(item)
+
+    def _lesionItemText(self, lesionId) -> str:
+        session = self.logic.session
+        rating = session.rating(lesionId) if session else None
+        score = session.score(lesionId) if session else None
+        text = _("Lesion {id}").format(id=lesionId)
+        if score is not None:
+            text += f"  score {float(score):.2f}"
+        if rating:
+            text += f"  \u2713 {rating['label']}"
+        return text
+
+    def _updateReadingState(self):
+        session = self.logic.session
+        reading = session is not None
+        for name in ("previousButton", "nextButton", "nextUnratedButton", "rating1Button", "rating2Button", "rating3Button"):
+            getattr(self.ui, name).enabled = reading and self._currentLesion is not None
+        if not reading:
+            self.ui.readingProgressBar.setRange(0, 1)
+            self.ui.readingProgressBar.setValue(0)
+            return
+        done, total = session.progress()
+        self.ui.readingProgressBar.setRange(0, max(total, 1))
+        self.ui.readingProgressBar.setValue(done)
+        if self._currentLesion is not None:
+            rating = session.rating(self._currentLesion)
+            score = session.score(self._currentLesion)
+            parts = [_("Rater {rater} \u2014 lesion {id} ({n}/{total})").format(
+                rater=session.rater, id=self._currentLesion, n=session.order.index(self._currentLesion) + 1, total=total)]
+            if score is not None:
+                parts.append(_("automatic rim score {s:.2f}").format(s=float(score)))
+            parts.append(_("rated: {label}").format(label=rating["label"]) if rating else _("not rated yet"))
+            self.ui.currentLesionLabel.text = "\n".join(parts)
+        elif session.is_complete:
+            self.ui.currentLesionLabel.text = _("All {total} lesions rated.").format(total=total)
+
+    def _goTo(self, lesionId):
+        self._currentLesion = lesionId
+        if lesionId is not None:
+            p = self._parameterNode
+            self.logic.centerOnLesion(lesionId, zoom=p.zoomOnLesion)
+            self.ui.lesionListWidget.setCurrentRow(self.logic.session.order.index(lesionId))
+            rating = self.logic.session.rating(lesionId)
+            self.ui.commentLineEdit.text = rating["comment"] if rating else ""
+        self._updateReadingState()
+
+    def onNext(self):
+        session = self.logic.session
+        if session is not None and self._currentLesion is not None:
+            following = session.next(self._currentLesion)
+            if following is not None:
+                self._goTo(following)
+
+    def onPrevious(self):
+        session = self.logic.session
+        if session is not None and self._currentLesion is not None:
+            before = session.previous(self._currentLesion)
+            if before is not None:
+                self._goTo(before)
+
+    def onNextUnrated(self):
+        session = self.logic.session
+        if session is not None:
+            self._goTo(session.next_unrated(after=self._currentLesion))
+
+    def onLesionListDoubleClicked(self, item):
+        self._goTo(int(item.data(qt.Qt.UserRole)))
+
+    def onRate(self, index: int):
+        session = self.logic.session
+        if session is None or self._currentLesion is None:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Failed to save the rating.")):
+            p = self._parameterNode
+            label = TASK_LABELS[p.task][index][0]
+            reason = self.ui.reasonComboBox.currentText if (p.task == "cvs" and label == "excluded") else None
+            session.rate(self._currentLesion, label, confidence=p.confidence, comment=self.ui.commentLineEdit.text, reason=reason)
+            row = session.order.index(self._currentLesion)
+            self.ui.lesionListWidget.item(row).setText(self._lesionItemText(self._currentLesion))
+            self.ui.commentLineEdit.text = ""
+            if p.autoAdvance:
+                following = session.next_unrated(after=self._currentLesion)
+                self._goTo(following if following is not None else self._currentLesion)
+            else:
+                self._updateReadingState()
+
+    def onWindowPreset(self):
+        p = self._parameterNode
+        self.logic.applyWindowPreset(p.susceptibilityVolume, p.imageKind)
+
+
+#
+# MSRimLesionsLogic
+#
+
+
+class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
+    """Wiring between MRML nodes and ``mspathobiology.rims`` (scoring, ratings store)."""
+
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+        self.session = None
+        self._rows = {}
+
+    def getParameterNode(self):
+        return MSRimLesionsParameterNode(super().getParameterNode())
+
+    @staticmethod
+    def lesionImage(lesionsNode, referenceVolumeNode):
+        """Lesion label image on the reference volume's grid (segmentations exported, labelmaps resampled)."""
+        from mspathobiology.geometry import resample_label, same_geometry
+        from MSPathobiologyLib.nodes import imageFromNode
+
+        image = imageFromNode(lesionsNode, referenceVolumeNode)
+        if referenceVolumeNode is not None:
+            reference = imageFromNode(referenceVolumeNode)
+            if not same_geometry(image, reference):
+                image = resample_label(image, reference)
+        return image
+
+    def scoreRims(self, lesionsNode, imageVolumeNode, kind="qsm", phaseSign=RIM_DEFAULTS.DEFAULT_PHASE_SIGN,
+                  t1PostVolume=None, t2starVolume=None, tableNode=None) -> list:
+        """Rim scores (``mspathobiology.rims.scoring.score_rim_images``) plus CVS columns
+        (``mspathobiology.rims.cvs.central_vein_sign_images``) when T2* is given; fills ``tableNode``."""
+        import mspathobiology_mrml as bridge
+        from mspathobiology.rims.scoring import score_rim_images
+        from MSPathobiologyLib.nodes import imageFromNode
+
+        if lesionsNode is None or imageVolumeNode is None:
+            raise ValueError(_("Select the lesions and a QSM or phase volume."))
+        lesions = self.lesionImage(lesionsNode, imageVolumeNode)
+        t1post = imageFromNode(t1PostVolume) if t1PostVolume is not None else None
+        rows = score_rim_images(lesions, imageFromNode(imageVolumeNode), kind=kind, phase_sign=phaseSign, t1post=t1post)
+        if t2starVolume is not None:
+            from mspathobiology.rims.cvs import central_vein_sign_images
+
+            cvs = {r["id"]: r for r in central_vein_sign_images(self.lesionImage(lesionsNode, t2starVolume),
+                                                                 imageFromNode(t2starVolume))}
+            for row in rows:
+                extra = cvs.get(row["id"], {})
+                row.update({k: v for k, v in extra.items() if k != "id" and k not in row})
+        if tableNode is not None:
+            bridge.rows_to_table(slicer.mrmlScene, rows, tableNode.GetName(), node=tableNode)
+        self._rows = {int(r["id"]): r for r in rows}
+        return rows
+
+    def rowsFromTable(self, tableNode) -> dict:
+        import mspathobiology_mrml as bridge
+
+        self._rows = {int(r["id"]): r for r in bridge.table_to_rows(tableNode)} if tableNode is not None else {}
+        return self._rows
+
+    @staticmethod
+    def ratingsFolder(parameterNode) -> pathlib.Path:
+        """The chosen ratings folder, or ``<default scene folder>/MSPathobiology-ratings``."""
+        folder = parameterNode.ratingsFolder
+        if str(folder) in ("", "."):
+            folder = pathlib.Path(slicer.app.defaultScenePath) / "MSPathobiology-ratings"
+        return pathlib.Path(folder)
+
+    def openSession(self, folder, caseId: str, rater: str, scoreTableNode=None, task="prl", blinded=False, lesionsNode=None):
+        """Open (create or resume) this rater's ratings file for the case (``mspathobiology.rims.ratings.RatingSession``).
+
+        Lesions come from the rim score table (sorted by ``rim_score``) or, without scores, from the lesion ids.
+        """
+        from mspathobiology.rims.ratings import RatingSession
+
+        self.closeSession()
+        rows = self.rowsFromTable(scoreTableNode) if scoreTableNode is not None and scoreTableNode.GetNumberOfRows() else {}
+        lesions = list(rows.values())
+        if not lesions and lesionsNode is not None:
+            lesions = self._lesionsFromNode(lesionsNode)
+        self.session = RatingSession(folder, caseId.strip(), rater.strip(), lesions=lesions or None, task=task,
+                                     order="random" if blinded else "score", show_scores=not blinded)
+        return self.session
+
+    def _lesionsFromNode(self, lesionsNode) -> list:
+        from mspathobiology.rims.scoring import lesion_geometry
+        import SimpleITK as sitk
+
+        image = self.lesionImage(lesionsNode, None)
+        geometry = lesion_geometry(sitk.GetArrayViewFromImage(image), image)
+        rows = [{"id": lesionId, "volume_mm3": vol, "radius_mm": radius,
+                 "centroid_r": float(ras[0]), "centroid_a": float(ras[1]), "centroid_s": float(ras[2])}
+                for lesionId, (_n, vol, radius, ras) in geometry.items()]
+        self._rows = {r["id"]: r for r in rows}
+        return rows
+
+    def closeSession(self):
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def centerOnLesion(self, lesionId: int, zoom: bool = True):
+        """Centre (and zoom) every slice view on a lesion's centroid (RAS mm)."""
+        from MSPathobiologyLib import defaults, views
+
+        row = self._rows.get(int(lesionId))
+        if row is None:
+            raise ValueError(f"lesion {lesionId} has no centroid (score the rims first)")
+        fov = None
+        if zoom:
+            diameter = 2.0 * float(row.get("radius_mm") or 0.0)
+            fov = max(defaults.LESION_VIEW_MIN_FOV_MM, defaults.LESION_VIEW_FOV_PER_LONG_AXIS * diameter)
+        views.centerOn((row["centroid_r"], row["centroid_a"], row["centroid_s"]), fov)
+
+    @staticmethod
+    def applyWindowPreset(volumeNode, kind: str):
+        from MSPathobiologyLib import defaults, views
+
+        if kind == "phase":
+            views.setWindowLevel(volumeNode, defaults.PHASE_WINDOW_RAD, defaults.PHASE_LEVEL_RAD)
+        else:
+            views.setWindowLevel(volumeNode, defaults.QSM_WINDOW_PPB, defaults.QSM_LEVEL_PPB)
+
+    def showReadingLayout(self, susceptibilityVolume, flairVolume, lesionsNode=None, kind="qsm"):
+        """QSM/phase (left) and FLAIR (right), linked axial views, with the window preset."""
+        from MSPathobiologyLib import views
+
+        if susceptibilityVolume is None and flairVolume is None:
+            return
+        views.showSideBySide(susceptibilityVolume or flairVolume, flairVolume or susceptibilityVolume)
+        if susceptibilityVolume is not None:
+            self.applyWindowPreset(susceptibilityVolume, kind)
+        if lesionsNode is not None and lesionsNode.IsA("vtkMRMLSegmentationNode"):
+            if lesionsNode.GetDisplayNode() is None:
+                lesionsNode.CreateDefaultDisplayNodes()
+            display = lesionsNode.GetDisplayNode()
+            display.SetVisibility(True)
+            display.SetVisibility2DFill(False)  # outlines only: the rim must stay visible
+
+
+#
+# MSRimLesionsTest
+#
+
+
+class MSRimLesionsTest(ScriptedLoadableModuleTest):
+    """In-Slicer test on the small phantom built by the logic layer (no download)."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_score_and_rate()
+
+    def test_score_and_rate(self):
+        import tempfile
+
+        import mspathobiology_mrml as bridge
+        from mspathobiology.phantom import generate_subject
+
+        self.delayDisplay("Generating the small phantom")
+        session = generate_subject(seed=0, small=True, sessions=1).sessions[0]
+        scene = slicer.mrmlScene
+        qsm = bridge.image_to_volume(scene, session.images["qsm"], "QSM")
+        flair = bridge.image_to_volume(scene, session.images["flair"], "FLAIR")
+        lesions = bridge.label_image_to_segmentation(scene, session.lesions, name="Lesions", reference_volume_node=qsm)
+        table = scene.AddNewNodeByClass("vtkMRMLTableNode", "Rim scores")
+
+        logic = MSRimLesionsLogic()
+        rows = logic.scoreRims(lesions, qsm, "qsm", tableNode=table)
+        truth = {les["id"]: les for les in session.truth["lesions"]}
+        self.assertEqual(len(rows), len(truth))
+        self.assertEqual(table.GetNumberOfRows(), len(rows))
+        positives = [r for r in rows if truth[r["id"]]["rim_class"] in ("full", "two_thirds") and not truth[r["id"]]["enhancing"]]
+        negatives = [r for r in rows if truth[r["id"]]["rim_class"] == "none"]
+        if positives:
+            self.assertGreaterEqual(sum(bool(r["prl_candidate"]) for r in positives), 0.8 * len(positives))
+        if negatives:
+            self.assertGreaterEqual(sum(not r["prl_candidate"] for r in negatives), 0.8 * len(negatives))
+
+        self.delayDisplay("Rating two lesions, then resuming")
+        folder = tempfile.mkdtemp()
+        first = logic.openSession(folder, "sub-01_ses-01", "tester", table)
+        self.assertEqual(first.order[0], max(rows, key=lambda r: r["rim_score"])["id"])
+        logic.showReadingLayout(qsm, flair, lesions)
+        rated = [first.next_unrated()]
+        first.rate(rated[0], "PRL", confidence=4)
+        rated.append(first.next_unrated())
+        first.rate(rated[1], "not_PRL", confidence=3)
+        logic.centerOnLesion(rated[1])
+        logic.closeSession()
+        resumed = logic.openSession(folder, "sub-01_ses-01", "tester", table)
+        self.assertEqual(resumed.progress(), (2, len(rows)))
+        self.assertEqual(resumed.rating(rated[0])["label"], "PRL")
+        self.assertNotIn(resumed.next_unrated(), rated)
+        logic.closeSession()
+        self.delayDisplay("Test passed")

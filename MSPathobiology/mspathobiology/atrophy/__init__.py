@@ -1,0 +1,1 @@
+"""Atrophy: lesion filling, brain extraction, tissue volumes, BPF, deep GM, PBVC, regional volumes."""

@@ -1,0 +1,282 @@
+"""Case review state and reviewed files: what MSCaseReview reads and writes (no Qt, no Slicer).
+
+* :class:`ReviewStore` keeps, per reader, each case's status (not started, in progress,
+  done, flagged), notes, saved files and the resume position in one JSON file,
+  ``<derivatives root>/review/reader-<Reader>_review.json``, rewritten atomically after
+  every change.
+* :func:`save_derivative` saves a file under BIDS-derivatives names with the reader in
+  the ``desc`` entity (``sub-01_ses-01_desc-lesionsJane_dseg.nii.gz``) and never
+  overwrites: the previous version is copied to ``<root>/backups/...`` first.
+
+The reader name in file names follows SlicerCaseIterator (JoostJM/SlicerCaseIterator),
+which puts the reader in the names of saved masks and never overwrites them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import filecmp
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__, bids
+from ..defaults.cohort import (BACKUP_FOLDER, BIDS_VERSION, REVIEW_PIPELINE_NAME, STATUS_DONE,
+                               STATUS_FLAGGED, STATUS_IN_PROGRESS, STATUS_LABELS, STATUS_NOT_STARTED,
+                               STATUSES)
+from ..errors import InputError
+from ..io import read_json, write_json
+from .cases import Case, label_value
+
+__all__ = ["ReviewStore", "SavedFile", "save_derivative", "derivative_file", "reviewed_files",
+           "reader_label", "ensure_dataset_description", "STATUSES", "STATUS_LABELS"]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def reader_label(reader: str) -> str:
+    """The reader name as a BIDS label: letters and digits, each word capitalised (``'jane doe'`` -> ``'JaneDoe'``)."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in str(reader)).split() if w]
+    if not words:
+        raise InputError("reader name", f"{reader!r} has no letters or digits; give a reader name")
+    return "".join(w[:1].upper() + w[1:] for w in words)
+
+
+def ensure_dataset_description(root, name: str, description: str = "") -> Path:
+    """Write ``dataset_description.json`` of a BIDS derivative folder if it is missing."""
+    path = Path(root) / "dataset_description.json"
+    if not path.exists():
+        write_json(path, {"Name": name, "BIDSVersion": BIDS_VERSION, "DatasetType": "derivative",
+                          "GeneratedBy": [{"Name": "MSPathobiology", "Version": __version__,
+                                           "Description": description}]})
+    return path
+
+
+def _case_id(case) -> str:
+    return case.id if isinstance(case, Case) else str(case)
+
+
+class ReviewStore:
+    """Review statuses of one reader over a case list, saved in a JSON file.
+
+    ``root`` is the derivatives folder of the review (e.g.
+    ``<dataset>/derivatives/mspathobiology-review``). Every method that changes the state
+    writes the file at once (atomic rename), so a crash loses nothing already set.
+    """
+
+    def __init__(self, root, reader: str):
+        self.root = Path(root)
+        self.reader = str(reader).strip()
+        self.reader_label = reader_label(self.reader)
+        self.path = self.root / "review" / f"reader-{self.reader_label}_review.json"
+        if self.path.exists():
+            data = read_json(self.path, name="review state")
+            if not isinstance(data, dict) or not isinstance(data.get("cases", {}), dict):
+                raise InputError(self.path, "is not a review state file (no 'cases' object)")
+        else:
+            data = {}
+        self.data = {"reader": self.reader, "reader_label": self.reader_label, "position": None,
+                     "created": _now(), "cases": {}, **data}
+
+    # -- statuses ---------------------------------------------------------------------
+    def _entry(self, case) -> dict:
+        return self.data["cases"].setdefault(_case_id(case), {"status": STATUS_NOT_STARTED, "files": {},
+                                                              "history": []})
+
+    def status(self, case) -> str:
+        """One of :data:`STATUSES` (``not_started`` for a case never opened)."""
+        entry = self.data["cases"].get(_case_id(case))
+        return entry["status"] if entry else STATUS_NOT_STARTED
+
+    def statuses(self, cases) -> dict[str, str]:
+        return {_case_id(c): self.status(c) for c in cases}
+
+    def note(self, case) -> str:
+        entry = self.data["cases"].get(_case_id(case))
+        return (entry or {}).get("note", "")
+
+    def set_status(self, case, status: str, note: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
+        entry = self._entry(case)
+        entry["status"] = status
+        entry["updated"] = _now()
+        entry["history"].append({"status": status, "time": entry["updated"]})
+        if note is not None:
+            entry["note"] = note
+        self.save()
+
+    def open_case(self, case) -> str:
+        """Mark a case as the current one; a case not started becomes in progress. Returns its status."""
+        if self.status(case) == STATUS_NOT_STARTED:
+            self.set_status(case, STATUS_IN_PROGRESS)
+        self.data["position"] = _case_id(case)
+        self.save()
+        return self.status(case)
+
+    def mark_done(self, case, note: str | None = None) -> None:
+        self.set_status(case, STATUS_DONE, note)
+
+    def flag(self, case, note: str = "") -> None:
+        self.set_status(case, STATUS_FLAGGED, note)
+
+    # -- position ---------------------------------------------------------------------
+    @property
+    def position(self) -> str | None:
+        """Id of the case the reader had open last (None before the first)."""
+        return self.data.get("position")
+
+    def set_position(self, case) -> None:
+        self.data["position"] = _case_id(case)
+        self.save()
+
+    def resume_index(self, cases) -> int:
+        """Index in ``cases`` to resume at: the last open case if it is not done, else the first
+        case that is not done or flagged after it (wrapping around), else 0."""
+        ids = [_case_id(c) for c in cases]
+        if not ids:
+            return 0
+        start = ids.index(self.position) if self.position in ids else 0
+        if self.position in ids and self.status(ids[start]) == STATUS_IN_PROGRESS:
+            return start
+        for step in range(len(ids)):
+            index = (start + step) % len(ids)
+            if self.status(ids[index]) in (STATUS_NOT_STARTED, STATUS_IN_PROGRESS):
+                return index
+        return start
+
+    def progress(self, cases) -> tuple[int, int]:
+        """(cases done or flagged, total)."""
+        ids = [_case_id(c) for c in cases]
+        return sum(self.status(i) in (STATUS_DONE, STATUS_FLAGGED) for i in ids), len(ids)
+
+    # -- files -----------------------------------------------------------------------
+    def save_file(self, case: Case, label: str, suffix: str = "dseg", ext: str = ".nii.gz",
+                  datatype: str = "anat", **content) -> "SavedFile":
+        """:func:`save_derivative` for this reader, recorded in the state under ``label``."""
+        saved = save_derivative(self.root, case, label, self.reader, suffix=suffix, ext=ext,
+                                datatype=datatype, **content)
+        entry = self._entry(case)
+        entry["files"][label] = str(saved.path.relative_to(self.root))
+        entry["updated"] = _now()
+        self.save()
+        return saved
+
+    def files(self, case) -> dict[str, Path]:
+        """label -> path of the files this reader saved for a case (that still exist)."""
+        entry = self.data["cases"].get(_case_id(case)) or {}
+        out = {}
+        for label, rel in entry.get("files", {}).items():
+            path = self.root / rel
+            if path.exists():
+                out[label] = path
+        return out
+
+    def save(self) -> Path:
+        ensure_dataset_description(self.root, "MSPathobiology case review",
+                                   "Reader corrections and annotations from MSCaseReview")
+        self.data["updated"] = _now()
+        return write_json(self.path, self.data)
+
+
+@dataclass
+class SavedFile:
+    path: Path
+    backup: Path | None  # where the previous version went; None when there was none or it was identical
+
+
+def derivative_file(root, case: Case, label: str, reader: str, suffix: str = "dseg",
+                    ext: str = ".nii.gz", datatype: str = "anat") -> Path:
+    """``root/sub-01/ses-01/anat/sub-01_ses-01_desc-<label><Reader>_<suffix><ext>``.
+
+    ``label`` (e.g. ``lesions``, ``rimratings``, ``cvs``) and the reader become one
+    alphanumeric ``desc`` value, as BIDS labels must be alphanumeric.
+    """
+    desc = label_value(label) + reader_label(reader)
+    if not suffix.isalnum():
+        raise ValueError(f"BIDS suffix must be alphanumeric, not {suffix!r}")
+    entities = bids.entity_string({"sub": case.subject, "ses": case.session, "desc": desc})
+    return Path(root) / case.relative_dir / datatype / f"{entities}_{suffix}{ext}"
+
+
+def save_derivative(root, case: Case, label: str, reader: str, suffix: str = "dseg",
+                    ext: str = ".nii.gz", datatype: str = "anat", *, source=None, data=None,
+                    writer=None) -> SavedFile:
+    """Save one file of a case under :func:`derivative_file`'s name, never losing the old one.
+
+    Give exactly one of ``source`` (an existing file to copy in), ``data`` (bytes or str)
+    or ``writer`` (a callable ``writer(tmp_path)`` that writes the file, e.g.
+    ``lambda p: sitk.WriteImage(img, str(p))`` or a Slicer storage node). The new file is
+    written to a temporary name in the target folder; if a different file already has
+    the target name it is first copied to ``root/backups/<same folders>/<UTC time>_<name>``;
+    then the temporary file is renamed over the target (atomic).
+    """
+    if sum(x is not None for x in (source, data, writer)) != 1:
+        raise ValueError("give exactly one of source=, data= or writer=")
+    target = derivative_file(root, case, label, reader, suffix, ext, datatype)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if source is not None:
+            if not Path(source).is_file():
+                raise InputError(source, "file to save not found")
+            shutil.copyfile(source, tmp)
+        elif data is not None:
+            tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else bytes(data))
+        else:
+            writer(tmp)
+            if not tmp.exists() or tmp.stat().st_size == 0:
+                raise InputError(target, "the writer produced no file")
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        backup = None
+        if target.exists() and not filecmp.cmp(target, tmp, shallow=False):
+            stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            backup = Path(root) / BACKUP_FOLDER / target.parent.relative_to(root) / f"{stamp}_{target.name}"
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target, backup)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    ensure_dataset_description(root, "MSPathobiology case review")
+    return SavedFile(target, backup)
+
+
+def reviewed_files(root, case: Case, reader: str | None = None) -> dict[str, dict[str, Path]]:
+    """Files saved for a case: ``{reader label: {desc label: path}}`` found by name in
+    ``root/sub-*/ses-*/*/`` (so files saved by any reader or tool show up, not only those
+    recorded in one reader's state). ``reader`` limits to one reader."""
+    folder = Path(root) / case.relative_dir
+    readers = None if reader is None else {reader_label(reader)}
+    out: dict[str, dict[str, Path]] = {}
+    known = _known_readers(root) if readers is None else readers
+    for path in sorted(folder.glob("*/*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        entities, _, _ = bids.parse_entities(path.name)
+        desc = entities.get("desc", "")
+        for name in known:
+            if desc.endswith(name) and len(desc) > len(name):
+                out.setdefault(name, {})[desc[: -len(name)]] = path
+    return out
+
+
+def _known_readers(root) -> set[str]:
+    names = set()
+    for path in (Path(root) / "review").glob("reader-*_review.json"):
+        names.add(path.name[len("reader-"):-len("_review.json")])
+    return names
+
+
+def default_review_root(dataset) -> Path:
+    """``<dataset>/derivatives/mspathobiology-review`` for a BIDS dataset, else ``<folder>/derivatives/...``."""
+    dataset = Path(dataset)
+    base = dataset.parent if dataset.is_file() else dataset
+    return base / "derivatives" / REVIEW_PIPELINE_NAME

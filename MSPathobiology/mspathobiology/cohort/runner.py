@@ -1,0 +1,625 @@
+"""Run every analysis a cohort's images allow; skip what is done; keep going past failures.
+
+Layout of the output (a BIDS derivatives folder, BIDS-Apps style: Gorgolewski et al.,
+PLoS Comput Biol 2017)::
+
+    OUT/dataset_description.json
+    OUT/cohort.tsv                      one row per subject and session, every summary value
+    OUT/cohort_lesions.tsv, cohort_rims.tsv, cohort_atrophy.tsv, cohort_network.tsv
+    OUT/cohort_failures.tsv             one row per failed analysis, with its error
+    OUT/sub-01/ses-01/case.json         the case (image paths) and each analysis' status
+    OUT/sub-01/ses-01/<analysis>/       files written by the analysis, and done.json
+
+Analyses per session: ``lesions`` (mspathobiology.lesions.run_case), ``rims``
+(mspathobiology.rims.run_case), ``atrophy`` (mspathobiology.atrophy.run_case), ``network``
+(mspathobiology.networks.run_case); between consecutive sessions of a subject (written
+in the later session's folder): ``lesion_change`` (mspathobiology.lesions.run_change)
+and ``pbvc`` (mspathobiology.atrophy.run_pbvc). When a case has no lesions image, the
+analyses that use lesions take the label map written by the ``lesions`` step.
+
+An analysis is done when its ``done.json`` exists and records the same inputs (path,
+size, modification time in ns) and options; the marker is written atomically after the
+analysis returns, so an interrupted run redoes only the analyses that had not finished.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..defaults.cohort import DONE_MARKER, PIPELINE_NAME, PROGRESS_BAR_WIDTH
+from ..errors import InputError
+from ..io import IMAGE_SUFFIXES, read_json, write_json
+from ..tables import write_table
+from .cases import Case, consecutive_pairs, discover_cases, sort_cases
+from .review import ensure_dataset_description
+
+#: ``--only`` groups and the analyses each one selects.
+GROUPS = {
+    "lesions": ("lesions", "lesion_change"),
+    "rims": ("rims",),
+    "atrophy": ("atrophy", "pbvc"),
+    "network": ("network",),
+}
+SESSION_ANALYSES = ("lesions", "rims", "atrophy", "network")
+PAIR_ANALYSES = ("lesion_change", "pbvc")
+ANALYSES = SESSION_ANALYSES + PAIR_ANALYSES
+
+#: The function behind each analysis, imported in the worker (``module:function``).
+FUNCTIONS = {
+    "lesions": "mspathobiology.lesions:run_case",
+    "rims": "mspathobiology.rims:run_case",
+    "atrophy": "mspathobiology.atrophy:run_case",
+    "network": "mspathobiology.networks:run_case",
+    "lesion_change": "mspathobiology.lesions:run_change",
+    "pbvc": "mspathobiology.atrophy:run_pbvc",
+}
+
+#: Per-topic cohort tables: file name -> analyses whose values go in it.
+TOPIC_TABLES = {
+    "cohort_lesions.tsv": ("lesions", "lesion_change"),
+    "cohort_rims.tsv": ("rims",),
+    "cohort_atrophy.tsv": ("atrophy", "pbvc"),
+    "cohort_network.tsv": ("network",),
+}
+
+DONE, FAILED, SKIPPED, UNAVAILABLE = "done", "failed", "skipped", "unavailable"
+
+
+def select_analyses(only) -> tuple[str, ...]:
+    """Analyses chosen by ``only`` (None = all; a list or comma string of group names)."""
+    if only is None or only == "" or only == []:
+        return ANALYSES
+    names = [s.strip() for s in (only.split(",") if isinstance(only, str) else only) if s.strip()]
+    unknown = [n for n in names if n not in GROUPS and n not in ANALYSES]
+    if unknown:
+        raise InputError("--only", f"unknown analysis {unknown}; choose from {', '.join(GROUPS)}")
+    chosen = set()
+    for name in names:
+        chosen.update(GROUPS.get(name, (name,)))
+    return tuple(a for a in ANALYSES if a in chosen)
+
+
+def case_dir(out, case: Case) -> Path:
+    return Path(out) / case.relative_dir
+
+
+def analysis_dir(out, case: Case, analysis: str) -> Path:
+    return case_dir(out, case) / analysis
+
+
+# --------------------------------------------------------------------------- markers
+def fingerprint(paths: dict) -> dict:
+    """{name: [path, size bytes, mtime ns]} of input files (missing files: size -1)."""
+    out = {}
+    for name, path in sorted(paths.items()):
+        if path is None:
+            continue
+        try:
+            st = os.stat(path)
+            out[name] = [str(path), st.st_size, st.st_mtime_ns]
+        except OSError:
+            out[name] = [str(path), -1, -1]
+    return out
+
+
+def read_marker(folder: Path) -> dict | None:
+    path = Path(folder) / DONE_MARKER
+    if not path.exists():
+        return None
+    try:
+        return read_json(path)
+    except InputError:
+        return None
+
+
+def marker_valid(folder: Path, inputs: dict, options: dict) -> dict | None:
+    """The marker of ``folder`` if it records exactly these inputs and options, else None."""
+    marker = read_marker(folder)
+    if marker and marker.get("inputs") == fingerprint(inputs) and marker.get("options") == _jsonable(options):
+        return marker
+    return None
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+# --------------------------------------------------------------------------- lesion output
+def lesion_output(folder: Path) -> Path | None:
+    """The lesion label map the ``lesions`` step wrote in ``folder``: ``lesions.nii.gz``
+    (what :func:`mspathobiology.lesions.run_case` writes), else a BIDS ``desc-lesions_dseg``
+    file, else a file with ``lesion`` and ``label``/``dseg``/``seg`` in its name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    marker = read_marker(folder) or {}
+    named = marker.get("lesion_map")
+    if named and (folder / named).exists():
+        return folder / named
+    images = [p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")
+              and p.name.lower().endswith(IMAGE_SUFFIXES)]
+    for test in (lambda n: n in ("lesions.nii.gz", "lesions.nii", "lesions.nrrd"),
+                 lambda n: "desc-lesions_" in n and "dseg" in n,
+                 lambda n: "lesion" in n and any(w in n for w in ("label", "dseg", "seg"))):
+        hits = [p for p in images if test(p.name.lower())]
+        if hits:
+            return hits[0]
+    return None
+
+
+# --------------------------------------------------------------------------- worker side
+def _resolve(analysis: str, functions: dict):
+    module_name, func_name = functions[analysis].split(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, func_name)
+
+
+def _is_missing_package(exc: ImportError, target: str) -> bool:
+    module_name = target.split(":")[0]
+    return isinstance(exc, ModuleNotFoundError) and exc.name is not None and module_name.startswith(exc.name)
+
+
+def _error_text(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return " ".join(text.split())
+
+
+def _record(case: Case, analysis: str, status: str, **extra) -> dict:
+    return {"case": case.id, "subject": case.subject, "session": case.session, "analysis": analysis,
+            "status": status, "ran": False, "summary": {}, "error": "", "seconds": 0.0, **extra}
+
+
+def _run_one(analysis: str, case: Case, folder: Path, inputs: dict, call, options: dict,
+             selected: bool, functions: dict) -> dict:
+    """Run one analysis unless its marker is valid; never raises."""
+    marker = marker_valid(folder, inputs, options)
+    if marker is not None:
+        return _record(case, analysis, DONE, summary=marker.get("summary", {}),
+                       seconds=marker.get("seconds", 0.0))
+    if not selected:
+        return _record(case, analysis, SKIPPED, reason="not selected")
+    try:
+        func = _resolve(analysis, functions)
+    except (ImportError, AttributeError) as exc:
+        if isinstance(exc, AttributeError) or _is_missing_package(exc, functions[analysis]):
+            return _record(case, analysis, UNAVAILABLE, reason=f"{functions[analysis]} not available: {exc}")
+        return _record(case, analysis, FAILED, error=_error_text(exc), ran=True)
+    start = time.perf_counter()
+    try:
+        stale = folder / DONE_MARKER
+        if stale.exists():
+            stale.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        summary = call(func)
+        if not isinstance(summary, dict):
+            raise TypeError(f"{functions[analysis]} returned {type(summary).__name__}, not a dict")
+    except Exception as exc:  # one analysis failing must not stop the cohort
+        tb = traceback.format_exc(limit=-3)
+        return _record(case, analysis, FAILED, error=_error_text(exc), traceback=tb, ran=True,
+                       seconds=time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    summary = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    marker = {"analysis": analysis, "case": case.id, "function": functions[analysis],
+              "inputs": fingerprint(inputs), "options": _jsonable(options), "summary": summary,
+              "seconds": round(seconds, 3), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "mspathobiology_version": __version__}
+    if analysis == "lesions":
+        found = lesion_output(folder)
+        if found is not None:
+            marker["lesion_map"] = found.name
+    write_json(folder / DONE_MARKER, marker)
+    return _record(case, analysis, DONE, summary=summary, ran=True, seconds=seconds)
+
+
+def _lesions_for(case: Case, out: Path) -> tuple[Path | None, str]:
+    """(lesion label map, where it came from) for analyses that use lesions."""
+    if "lesions" in case.images:
+        return Path(case.images["lesions"]), "case"
+    folder = analysis_dir(out, case, "lesions")
+    if read_marker(folder) is not None:
+        found = lesion_output(folder)
+        if found is not None:
+            return found, "lesions step"
+    return None, ""
+
+
+#: Image keys each session analysis is given (from the domain functions' docstrings); the
+#: done marker fingerprints exactly these, so changing another image does not rerun it.
+USES = {
+    "lesions": ("flair", "t1", "t1post", "anatomy", "brain_mask", "lesions"),
+    "rims": ("lesions", "qsm", "phase", "t2star", "t1post", "brain_mask"),
+    "atrophy": ("t1", "flair", "lesions", "brain_mask", "anatomy"),
+    "network": ("tractogram", "parcellation", "lesions"),
+}
+
+_SESSION_NEEDS = {
+    "lesions": (("flair", "lesions"),),          # any one of each tuple
+    "rims": (("lesions",), ("qsm", "phase")),
+    "atrophy": (("t1",),),
+    "network": (("tractogram",), ("parcellation",)),
+}
+
+
+def run_session_task(task: dict) -> list[dict]:
+    """Worker entry: every session analysis of one case, in order (lesions first)."""
+    case = Case.from_dict(task["case"])
+    out = Path(task["out"])
+    selected = set(task["analyses"])
+    options = task.get("options") or {}
+    functions = {**FUNCTIONS, **(task.get("functions") or {})}
+    records = []
+    for analysis in SESSION_ANALYSES:
+        images = {k: v for k, v in case.images.items() if k in USES[analysis]}
+        if analysis != "lesions" and "lesions" in USES[analysis]:
+            lesions, _ = _lesions_for(case, out)
+            if lesions is not None:
+                images["lesions"] = lesions
+        missing = [alts for alts in _SESSION_NEEDS[analysis] if not any(k in images for k in alts)]
+        if missing:
+            need = " and ".join("/".join(a) for a in missing)
+            reason = f"needs {need}"
+            if ("lesions",) in missing:
+                failed = any(r["analysis"] == "lesions" and r["status"] == FAILED for r in records)
+                reason += " (the lesions step failed)" if failed else " (no lesions image and no lesions step output)"
+            records.append(_record(case, analysis, SKIPPED, reason=reason))
+            continue
+        folder = analysis_dir(out, case, analysis)
+        opts = options.get(analysis, {})
+        records.append(_run_one(analysis, case, folder, images,
+                                lambda f, im=images, d=folder, o=opts: f(im, d, **o), opts,
+                                analysis in selected, functions))
+    write_json(case_dir(out, case) / "case.json", {"case": case.to_dict(), "records": records})
+    return records
+
+
+def run_pair_task(task: dict) -> list[dict]:
+    """Worker entry: analyses between two consecutive sessions, written into the later one's folder."""
+    base = Case.from_dict(task["baseline"])
+    follow = Case.from_dict(task["followup"])
+    out = Path(task["out"])
+    selected = set(task["analyses"])
+    options = task.get("options") or {}
+    functions = {**FUNCTIONS, **(task.get("functions") or {})}
+    records = []
+    # lesion change: both sessions' lesions step outputs
+    b_dir, f_dir = analysis_dir(out, base, "lesions"), analysis_dir(out, follow, "lesions")
+    b_marker, f_marker = read_marker(b_dir), read_marker(f_dir)
+    if b_marker is None or f_marker is None:
+        records.append(_record(follow, "lesion_change", SKIPPED, reason=(
+            f"needs the lesions step done for sessions {base.session} and {follow.session}")))
+    else:
+        inputs = {"baseline_lesions": lesion_output(b_dir) or b_dir / DONE_MARKER,
+                  "followup_lesions": lesion_output(f_dir) or f_dir / DONE_MARKER,
+                  "baseline_flair": base.images.get("flair"), "followup_flair": follow.images.get("flair")}
+        opts = options.get("lesion_change", {})
+        folder = analysis_dir(out, follow, "lesion_change")
+        records.append(_run_one("lesion_change", follow, folder, inputs, lambda f: f(
+            b_dir, f_dir, folder, baseline_flair=base.images.get("flair"),
+            followup_flair=follow.images.get("flair"), **opts), opts, "lesion_change" in selected, functions))
+    records[-1]["summary"] = {"change_from_session": base.session, **records[-1]["summary"]} \
+        if records[-1]["status"] == DONE else records[-1]["summary"]
+    # PBVC: both T1
+    if "t1" not in base.images or "t1" not in follow.images:
+        records.append(_record(follow, "pbvc", SKIPPED, reason="needs t1 at both sessions"))
+    else:
+        inputs = {"baseline_t1": base.images["t1"], "followup_t1": follow.images["t1"],
+                  "baseline_mask": base.images.get("brain_mask"), "followup_mask": follow.images.get("brain_mask")}
+        opts = options.get("pbvc", {})
+        folder = analysis_dir(out, follow, "pbvc")
+        records.append(_run_one("pbvc", follow, folder, inputs, lambda f: f(
+            base.images["t1"], follow.images["t1"], folder, baseline_mask=base.images.get("brain_mask"),
+            followup_mask=follow.images.get("brain_mask"), **opts), opts, "pbvc" in selected, functions))
+    write_json(case_dir(out, follow) / "pairs.json", {"baseline": base.to_dict(), "records": records})
+    return records
+
+
+def _worker_init(threads: int) -> None:
+    try:
+        import SimpleITK as sitk
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(max(1, threads))
+    except Exception:  # pragma: no cover - SimpleITK is a hard dependency
+        pass
+
+
+# --------------------------------------------------------------------------- progress
+class Progress:
+    """A text progress bar on stderr: ``[#####.....] 7/20  12.3 s  sub-03_ses-01 done``."""
+
+    def __init__(self, total: int, enabled: bool = True, stream=None):
+        self.total, self.count, self.enabled = total, 0, enabled
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def update(self, label: str) -> None:
+        self.count += 1
+        if not self.enabled:
+            return
+        filled = int(PROGRESS_BAR_WIDTH * self.count / max(self.total, 1))
+        bar = "#" * filled + "." * (PROGRESS_BAR_WIDTH - filled)
+        line = f"[{bar}] {self.count}/{self.total}  {time.perf_counter() - self.start:7.1f} s  {label}"
+        if self.tty:
+            self.stream.write("\r" + line[:150].ljust(150) + ("\n" if self.count >= self.total else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+# --------------------------------------------------------------------------- executors
+class _InlineExecutor:
+    """Runs each task at submit time in this process (jobs=1): no pickling, easy to debug."""
+
+    def submit(self, fn, arg):
+        future = cf.Future()
+        try:
+            future.set_result(fn(arg))
+        except BaseException as exc:  # noqa: BLE001 - surfaced through the future
+            future.set_exception(exc)
+        return future
+
+    @staticmethod
+    def wait(futures):
+        return set(futures)
+
+    def shutdown(self):
+        pass
+
+
+class _PoolExecutor:
+    def __init__(self, jobs: int):
+        import multiprocessing
+
+        self.jobs = jobs
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        self.pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_worker_init, initargs=(threads,))
+
+    def submit(self, fn, arg):
+        return self.pool.submit(fn, arg)
+
+    @staticmethod
+    def wait(futures):
+        done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+        return done
+
+    def restart(self):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.__init__(self.jobs)
+
+    def shutdown(self):
+        self.pool.shutdown(wait=True)
+
+
+class _DaskExecutor:
+    """dask.distributed: ``Client(scheduler)`` for an existing cluster, else a local cluster of ``jobs`` workers.
+    Every worker must be able to import mspathobiology and read the dataset and output paths."""
+
+    def __init__(self, scheduler, jobs: int):
+        try:
+            from dask.distributed import Client, wait
+        except ImportError:
+            raise InputError("--executor dask", "needs dask.distributed: pip install 'mspathobiology[dask]'") from None
+        self._wait = wait
+        if scheduler:
+            self.client = Client(scheduler)
+        else:
+            self.client = Client(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+
+    def submit(self, fn, arg):
+        return self.client.submit(fn, arg, pure=False)
+
+    def wait(self, futures):
+        done, _ = self._wait(list(futures), return_when="FIRST_COMPLETED")
+        return done
+
+    def shutdown(self):
+        self.client.close()
+
+
+# --------------------------------------------------------------------------- driver
+@dataclass
+class CohortResult:
+    out: Path
+    rows: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+    records: list = field(default_factory=list)
+    tables: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ran(self) -> list:
+        """Records of analyses that actually ran in this call (not skipped as done)."""
+        return [r for r in self.records if r["ran"]]
+
+    @property
+    def failed(self) -> list:
+        return [r for r in self.records if r["status"] == FAILED]
+
+
+def _task_failure(task: dict, exc: BaseException) -> list[dict]:
+    if task["kind"] == "session":
+        case, names = Case.from_dict(task["case"]), SESSION_ANALYSES
+    else:
+        case, names = Case.from_dict(task["followup"]), PAIR_ANALYSES
+    return [_record(case, a, FAILED, error=_error_text(exc), ran=True) for a in names if a in task["analyses"]]
+
+
+def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", scheduler=None,
+               progress: bool = True, options: dict | None = None, cases=None,
+               functions: dict | None = None) -> CohortResult:
+    """Run every analysis the cases' images allow and write the cohort tables.
+
+    ``dataset``: a BIDS dataset, a folder of case folders or a CSV/TSV case list
+    (:func:`~mspathobiology.cohort.cases.discover_cases`), or pass ``cases`` directly.
+    ``out``: the derivatives folder. ``jobs``: parallel cases (processes; 1 = in this
+    process). ``only``: groups from ``lesions, rims, atrophy, network``. ``executor``:
+    ``"local"`` or ``"dask"`` (``scheduler`` = address of a running dask scheduler; none =
+    a local dask cluster). ``options``: per-analysis keyword arguments. ``functions``:
+    ``{analysis: "module:function"}`` replacing entries of :data:`FUNCTIONS` (plug-ins,
+    tests of the machinery). Returns a
+    :class:`CohortResult`; failures are in the result and the tables, never raised.
+    """
+    start = time.perf_counter()
+    out = Path(out)
+    analyses = select_analyses(only)
+    if jobs < 1:
+        raise InputError("--jobs", f"must be >= 1, not {jobs}")
+    if executor not in ("local", "dask"):
+        raise InputError("--executor", f"must be local or dask, not {executor!r}")
+    if cases is None:
+        cases = discover_cases(dataset, exclude=[out])
+    cases = sort_cases(cases)
+    out.mkdir(parents=True, exist_ok=True)
+    ensure_dataset_description(out, "MSPathobiology cohort run", "Lesions, rim lesions, atrophy and networks")
+    options = options or {}
+    functions = dict(functions or {})
+    unknown = set(functions) - set(FUNCTIONS)
+    if unknown:
+        raise ValueError(f"functions: unknown analyses {sorted(unknown)}")
+
+    session_tasks = {c.id: {"kind": "session", "case": c.to_dict(), "out": str(out), "analyses": analyses,
+                            "options": options, "functions": functions} for c in cases}
+    pair_tasks = [{"kind": "pair", "baseline": a.to_dict(), "followup": b.to_dict(), "out": str(out),
+                   "analyses": analyses, "options": options, "functions": functions, "needs": {a.id, b.id}}
+                  for a, b in consecutive_pairs(cases)]
+    bar = Progress(len(session_tasks) + len(pair_tasks), enabled=progress)
+    if executor == "dask":
+        engine = _DaskExecutor(scheduler, jobs)
+    elif jobs == 1:
+        engine = _InlineExecutor()
+    else:
+        engine = _PoolExecutor(jobs)
+
+    scheduler_ = _Scheduler(engine, pair_tasks, bar)
+    try:
+        for task in session_tasks.values():
+            scheduler_.submit(task)
+            if isinstance(engine, _InlineExecutor):
+                scheduler_.drain()
+        scheduler_.drain()
+    finally:
+        engine.shutdown()
+    records = scheduler_.records
+
+    result = CohortResult(out=out, records=records)
+    write_tables(out, cases, records, result)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _task_id(task):
+    return Case.from_dict(task["case"] if task["kind"] == "session" else task["followup"]).id + \
+        ("" if task["kind"] == "session" else " (vs previous session)")
+
+
+class _Scheduler:
+    """Submits session tasks, then each pair task once both its sessions have finished;
+    collects records; survives a worker process dying (the pool is rebuilt once and the
+    lost tasks are resubmitted once; a task that kills a worker twice is recorded failed)."""
+
+    def __init__(self, engine, pair_tasks, bar):
+        self.engine, self.pair_tasks, self.bar = engine, list(pair_tasks), bar
+        self.pending, self.records, self.finished, self.attempts = {}, [], set(), {}
+        self.generation = 0
+
+    def submit(self, task):
+        fn = run_session_task if task["kind"] == "session" else run_pair_task
+        future = self.engine.submit(fn, {k: v for k, v in task.items() if k != "needs"})
+        self.pending[future] = (task, self.generation)
+
+    def release(self):
+        for task in [t for t in self.pair_tasks if t["needs"] <= self.finished]:
+            self.pair_tasks.remove(task)
+            self.submit(task)
+
+    def drain(self):
+        while self.pending:
+            for future in self.engine.wait(list(self.pending)):
+                task, generation = self.pending.pop(future)
+                try:
+                    task_records = future.result()
+                except cf.process.BrokenProcessPool as exc:
+                    key = _task_id(task)
+                    self.attempts[key] = self.attempts.get(key, 0) + 1
+                    if self.attempts[key] <= 1:
+                        if generation == self.generation:
+                            self.generation += 1
+                            self.engine.restart()
+                        self.submit(task)
+                        continue
+                    task_records = _task_failure(task, RuntimeError(f"worker process died: {exc}"))
+                except Exception as exc:  # a crash outside the per-analysis guard
+                    task_records = _task_failure(task, exc)
+                self.records.extend(task_records)
+                if task["kind"] == "session":
+                    self.finished.add(Case.from_dict(task["case"]).id)
+                states = sorted({r["status"] for r in task_records})
+                self.bar.update(f"{_task_id(task)}: {', '.join(states) if states else 'nothing to do'}")
+                self.release()
+
+
+def write_tables(out, cases, records, result: CohortResult | None = None) -> dict:
+    """Cohort tables from analysis records (one row per case) and the failures table.
+
+    Cases are named as in BIDS ``participants.tsv`` / ``sessions.tsv``: ``participant_id``
+    (``sub-01``) and ``session_id`` (``ses-01``), so that labels such as ``01`` stay text.
+    """
+    out = Path(out)
+    by_case: dict[str, list] = {}
+    for r in records:
+        by_case.setdefault(r["case"], []).append(r)
+    rows, topic_rows, failures = [], {name: [] for name in TOPIC_TABLES}, []
+    for case in sort_cases(cases):
+        recs = {r["analysis"]: r for r in by_case.get(case.id, [])}
+        row = {"participant_id": f"sub-{case.subject}", "session_id": f"ses-{case.session}" if case.session else ""}
+        done = [a for a in ANALYSES if recs.get(a, {}).get("status") == DONE]
+        failed = [a for a in ANALYSES if recs.get(a, {}).get("status") == FAILED]
+        row["status"] = "failed" if failed and not done else ("partial" if failed else ("ok" if done else "nothing run"))
+        row["analyses_done"] = ",".join(done)
+        row["analyses_failed"] = ",".join(failed)
+        row["error"] = "; ".join(f"{a}: {recs[a]['error']}" for a in failed)
+        origin = {}
+        for analysis in ANALYSES:
+            for key, value in (recs.get(analysis, {}).get("summary") or {}).items():
+                name = key if key not in row or row[key] == value else f"{analysis}_{key}"
+                row[name] = value
+                origin[name] = analysis
+        rows.append(row)
+        for table, members in TOPIC_TABLES.items():
+            topic = {k: row[k] for k in ("participant_id", "session_id")}
+            topic.update({k: v for k, v in row.items() if origin.get(k) in members})
+            topic_rows[table].append(topic)
+        for analysis in failed:
+            failures.append({"participant_id": row["participant_id"], "session_id": row["session_id"],
+                             "analysis": analysis, "error": recs[analysis]["error"]})
+    tables = {"cohort": write_table(rows, out / "cohort.tsv"),
+              "failures": write_table(failures, out / "cohort_failures.tsv",
+                                      columns=["participant_id", "session_id", "analysis", "error"])}
+    for table, trows in topic_rows.items():
+        tables[table[:-4]] = write_table(trows, out / table)
+    write_json(out / "cohort_run.json", {"cases": [c.to_dict() for c in sort_cases(cases)],
+                                         "records": [{k: v for k, v in r.items() if k != "summary"}
+                                                     for r in records]})
+    if result is not None:
+        result.rows, result.failures, result.tables = rows, failures, tables
+    return tables
+
+
+def default_out(dataset) -> Path:
+    """``<dataset>/derivatives/mspathobiology`` (BIDS-Apps convention)."""
+    dataset = Path(dataset)
+    return (dataset.parent if dataset.is_file() else dataset) / "derivatives" / PIPELINE_NAME

@@ -1,0 +1,41 @@
+"""``mspathobiology lesions``: segment (or take) FLAIR lesions, label, measure and place them."""
+
+from ..defaults.common import DEFAULT_CONNECTIVITY, MIN_LESION_VOLUME_MM3
+
+NAME = "lesions"
+HELP = ("Segment FLAIR lesions (or label a given mask), write DIR/lesions.nii.gz (voxel = lesion id), "
+        "DIR/lesions.tsv (lesion table) and DIR/summary.json (counts, volumes mm^3 by location, "
+        "dissemination in space).")
+
+
+def add_arguments(parser):
+    parser.add_argument("--flair", required=True, help="FLAIR image (NIfTI/NRRD)")
+    parser.add_argument("--t1", help="T1-weighted image on the FLAIR grid (optional)")
+    parser.add_argument("--t1-post", dest="t1post", help="post-contrast T1 on the FLAIR grid (needs --t1): "
+                                                         "marks enhancing lesions")
+    parser.add_argument("--anatomy", help="FreeSurfer aseg / SynthSeg labelmap on the FLAIR grid (for locations)")
+    parser.add_argument("--brain-mask", dest="brain_mask", help="brain mask on the FLAIR grid (else estimated)")
+    parser.add_argument("--labels", help="lesion mask or labelmap (e.g. an expert's): skips segmentation")
+    parser.add_argument("--keep-ids", action="store_true",
+                        help="with --labels: keep the labelmap's lesion ids instead of renumbering by size")
+    parser.add_argument("--connectivity", type=int, choices=(6, 18, 26), default=DEFAULT_CONNECTIVITY,
+                        help="voxel connectivity of a lesion (default %(default)s)")
+    parser.add_argument("--min-volume", dest="min_volume", type=float, default=MIN_LESION_VOLUME_MM3,
+                        help="smallest lesion kept, mm^3 (default %(default)s)")
+    parser.add_argument("--no-bias-correction", dest="bias_correction", action="store_false", default=None,
+                        help="skip N4 bias field correction")
+    parser.add_argument("--out", required=True, help="output folder")
+
+
+def run(args) -> int:
+    from ..lesions import run_case
+
+    images = {"flair": args.flair, "t1": args.t1, "t1post": args.t1post, "anatomy": args.anatomy,
+              "brain_mask": args.brain_mask, "lesions": args.labels}
+    summary = run_case({k: v for k, v in images.items() if v}, args.out, connectivity=args.connectivity,
+                       min_volume_mm3=args.min_volume, bias_correction=args.bias_correction,
+                       keep_ids=args.keep_ids)
+    print(f"{summary['lesion_count']} lesions, {summary['lesion_volume_mm3']:.1f} mm^3; "
+          f"dissemination in space (McDonald 2017, brain MRI): "
+          f"{'met' if summary.get('dis_2017_met') else 'not shown'}; written to {args.out}")
+    return 0

@@ -1,0 +1,47 @@
+"""``mspathobiology network``: connectome, graph measures and lesion disconnection of one case."""
+
+from pathlib import Path
+
+from ..defaults.networks import DEFAULT_ASSIGNMENT, DEFAULT_WEIGHT, SAMPLING_STEP_VOXELS
+
+NAME = "network"
+HELP = ("Build a structural connectome from a tractogram (.tck/.trk/.trx/.vtk/.vtp, RAS mm) and a "
+        "parcellation; write graph measures and, with --lesions, per-edge and per-region disconnection.")
+
+
+def add_arguments(parser):
+    parser.add_argument("--tractogram", required=True, help="tractogram file (RAS mm)")
+    parser.add_argument("--parcellation", required=True, help="label image (NIfTI/NRRD), one value per region")
+    parser.add_argument("--lesions", help="lesion mask or lesion label image")
+    parser.add_argument("--scalar", help="scalar map (e.g. FA) sampled along streamlines for --weight mean_scalar")
+    parser.add_argument("--assignment", default=DEFAULT_ASSIGNMENT,
+                        help="endpoint assignment: 'end' (nearest voxel, as DIPY) or 'radial:R' (search up to R mm "
+                             "for a labelled voxel, as MRtrix3 tck2connectome; 'radial' = 4 mm). Default: %(default)s")
+    parser.add_argument("--weight", default=DEFAULT_WEIGHT, choices=("count", "invlength", "invnodevol", "mean_scalar"),
+                        help="edge weight (default: %(default)s)")
+    parser.add_argument("--keep-unassigned", action="store_true",
+                        help="keep label 0 (unassigned endpoints) as the first row and column")
+    parser.add_argument("--keep-diagonal", action="store_true", help="keep self-connections on the diagonal")
+    parser.add_argument("--step", type=float, default=SAMPLING_STEP_VOXELS,
+                        help="lesion sampling step along streamlines, in voxels (default: %(default)s)")
+    parser.add_argument("--vtk-space", choices=("RAS", "LPS"),
+                        help="frame of a .vtk/.vtp file that has no SPACE tag (default: LPS, as Slicer)")
+    parser.add_argument("--out", required=True, help="output folder")
+
+
+def run(args) -> int:
+    from ..networks import run_case
+
+    images = {"tractogram": args.tractogram, "parcellation": args.parcellation}
+    if args.lesions:
+        images["lesions"] = args.lesions
+    if args.scalar:
+        images["scalar"] = args.scalar
+    summary = run_case(images, Path(args.out), assignment=args.assignment, weight=args.weight,
+                       drop_unassigned=not args.keep_unassigned, zero_diagonal=not args.keep_diagonal,
+                       step_voxels=args.step, vtk_space=args.vtk_space)
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
+        print(f"{key:<{width}}  {value:.6g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    print(f"written to {args.out}")
+    return 0

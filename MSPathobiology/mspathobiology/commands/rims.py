@@ -1,0 +1,62 @@
+"""``mspathobiology rims``: paramagnetic rim scores (and the central vein sign) of every lesion."""
+
+from pathlib import Path
+
+from ..defaults import rims as D
+
+NAME = "rims"
+HELP = ("Score paramagnetic rims of labeled lesions on QSM or phase (NAIMS PRL candidates) and, with T2*, "
+        "the central vein sign; writes DIR/rims.tsv and DIR/rims.json.")
+
+
+def _sign(text):
+    value = int(text)
+    if value not in (1, -1):
+        raise ValueError(text)
+    return value
+
+
+def add_arguments(parser):
+    parser.add_argument("--lesions", required=True, help="lesion label image (voxel = lesion id)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--qsm", help="QSM / susceptibility map, ppb (paramagnetic positive)")
+    source.add_argument("--phase", help="unwrapped high-pass filtered phase, rad")
+    parser.add_argument("--phase-sign", type=_sign, default=D.DEFAULT_PHASE_SIGN, choices=(1, -1),
+                        metavar="{+1,-1}",
+                        help="phase = SIGN * gamma * dB * TE, i.e. +1 if paramagnetic sources give positive "
+                             f"phase (default {D.DEFAULT_PHASE_SIGN:+d}; vendors differ)")
+    parser.add_argument("--flair", help="FLAIR (recorded; not needed for scoring)")
+    parser.add_argument("--t2star", help="T2* magnitude or SWI (veins dark): adds central vein sign columns")
+    parser.add_argument("--t1-post", dest="t1post", help="T1 post-contrast: enhancing lesions are not PRL candidates")
+    parser.add_argument("--lesion-table", help="lesion table whose 'enhancing' column marks enhancing lesions")
+    parser.add_argument("--brain-mask", help="brain mask: keeps the reference ring inside the brain")
+    parser.add_argument("--band-inner-mm", type=float, default=D.EDGE_BAND_INNER_MM,
+                        help=f"edge band depth inside the lesion, mm (default {D.EDGE_BAND_INNER_MM})")
+    parser.add_argument("--band-outer-mm", type=float, default=D.EDGE_BAND_OUTER_MM,
+                        help=f"edge band width outside the lesion, mm (default {D.EDGE_BAND_OUTER_MM})")
+    parser.add_argument("--resample-lesions", action="store_true",
+                        help="resample the lesion labels onto the QSM/phase grid (nearest neighbour) "
+                             "instead of refusing different grids")
+    parser.add_argument("--out", required=True, help="output folder")
+
+
+def run(args) -> int:
+    from ..rims.pipeline import run_case
+
+    images = {"lesions": args.lesions, "qsm": args.qsm, "phase": args.phase, "flair": args.flair,
+              "t2star": args.t2star, "t1post": args.t1post, "brain_mask": args.brain_mask}
+    summary = run_case({k: v for k, v in images.items() if v}, Path(args.out), phase_sign=args.phase_sign,
+                       lesion_table=args.lesion_table, resample_lesions=args.resample_lesions,
+                       band_inner_mm=args.band_inner_mm, band_outer_mm=args.band_outer_mm)
+    print(f"{summary['prl_lesions_scored']} lesions scored on {summary['rim_map']}: "
+          f"{summary['prl_candidates']} PRL candidates "
+          f"({summary['prl_excluded_enhancing']} rim lesions excluded as enhancing)")
+    if "cvs_positive" in summary:
+        frac = summary["cvs_fraction"]
+        print(f"central vein sign: {summary['cvs_positive']} CVS+ of {summary['cvs_eligible']} eligible "
+              f"({'n/a' if frac != frac else f'{100 * frac:.0f} %'}), {summary['cvs_excluded']} excluded; "
+              f"40 % rule {'positive' if summary['cvs_rule40'] else 'negative'}, "
+              f"Select-3 {'positive' if summary['cvs_select3'] else 'negative'}, "
+              f"Select-6 {'positive' if summary['cvs_select6'] else 'negative'}")
+    print(f"wrote {Path(args.out) / 'rims.tsv'}")
+    return 0

@@ -1,0 +1,120 @@
+"""Defaults of the atrophy part (tissue volumes, BPF, PBVC). Each value cites its source."""
+
+# --- Tissue classification -------------------------------------------------------------
+
+#: Tissue classes in T1 intensity order, and their label values in the tissue label image.
+#: Same order and numbering as FSL FAST's ``pveseg`` for T1 (Zhang et al., IEEE TMI 2001).
+TISSUE_LABELS = {"csf": 1, "gm": 2, "wm": 3}
+#: Label written for lesion voxels in the tissue label image (counted on their own).
+LESION_TISSUE_LABEL = 4
+
+#: EM iterations of the Gaussian mixture and its tolerance on the relative change of the
+#: class means. FAST iterates EM + MRF until convergence, typically < 10 outer loops
+#: (Zhang et al. 2001, section III).
+EM_MAX_ITERATIONS = 30
+EM_TOLERANCE = 1e-4
+
+#: Potts MRF weight (beta) of the spatial prior, 6-neighbourhood, mean-field updates.
+#: FAST's default MRF weighting is 0.1 per neighbour pair in its energy scaled by class
+#: variance; 0.3 in our normalised posterior form gives the same smoothing on the phantom
+#: and on MNI152-based simulations (Zhang et al. 2001 eq. 6; tuned, see benchmarks/atrophy_accuracy.py).
+MRF_BETA = 0.3
+MRF_ITERATIONS = 5
+
+#: Partial-volume estimation: a voxel is "pure" when its whole 6-neighbourhood has the
+#: same hard label; otherwise its fractions come from the linear mixing of the two
+#: adjacent class means (mixel model of Santago & Gage, IEEE TMI 1993; Shattuck et al.,
+#: NeuroImage 2001, who also restrict mixing to boundary voxels).
+PV_BOUNDARY_CONNECTIVITY = 6
+#: The partial-volume mixture (3 pure + 2 mixing classes, Santago & Gage 1993) is fitted
+#: on a histogram of this many bins, each mixing density integrated with this many steps.
+PV_HISTOGRAM_BINS = 256
+PV_MIXING_STEPS = 20
+
+# --- Lesion filling ---------------------------------------------------------------------
+
+#: NAWM is sampled in a shell this wide (mm) around the lesions, as FSL ``lesion_filling``
+#: samples WM intensities near each lesion (Battaglini et al., Hum Brain Mapp 2012).
+FILLING_SHELL_MM = 4.0
+#: Fewest NAWM voxels needed in the shell before falling back to all WM voxels.
+FILLING_MIN_NAWM_VOXELS = 50
+#: Seed of the random NAWM intensity draws, so that filling is reproducible.
+FILLING_SEED = 0
+
+# --- Brain extraction -------------------------------------------------------------------
+
+#: Erosion radius (mm) that cuts the brain from the scalp before keeping the largest
+#: component; BET's brain/non-brain boundary is about 2-4 mm of dark CSF+skull in
+#: adult T1 (Smith, Hum Brain Mapp 2002 "BET").
+BET_EROSION_MM = 4.0
+#: Closing radius (mm) that turns the brain into an intracranial mask (sulcal and
+#: ventricular CSF included), as SIENAX's skull-constrained ICV (Smith et al. 2002).
+ICV_CLOSING_MM = 6.0
+
+# --- Fractions and normalisation --------------------------------------------------------
+
+#: FreeSurfer aseg label values (FreeSurferColorLUT.txt). Thalamus was 10/49 "Thalamus"
+#: since FreeSurfer 7 and 9/48 "Thalamus-Proper" before; both are accepted.
+ASEG_THALAMUS = (9, 10, 48, 49)
+#: Deep grey matter: thalamus, caudate, putamen, pallidum, accumbens (left, right),
+#: the set of FSL FIRST's deep GM structures used in MS atrophy studies (Eshaghi et al.,
+#: Ann Neurol 2018; Patenaude et al., NeuroImage 2011), hippocampus and amygdala excluded.
+ASEG_DEEP_GM = (9, 10, 11, 12, 13, 26, 48, 49, 50, 51, 52, 58)
+
+#: Resolution (mm) at which the template affine registration for the SIENAX-style
+#: head-size scaling runs; SIENAX registers at full resolution with FLIRT, a 3 mm
+#: pyramid level is enough for a 12-parameter fit (Smith et al., NeuroImage 2002).
+HEAD_SIZE_REGISTRATION_MM = 3.0
+
+# --- PBVC -------------------------------------------------------------------------------
+
+#: Rigid registration (correlation metric): sampling fraction, pyramid, iterations.
+RIGID_SAMPLING_FRACTION = 0.10
+RIGID_SHRINK_FACTORS = (4, 2, 1)
+RIGID_SMOOTHING_SIGMAS_MM = (2.0, 1.0, 0.0)
+RIGID_ITERATIONS = 100
+#: The registration crops both images to the joint brain bounding box plus this margin (mm).
+PBVC_CROP_MARGIN_MM = 12.0
+
+#: Width (mm) of the edge band around the joint brain boundary in which brain-fraction
+#: change is integrated (boundary shift integral: Freeborough & Fox, IEEE TMI 1997 use
+#: an XOR of eroded/dilated brain regions of 1-2 voxels; SIENA searches +/-3 mm along
+#: the normal, Smith et al. 2002).
+PBVC_EDGE_BAND_MM = 3.0
+#: The band never reaches further than this beyond the union of the brain masks, so
+#: that bright scalp fat never enters the integral.
+PBVC_MASK_DILATION_MM = 3.0
+#: Gaussian pre-smoothing (mm) applied identically to both halfway images before the
+#: shared partial-volume model: lowers the noise that the intensity clipping would turn
+#: into a bias (Leung et al., NeuroImage 2010, KN-BSI, smooth before the window).
+PBVC_SMOOTHING_MM = 0.6
+#: Differential bias correction: the log ratio of the two visits inside the eroded
+#: brain is smoothed with this Gaussian (mm) and removed symmetrically
+#: (Lewis & Fox, NeuroImage 2004, differential bias correction for BSI).
+PBVC_DIFFERENTIAL_BIAS_MM = 12.0
+#: Erosion (mm) of the brain before the differential-bias ratio is measured, so that
+#: edge motion (the atrophy itself) does not enter the bias estimate.
+PBVC_BIAS_EROSION_MM = 3.0
+#: SIENA-like self-calibration: the baseline halfway image is rescaled about the brain
+#: centroid by this linear factor (known volume change factor**3 - 1) and the change is
+#: re-measured (Smith et al., NeuroImage 2002, section "self-calibration").
+PBVC_CALIBRATION_SCALE = 1.005
+#: The self-calibration is applied only when its factor is within these bounds; outside
+#: them it is reported with a warning and not applied.
+PBVC_CALIBRATION_BOUNDS = (0.8, 1.25)
+#: Edge-displacement map: voxels whose brain-fraction gradient is below this (1/mm)
+#: are not edge voxels and get displacement 0.
+PBVC_MIN_EDGE_GRADIENT = 0.05
+
+#: Benchmark targets (issue 6): mean |PBVC error| (percentage points), scan-rescan |PBVC| (%),
+#: tissue volume error (%), BPF error, seconds per PBVC on a 1 mm brain.
+TARGET_PBVC_MEAN_ABS_ERROR = 0.2
+AIM_PBVC_MEAN_ABS_ERROR = 0.1
+TARGET_RESCAN_ABS_PBVC = 0.15
+TARGET_TISSUE_ERROR_PERCENT = 5.0
+TARGET_BPF_ERROR = 0.01
+TARGET_PBVC_SECONDS = 120.0
+
+#: Wording of the two meanings of regional change, written in every output.
+CHANGE_WITHIN_FIXED_REGION = "within a fixed region"
+CHANGE_OF_BASELINE_TISSUE = "of the baseline tissue"

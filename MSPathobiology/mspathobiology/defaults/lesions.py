@@ -1,0 +1,118 @@
+"""Defaults of the lesion part (segmentation, labeling, locations, change, enhancement, evaluation).
+
+Each constant cites where its value comes from. Values marked "tuned on the phantom"
+were chosen on the project's synthetic phantom (mspathobiology.phantom) by looking at
+image statistics only; no ground truth is used inside the algorithm.
+"""
+
+# --- N4 bias field correction (Tustison et al., IEEE TMI 2010; SimpleITK N4BiasFieldCorrectionImageFilter)
+#: Shrink factor for fitting the bias field (ANTs N4BiasFieldCorrection default -s 4).
+N4_SHRINK_FACTOR = 4
+#: Iterations per fitting level (ANTs recommends 50x50x50x50; three levels are enough for FLAIR).
+N4_ITERATIONS = (50, 50, 30)
+#: Control points of the B-spline bias field (ITK default 4 per axis).
+N4_CONTROL_POINTS = 4
+
+# --- Brain mask estimate (used only when no brain mask is given)
+#: Gaussian smoothing (mm) before Otsu thresholding of the head (Otsu, IEEE SMC 1979).
+BRAIN_SMOOTHING_MM = 1.0
+#: Erosion radius (mm) that cuts thin bridges between brain and scalp before the largest
+#: component is kept; the same radius is dilated back (a morphological opening).
+BRAIN_OPENING_MM = 2.0
+
+# --- NAWM normalisation (LST-LGA, Schmidt et al., NeuroImage 2012, normalises FLAIR to WM)
+#: Normal-appearing WM intensity = the mode of the brain FLAIR histogram among voxels
+#: classified as WM; the histogram has this many bins between the 1st and 99th percentile.
+NAWM_HISTOGRAM_BINS = 256
+#: Without a WM mask, WM is taken as brain voxels at least this deep (mm) below the brain
+#: surface (removes cortex and extracerebral CSF) that are brighter than CSF.
+NAWM_MIN_DEPTH_MM = 6.0
+
+# --- Hyperintensity threshold and lesion growth (in the spirit of LST-LGA:
+#     Schmidt et al. 2012 seed a lesion belief map with conservative hyperintense voxels,
+#     then grow into neighbouring, less hyperintense voxels; kappa default 0.3)
+#: Normalised FLAIR (NAWM = 1) above which a voxel is a lesion seed. LST-LGA's
+#: conservative initial map; tuned on the phantom.
+SEED_THRESHOLD = 1.45
+#: Normalised FLAIR above which a voxel may join a lesion grown from a seed (LGA growth
+#: step). Must exceed cortical GM (about 1.1-1.2 NAWM on FLAIR); tuned on the phantom.
+GROW_THRESHOLD = 1.25
+#: Maximum growth steps (voxels) away from the seeds; LGA grows until convergence, a
+#: bound keeps growth from leaking along hyperintense cortex.
+GROW_MAX_STEPS = 4
+#: Seeds closer than this (mm) to the brain surface are ignored (cortical FLAIR
+#: hyperintensity and partial volume with extracerebral tissue).
+SEED_MIN_DEPTH_MM = 1.0
+#: Gaussian smoothing (mm) of normalised FLAIR before thresholding (noise suppression).
+SEGMENT_SMOOTHING_MM = 0.0
+
+# --- Splitting confluent lesions (distance transform + marker watershed; Beucher & Meyer 1993)
+#: Regional maxima of the distance map lower than their surroundings by less than this
+#: (mm) are merged (h-maxima), so that only real necks split a lesion.
+SPLIT_H_MM = 1.0
+
+# --- Locations (LST-AI v2, Wiltgen et al., NeuroImage Clin 2024)
+#: Each lesion is dilated by this many voxels before the touched anatomy decides its class.
+LOCATION_DILATION_VOXELS = 1
+#: A lesion with at least this fraction of its voxels in cortex is cortical (leucocortical
+#: and intracortical lesions lie mostly in cortex; Calabrese et al., Nat Rev Neurosci 2015).
+CORTICAL_MIN_FRACTION = 0.5
+#: A lesion with more than this fraction of its voxels in the infratentorial region is
+#: infratentorial even if its dilation does not reach a labelled infratentorial voxel.
+INFRATENTORIAL_MIN_FRACTION = 0.5
+#: Own estimate without an anatomy labelmap: cortex = brain voxels within this depth (mm)
+#: of the brain surface (cortical thickness ~2.5 mm, Fischl & Dale, PNAS 2000).
+CORTEX_DEPTH_MM = 3.0
+#: Own estimate: CSF = normalised FLAIR below this (CSF is nulled on FLAIR).
+CSF_MAX_NORMALISED_FLAIR = 0.55
+#: Own estimate: ventricles = CSF components whose deepest voxel is at least this deep (mm).
+VENTRICLE_MIN_DEPTH_MM = 12.0
+#: Own estimate: infratentorial region = brain voxels inferior to this fraction of the
+#: brain's superior-inferior extent and posterior to the anterior-posterior centre
+#: (tentorium lies ~ at 30-35 % of brain height in MNI space).
+INFRATENTORIAL_HEIGHT_FRACTION = 0.3
+
+# --- Change between visits
+#: Rigid registration: Mattes mutual information (Mattes et al., IEEE TMI 2003), bins.
+REGISTRATION_HISTOGRAM_BINS = 50
+#: Fraction of voxels sampled for the metric (SimpleITK examples use 1-10 %).
+REGISTRATION_SAMPLING = 0.1
+#: Shrink factors and smoothing sigmas (voxels) of the registration pyramid.
+REGISTRATION_SHRINK = (4, 2, 1)
+REGISTRATION_SMOOTHING = (2.0, 1.0, 0.0)
+REGISTRATION_ITERATIONS = 200
+#: A follow-up lesion is new when less than this fraction of it overlaps baseline lesions
+#: (MSSEG-2 new-lesion definition: no baseline counterpart; Commowick et al., 2021).
+NEW_MAX_OVERLAP_FRACTION = 0.1
+#: Enlarging: volume grew by at least this fraction of the baseline volume (the usual
+#: trial definition of an enlarging T2 lesion, >= 50 % growth; Moraal et al., Mult Scler 2010)
+ENLARGING_MIN_RELATIVE_GROWTH = 0.5
+#: ... and by at least this many mm^3 (an absolute floor against voxel noise on small lesions).
+ENLARGING_MIN_GROWTH_MM3 = 3.0
+#: Shrinking: volume fell by at least this fraction (symmetric to enlarging: 1 - 1/1.5).
+SHRINKING_MIN_RELATIVE_LOSS = 1.0 / 3.0
+#: A baseline lesion is resolved when less than this fraction of it is covered at follow-up.
+RESOLVED_MAX_COVERAGE = 0.1
+#: Codes of the change labelmap.
+CHANGE_CODES = {"new": 1, "enlarging": 2, "shrinking": 3, "stable": 4, "resolved": 5}
+
+# --- Enhancement (Gd-enhancing lesions: post/pre T1 ratio against NAWM; e.g. Barkhof et al. 1997)
+#: Voxel enhances when (post/post_NAWM) - (pre/pre_NAWM) exceeds this (20 % of NAWM).
+ENHANCEMENT_MIN_RELATIVE = 0.2
+#: Lesion enhances when at least this fraction of its voxels enhance (ring enhancement
+#: covers only the rim of a lesion).
+ENHANCING_MIN_FRACTION = 0.1
+#: ... and at least this many voxels enhance.
+ENHANCING_MIN_VOXELS = 3
+
+# --- Evaluation (MSSEG, Commowick et al., Sci Rep 2018; Anima animaSegPerfAnalyzer defaults)
+#: A truth lesion is detected when more than this fraction of it is covered.
+DETECTION_MIN_OVERLAP = 0.1
+#: ... unless a detecting lesion lies more than this fraction outside the truth.
+DETECTION_MAX_OUTSIDE = 0.7
+#: ... checked over detecting lesions (largest overlap first) until they cover this share.
+DETECTION_GAMMA = 0.65
+#: Lesions of this volume (mm^3) or less are ignored by the detection scores (Anima: > 3 mm^3).
+DETECTION_MIN_VOLUME_MM3 = 3.0
+#: Anima labels components with ITK's default face connectivity (6).
+DETECTION_CONNECTIVITY = 6

@@ -1,0 +1,237 @@
+"""Numbers of the digital MS phantom (:mod:`mspathobiology.phantom`).
+
+Anatomy sizes are in mm in a head frame (RAS: x right, y anterior, z superior,
+origin near the centre of the brain). Adult brain dimensions follow standard
+neuroanatomy atlases (Duvernoy, "The Human Brain", 1999; Talairach & Tournoux 1988)
+scaled to a slightly small adult head so that the head fits a 160 x 192 x 160 mm
+field of view. Tissue contrasts are relative to white matter (WM = 1).
+"""
+
+# ---------------------------------------------------------------- grid
+#: Full case: 1 mm isotropic, 160 x 192 x 160 voxels (i = R-L, j = A-P, k = S-I), as issue 3 requires.
+FULL_SHAPE_IJK = (160, 192, 160)
+FULL_SPACING_MM = 1.0
+#: Small case (unit tests): the same field of view at 2 mm (80 x 96 x 80 voxels).
+SMALL_SHAPE_IJK = (80, 96, 80)
+SMALL_SPACING_MM = 2.0
+#: Voxel (0,0,0) RAS offset so that the grid centre is not exactly at RAS 0 (as on scanners), mm.
+GRID_CENTRE_RAS_MM = (0.5, -8.0, 4.0)
+
+# ---------------------------------------------------------------- anatomy (head frame, mm)
+#: Cerebral hull (outer cortical surface envelope) centre and semi-axes. A 124 x 160 x 112 mm
+#: cerebrum (adult range 130-150 x 160-180 x 110-130 mm; Duvernoy 1999), slightly small.
+CEREBRUM_CENTRE_MM = (0.0, -2.0, 8.0)
+CEREBRUM_SEMI_AXES_MM = (62.0, 80.0, 56.0)
+#: Per-subject random scaling of all structure sizes (uniform +- this fraction).
+SIZE_VARIATION = 0.04
+#: Cerebellum ellipsoid (about 100 x 52 x 38 mm; Duvernoy 1999).
+CEREBELLUM_CENTRE_MM = (0.0, -50.0, -32.0)
+CEREBELLUM_SEMI_AXES_MM = (50.0, 26.0, 19.0)
+#: Brainstem ellipsoid (midbrain to medulla, about 24 mm across).
+BRAINSTEM_CENTRE_MM = (0.0, -22.0, -30.0)
+BRAINSTEM_SEMI_AXES_MM = (11.0, 12.0, 36.0)
+#: Brainstem label below this z; above it the ellipsoid is diencephalon (cerebral WM).
+BRAINSTEM_TOP_Z_MM = -6.0
+#: Foramen magnum plane: brain (and ICV) end here; the cord below is labelled 0.
+BRAIN_CUT_Z_MM = -64.0
+#: Spinal canal (CSF) and cord radii below the cut, mm.
+CANAL_RADIUS_MM = 9.0
+CORD_RADIUS_MM = 5.5
+#: CSF gap between brain hull and inner skull (subarachnoid space), mm.
+EXTERNAL_CSF_MM = 2.5
+#: Skull and scalp thickness, mm (typical 5-7 mm each).
+SKULL_MM = 5.0
+SCALP_MM = 5.0
+#: Half-width of the interhemispheric fissure, mm.
+FISSURE_HALF_WIDTH_MM = 1.0
+#: Corpus callosum: the fissure stops at z = CC_TOP_Z_MM + CC_ARCH_MM * (y / CC_HALF_LENGTH_MM)^2
+#: for |y| < CC_HALF_LENGTH_MM (callosum about 75 mm long).
+CC_TOP_Z_MM = 30.0
+CC_ARCH_MM = 8.0
+CC_HALF_LENGTH_MM = 38.0
+#: Gap between cerebrum and cerebellum (tentorium cerebelli with CSF), mm.
+TENTORIUM_GAP_MM = 2.0
+#: Cortical folding: sulcal depth, cortical thickness (2.5 mm mean; Fischl & Dale, PNAS 2000),
+#: spacing of the sulci of one family, half-width of a sulcus at the surface, number of families
+#: (three families give sulci about 10-15 mm apart; sulcal depth about 10 mm, Van Essen 2005).
+SULCAL_DEPTH_MM = 14.0
+CORTICAL_THICKNESS_MM = 2.6
+GYRAL_PERIOD_MM = 26.0
+SULCAL_HALF_WIDTH_MM = 1.5
+SULCAL_FAMILIES = 3
+#: Cerebellar folia: depth, cortical thickness, period (folia are a few mm wide).
+CEREBELLAR_FOLIA_DEPTH_MM = 10.0
+CEREBELLAR_FOLIA_HALF_WIDTH_MM = 0.8
+CEREBELLAR_CORTEX_MM = 1.6
+CEREBELLAR_FOLIA_PERIOD_MM = 8.0
+#: Lateral ventricles (each about 6-8 mL in MS patients), bent: z' = z - bend * (y / half-length)^2.
+VENTRICLE_CENTRE_MM = (6.5, -4.0, 14.0)
+VENTRICLE_SEMI_AXES_MM = (5.5, 30.0, 9.0)
+VENTRICLE_BEND_MM = 10.0
+#: Deep grey matter (left centre; right mirrored), semi-axes in mm.
+THALAMUS_CENTRE_MM = (9.0, -14.0, 2.0)
+THALAMUS_SEMI_AXES_MM = (7.0, 13.0, 8.0)
+CAUDATE_CENTRE_MM = (13.0, 8.0, 12.0)
+CAUDATE_SEMI_AXES_MM = (4.5, 14.0, 7.0)
+PUTAMEN_CENTRE_MM = (24.0, 4.0, 2.0)
+PUTAMEN_SEMI_AXES_MM = (5.0, 13.0, 9.0)
+
+# ---------------------------------------------------------------- labels
+#: FreeSurfer aseg values (FreeSurferColorLUT.txt).
+ASEG = {
+    "Left-Cerebral-White-Matter": 2, "Left-Cerebral-Cortex": 3, "Left-Lateral-Ventricle": 4,
+    "Left-Cerebellum-White-Matter": 7, "Left-Cerebellum-Cortex": 8, "Left-Thalamus": 10,
+    "Left-Caudate": 11, "Left-Putamen": 12, "Brain-Stem": 16, "CSF": 24,
+    "Right-Cerebral-White-Matter": 41, "Right-Cerebral-Cortex": 42, "Right-Lateral-Ventricle": 43,
+    "Right-Cerebellum-White-Matter": 46, "Right-Cerebellum-Cortex": 47, "Right-Thalamus": 49,
+    "Right-Caudate": 50, "Right-Putamen": 51, "WM-hypointensities": 77,
+}
+GM_LABELS = (3, 42, 8, 47, 10, 49, 11, 50, 12, 51)
+WM_LABELS = (2, 41, 7, 46, 16, 77)
+CSF_LABELS = (4, 43, 24)
+DEEP_GM_LABELS = (10, 49, 11, 50, 12, 51)
+THALAMUS_LABELS = (10, 49)
+VENTRICLE_LABELS = (4, 43)
+CORTEX_LABELS = (3, 42)
+INFRATENTORIAL_LABELS = (7, 8, 16, 46, 47)
+#: Cortical parcels per hemisphere: antero-posterior bins x bins of the angle in the coronal plane
+#: (equal-count bins); lh values 1001.., rh 2001.. (FreeSurfer ctx-lh/ctx-rh ranges).
+PARCELS_AP = 8
+PARCELS_CORONAL = 5
+SUBCORTICAL_PARCEL_LABELS = (10, 11, 12, 49, 50, 51, 16, 8, 47)
+
+# ---------------------------------------------------------------- lesions
+#: Lesions per case by location class (full, small).
+LESION_COUNTS_FULL = {"periventricular": 8, "juxtacortical": 5, "deep_white_matter": 7,
+                      "infratentorial": 3, "cortical": 3}
+LESION_COUNTS_SMALL = {"periventricular": 4, "juxtacortical": 3, "deep_white_matter": 4,
+                       "infratentorial": 2, "cortical": 2}
+#: Lesion volume: log-uniform between these (3 mm^3, the MSSEG minimum, to several mL).
+LESION_VOLUME_RANGE_MM3 = (3.0, 4000.0)
+#: Number of lesions forced large (>= 1 mL) so that rims and several-mL lesions occur.
+LARGE_LESION_VOLUME_RANGE_MM3 = (800.0, 5000.0)
+#: Axis ratio range of ellipsoids; irregular shapes get a radial perturbation of this amplitude.
+LESION_AXIS_RATIO = (1.0, 2.2)
+LESION_IRREGULARITY = 0.3
+#: Fraction of lesions that are irregular, and number of confluent pairs (full, small).
+IRREGULAR_FRACTION = 0.5
+CONFLUENT_PAIRS_FULL = 2
+CONFLUENT_PAIRS_SMALL = 1
+#: Minimum gap between distinct (non-confluent) lesions, in voxels.
+LESION_GAP_VOXELS = 2
+#: A lesion is "cortical" when at least this fraction of its voxels lie in cortex.
+CORTICAL_FRACTION = 0.5
+#: Placement attempts per lesion before giving up.
+PLACEMENT_ATTEMPTS = 60
+#: Rims: susceptibility increment (NAIMS: +10 to +40 ppb; Bagnato et al., Brain 2024),
+#: solid-angle fraction of the edge covered for each class, counts (full, small).
+RIM_DELTA_CHI_PPB = (25.0, 40.0)
+RIM_CAP_FRACTION = {"full": 1.0, "two_thirds": 0.7, "partial": 0.25}
+RIM_COUNTS_FULL = {"full": 2, "two_thirds": 2, "partial": 2}
+RIM_COUNTS_SMALL = {"full": 1, "two_thirds": 1, "partial": 1}
+#: Rims only on lesions at least this large (edge must surround a core), mm^3.
+RIM_MIN_VOLUME_MM3 = 150.0
+#: Rim coverage threshold: an edge voxel is rim when its QSM exceeds the median of the lesion core
+#: by this much (half the smallest rim increment).
+RIM_COVERAGE_THRESHOLD_PPB = 12.0
+#: Central vein: fraction of lesions, radius mm (NAIMS 2016: < 2 mm across), susceptibility ppb
+#: (venous blood about 450 ppb; Wang & Liu, MRM 2015).
+CENTRAL_VEIN_FRACTION = 0.4
+CENTRAL_VEIN_RADIUS_MM = 0.6
+VEIN_CHI_PPB = 450.0
+#: Enhancing lesions: fraction at baseline; new lesions at follow-up always enhance.
+ENHANCING_FRACTION = 0.15
+#: Medullary veins (random straight WM veins) per case, radius mm.
+MEDULLARY_VEINS = 40
+MEDULLARY_VEIN_RADIUS_MM = 0.5
+SINUS_RADIUS_MM = 3.0
+
+# ---------------------------------------------------------------- follow-up
+#: Brain volume change between visits, percent (MS: 0.5-1.35 %/year; issue 3 asks -0.25 .. -2 %).
+PBVC_RANGE_PERCENT = (-2.0, -0.25)
+#: Local ventricle expansion relative to the global contraction, and its Gaussian width, mm.
+VENTRICLE_EXPANSION_FACTOR = 4.0
+VENTRICLE_EXPANSION_SIGMA_MM = 12.0
+#: The atrophy deformation fades out below this z (to the foramen magnum), mm.
+DEFORMATION_TAPER_Z_MM = (-60.0, -35.0)
+#: Rigid head motion between visits: rotation sd (deg) and translation sd (mm).
+MOTION_ROTATION_SD_DEG = 1.0
+MOTION_TRANSLATION_SD_MM = 1.0
+#: Lesion evolution at follow-up: new lesions (full, small), and fractions enlarging,
+#: shrinking and resolving; enlarging/shrinking volume factors.
+NEW_LESIONS_FULL = 3
+NEW_LESIONS_SMALL = 2
+ENLARGING_FRACTION = 0.15
+SHRINKING_FRACTION = 0.1
+RESOLVING_FRACTION = 0.05
+ENLARGING_SCALE = (1.3, 1.5)
+SHRINKING_SCALE = (0.65, 0.8)
+
+# ---------------------------------------------------------------- contrasts (WM = 1)
+#: 3 T MPRAGE-like T1w (GM/WM about 0.6-0.65, CSF about 0.2; e.g. Wang et al., NeuroImage 2014).
+T1_CONTRAST = {"wm": 1.0, "cortex": 0.62, "thalamus": 0.82, "caudate": 0.70, "putamen": 0.76,
+               "brainstem": 0.92, "cb_cortex": 0.60, "cb_wm": 0.95, "csf": 0.18, "skull": 0.08,
+               "scalp": 0.95, "cord": 0.9, "canal": 0.18, "background": 0.0}
+#: T1 of lesions relative to WM (T1 hypointense, black holes lowest).
+T1_LESION_RANGE = (0.45, 0.85)
+#: 3 T FLAIR (GM brighter than WM, CSF suppressed, lesions bright).
+FLAIR_CONTRAST = {"wm": 1.0, "cortex": 1.35, "thalamus": 1.15, "caudate": 1.25, "putamen": 1.2,
+                  "brainstem": 1.1, "cb_cortex": 1.3, "cb_wm": 1.0, "csf": 0.12, "skull": 0.1,
+                  "scalp": 0.8, "cord": 1.05, "canal": 0.12, "background": 0.0}
+FLAIR_LESION_RANGE = (1.7, 2.3)
+#: T1 post-contrast: enhancing lesions x this factor; sinuses enhance.
+ENHANCEMENT_FACTOR = 1.6
+SINUS_T1POST = 1.5
+#: T2*-weighted magnitude: proton density and R2* (1/s) at 3 T (Yao et al., NeuroImage 2009).
+T2STAR_PD = {"wm": 0.70, "cortex": 0.80, "thalamus": 0.75, "caudate": 0.80, "putamen": 0.80,
+             "brainstem": 0.72, "cb_cortex": 0.80, "cb_wm": 0.70, "csf": 1.0, "skull": 0.05,
+             "scalp": 0.6, "cord": 0.72, "canal": 1.0, "background": 0.0}
+T2STAR_R2S = {"wm": 21.0, "cortex": 15.0, "thalamus": 22.0, "caudate": 25.0, "putamen": 30.0,
+              "brainstem": 22.0, "cb_cortex": 16.0, "cb_wm": 21.0, "csf": 4.0, "skull": 50.0,
+              "scalp": 30.0, "cord": 22.0, "canal": 4.0, "background": 0.0}
+LESION_PD = 0.85
+LESION_R2S = 14.0
+RIM_EXTRA_R2S = 8.0
+VEIN_R2S = 120.0
+#: Susceptibility relative to CSF, ppb (Langkammer et al., NeuroImage 2012; Wang & Liu 2015).
+CHI_PPB = {"wm": -30.0, "cortex": 5.0, "thalamus": 30.0, "caudate": 60.0, "putamen": 70.0,
+           "brainstem": -20.0, "cb_cortex": 5.0, "cb_wm": -30.0, "csf": 0.0}
+#: Lesion susceptibility relative to WM, ppb (non-rim lesions near-iso to slightly positive).
+LESION_CHI_RANGE_PPB = (0.0, 15.0)
+#: Rician noise sd as a fraction of WM signal (SNR about 40), QSM noise sd in ppb.
+NOISE_FRACTION = 0.025
+QSM_NOISE_PPB = 3.0
+#: Smooth multiplicative bias field amplitude (+- fraction; 3 T head coils about 10-20 %).
+BIAS_AMPLITUDE = 0.12
+#: Image point-spread: Gaussian sd in voxels applied to magnitude images before noise.
+PSF_SIGMA_VOXELS = 0.5
+#: Scanner signal scale of magnitude images (arbitrary units of WM).
+SIGNAL_SCALE = 1000.0
+
+# ---------------------------------------------------------------- susceptibility / phase
+#: Field strength (T), echo time (ms) and proton gyromagnetic ratio (rad/s/T, CODATA 2018).
+B0_TESLA = 3.0
+TE_MS = 20.0
+GAMMA_RAD_PER_S_PER_T = 2.0 * 3.141592653589793 * 42.577478518e6
+#: Default phase sign: +1 means phase = +gamma * dB * TE.
+PHASE_SIGN = 1
+#: Zero padding of the dipole convolution, voxels per side.
+DIPOLE_PAD_VOXELS = 24
+#: Smooth background field (air-tissue), peak phase in rad at TE, removed by the high-pass filter.
+BACKGROUND_PHASE_RAD = 6.0
+#: High-pass filter of the phase: complex division by a Gaussian low-pass of this sd (mm),
+#: like scanner homodyne filtering (Haacke et al., AJNR 2009 use a 64x64 k-space filter).
+HIGHPASS_SIGMA_MM = 4.0
+
+# ---------------------------------------------------------------- tractography
+#: Streamlines per case (issue 3: >= 50,000 full; fewer for the small case).
+STREAMLINES_FULL = 50000
+STREAMLINES_SMALL = 4000
+#: Streamline step in voxels and the lesion-crossing sampling step in voxels (<= 0.5).
+STREAMLINE_STEP_VOXELS = 1.0
+CROSSING_SAMPLE_VOXELS = 0.25
+#: Inward control-point depth (mm) and distance decay of connection probability (mm).
+STREAMLINE_INWARD_MM = 12.0
+CONNECTION_LENGTH_SCALE_MM = 60.0
+#: A streamline is kept when at least this fraction of its interior points lie in WM / deep GM / lesion.
+STREAMLINE_MIN_WM_FRACTION = 0.85

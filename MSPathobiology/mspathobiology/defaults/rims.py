@@ -1,0 +1,126 @@
+"""Defaults of the rim-lesion part: paramagnetic rim scoring, central vein sign, ratings, agreement.
+
+Each value is named once here with its source. "[verify]" marks a value recalled from
+the literature whose exact wording should be checked against the paper.
+"""
+
+# --- Paramagnetic rim lesions (PRL) -------------------------------------------------
+
+#: A PRL has a paramagnetic rim over at least 2/3 of the lesion edge (NAIMS consensus:
+#: Bagnato et al., "Imaging chronic active lesions in multiple sclerosis: a consensus
+#: statement", Brain 2024; the 2/3 criterion follows Absinta et al., J Clin Invest 2016).
+PRL_MIN_COVERAGE = 2.0 / 3.0
+
+#: ... seen on at least 2 consecutive slices (Bagnato et al., Brain 2024).
+PRL_MIN_CONSECUTIVE_SLICES = 2
+
+#: Enhancing lesions are excluded from PRL rating: an acute lesion can show a transient
+#: paramagnetic rim (Absinta et al., Ann Neurol 2016; Bagnato et al., Brain 2024).
+PRL_EXCLUDE_ENHANCING = True
+
+#: Edge band sampled for the rim, as in-slice distance (mm) from the lesion boundary:
+#: up to this far INSIDE the lesion label ...
+EDGE_BAND_INNER_MM = 1.0
+#: ... and up to this far OUTSIDE it. Rims sit at the lesion edge and are ~1-2 voxels of
+#: 0.65 mm thick at 3 T/7 T (Absinta et al., J Clin Invest 2016; Dal-Bianco et al., Acta
+#: Neuropathol 2017); 2 mm outside absorbs lesion masks that are one voxel off.
+EDGE_BAND_OUTER_MM = 2.0
+
+#: Reference "normal-appearing white matter" ring around each lesion (in-slice mm from the
+#: boundary), beyond the edge band; the rim is judged against this surrounding tissue as
+#: a reader compares the rim with the adjacent white matter (Absinta et al., JCI 2016).
+REFERENCE_RING_INNER_MM = 3.0
+REFERENCE_RING_OUTER_MM = 6.0
+
+#: Number of angular sectors of the edge in each axial slice (30 degrees each). Coverage is
+#: the fraction of sectors that are paramagnetic. Design choice: coarse enough that a
+#: 3 mm lesion at 1 mm voxels has band voxels in most sectors.
+ANGULAR_SECTORS = 12
+
+#: A slice is assessable only if at least this fraction of its sectors holds band voxels.
+MIN_SECTOR_FRACTION = 0.75
+
+#: A sector is paramagnetic when its mean exceeds the reference median by this many
+#: robust standard deviations (1.4826 x MAD) of the reference ring ... (design choice,
+#: calibrated on the phantom with benchmarks/rims_accuracy.py)
+RIM_Z_THRESHOLD = 1.0
+#: ... and by at least this much in QSM (ppb). Rims are roughly +10 to +40 ppb above NAWM
+#: (Dimov et al., AJNR 2022; Absinta et al., JCI 2016); 5 ppb is below that range.
+RIM_MIN_CONTRAST_PPB = 5.0
+#: ... or this much in high-pass filtered phase (rad); ~0.1 rad is a typical rim at 3 T,
+#: TE ~ 20 ms (Absinta et al., JCI 2016) [verify]; 0.02 rad is well below it.
+RIM_MIN_CONTRAST_RAD = 0.02
+
+#: Sign convention of phase images: phase = PHASE_SIGN * gamma * dB * TE, so that
+#: PHASE_SIGN * phase > 0 for a paramagnetic source. Vendors differ (Siemens and GE
+#: differ in handedness; Haacke et al., AJNR 2009, SWI review) - always check.
+DEFAULT_PHASE_SIGN = 1
+
+# --- Central vein sign (CVS) ---------------------------------------------------------
+
+#: Gaussian scales (mm) of the multi-scale Hessian vesselness (Frangi et al., MICCAI 1998).
+#: Veins counted for the CVS are < 2 mm across (Sati et al., Nat Rev Neurol 2016), so the
+#: scales stop at ~ half that diameter.
+CVS_SIGMAS_MM = (0.5, 0.75, 1.0)
+#: Frangi parameters alpha, beta (plate/blob suppression; Frangi et al. 1998 use 0.5, 0.5)
+CVS_FRANGI_ALPHA = 0.5
+CVS_FRANGI_BETA = 0.5
+#: ... and gamma (structureness), on intensities normalised to the lesion-region median = 1.
+#: Design choice, checked on synthetic veins (Testing/Python/test_rims_cvs.py).
+CVS_FRANGI_GAMMA = 0.05
+#: A voxel is vein when its Frangi vesselness (0..1, unscaled) is at least this (design choice,
+#: checked on synthetic veins and the phantom).
+CVS_VESSELNESS_THRESHOLD = 0.25
+#: Hysteresis: vein voxels extend down to this fraction of the threshold when connected to
+#: voxels above it (Canny-style hysteresis; design choice).
+CVS_HYSTERESIS_FRACTION = 0.4
+#: A vein must run at least this long (mm) through the lesion (plus margin) to count, i.e.
+#: be seen over several slices / in two perpendicular planes (Sati et al., 2016).
+CVS_MIN_VEIN_LENGTH_MM = 2.0
+#: Margin (mm) around the lesion in which vein voxels still belong to it ("runs partially or
+#: entirely through the lesion", Sati et al., 2016).
+CVS_LESION_MARGIN_MM = 1.0
+#: The vein is central if the distance from the lesion centroid to the vein axis is at most
+#: this fraction of the lesion's equivalent-sphere radius ("positioned centrally ...
+#: approximately equidistant from the lesion edges", Sati et al., 2016; fraction is a
+#: design choice).
+CVS_MAX_ECCENTRICITY = 0.5
+#: Lesions smaller than 3 mm in any plane are excluded (Sati et al., Nat Rev Neurol 2016).
+CVS_MIN_LESION_DIAMETER_MM = 3.0
+#: Subject-level 40 % rule: MS-consistent when >= 40 % of eligible lesions are CVS+
+#: (Tallantyre et al., Neurology 2011; Sati et al., Nat Rev Neurol 2016).
+CVS_FRACTION_RULE = 0.40
+#: Select-3: MS-consistent when >= 3 lesions are CVS+ (Solomon et al., Mult Scler 2018) [verify].
+CVS_SELECT3 = 3
+#: Select-6: MS-consistent when >= 6 lesions are CVS+ (Mistry et al., Mult Scler 2016) [verify].
+CVS_SELECT6 = 6
+#: Exclusion reasons used by the automatic CVS and offered to raters (NAIMS 2016 exclusions
+#: plus the eccentric/artifact codes of the CVS_rater workflow).
+CVS_EXCLUSION_REASONS = ("small", "confluent", "multiple_veins", "poorly_visible", "artifact", "other")
+
+# --- Enhancement (used only to exclude enhancing lesions from PRL) --------------------
+
+#: A lesion is called enhancing when its 90th-percentile T1 post-contrast intensity is at least
+#: this ratio of the median of the reference ring (design choice; Gd-enhancing lesions are
+#: typically >= 20 % brighter than NAWM on T1 post, e.g. Filippi et al., Lancet Neurol 2016).
+ENHANCEMENT_RATIO = 1.2
+ENHANCEMENT_PERCENTILE = 90.0
+
+# --- Ratings --------------------------------------------------------------------------
+
+#: Label sets. PRL: NAIMS rating (Bagnato et al., 2024) with "indeterminate" for unsure
+#: lesions. CVS: NAIMS 2016 (Sati et al.) positive / negative / excluded (with a reason).
+PRL_LABELS = ("PRL", "not_PRL", "indeterminate")
+CVS_LABELS = ("CVS+", "CVS-", "excluded")
+#: Confidence on a 1-5 Likert scale (1 = guess, 5 = certain).
+CONFIDENCE_MIN = 1
+CONFIDENCE_MAX = 5
+#: Seed of the random (blinded) lesion order when the caller gives none.
+DEFAULT_ORDER_SEED = 0
+
+# --- Agreement ------------------------------------------------------------------------
+
+#: ICC form for per-subject PRL counts: ICC(2,1), two-way random effects, absolute
+#: agreement, single rater (Shrout & Fleiss, Psychol Bull 1979, Case 2), because the raters
+#: are taken as a sample of possible raters and their counts should agree in value.
+DEFAULT_ICC_FORM = "ICC(2,1)"

@@ -1,0 +1,392 @@
+"""Expert ratings of lesions, one file per rater per case, saved atomically after every rating.
+
+Files (in one folder): ``<case>_rater-<rater>_ratings.tsv`` with one row per rated lesion and
+task, and the JSON sidecar ``<case>_rater-<rater>_ratings.json`` holding the rater, the case,
+the presentation order of each task (by score, random with a seed for blinded reading, or by
+id), the automatic scores and the label sets.
+
+Safety:
+
+- After every :meth:`RatingSession.rate` the whole TSV is rewritten through a temporary file
+  and an atomic rename (:func:`mspathobiology.tables.write_table`), then the sidecar
+  (:func:`mspathobiology.io.write_json`). A killed process leaves either the previous or
+  the new file, never a partial one; the TSV is the authority on what was rated.
+- The file name and the sidecar carry the rater. A session for rater A refuses to open a
+  file whose sidecar or rows name another rater, so no rater can write another's file.
+- While a session is open it holds an advisory lock (``fcntl.flock`` where available; the
+  operating system releases it when the process dies), so two windows cannot interleave.
+- Resuming: reopening a session reads the TSV back; :meth:`RatingSession.next_unrated`
+  is the first lesion in the stored order without a rating, i.e. exactly where the
+  rater stopped.
+
+Labels: PRL task ``PRL`` / ``not_PRL`` / ``indeterminate`` (Bagnato et al., Brain 2024);
+CVS task ``CVS+`` / ``CVS-`` / ``excluded`` with a reason (Sati et al., Nat Rev Neurol 2016).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..defaults import rims as D
+from ..errors import InputError
+from ..io import read_json, write_json
+from ..tables import read_table, write_table
+
+try:  # POSIX advisory locks; released by the OS when the process ends
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+FORMAT_VERSION = 1
+TASKS = {"prl": D.PRL_LABELS, "cvs": D.CVS_LABELS}
+#: The value counted per subject for agreement (PRL count, CVS+ count).
+POSITIVE_LABEL = {"prl": "PRL", "cvs": "CVS+"}
+RATING_COLUMNS = ("case", "lesion_id", "rater", "task", "label", "reason", "confidence", "comment",
+                  "timestamp", "auto_score")
+COLUMN_HELP = {
+    "case": "case (subject/session) identifier",
+    "lesion_id": "lesion label value",
+    "rater": "rater name",
+    "task": "prl or cvs",
+    "label": "prl: PRL, not_PRL, indeterminate; cvs: CVS+, CVS-, excluded",
+    "reason": "exclusion reason when label is excluded (" + ", ".join(D.CVS_EXCLUSION_REASONS) + ")",
+    "confidence": f"{D.CONFIDENCE_MIN} (guess) .. {D.CONFIDENCE_MAX} (certain); empty if not given",
+    "comment": "free text",
+    "timestamp": "UTC time of the rating, ISO 8601",
+    "auto_score": "automatic score shown to the rater (empty when blinded)",
+}
+_NAME = re.compile(r"[A-Za-z0-9]+")
+_CASE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def check_rater_name(rater: str) -> str:
+    """Return ``rater`` if it is a non-empty alphanumeric name (it is part of the file name)."""
+    if not isinstance(rater, str) or not _NAME.fullmatch(rater):
+        raise InputError("rater", f"name {rater!r} must be letters and digits only (it names the file)")
+    return rater
+
+
+def _check_case(case: str) -> str:
+    if not isinstance(case, str) or not _CASE.fullmatch(case):
+        raise InputError("case", f"identifier {case!r} must be letters, digits, '-' or '_'")
+    return case
+
+
+def ratings_path(directory, case: str, rater: str) -> Path:
+    """The TSV path of ``rater``'s ratings of ``case`` in ``directory`` (the sidecar is ``.json``)."""
+    return Path(directory) / f"{_check_case(case)}_rater-{check_rater_name(rater)}_ratings.tsv"
+
+
+def sidecar_path(tsv_path) -> Path:
+    """The JSON sidecar next to a ratings TSV."""
+    return Path(tsv_path).with_suffix(".json")
+
+
+# --- lesion order -----------------------------------------------------------------------
+
+def _lesion_ids(lesions) -> list[int]:
+    return [int(l["id"]) if isinstance(l, dict) else int(l) for l in lesions]
+
+
+def order_by_score(lesions, score_key: str = "rim_score", descending: bool = True) -> list[int]:
+    """Lesion ids sorted by ``score_key`` (highest first by default; ties and missing scores by id).
+
+    ``lesions`` are row dicts with ``id`` and the score (e.g. rows of rims.tsv).
+    """
+    def key(row):
+        score = row.get(score_key)
+        missing = score is None or (isinstance(score, float) and np.isnan(score))
+        value = 0.0 if missing else float(score)
+        return (missing, -value if descending else value, int(row["id"]))
+    return [int(r["id"]) for r in sorted(lesions, key=key)]
+
+
+def order_random(lesions, seed: int = D.DEFAULT_ORDER_SEED) -> list[int]:
+    """Lesion ids in a random order reproducible from ``seed`` (for blinded reading)."""
+    ids = sorted(_lesion_ids(lesions))
+    permutation = np.random.default_rng(seed).permutation(len(ids))
+    return [ids[p] for p in permutation]
+
+
+def order_lesions(lesions, method: str = "score", seed: int | None = None, score_key: str = "rim_score") -> list[int]:
+    """Order lesion ids by ``method``: ``"score"`` (highest ``score_key`` first), ``"random"``
+    (seeded; blinded reading) or ``"id"``."""
+    if method == "score":
+        return order_by_score(lesions, score_key)
+    if method == "random":
+        return order_random(lesions, D.DEFAULT_ORDER_SEED if seed is None else seed)
+    if method == "id":
+        return sorted(_lesion_ids(lesions))
+    raise InputError("order", f"must be score, random or id, not {method!r}")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def validate_rating(task: str, label: str, confidence=None, reason=None) -> None:
+    """Raise :class:`InputError` unless label, confidence and reason are valid for ``task``."""
+    if task not in TASKS:
+        raise InputError("task", f"must be one of {', '.join(TASKS)}, not {task!r}")
+    if label not in TASKS[task]:
+        raise InputError("label", f"{label!r} is not a {task} label; use one of {', '.join(TASKS[task])}")
+    if confidence is not None:
+        numeric = isinstance(confidence, (int, float, np.integer, np.floating)) and not isinstance(confidence, bool)
+        if not numeric or not float(confidence).is_integer() \
+                or not D.CONFIDENCE_MIN <= int(confidence) <= D.CONFIDENCE_MAX:
+            raise InputError("confidence", f"must be an integer {D.CONFIDENCE_MIN}..{D.CONFIDENCE_MAX}, "
+                                           f"not {confidence!r}")
+    if label == "excluded":
+        if reason not in D.CVS_EXCLUSION_REASONS:
+            raise InputError("reason", f"an excluded lesion needs a reason among "
+                                       f"{', '.join(D.CVS_EXCLUSION_REASONS)}, not {reason!r}")
+    elif reason not in (None, ""):
+        raise InputError("reason", f"only excluded lesions take a reason (label {label!r})")
+
+
+def read_ratings(path) -> tuple[list[dict], dict]:
+    """Read a ratings TSV and its sidecar (read-only). Returns (rows, sidecar).
+
+    Checks that every row names the sidecar's rater and case.
+    """
+    path = Path(path)
+    sidecar = read_json(sidecar_path(path), name="ratings sidecar")
+    for key in ("rater", "case", "tasks"):
+        if key not in sidecar:
+            raise InputError(sidecar_path(path), f"is not a ratings sidecar (no {key!r})")
+    rows = read_table(path, name="ratings", typed=False) if path.exists() else []
+    for n, row in enumerate(rows, start=2):
+        if row.get("rater") != sidecar["rater"] or row.get("case") != sidecar["case"]:
+            raise InputError(path, f"line {n} names rater {row.get('rater')!r} / case {row.get('case')!r}, "
+                                   f"but the file belongs to rater {sidecar['rater']!r}, case {sidecar['case']!r}")
+        try:
+            row["lesion_id"] = int(row["lesion_id"])
+            row["confidence"] = int(row["confidence"]) if row.get("confidence") else None
+            row["auto_score"] = float(row["auto_score"]) if row.get("auto_score") else None
+        except (KeyError, ValueError) as exc:
+            raise InputError(path, f"line {n} is malformed ({exc})") from None
+    return rows, sidecar
+
+
+class RatingSession:
+    """One rater rating the lesions of one case; every rating is saved at once.
+
+    ``RatingSession(directory, case, rater, lesions, task="prl", order="score", seed=None,
+    show_scores=True)`` creates the rater's file for the case, or resumes it if it exists
+    (then ``lesions`` may be omitted; an existing order for the task is kept).
+
+    ``lesions``: rim rows (dicts with ``id`` and ``score_key``) or plain ids.
+    ``order``: ``"score"`` (highest automatic score first), ``"random"`` (seeded, for
+    blinded reading; use ``show_scores=False`` to also hide and not record the score)
+    or ``"id"``.
+
+    Typical loop::
+
+        session = RatingSession(folder, "sub-01_ses-01", "alice", rims_rows)
+        while (lesion := session.next_unrated()) is not None:
+            session.rate(lesion, "PRL", confidence=4, comment="")
+        session.progress()  # (rated, total)
+    """
+
+    def __init__(self, directory, case: str, rater: str, lesions=None, task: str = "prl",
+                 order: str = "score", seed: int | None = None, score_key: str = "rim_score",
+                 show_scores: bool = True):
+        if task not in TASKS:
+            raise InputError("task", f"must be one of {', '.join(TASKS)}, not {task!r}")
+        self.rater = check_rater_name(rater)
+        self.case = _check_case(case)
+        self.task = task
+        self.path = ratings_path(directory, case, rater)
+        self.sidecar_path = sidecar_path(self.path)
+        self._lock_handle = None
+        self._lock()
+        try:
+            self._load_or_create(lesions, order, seed, score_key, show_scores)
+        except Exception:
+            self.close()
+            raise
+
+    # -- opening ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path, rater: str, task: str = "prl", lesions=None, **kwargs) -> "RatingSession":
+        """Resume the ratings file ``path`` as ``rater``; refuses a file of another rater."""
+        path = Path(path)
+        match = re.fullmatch(r"(?P<case>.+)_rater-(?P<rater>[A-Za-z0-9]+)_ratings\.tsv", path.name)
+        if not match:
+            raise InputError(path, "is not a ratings file name (<case>_rater-<rater>_ratings.tsv)")
+        if match["rater"] != rater:
+            raise InputError(path, f"belongs to rater {match['rater']!r}; rater {rater!r} may not write it")
+        return cls(path.parent, match["case"], rater, lesions=lesions, task=task, **kwargs)
+
+    def _lock(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if fcntl is None:
+            return
+        lock_path = self.path.parent / f".{self.path.stem}.lock"
+        handle = open(lock_path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise InputError(self.path, "is open in another rating session (close it first)") from None
+        self._lock_handle = handle
+
+    def close(self) -> None:
+        """Release the file lock (ratings are already saved)."""
+        if self._lock_handle is not None:
+            if fcntl is not None:
+                fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _load_or_create(self, lesions, order, seed, score_key, show_scores):
+        if self.sidecar_path.exists():
+            rows, sidecar = read_ratings(self.path)
+            if sidecar["rater"] != self.rater:
+                raise InputError(self.sidecar_path, f"belongs to rater {sidecar['rater']!r}; "
+                                                    f"rater {self.rater!r} may not write it")
+            if sidecar["case"] != self.case:
+                raise InputError(self.sidecar_path, f"is for case {sidecar['case']!r}, not {self.case!r}")
+            self.sidecar, self._rows = sidecar, rows
+        else:
+            if self.path.exists():
+                raise InputError(self.path, "exists without its JSON sidecar; refusing to overwrite it")
+            self.sidecar = {"format_version": FORMAT_VERSION, "case": self.case, "rater": self.rater,
+                            "created": _now(), "updated": None, "tasks": {},
+                            "labels": {t: list(v) for t, v in TASKS.items()},
+                            "exclusion_reasons": list(D.CVS_EXCLUSION_REASONS), "columns": COLUMN_HELP}
+            self._rows = []
+        if self.task not in self.sidecar["tasks"]:
+            if lesions is None:
+                raise InputError("lesions", f"no {self.task} ratings exist yet for {self.path.name}; "
+                                            "give the lesions to rate")
+            lesions = list(lesions)
+            ids = _lesion_ids(lesions)
+            if len(set(ids)) != len(ids):
+                raise InputError("lesions", "lesion ids are not unique")
+            scores = {str(int(l["id"])): l.get(score_key) for l in lesions if isinstance(l, dict)}
+            if order == "score" and not scores:
+                order = "id"
+            if order == "random" and seed is None:
+                seed = D.DEFAULT_ORDER_SEED
+            self.sidecar["tasks"][self.task] = {
+                "order": order_lesions(lesions if scores else [{"id": i} for i in ids], order, seed, score_key),
+                "order_method": order, "seed": seed, "score_key": score_key,
+                "show_scores": bool(show_scores), "scores": scores}
+            self._save()
+        self._spec = self.sidecar["tasks"][self.task]
+        self._order = [int(i) for i in self._spec["order"]]
+        self._position = {lesion: n for n, lesion in enumerate(self._order)}
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def order(self) -> list[int]:
+        """Lesion ids in presentation order."""
+        return list(self._order)
+
+    @property
+    def ratings(self) -> dict[int, dict]:
+        """{lesion_id: rating row} of this task."""
+        return {r["lesion_id"]: dict(r) for r in self._rows if r["task"] == self.task}
+
+    def rating(self, lesion_id: int) -> dict | None:
+        """The saved rating of ``lesion_id`` in this task, or None."""
+        return self.ratings.get(int(lesion_id))
+
+    def score(self, lesion_id: int):
+        """The automatic score of ``lesion_id`` (None when unknown or hidden for blinded reading)."""
+        if not self._spec.get("show_scores", True):
+            return None
+        return self._spec.get("scores", {}).get(str(int(lesion_id)))
+
+    def progress(self) -> tuple[int, int]:
+        """(lesions rated, lesions to rate) for this task."""
+        rated = set(self.ratings)
+        return sum(1 for i in self._order if i in rated), len(self._order)
+
+    @property
+    def is_complete(self) -> bool:
+        done, total = self.progress()
+        return done == total
+
+    def next_unrated(self, after: int | None = None) -> int | None:
+        """First unrated lesion in order (after ``after`` if given, wrapping around); None when all are rated."""
+        rated = set(self.ratings)
+        start = 0 if after is None else self._index(after) + 1
+        for n in range(len(self._order)):
+            lesion = self._order[(start + n) % len(self._order)]
+            if lesion not in rated:
+                return lesion
+        return None
+
+    def next(self, lesion_id: int) -> int | None:
+        """The lesion after ``lesion_id`` in order (None at the end)."""
+        n = self._index(lesion_id) + 1
+        return self._order[n] if n < len(self._order) else None
+
+    def previous(self, lesion_id: int) -> int | None:
+        """The lesion before ``lesion_id`` in order (None at the start)."""
+        n = self._index(lesion_id) - 1
+        return self._order[n] if n >= 0 else None
+
+    def _index(self, lesion_id) -> int:
+        try:
+            return self._position[int(lesion_id)]
+        except KeyError:
+            raise InputError("lesion_id", f"{lesion_id!r} is not among the lesions of this session") from None
+
+    # -- writing ------------------------------------------------------------------------
+    def rate(self, lesion_id: int, label: str, confidence: int | None = None, comment: str = "",
+             reason: str | None = None) -> dict:
+        """Record (or replace) this rater's rating of ``lesion_id`` and save at once.
+
+        ``label``: PRL task ``PRL`` / ``not_PRL`` / ``indeterminate``; CVS task ``CVS+`` /
+        ``CVS-`` / ``excluded`` (then ``reason`` is required). ``confidence``: 1..5 or None.
+        The automatic score shown to the rater (None when blinded) is stored with it.
+        Returns the saved row.
+        """
+        self._index(lesion_id)
+        if self._lock_handle is None and fcntl is not None:
+            raise InputError(self.path, "session is closed")
+        validate_rating(self.task, label, confidence, reason)
+        row = {"case": self.case, "lesion_id": int(lesion_id), "rater": self.rater, "task": self.task,
+               "label": label, "reason": reason or "", "confidence": None if confidence is None else int(confidence),
+               "comment": str(comment or "").replace("\t", " ").replace("\n", " "),
+               "timestamp": _now(), "auto_score": self.score(lesion_id)}
+        rows = [r for r in self._rows if not (r["task"] == self.task and r["lesion_id"] == row["lesion_id"])]
+        rows.append(row)
+        self._rows = rows
+        self._save()
+        return dict(row)
+
+    def remove(self, lesion_id: int) -> None:
+        """Delete this rater's rating of ``lesion_id`` (saved at once)."""
+        self._index(lesion_id)
+        self._rows = [r for r in self._rows if not (r["task"] == self.task and r["lesion_id"] == int(lesion_id))]
+        self._save()
+
+    def _save(self) -> None:
+        # sidecar first: a TSV never exists without its sidecar; the TSV is the record of ratings
+        self.sidecar["updated"] = _now()
+        write_json(self.sidecar_path, self.sidecar)
+        write_table(self._rows, self.path, columns=RATING_COLUMNS)
+        if fcntl is not None:  # make the renames durable
+            try:
+                fd = os.open(self.path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass

@@ -1,0 +1,385 @@
+"""Automatic paramagnetic rim scoring of labeled lesions on QSM or high-pass filtered phase.
+
+Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-lesion loop):
+
+1. The map is turned "paramagnetic positive": QSM (ppb) as is; phase (rad) times
+   ``phase_sign`` (phase = phase_sign * gamma * dB * TE).
+2. In every axial slice (the array axis closest to superior-inferior), the in-slice
+   Euclidean distance (mm) to the lesion boundary defines, for each lesion, an **edge band**
+   (``band_inner_mm`` inside to ``band_outer_mm`` outside the label) and a **reference ring**
+   of surrounding normal-appearing tissue (``ring_inner_mm`` .. ``ring_outer_mm`` outside).
+   Voxels outside lesions belong to the nearest lesion in that slice.
+3. The band is cut into ``sectors`` angular sectors around the lesion's centroid in that
+   slice. A sector is paramagnetic when its mean exceeds the ring median by more than
+   ``max(z_threshold * robust SD of the ring, min_contrast)``.
+4. Per slice, coverage = paramagnetic sectors / sectors holding band voxels (slices with
+   band voxels in fewer than ``min_sector_fraction`` of the sectors count as coverage 0).
+5. ``rim_slices`` is the longest run of consecutive slices with coverage >= 2/3;
+   ``rim_score`` is the best, over windows of ``min_slices`` consecutive slices, of the
+   smallest coverage in the window - so ``rim_score >= 2/3`` is exactly the NAIMS rule
+   "rim over >= 2/3 of the edge on >= 2 consecutive slices" and the score ranks lesions
+   continuously in [0, 1]. ``prl_candidate`` also requires the lesion not to enhance.
+
+PRL definition: Bagnato et al., Brain 2024 (NAIMS consensus on chronic active lesions);
+rim appearance on phase/QSM: Absinta et al., J Clin Invest 2016; Dal-Bianco et al., Acta
+Neuropathol 2017. Phase rims are less complete than QSM rims because the dipole field of
+a shell changes sign between equator and poles (Wisnieff et al., MRM 2015), so prefer QSM.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from ..defaults import rims as D
+from ..errors import InputError
+from ..geometry import check_same_geometry, kji_to_ras_points, voxel_volume_mm3
+from ..io import validate_image
+
+#: Output columns of :func:`score_rims` / :func:`score_rim_images`, with units.
+RIM_COLUMNS = (
+    ("id", "lesion label value"),
+    ("rim_score", "best min-coverage over min_slices consecutive slices, 0..1 (>= 2/3 = NAIMS rim)"),
+    ("rim_coverage", "fraction of edge sectors (all assessable slices) that are paramagnetic, 0..1"),
+    ("rim_coverage_max", "coverage of the best slice, 0..1"),
+    ("rim_slices", "longest run of consecutive axial slices with coverage >= 2/3"),
+    ("rim_contrast", "mean of paramagnetic sectors minus reference median (ppb for QSM, rad for phase)"),
+    ("edge_contrast", "mean of the whole edge band minus reference median (same unit)"),
+    ("reference_median", "median of the surrounding reference ring (same unit)"),
+    ("reference_sd", "robust SD (1.4826 MAD) of the reference ring (same unit)"),
+    ("slices_assessed", "axial slices with an assessable edge"),
+    ("enhancing", "lesion enhances (empty when unknown)"),
+    ("prl_candidate", "NAIMS PRL candidate: rim_slices >= 2 with coverage >= 2/3, not enhancing"),
+    ("prl_exclusion", "why a rim lesion is not a candidate (enhancing), else empty"),
+)
+
+
+def paramagnetic_map(values: np.ndarray, kind: str, phase_sign: int = D.DEFAULT_PHASE_SIGN) -> np.ndarray:
+    """Return ``values`` as float32 with paramagnetic sources positive.
+
+    ``kind`` is ``"qsm"`` (susceptibility, ppb; positive = paramagnetic) or ``"phase"``
+    (high-pass filtered phase, rad; multiplied by ``phase_sign``, +1 or -1, where
+    phase = phase_sign * gamma * dB * TE).
+    """
+    if kind == "qsm":
+        return np.asarray(values, dtype=np.float32)
+    if kind == "phase":
+        if phase_sign not in (1, -1):
+            raise InputError("--phase-sign", f"must be +1 or -1, not {phase_sign!r}")
+        return np.asarray(values, dtype=np.float32) * np.float32(phase_sign)
+    raise InputError("kind", f"must be 'qsm' or 'phase', not {kind!r}")
+
+
+def group_quantile(groups: np.ndarray, values: np.ndarray, n_groups: int, q: float) -> np.ndarray:
+    """Per-group quantile (linear interpolation) of ``values``; NaN for empty groups.
+
+    ``groups`` holds integers in [0, n_groups). Vectorised by one lexsort.
+    """
+    groups = np.asarray(groups, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(n_groups, np.nan)
+    if values.size == 0:
+        return out
+    order = np.lexsort((values, groups))
+    g, v = groups[order], values[order]
+    counts = np.bincount(g, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    has = counts > 0
+    pos = starts[has] + q * (counts[has] - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, starts[has] + counts[has] - 1)
+    frac = pos - lo
+    out[has] = v[lo] * (1 - frac) + v[hi] * frac
+    return out
+
+
+def robust_reference(groups: np.ndarray, values: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group median and robust SD (1.4826 x median absolute deviation)."""
+    median = group_quantile(groups, values, n_groups, 0.5)
+    mad = group_quantile(groups, np.abs(values - median[groups]), n_groups, 0.5) if values.size else median
+    return median, 1.4826 * mad
+
+
+def slice_axis_of(image: sitk.Image) -> int:
+    """Numpy axis (of the [k, j, i] array) whose direction is closest to superior-inferior."""
+    direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
+    s_component = np.abs(direction[2, :])  # LPS z = S; columns are i, j, k
+    return int(2 - int(np.argmax(s_component)))
+
+
+def _longest_true_run(matrix: np.ndarray) -> np.ndarray:
+    """Longest run of consecutive True along axis 1, per row."""
+    n_rows, n_cols = matrix.shape
+    padded = np.zeros((n_rows, n_cols + 2), dtype=np.int8)
+    padded[:, 1:-1] = matrix
+    diff = np.diff(padded, axis=1)
+    rows_s, starts = np.nonzero(diff == 1)
+    _, ends = np.nonzero(diff == -1)
+    out = np.zeros(n_rows, dtype=np.int64)
+    if starts.size:
+        np.maximum.at(out, rows_s, ends - starts)
+    return out
+
+
+def _window_min_max(matrix: np.ndarray, width: int) -> np.ndarray:
+    """max over windows of ``width`` consecutive columns of the window minimum, per row."""
+    n_cols = matrix.shape[1]
+    if n_cols < width or width < 1:
+        return np.zeros(matrix.shape[0])
+    window = matrix[:, : n_cols - width + 1].copy()
+    for shift in range(1, width):
+        np.minimum(window, matrix[:, shift: n_cols - width + 1 + shift], out=window)
+    return window.max(axis=1)
+
+
+class _Rings:
+    """Edge band and reference ring of every lesion, per axial slice (arrays cropped, slice axis 0)."""
+
+    def __init__(self, labels, spacing, band_inner_mm, band_outer_mm, ring_inner_mm, ring_outer_mm):
+        mask = labels > 0
+        self.ids = np.unique(labels[mask]).astype(np.int64)
+        compact = np.zeros(labels.shape, dtype=np.int64)
+        compact[mask] = np.searchsorted(self.ids, labels[mask])
+        # in-slice distances: a huge spacing along the slice axis keeps the nearest voxel in-plane
+        far = 1e6
+        sampling = (far, spacing[1], spacing[2])
+        pixel = min(spacing[1], spacing[2])
+        d_out, nearest = ndimage.distance_transform_edt(~mask, sampling=sampling, return_indices=True)
+        d_in = ndimage.distance_transform_edt(mask, sampling=sampling)
+        out_band = (~mask) & (d_out <= max(band_outer_mm, pixel))
+        in_band = mask & (d_in <= max(band_inner_mm, pixel))
+        ring = (~mask) & (d_out > ring_inner_mm) & (d_out <= ring_outer_mm)
+        self.mask, self.compact = mask, compact
+        self.band = out_band | in_band
+        self.ring = ring
+        self.owner_of = lambda sel: np.where(mask[sel], compact[sel], compact[tuple(n[sel] for n in nearest)])
+
+
+def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "qsm",
+               phase_sign: int = D.DEFAULT_PHASE_SIGN, slice_axis: int = 0, enhancing=None,
+               tissue_mask: np.ndarray | None = None,
+               band_inner_mm: float = D.EDGE_BAND_INNER_MM, band_outer_mm: float = D.EDGE_BAND_OUTER_MM,
+               ring_inner_mm: float = D.REFERENCE_RING_INNER_MM, ring_outer_mm: float = D.REFERENCE_RING_OUTER_MM,
+               sectors: int = D.ANGULAR_SECTORS, min_sector_fraction: float = D.MIN_SECTOR_FRACTION,
+               z_threshold: float = D.RIM_Z_THRESHOLD, min_contrast: float | None = None,
+               min_coverage: float = D.PRL_MIN_COVERAGE, min_slices: int = D.PRL_MIN_CONSECUTIVE_SLICES,
+               return_slices: bool = False):
+    """Score the paramagnetic rim of every lesion of ``labels`` on ``values``.
+
+    ``labels``: integer array [k, j, i] (0 background, each lesion one value).
+    ``values``: QSM (ppb) or high-pass filtered phase (rad), same shape (``kind``).
+    ``spacing``: voxel size in mm in ARRAY order (k, j, i).
+    ``slice_axis``: array axis of the axial slices (see :func:`slice_axis_of`).
+    ``enhancing``: None (unknown), a set/list of enhancing lesion ids, or a dict id -> bool.
+    ``tissue_mask``: optional boolean array; reference-ring voxels outside it are ignored
+    (e.g. a brain or white-matter mask, to keep CSF and veins out of the reference).
+    ``min_contrast``: in map units; default RIM_MIN_CONTRAST_PPB (qsm) or _RAD (phase).
+
+    Returns a list of row dicts with the columns of :data:`RIM_COLUMNS`, one per lesion id
+    in increasing order. With ``return_slices=True`` returns ``(rows, detail)`` where
+    ``detail["coverage"]`` is the (lesions x slices) coverage matrix and
+    ``detail["slices"]`` the slice indices of its columns.
+    """
+    labels = np.asarray(labels)
+    values = np.asarray(values)
+    if labels.shape != values.shape or labels.ndim != 3:
+        raise InputError("lesions", f"label array shape {labels.shape} does not match map shape {values.shape}")
+    if min_contrast is None:
+        min_contrast = D.RIM_MIN_CONTRAST_PPB if kind == "qsm" else D.RIM_MIN_CONTRAST_RAD
+    para = paramagnetic_map(values, kind, phase_sign)
+    spacing = np.asarray(spacing, dtype=float)
+    labels = np.moveaxis(labels, slice_axis, 0)
+    para = np.moveaxis(para, slice_axis, 0)
+    tissue = None if tissue_mask is None else np.moveaxis(np.asarray(tissue_mask, bool), slice_axis, 0)
+    spacing = np.concatenate([[spacing[slice_axis]], np.delete(spacing, slice_axis)])
+
+    if not np.any(labels > 0):
+        return ([], {"coverage": np.zeros((0, 0)), "slices": np.zeros(0, int)}) if return_slices else []
+
+    # crop to the lesions plus the reference ring (in-plane), all lesion slices
+    nz_k, nz_j, nz_i = np.nonzero(labels > 0)
+    margin = np.ceil(ring_outer_mm / spacing[1:]).astype(int) + 1
+    lo = np.array([nz_k.min(), max(nz_j.min() - margin[0], 0), max(nz_i.min() - margin[1], 0)])
+    hi = np.array([nz_k.max() + 1, min(nz_j.max() + 1 + margin[0], labels.shape[1]),
+                   min(nz_i.max() + 1 + margin[1], labels.shape[2])])
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    lab, val = labels[box], para[box]
+    tis = None if tissue is None else tissue[box]
+    rings = _Rings(lab, spacing, band_inner_mm, band_outer_mm, ring_inner_mm, ring_outer_mm)
+    ids = rings.ids
+    n_les, n_z = ids.size, lab.shape[0]
+
+    # reference ring: median and robust SD per lesion
+    ring = rings.ring if tis is None else rings.ring & tis
+    ring_owner = rings.owner_of(ring)
+    ref_med, ref_sd = robust_reference(ring_owner, val[ring], n_les)
+    ref_med = np.where(np.isnan(ref_med), 0.0, ref_med)
+    ref_sd = np.where(np.isnan(ref_sd), 0.0, ref_sd)
+
+    # per (lesion, slice) centroid of lesion voxels, in voxel units
+    zz, yy, xx = np.nonzero(rings.mask)
+    g_les = rings.compact[zz, yy, xx] * n_z + zz
+    n_g = n_les * n_z
+    count = np.bincount(g_les, minlength=n_g).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cy = np.bincount(g_les, yy, minlength=n_g) / count
+        cx = np.bincount(g_les, xx, minlength=n_g) / count
+
+    # band voxels -> (lesion, slice, sector) cells
+    bz, by, bx = np.nonzero(rings.band)
+    owner = rings.owner_of((bz, by, bx))
+    g = owner * n_z + bz
+    keep = count[g] > 0  # band voxel in a slice where its lesion has voxels
+    bz, by, bx, owner, g = bz[keep], by[keep], bx[keep], owner[keep], g[keep]
+    angle = np.arctan2((by - cy[g]) * spacing[1], (bx - cx[g]) * spacing[2])
+    sector = np.minimum(((angle + np.pi) / (2 * np.pi) * sectors).astype(np.int64), sectors - 1)
+    cell = g * sectors + sector
+    n_cells = n_g * sectors
+    bv = val[bz, by, bx].astype(np.float64)
+    c_n = np.bincount(cell, minlength=n_cells)
+    c_sum = np.bincount(cell, bv, minlength=n_cells)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c_mean = c_sum / c_n
+    cell_les = np.arange(n_cells) // (n_z * sectors)
+    excess = c_mean - ref_med[cell_les]
+    threshold = np.maximum(z_threshold * ref_sd, min_contrast)
+    present = c_n > 0
+    positive = present & (excess > threshold[cell_les])
+
+    present_g = present.reshape(n_g, sectors).sum(axis=1)
+    positive_g = positive.reshape(n_g, sectors).sum(axis=1)
+    assessable = present_g >= min_sector_fraction * sectors
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coverage = np.where(assessable, positive_g / np.maximum(present_g, 1), 0.0)
+    coverage = coverage.reshape(n_les, n_z)
+    assess_m = assessable.reshape(n_les, n_z)
+
+    rim_score = _window_min_max(coverage, min_slices)
+    meets = coverage >= min_coverage - 1e-9
+    rim_slices = _longest_true_run(meets)
+    pos_l = np.where(assessable, positive_g, 0).reshape(n_les, n_z).sum(axis=1)
+    pre_l = np.where(assessable, present_g, 0).reshape(n_les, n_z).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rim_coverage = np.where(pre_l > 0, pos_l / np.maximum(pre_l, 1), np.nan)
+        pos_excess = np.bincount(cell_les[positive], excess[positive], minlength=n_les)
+        rim_contrast = np.where(positive.reshape(n_les, -1).any(axis=1),
+                                pos_excess / np.bincount(cell_les[positive], minlength=n_les), np.nan)
+        band_sum = np.bincount(owner, bv, minlength=n_les)
+        band_n = np.bincount(owner, minlength=n_les)
+        edge_contrast = np.where(band_n > 0, band_sum / np.maximum(band_n, 1) - ref_med, np.nan)
+
+    enh = _enhancing_vector(ids, enhancing)
+    rows = []
+    for n, lesion_id in enumerate(ids.tolist()):
+        rim = bool(rim_slices[n] >= min_slices)
+        excluded = bool(D.PRL_EXCLUDE_ENHANCING and enh[n] is True)
+        rows.append({
+            "id": int(lesion_id),
+            "rim_score": float(rim_score[n]),
+            "rim_coverage": float(rim_coverage[n]),
+            "rim_coverage_max": float(coverage[n].max()) if n_z else 0.0,
+            "rim_slices": int(rim_slices[n]),
+            "rim_contrast": float(rim_contrast[n]),
+            "edge_contrast": float(edge_contrast[n]),
+            "reference_median": float(ref_med[n]),
+            "reference_sd": float(ref_sd[n]),
+            "slices_assessed": int(assess_m[n].sum()),
+            "enhancing": enh[n],
+            "prl_candidate": rim and not excluded,
+            "prl_exclusion": "enhancing" if (rim and excluded) else None,
+        })
+    if return_slices:
+        return rows, {"coverage": coverage, "slices": np.arange(lo[0], hi[0]), "ids": ids}
+    return rows
+
+
+def _enhancing_vector(ids: np.ndarray, enhancing) -> list:
+    if enhancing is None:
+        return [None] * ids.size
+    if isinstance(enhancing, dict):
+        return [None if enhancing.get(int(i)) is None else bool(enhancing.get(int(i))) for i in ids]
+    chosen = {int(i) for i in enhancing}
+    return [int(i) in chosen for i in ids]
+
+
+def enhancing_lesions(labels: np.ndarray, t1post: np.ndarray, spacing, *, slice_axis: int = 0,
+                      ratio: float = D.ENHANCEMENT_RATIO, percentile: float = D.ENHANCEMENT_PERCENTILE,
+                      ring_inner_mm: float = D.REFERENCE_RING_INNER_MM,
+                      ring_outer_mm: float = D.REFERENCE_RING_OUTER_MM) -> dict:
+    """Call each lesion enhancing or not on a T1 post-contrast image (same grid as ``labels``).
+
+    A lesion enhances when the ``percentile``-th percentile of T1-post inside it is at least
+    ``ratio`` times the median of its surrounding reference ring. Returns {id: bool}.
+    Used only to exclude enhancing lesions from PRL candidacy; prefer the lesion table's
+    ``enhancing`` column when a lesion segmentation pipeline provides it.
+    """
+    labels = np.moveaxis(np.asarray(labels), slice_axis, 0)
+    t1 = np.moveaxis(np.asarray(t1post, dtype=np.float64), slice_axis, 0)
+    spacing = np.asarray(spacing, dtype=float)
+    spacing = np.concatenate([[spacing[slice_axis]], np.delete(spacing, slice_axis)])
+    if not np.any(labels > 0):
+        return {}
+    rings = _Rings(labels, spacing, 0.0, 0.0, ring_inner_mm, ring_outer_mm)
+    n_les = rings.ids.size
+    inside = rings.mask
+    high = group_quantile(rings.compact[inside], t1[inside], n_les, percentile / 100.0)
+    ref = group_quantile(rings.owner_of(rings.ring), t1[rings.ring], n_les, 0.5)
+    return {int(i): bool(np.isfinite(r) and r > 0 and h >= ratio * r) for i, h, r in zip(rings.ids, high, ref)}
+
+
+def score_rim_images(lesions: sitk.Image, image: sitk.Image, *, kind: str = "qsm",
+                     phase_sign: int = D.DEFAULT_PHASE_SIGN, enhancing=None, t1post: sitk.Image | None = None,
+                     tissue_mask: sitk.Image | None = None, names=("lesions", "map"), **options) -> list[dict]:
+    """Score rims on SimpleITK images (same grid), adding each lesion's size and RAS centroid.
+
+    ``lesions``: label image (voxel = lesion id); ``image``: QSM (ppb) or phase (rad) per
+    ``kind``. ``enhancing``: ids / {id: bool} / None; if None and ``t1post`` is given, it is
+    computed with :func:`enhancing_lesions`. ``tissue_mask``: optional brain/WM mask.
+    Extra rows: ``volume_mm3``, ``radius_mm`` (equivalent-sphere radius) and
+    ``centroid_r/a/s`` (RAS mm) so a viewer can centre on each lesion.
+    Other keyword ``options`` go to :func:`score_rims`.
+    """
+    lesions = validate_image(lesions, "label", names[0])
+    image = validate_image(image, "intensity", names[1])
+    check_same_geometry(lesions, image, names=names)
+    labels = sitk.GetArrayViewFromImage(lesions)
+    spacing = np.asarray(lesions.GetSpacing(), dtype=float)[::-1]
+    axis = slice_axis_of(lesions)
+    mask_arr = None
+    if tissue_mask is not None:
+        check_same_geometry(lesions, tissue_mask, names=(names[0], "tissue mask"))
+        mask_arr = sitk.GetArrayViewFromImage(tissue_mask) > 0
+    if enhancing is None and t1post is not None:
+        t1post = validate_image(t1post, "intensity", "t1post")
+        check_same_geometry(lesions, t1post, names=(names[0], "t1post"))
+        enhancing = enhancing_lesions(labels, sitk.GetArrayViewFromImage(t1post), spacing, slice_axis=axis)
+    rows = score_rims(labels, sitk.GetArrayViewFromImage(image), spacing, kind=kind, phase_sign=phase_sign,
+                      slice_axis=axis, enhancing=enhancing, tissue_mask=mask_arr, **options)
+    _add_geometry(rows, labels, lesions)
+    return rows
+
+
+def lesion_geometry(labels: np.ndarray, reference: sitk.Image) -> dict:
+    """{id: (voxels, volume_mm3, radius_mm, centroid RAS (3,))} for every lesion, vectorised."""
+    labels = np.asarray(labels)
+    flat = labels.ravel()
+    ids = np.unique(flat[flat > 0])
+    if ids.size == 0:
+        return {}
+    k, j, i = np.nonzero(labels > 0)
+    idx = np.searchsorted(ids, labels[k, j, i])
+    n = np.bincount(idx, minlength=ids.size).astype(float)
+    kji = np.stack([np.bincount(idx, c, minlength=ids.size) / n for c in (k, j, i)], axis=1)
+    ras = kji_to_ras_points(reference, kji)
+    vol = n * voxel_volume_mm3(reference)
+    radius = np.cbrt(3 * vol / (4 * np.pi))
+    return {int(l): (int(c), float(v), float(r), ras[m]) for m, (l, c, v, r) in enumerate(zip(ids, n, vol, radius))}
+
+
+def _add_geometry(rows, labels, reference):
+    geometry = lesion_geometry(labels, reference)
+    for row in rows:
+        voxels, vol, radius, ras = geometry[row["id"]]
+        row.update(voxels=voxels, volume_mm3=vol, radius_mm=radius,
+                   centroid_r=float(ras[0]), centroid_a=float(ras[1]), centroid_s=float(ras[2]))

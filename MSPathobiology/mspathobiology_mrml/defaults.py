@@ -1,0 +1,30 @@
+"""Names and defaults of the MRML bridge (the one place each is written).
+
+Module logic names are the names the Slicer application registers its module logics
+under (``qSlicerAbstractCoreModule::name()``, used by ``vtkMRMLAbstractLogic::GetModuleLogic``).
+"""
+
+#: Module logic names, as in Slicer (``vtkSlicerVolumesLogic`` looks up "Colors").
+COLORS_LOGIC_NAME = "Colors"
+VOLUMES_LOGIC_NAME = "Volumes"
+SEGMENTATIONS_LOGIC_NAME = "Segmentations"
+MARKUPS_LOGIC_NAME = "Markups"
+
+#: Attribute of a scene's Python wrapper that holds the application logic made by ``new_scene``.
+APPLICATION_LOGIC_ATTRIBUTE = "_mspathobiology_application_logic"
+
+#: Segment tag that stores the label value a segment had (and gets back) in a label image.
+#: Tags are saved in ``.seg.nrrd`` headers (``SegmentN_Tags``), so the value survives storage.
+LABEL_VALUE_TAG = "MSPathobiology.LabelValue"
+
+#: Default node names.
+DEFAULT_SEGMENTATION_NAME = "Lesions"
+DEFAULT_MARKUPS_NAME = "Points"
+
+#: Table column property that records the logical type of a column (int, float, bool, str),
+#: saved by ``vtkMRMLTableStorageNode`` in the ``.schema.tsv``/``.schema.csv`` next to the table.
+COLUMN_TYPE_PROPERTY = "MSPathobiology.valueType"
+
+#: Colour table used for segment colours when Slicer's default labelmap colours are procedural
+#: (random): the built-in "Labels" table that every MRML colour logic adds.
+FALLBACK_LABEL_COLOR_NODE_ID = "vtkMRMLColorTableNodeLabels"

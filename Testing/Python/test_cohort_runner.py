@@ -1,0 +1,253 @@
+"""Cohort runner machinery: skip-done, rerun after input change, failure isolation, parallel runs,
+a SIGKILLed run that resumes, dask, tables.
+
+These tests plug small analyses defined here into ``run_cohort(functions=...)`` so that the
+machinery is tested fast and deterministically; they read images with the project's
+validated reader (a corrupt file really fails) and write real label maps. The real domain
+analyses are run on the phantom in ``test_cohort_phantom.py``.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from mspathobiology import bids
+from mspathobiology.cohort.runner import run_cohort, select_analyses
+from mspathobiology.connectivity import connected_components
+from mspathobiology.errors import InputError
+from mspathobiology.geometry import image_like
+from mspathobiology.io import read_image, read_json, write_image
+from mspathobiology.tables import read_table
+
+HERE = Path(__file__).resolve().parent
+PLUGINS = {
+    "lesions": "test_cohort_runner:plugin_lesions",
+    "rims": "test_cohort_runner:plugin_rims",
+    "atrophy": "test_cohort_runner:plugin_atrophy",
+    "lesion_change": "test_cohort_runner:plugin_change",
+    "pbvc": "test_cohort_runner:plugin_pbvc",
+}
+# blobs per (subject, session): the lesion count the plug-in must find
+BLOBS = {("sub-01", "ses-01"): 2, ("sub-01", "ses-02"): 3, ("sub-02", "ses-01"): 1, ("sub-02", "ses-02"): 2}
+
+
+def _log(name, where):
+    log = os.environ.get("COHORT_TEST_LOG")
+    if log:
+        with open(log, "a") as handle:
+            handle.write(f"{name} {where}\n")
+    time.sleep(float(os.environ.get("COHORT_TEST_SLEEP", "0")))
+
+
+def plugin_lesions(images, out_dir, **_):
+    _log("lesions", out_dir)
+    flair = read_image(images["flair"], name="flair")
+    labels, n = connected_components(sitk.GetArrayFromImage(flair) > 0.5)
+    write_image(image_like(labels.astype(np.uint16), flair), Path(out_dir) / "lesions.nii.gz")
+    return {"lesion_count": n, "lesion_volume_mm3": float(np.count_nonzero(labels))}
+
+
+def plugin_rims(images, out_dir, **_):
+    _log("rims", out_dir)
+    labels = sitk.GetArrayFromImage(read_image(images["lesions"], "label"))
+    qsm = sitk.GetArrayFromImage(read_image(images["qsm"]))
+    ids = np.unique(labels[labels > 0])
+    return {"prl_candidates": int(sum(qsm[labels == i].mean() > 0 for i in ids))}
+
+
+def plugin_atrophy(images, out_dir, **_):
+    _log("atrophy", out_dir)
+    t1 = sitk.GetArrayFromImage(read_image(images["t1"]))
+    return {"bpf": float((t1 > 0.5).mean()), "gm_ml": 1.0}
+
+
+def plugin_change(baseline_dir, followup_dir, out_dir, baseline_flair=None, followup_flair=None):
+    _log("lesion_change", out_dir)
+    b = read_image(Path(baseline_dir) / "lesions.nii.gz", "label")
+    f = read_image(Path(followup_dir) / "lesions.nii.gz", "label")
+    nb = len(np.unique(sitk.GetArrayFromImage(b))) - 1
+    nf = len(np.unique(sitk.GetArrayFromImage(f))) - 1
+    return {"lesions_new": max(nf - nb, 0)}
+
+
+def plugin_pbvc(baseline_t1, followup_t1, out_dir, baseline_mask=None, followup_mask=None, interval_years=None):
+    _log("pbvc", out_dir)
+    a = (sitk.GetArrayFromImage(read_image(baseline_t1)) > 0.5).sum()
+    b = (sitk.GetArrayFromImage(read_image(followup_t1)) > 0.5).sum()
+    return {"pbvc_percent": 100.0 * (b - a) / a}
+
+
+def _blobs_image(n, size=16, seed=0):
+    array = np.zeros((size, size, size), np.float32)
+    for b in range(n):
+        array[2 + 4 * b:4 + 4 * b, 3:6, 3:6] = 1.0
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing((1.0, 1.0, 1.5))
+    return image
+
+
+def make_dataset(root, subjects=("01", "02"), sessions=("01", "02")):
+    for sub in subjects:
+        for ses in sessions:
+            n = BLOBS.get((f"sub-{sub}", f"ses-{ses}"), 1)
+            write_image(_blobs_image(n), bids.raw_path(root, sub, ses, "flair"))
+            t1 = np.zeros((16, 16, 16), np.float32)
+            t1[:, :, : 10 - int(ses)] = 1.0
+            write_image(image_like(t1, _blobs_image(0)), bids.raw_path(root, sub, ses, "t1"))
+            qsm = sitk.GetArrayFromImage(_blobs_image(n)) * 20.0 - 1.0  # lesions paramagnetic
+            write_image(image_like(qsm, _blobs_image(0)), bids.raw_path(root, sub, ses, "qsm"))
+    (Path(root) / "dataset_description.json").write_text('{"Name": "test", "BIDSVersion": "1.9.0"}')
+    return Path(root)
+
+
+@pytest.fixture
+def env_log(tmp_path, monkeypatch):
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("COHORT_TEST_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    return log
+
+
+def _calls(log):
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_run_writes_tables_and_rerun_redoes_nothing(tmp_path, env_log):
+    ds = make_dataset(tmp_path / "ds")
+    out = tmp_path / "out"
+    result = run_cohort(ds, out, functions=PLUGINS, progress=False)
+    assert not result.failed
+    assert len(_calls(env_log)) == 4 * 3 + 2 * 2  # 4 sessions x 3 analyses + 2 pairs x 2
+    rows = {(r["participant_id"], r["session_id"]): r for r in read_table(out / "cohort.tsv")}
+    assert {k: r["lesion_count"] for k, r in rows.items()} == BLOBS
+    assert {k: r["prl_candidates"] for k, r in rows.items()} == BLOBS
+    assert rows[("sub-01", "ses-02")]["lesions_new"] == 1 and rows[("sub-01", "ses-01")]["lesions_new"] is None
+    assert rows[("sub-01", "ses-02")]["pbvc_percent"] == pytest.approx(-100 / 9)
+    assert rows[("sub-01", "ses-02")]["change_from_session"] == 1  # typed read of "01"
+    assert all(r["status"] == "ok" for r in rows.values())
+    assert "network" not in rows[("sub-01", "ses-01")]["analyses_done"]  # no tractogram: skipped, not failed
+    topic = read_table(out / "cohort_atrophy.tsv")
+    assert set(topic[0]) == {"participant_id", "session_id", "bpf", "gm_ml", "pbvc_percent"}
+    assert read_table(out / "cohort_failures.tsv") == []
+    marker = read_json(out / "sub-01/ses-01/lesions/done.json")
+    assert marker["summary"]["lesion_count"] == 2 and "flair" in marker["inputs"]
+
+    again = run_cohort(ds, out, functions=PLUGINS, progress=False)
+    assert again.ran == [] and len(_calls(env_log)) == 16
+    assert read_table(out / "cohort.tsv") == list(rows.values())
+
+    # a changed input reruns exactly what depends on it (atrophy uses FLAIR and lesions; PBVC only T1)
+    write_image(_blobs_image(4), bids.raw_path(ds, "02", "02", "flair"))
+    third = run_cohort(ds, out, functions=PLUGINS, progress=False)
+    assert sorted((r["case"], r["analysis"]) for r in third.ran) == [
+        ("sub-02_ses-02", "atrophy"), ("sub-02_ses-02", "lesion_change"), ("sub-02_ses-02", "lesions"),
+        ("sub-02_ses-02", "rims")]
+    assert {(r["participant_id"], r["session_id"]): r["lesion_count"] for r in third.rows}[("sub-02", "ses-02")] == 4
+
+
+def test_corrupt_image_fails_alone_with_parallel_jobs(tmp_path, env_log):
+    ds = make_dataset(tmp_path / "ds")
+    bad = bids.raw_path(ds, "02", "01", "flair")
+    bad.write_bytes(b"\x1f\x8b not really a gzip nifti")
+    out = tmp_path / "out"
+    result = run_cohort(ds, out, jobs=2, functions=PLUGINS, progress=False)
+    failures = read_table(out / "cohort_failures.tsv")
+    assert [(f["participant_id"], f["session_id"], f["analysis"]) for f in failures] == [("sub-02", "ses-01", "lesions")]
+    assert "cannot be read" in failures[0]["error"] and str(bad.name) in failures[0]["error"]
+    rows = {(r["participant_id"], r["session_id"]): r for r in read_table(out / "cohort.tsv")}
+    assert rows[("sub-02", "ses-01")]["status"] == "partial" and rows[("sub-02", "ses-01")]["bpf"] is not None
+    assert "lesions:" in rows[("sub-02", "ses-01")]["error"]
+    assert {k: r["lesion_count"] for k, r in rows.items() if k != ("sub-02", "ses-01")} == {
+        k: v for k, v in BLOBS.items() if k != ("sub-02", "ses-01")}
+    assert all(rows[k]["status"] == "ok" for k in rows if k != ("sub-02", "ses-01"))
+    skipped = [r for r in result.records if r["case"] == "sub-02_ses-01" and r["analysis"] == "rims"][0]
+    assert skipped["status"] == "skipped" and "lesions step failed" in skipped["reason"]
+    # the failure is retried on the next run, the finished work is not
+    before = len(_calls(env_log))
+    bad.unlink()
+    write_image(_blobs_image(1), bad)
+    fixed = run_cohort(ds, out, jobs=2, functions=PLUGINS, progress=False)
+    assert not fixed.failed
+    assert sorted(line.split()[0] for line in _calls(env_log)[before:]) == ["atrophy", "lesion_change", "lesions", "rims"]
+
+
+def test_killed_run_resumes_without_redoing_finished_cases(tmp_path, env_log):
+    ds = make_dataset(tmp_path / "ds", subjects=("01", "02", "03"))
+    out = tmp_path / "out"
+    code = ("import sys; from mspathobiology.cohort.runner import run_cohort; "
+            f"run_cohort({str(ds)!r}, {str(out)!r}, functions={PLUGINS!r}, progress=False)")
+    env = {**os.environ, "COHORT_TEST_SLEEP": "0.3"}
+    child = subprocess.Popen([sys.executable, "-c", code], env=env)
+    markers = lambda: sorted(out.glob("sub-*/ses-*/*/done.json"))  # noqa: E731
+    deadline = time.time() + 60
+    while len(markers()) < 5 and time.time() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    finished = {p: p.stat().st_mtime_ns for p in markers()}
+    assert 5 <= len(finished) < 6 * 3 + 3 * 2, "the kill must land mid-run"
+    calls_before = len(_calls(env_log))
+
+    resumed = run_cohort(ds, out, functions=PLUGINS, progress=False)
+    assert not resumed.failed
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # finished markers untouched
+    rerun = {(Path(r["case"]), r["analysis"]) for r in resumed.ran}
+    for marker in finished:
+        case = f"{marker.parts[-4]}_{marker.parts[-3]}"
+        assert (Path(case), marker.parts[-2]) not in rerun
+    total = 6 * 3 + 3 * 2
+    assert len(markers()) == total
+    # the resumed run did exactly the analyses without a marker (the one the kill interrupted
+    # is started again; it logged its start before being killed, hence the +1 at most)
+    assert len(_calls(env_log)) - calls_before == total - len(finished)
+    assert total <= len(_calls(env_log)) <= total + 1
+
+
+def test_only_unavailable_and_bad_arguments(tmp_path, env_log):
+    ds = make_dataset(tmp_path / "ds", subjects=("01",))
+    out = tmp_path / "out"
+    assert select_analyses("atrophy") == ("atrophy", "pbvc")
+    assert select_analyses(None)[0] == "lesions"
+    result = run_cohort(ds, out, only="atrophy", functions=PLUGINS, progress=False)
+    assert sorted({r["analysis"] for r in result.ran}) == ["atrophy", "pbvc"]
+    lesions = [r for r in result.records if r["analysis"] == "lesions"][0]
+    assert lesions["status"] == "skipped" and lesions["reason"] == "not selected"
+    missing = run_cohort(ds, tmp_path / "out2", only="lesions", progress=False,
+                         functions={"lesions": "no_such_module_xyz:run_case"})
+    states = {r["status"] for r in missing.records if r["analysis"] == "lesions"}
+    assert states == {"unavailable"} and not missing.failed
+    with pytest.raises(InputError, match="unknown analysis"):
+        run_cohort(ds, out, only="lesion,rims")
+    with pytest.raises(InputError, match="jobs"):
+        run_cohort(ds, out, jobs=0)
+
+
+def test_cli_run_exit_code_and_progress(tmp_path, env_log):
+    from mspathobiology.cli import main
+
+    ds = make_dataset(tmp_path / "ds", subjects=("01",), sessions=("01",))
+    rc = subprocess.run([sys.executable, "-m", "mspathobiology", "run", str(ds), "--only", "lesions"],
+                        capture_output=True, text=True, timeout=120)
+    assert rc.returncode == 0, rc.stderr
+    assert "1/1" in rc.stderr and "cohort table" in rc.stdout  # progress bar, summary
+    assert (ds / "derivatives/mspathobiology/cohort.tsv").exists()
+    assert main(["run", str(tmp_path / "missing")]) == 2
+
+
+def test_dask_executor_with_a_scheduler_address(tmp_path, env_log):
+    distributed = pytest.importorskip("distributed")
+    ds = make_dataset(tmp_path / "ds", subjects=("01",))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        result = run_cohort(ds, tmp_path / "out", executor="dask", scheduler=cluster.scheduler_address,
+                            functions=PLUGINS, progress=False)
+    assert not result.failed
+    rows = {r["session_id"]: r for r in result.rows}
+    assert rows["ses-01"]["lesion_count"] == 2 and rows["ses-02"]["pbvc_percent"] == pytest.approx(-100 / 9)

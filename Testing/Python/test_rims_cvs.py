@@ -1,0 +1,58 @@
+"""Central vein sign on synthetic veins; per-subject rules."""
+
+import numpy as np
+import pytest
+
+from mspathobiology.rims.cvs import central_vein_sign, central_vein_sign_images, cvs_subject_summary, vesselness
+from mspathobiology.rims.synthetic import to_image, vein_lesions
+
+KINDS = ["central", "eccentric", "none", "multiple", "small", "central"]
+EXPECTED = ["CVS+", "CVS-", "CVS-", "excluded", "excluded", "CVS+"]
+
+
+@pytest.fixture(scope="module")
+def veins():
+    return vein_lesions(KINDS, seed=2)
+
+
+def test_cvs_calls_on_synthetic_veins(veins):
+    labels, mag, spacing, kinds = veins
+    rows = central_vein_sign_images(to_image(labels, spacing), to_image(mag, spacing))
+    assert [r["cvs"] for r in rows] == EXPECTED
+    by_kind = dict(zip(kinds, rows))
+    assert by_kind["multiple"]["cvs_exclusion"] == "multiple_veins" and by_kind["multiple"]["cvs_veins"] == 2
+    assert by_kind["small"]["cvs_exclusion"] == "small"
+    assert rows[0]["cvs_eccentricity"] < 0.2 and by_kind["eccentric"]["cvs_eccentricity"] > 0.6
+    assert rows[0]["cvs_vein_length_mm"] > 5.0  # vein through a 7 mm lesion
+    assert by_kind["none"]["cvs_veins"] == 0
+
+
+def test_vesselness_is_high_on_the_vein_only(veins):
+    labels, mag, spacing, _ = veins
+    v = __import__("SimpleITK").GetArrayFromImage(vesselness(to_image(mag, spacing)))
+    assert v[labels == 1].max() > 0.5  # central vein
+    assert v[labels == 3].max() < 0.15  # lesion without vein
+
+
+def test_confluent_lesions_are_excluded():
+    labels = np.zeros((12, 12, 24), np.uint32)
+    labels[3:9, 3:9, 3:12] = 1
+    labels[3:9, 3:9, 12:20] = 2  # touches lesion 1
+    labels[3:9, 3:9, 22:24] = 3  # separate (but small in one axis)
+    vessel = np.zeros(labels.shape, np.float32)
+    rows = central_vein_sign(labels, vessel, (1.0, 1.0, 1.0))
+    assert [r["cvs_exclusion"] for r in rows] == ["confluent", "confluent", "small"]
+
+
+def test_subject_rules():
+    rows = [{"cvs": c} for c in ["CVS+"] * 2 + ["CVS-"] * 3 + ["excluded"] * 4]
+    s = cvs_subject_summary(rows)
+    assert (s["cvs_positive"], s["cvs_eligible"], s["cvs_excluded"]) == (2, 5, 4)
+    assert s["cvs_fraction"] == pytest.approx(0.4) and s["cvs_rule40"] is True
+    assert s["cvs_select3"] is False and s["cvs_select6"] is False
+    s = cvs_subject_summary([{"cvs": "CVS+"}] * 6 + [{"cvs": "CVS-"}] * 10)
+    assert s["cvs_rule40"] is False and s["cvs_select3"] is True and s["cvs_select6"] is True
+    s = cvs_subject_summary([{"label": "CVS+"}] * 3 + [{"label": "CVS-"}] * 5)  # rater rows
+    assert s["cvs_rule40"] is False and s["cvs_select3"] is True and s["cvs_select6"] is False
+    s = cvs_subject_summary([{"cvs": "excluded"}])
+    assert np.isnan(s["cvs_fraction"]) and s["cvs_rule40"] is False

@@ -1,0 +1,137 @@
+"""Rim scoring on synthetic shells with known answers (full, 2/3, small partial, none)."""
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from mspathobiology.errors import GeometryMismatchError, InputError
+from mspathobiology.rims.scoring import (enhancing_lesions, group_quantile, score_rim_images, score_rims,
+                                         slice_axis_of)
+from mspathobiology.rims.synthetic import shell_lesions, to_image
+
+CLASSES = ["full", "two_thirds", "partial", "none"] * 3
+
+
+@pytest.fixture(scope="module")
+def shells():
+    return shell_lesions(CLASSES, seed=3)
+
+
+def test_known_answers_on_qsm(shells):
+    labels, qsm, spacing, truth = shells
+    rows = score_rims(labels, qsm, spacing)
+    assert [r["id"] for r in rows] == [t["id"] for t in truth]
+    for row, t in zip(rows, truth):
+        positive = t["fraction"] >= 2 / 3
+        assert row["prl_candidate"] is positive, (t, row)
+        if positive:
+            assert row["rim_slices"] >= 2 and row["rim_score"] >= 2 / 3
+            assert row["rim_contrast"] == pytest.approx(20.0, abs=6.0)  # shell 30 ppb averaged with the band
+        else:
+            assert row["rim_slices"] == 0 and row["rim_score"] < 2 / 3
+        # measured coverage follows the drawn fraction of the edge
+        assert row["rim_coverage"] == pytest.approx(t["fraction"], abs=0.15)
+        assert row["enhancing"] is None and row["prl_exclusion"] is None
+        assert abs(row["reference_median"]) < 1.5 and row["reference_sd"] == pytest.approx(4.0, rel=0.2)
+
+
+def test_score_orders_classes(shells):
+    labels, qsm, spacing, truth = shells
+    score = {r["id"]: r["rim_score"] for r in score_rims(labels, qsm, spacing)}
+    by_class = {c: [score[t["id"]] for t in truth if t["fraction"] == f]
+                for c, f in (("full", 1.0), ("two", 0.75), ("partial", 0.25), ("none", 0.0))}
+    assert min(by_class["full"]) > max(by_class["two"]) - 1e-9
+    assert min(by_class["two"]) > max(by_class["partial"])
+    assert min(by_class["partial"]) >= max(by_class["none"])
+
+
+def test_lesion_scores_do_not_depend_on_other_lesions(shells):
+    labels, qsm, spacing, truth = shells
+    alone = np.where(labels == 2, labels, 0)
+    row_alone = score_rims(alone, qsm, spacing)[0]
+    row_all = score_rims(labels, qsm, spacing)[1]
+    for key in ("rim_score", "rim_coverage", "rim_slices", "prl_candidate"):
+        assert row_alone[key] == row_all[key]
+
+
+def test_phase_sign_convention(shells):
+    labels, qsm, spacing, truth = shells
+    phase = -qsm / 250.0  # paramagnetic -> negative phase (phase_sign -1); 30 ppb -> 0.12 rad
+    right = score_rims(labels, phase, spacing, kind="phase", phase_sign=-1)
+    wrong = score_rims(labels, phase, spacing, kind="phase", phase_sign=+1)
+    assert [r["prl_candidate"] for r in right] == [t["fraction"] >= 2 / 3 for t in truth]
+    assert not any(r["prl_candidate"] for r in wrong)
+    with pytest.raises(InputError):
+        score_rims(labels, phase, spacing, kind="phase", phase_sign=0)
+
+
+def test_enhancing_lesions_are_excluded(shells):
+    labels, qsm, spacing, truth = shells
+    rows = score_rims(labels, qsm, spacing, enhancing={1})
+    assert rows[0]["enhancing"] is True and rows[0]["prl_candidate"] is False
+    assert rows[0]["prl_exclusion"] == "enhancing" and rows[0]["rim_slices"] >= 2
+    assert rows[1]["enhancing"] is False and rows[1]["prl_candidate"] is True
+
+
+def test_enhancement_detected_on_t1_post(shells):
+    labels, _, spacing, _ = shells
+    t1 = np.ones(labels.shape, np.float32) + np.random.default_rng(0).normal(0, 0.02, labels.shape).astype(np.float32)
+    t1[labels == 3] = 1.6
+    calls = enhancing_lesions(labels, t1, spacing)
+    assert calls[3] is True and sum(calls.values()) == 1
+
+
+def test_anisotropic_voxels_and_sagittal_storage():
+    labels, qsm, spacing, truth = shell_lesions(["full", "partial", "none", "two_thirds"], spacing=(1.5, 0.8, 0.8),
+                                                seed=5)
+    rows = score_rims(labels, qsm, spacing)
+    assert [r["prl_candidate"] for r in rows] == [True, False, False, True]
+    # the same volume stored with the axial axis last: the image direction tells the slice axis
+    lab_t = np.ascontiguousarray(np.moveaxis(labels, 0, 2))
+    q_t = np.ascontiguousarray(np.moveaxis(qsm, 0, 2))
+    img_l, img_q = sitk.GetImageFromArray(lab_t), sitk.GetImageFromArray(q_t)
+    # array axes (a0, a1, a2) -> image (i=a2, j=a1, k=a0); i is superior here
+    direction = np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0]], float)  # columns: i->S, j->P, k->L
+    for img in (img_l, img_q):
+        img.SetSpacing((spacing[0], spacing[1], spacing[2]))
+        img.SetDirection(tuple(direction.ravel()))
+    assert slice_axis_of(img_l) == 2
+    rows_t = score_rim_images(img_l, img_q)
+    assert [r["prl_candidate"] for r in rows_t] == [True, False, False, True]
+    assert [r["rim_slices"] for r in rows_t] == [r["rim_slices"] for r in rows]
+
+
+def test_bad_inputs(shells):
+    labels, qsm, spacing, _ = shells
+    with pytest.raises(InputError):
+        score_rims(labels[:-1], qsm, spacing)
+    assert score_rims(np.zeros_like(labels), qsm, spacing) == []
+    a = to_image(labels, spacing)
+    b = to_image(qsm, spacing, origin=(5.0, 0.0, 0.0))
+    with pytest.raises(GeometryMismatchError):
+        score_rim_images(a, b)
+    with pytest.raises(InputError):
+        score_rims(labels, qsm, spacing, kind="swi")
+
+
+def test_group_quantile_matches_numpy():
+    rng = np.random.default_rng(1)
+    groups = rng.integers(0, 5, 300)
+    values = rng.normal(size=300)
+    got = group_quantile(groups, values, 6, 0.5)
+    for g in range(5):
+        assert got[g] == pytest.approx(np.median(values[groups == g]))
+    assert np.isnan(got[5])
+    got90 = group_quantile(groups, values, 5, 0.9)
+    assert got90[2] == pytest.approx(np.percentile(values[groups == 2], 90))
+
+
+def test_geometry_columns(shells):
+    labels, qsm, spacing, truth = shells
+    rows = score_rim_images(to_image(labels, spacing), to_image(qsm, spacing))
+    r = rows[0]
+    # sphere radius 4 mm -> ~268 mm^3
+    assert r["volume_mm3"] == pytest.approx(4 / 3 * np.pi * 4 ** 3, rel=0.1)
+    assert r["radius_mm"] == pytest.approx(4.0, rel=0.05)
+    center_k = truth[0]["center_kji"][0] * spacing[0]
+    assert r["centroid_s"] == pytest.approx(center_k, abs=0.5)  # identity direction: S = k mm

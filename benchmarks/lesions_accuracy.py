@@ -1,0 +1,180 @@
+"""Accuracy of lesion segmentation, locations and change on the phantom (issue 4).
+
+Targets (each printed with PASS/FAIL):
+- lesions >= 10 mm^3: lesion-wise F1 (MSSEG rule) >= 0.9 and Dice >= 0.8;
+- location accuracy >= 90 % with the phantom's anatomy labelmap;
+- new and enlarging lesions between baseline and follow-up found with F1 >= 0.9.
+
+The segmentation sees FLAIR, T1 and the phantom's brain mask (and the anatomy labelmap for
+locations) -- never the ground truth. Location accuracy is reported twice: the location rule
+applied to the ground-truth lesions (isolates the rule), and end to end (segmented lesions,
+matched to the truth lesion they overlap most). New/enlarging F1 is end to end: segmentation
+of both visits, rigid registration, classification; a found lesion counts when it overlaps a
+truth lesion of class new or enlarging.
+
+Run: python benchmarks/lesions_accuracy.py [--seeds 0 1] [--small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "MSPathobiology"))
+
+from mspathobiology.io import read_image, write_image  # noqa: E402
+from mspathobiology.lesion_table import read_lesion_table  # noqa: E402
+from mspathobiology.lesions import (anatomy_classes, classify_locations, lesion_detection, run_case,  # noqa: E402
+                                    run_change)
+from mspathobiology.lesions.change import resample_labels_to  # noqa: E402
+from mspathobiology.geometry import voxel_volume_mm3  # noqa: E402
+
+F1_TARGET, DICE_TARGET, LOCATION_TARGET, CHANGE_F1_TARGET = 0.9, 0.8, 0.9, 0.9
+MIN_EVAL_VOLUME_MM3 = 10.0 - 1e-6   # MSSEG keeps lesions strictly larger: >= 10 mm^3
+
+
+def write_session(session, folder: Path) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for key in ("flair", "t1", "t1post"):
+        paths[key] = write_image(session.images[key], folder / f"{key}.nii.gz")
+    paths["anatomy"] = write_image(session.anatomy, folder / "anatomy.nii.gz")
+    paths["brain_mask"] = write_image(session.brain_mask, folder / "brain_mask.nii.gz")
+    write_image(session.lesions, folder / "truth.nii.gz")
+    return paths
+
+
+def match_truth(labels: np.ndarray, truth: np.ndarray) -> dict[int, int]:
+    """{segmented id: truth id it overlaps most} (overlapping pairs only)."""
+    both = (labels > 0) & (truth > 0)
+    pairs, counts = np.unique(np.stack([labels[both], truth[both]]), axis=1, return_counts=True)
+    best: dict[int, tuple[int, int]] = {}
+    for (s, t), c in zip(pairs.T, counts):
+        if c > best.get(int(s), (0, 0))[1]:
+            best[int(s)] = (int(t), int(c))
+    return {s: t for s, (t, _) in best.items()}
+
+
+def f1(tp_truth, n_truth, tp_found, n_found):
+    tpr = tp_truth / n_truth if n_truth else float("nan")
+    ppv = tp_found / n_found if n_found else float("nan")
+    return (2 * tpr * ppv / (tpr + ppv)) if (tpr + ppv) > 0 else 0.0, tpr, ppv
+
+
+def evaluate_subject(seed: int, small: bool, work: Path) -> dict:
+    from mspathobiology.phantom import generate_subject
+
+    start = time.perf_counter()
+    subject = generate_subject(seed=seed, small=small, sessions=2)
+    print(f"seed {seed}: phantom generated in {time.perf_counter() - start:.1f} s")
+    out = {}
+    dirs = []
+    for n, session in enumerate(subject.sessions):
+        paths = write_session(session, work / f"ses{n}")
+        start = time.perf_counter()
+        run_case({k: paths[k] for k in ("flair", "t1", "anatomy", "brain_mask")}, work / f"out{n}")
+        elapsed = time.perf_counter() - start
+        dirs.append(work / f"out{n}")
+        labels = sitk.GetArrayFromImage(read_image(work / f"out{n}" / "lesions.nii.gz", kind="label")).astype(np.int64)
+        truth = sitk.GetArrayFromImage(session.lesions).astype(np.int64)
+        vv = voxel_volume_mm3(session.lesions)
+        scores = lesion_detection(labels, truth, vv, min_volume_mm3=MIN_EVAL_VOLUME_MM3)
+        out[f"ses{n}"] = {**{k: scores[k] for k in ("f1", "tpr", "ppv", "dice", "n_truth", "n_segmented")},
+                          "seconds": elapsed}
+        truth_loc = {int(l["id"]): l["location"] for l in session.truth["lesions"]}
+        rule = classify_locations(truth, anatomy_classes(sitk.GetArrayViewFromImage(session.anatomy)))
+        hits = [rule.get(i) == loc for i, loc in truth_loc.items() if i in rule]
+        out[f"ses{n}"]["location_rule_accuracy"] = float(np.mean(hits)) if hits else float("nan")
+        out[f"ses{n}"]["location_rule_errors"] = [(i, loc, rule.get(i)) for i, loc in truth_loc.items()
+                                                  if i in rule and rule.get(i) != loc]
+        rows = {r["id"]: r for r in read_lesion_table(work / f"out{n}" / "lesions.tsv")}
+        matched = match_truth(labels, truth)
+        e2e = [rows[s]["location"] == truth_loc.get(t) for s, t in matched.items() if s in rows and t in truth_loc]
+        out[f"ses{n}"]["location_end_to_end_accuracy"] = float(np.mean(e2e)) if e2e else float("nan")
+
+    counts = run_change(dirs[0], dirs[1], work / "change")
+    follow = subject.sessions[1]
+    truth_f = sitk.GetArrayFromImage(follow.lesions).astype(np.int64)
+    truth_change = {int(l["id"]): l["change"] for l in follow.truth["lesions"]}
+    positive_truth = {i for i, c in truth_change.items() if c in ("new", "enlarging")}
+    labels_f = sitk.GetArrayFromImage(read_image(dirs[1] / "lesions.nii.gz", kind="label")).astype(np.int64)
+    from mspathobiology.tables import read_table
+    change_rows = read_table(work / "change" / "change.tsv")
+    found = {int(r["followup_id"]) for r in change_rows if r["change"] in ("new", "enlarging") and r["followup_id"]}
+    matched = match_truth(labels_f, truth_f)
+    tp_found = sum(1 for s in found if matched.get(s) in positive_truth)
+    detected_truth = {matched[s] for s in found if matched.get(s) in positive_truth}
+    score, tpr, ppv = f1(len(detected_truth), len(positive_truth), tp_found, len(found))
+    out["change"] = {"f1": score, "tpr": tpr, "ppv": ppv, "n_truth_new_enlarging": len(positive_truth),
+                     "n_found_new_enlarging": len(found), "counts": counts,
+                     "truth_counts": {c: sum(1 for v in truth_change.values() if v == c)
+                                      for c in ("new", "enlarging", "shrinking", "stable")}}
+    # the change rule alone, on the ground-truth lesions of both visits (registration on FLAIR)
+    truth_dirs = []
+    for n, session in enumerate(subject.sessions):
+        paths = {"flair": work / f"ses{n}" / "flair.nii.gz", "lesions": work / f"ses{n}" / "truth.nii.gz"}
+        run_case(paths, work / f"truth{n}", keep_ids=True, min_volume_mm3=0.0)
+        truth_dirs.append(work / f"truth{n}")
+    run_change(truth_dirs[0], truth_dirs[1], work / "change_truth")
+    rule_rows = read_table(work / "change_truth" / "change.tsv")
+    rule = {int(r["followup_id"]): r["change"] for r in rule_rows if r["followup_id"]}
+    agree = [rule.get(i) == c for i, c in truth_change.items() if c is not None]
+    out["change"]["rule_accuracy_on_truth"] = float(np.mean(agree)) if agree else float("nan")
+    out["change"]["rule_errors"] = [(i, c, rule.get(i)) for i, c in truth_change.items() if rule.get(i) != c]
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--small", action="store_true", help="2 mm small phantom (fast, lower resolution)")
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in args.seeds:
+            results.append(evaluate_subject(seed, args.small, Path(tmp) / f"seed{seed}"))
+    ok = True
+
+    def line(name, value, target, higher=True):
+        nonlocal ok
+        good = value >= target if higher else value <= target
+        ok &= bool(good)
+        print(f"{name}: {value:.3f} (target >= {target}): {'PASS' if good else 'FAIL'}")
+
+    for seed, res in zip(args.seeds, results):
+        for ses in ("ses0", "ses1"):
+            r = res[ses]
+            print(f"seed {seed} {ses}: truth {r['n_truth']} lesions >= 10 mm^3, segmented {r['n_segmented']}, "
+                  f"TPR {r['tpr']:.3f}, PPV {r['ppv']:.3f}, run_case {r['seconds']:.1f} s")
+            if r["location_rule_errors"]:
+                print(f"  location rule disagreements (id, truth, rule): {r['location_rule_errors']}")
+        c = res["change"]
+        print(f"seed {seed} change: truth {c['truth_counts']}, found {c['counts']}; new+enlarging TPR "
+              f"{c['tpr']:.3f} PPV {c['ppv']:.3f}; rule on truth lesions accuracy {c['rule_accuracy_on_truth']:.3f}")
+        if c["rule_errors"]:
+            print(f"  change rule disagreements on truth (id, truth, rule): {c['rule_errors']}")
+    f1s = [r[s]["f1"] for r in results for s in ("ses0", "ses1")]
+    dices = [r[s]["dice"] for r in results for s in ("ses0", "ses1")]
+    loc_rule = [r[s]["location_rule_accuracy"] for r in results for s in ("ses0", "ses1")]
+    loc_e2e = [r[s]["location_end_to_end_accuracy"] for r in results for s in ("ses0", "ses1")]
+    change = [r["change"]["f1"] for r in results]
+    grid = "small 2 mm" if args.small else "full 1 mm"
+    print(f"--- phantom {grid}, seeds {args.seeds}, {len(f1s)} sessions (worst case / mean)")
+    line("lesion-wise F1, lesions >= 10 mm^3 (worst session)", min(f1s), F1_TARGET)
+    print(f"  mean {np.mean(f1s):.3f}")
+    line("Dice (worst session)", min(dices), DICE_TARGET)
+    print(f"  mean {np.mean(dices):.3f}")
+    line("location accuracy, rule on truth lesions with the anatomy labelmap (worst)", min(loc_rule), LOCATION_TARGET)
+    line("location accuracy, end to end on segmented lesions (worst)", min(loc_e2e), LOCATION_TARGET)
+    line("new + enlarging lesions F1, end to end (worst seed)", min(change), CHANGE_F1_TARGET)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Accuracy and speed of the automatic paramagnetic rim (PRL) scoring (issue 5).
+
+Targets (each printed with PASS/FAIL):
+- on the phantom, scored on QSM with the TRUTH lesion labels (segmentation is another module),
+  against truth (positive = rim_class full or two_thirds and not enhancing):
+  PRL candidate sensitivity >= 0.9 and specificity >= 0.9;
+  every full and 2/3 rim (non-enhancing) is positive; every small partial rim and rim-free lesion negative;
+- scoring 200 lesions takes < 5 s (synthetic shells on a 1 mm grid, plus the full phantom timed).
+
+Phase-based figures are printed for information (phase rims are less complete than QSM rims).
+
+Run: python benchmarks/rims_accuracy.py [--seeds 0 1 2] [--small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "MSPathobiology"))
+
+from mspathobiology.rims.scoring import score_rim_images, score_rims  # noqa: E402
+from mspathobiology.rims.synthetic import shell_lesions  # noqa: E402
+
+SENS_TARGET, SPEC_TARGET, SPEED_TARGET_S, SPEED_LESIONS = 0.9, 0.9, 5.0, 200
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def score_session(session, kind: str):
+    truth = {l["id"]: l for l in session.truth["lesions"]}
+    enhancing = {i: bool(l["enhancing"]) for i, l in truth.items()}
+    sign = int(session.truth.get("phase_sign", 1))
+    t0 = time.perf_counter()
+    rows = score_rim_images(session.lesions, session.images[kind], kind=kind, phase_sign=sign,
+                            enhancing=enhancing, tissue_mask=session.brain_mask)
+    return rows, truth, time.perf_counter() - t0
+
+
+def accuracy(seeds, small: bool, kind: str):
+    from mspathobiology.phantom import generate_subject
+
+    records, seconds = [], []
+    for seed in seeds:
+        subject = generate_subject(seed=seed, small=small, sessions=1)
+        rows, truth, dt = score_session(subject.sessions[0], kind)
+        seconds.append((len(rows), dt))
+        for row in rows:
+            t = truth[row["id"]]
+            records.append((seed, row["id"], t["rim_class"], bool(t["enhancing"]), float(t["rim_coverage"]),
+                            row["rim_score"], row["rim_coverage"], row["rim_slices"], bool(row["prl_candidate"])))
+    return records, seconds
+
+
+def report_accuracy(records, label: str, targets: bool) -> bool:
+    positive = np.array([r[2] in ("full", "two_thirds") and not r[3] for r in records])
+    called = np.array([r[8] for r in records])
+    tp, fn = int(np.sum(positive & called)), int(np.sum(positive & ~called))
+    tn, fp = int(np.sum(~positive & ~called)), int(np.sum(~positive & called))
+    sens = tp / (tp + fn) if tp + fn else float("nan")
+    spec = tn / (tn + fp) if tn + fp else float("nan")
+    ok = True
+    tag = (lambda good: verdict(good)) if targets else (lambda good: "info")
+    print(f"[{label}] lesions {len(records)}: rim-positive {tp + fn}, negative {tn + fp}")
+    print(f"  PRL sensitivity {sens:.3f} (TP {tp}, FN {fn}) target >= {SENS_TARGET}: {tag(sens >= SENS_TARGET)}")
+    print(f"  PRL specificity {spec:.3f} (TN {tn}, FP {fp}) target >= {SPEC_TARGET}: {tag(spec >= SPEC_TARGET)}")
+    ok &= sens >= SENS_TARGET and spec >= SPEC_TARGET
+    for cls, want in (("full", True), ("two_thirds", True), ("partial", False), ("none", False)):
+        sel = [r for r in records if r[2] == cls and not r[3]]
+        hits = sum(r[8] == want for r in sel)
+        good = hits == len(sel) and len(sel) > 0
+        print(f"  {cls:10s} rims (non-enhancing): {hits}/{len(sel)} {'positive' if want else 'negative'}"
+              f" as required: {tag(good)}")
+        ok &= good
+    enh = [r for r in records if r[3] and r[2] != "none"]
+    if enh:
+        print(f"  enhancing lesions with a rim: {sum(not r[8] for r in enh)}/{len(enh)} excluded")
+    wrong = [r for r in records if (r[2] in ("full", "two_thirds") and not r[3]) != r[8]]
+    for r in wrong[:10]:
+        print(f"    miss: seed {r[0]} lesion {r[1]} class {r[2]} truth coverage {r[4]:.2f} -> score {r[5]:.2f}, "
+              f"coverage {r[6]:.2f}, slices {r[7]}")
+    return ok
+
+
+def speed() -> bool:
+    """200 synthetic shells in 4 slabs of 50, inside a 1 mm 160 x 192 x 160 volume (a full brain grid)."""
+    per_slab = SPEED_LESIONS // 4
+    labels = np.zeros((160, 192, 160), np.uint32)
+    qsm = np.random.default_rng(1).normal(0, 4, labels.shape).astype(np.float32)
+    for slab in range(4):
+        lab, q, spacing, _ = shell_lesions(["full", "two_thirds", "partial", "none"] * (per_slab // 4)
+                                           + ["full"] * (per_slab % 4),
+                                           radius_mm=3.0, rim_mm=1.0, pitch_mm=14.0, seed=slab)
+        k0 = 10 + slab * lab.shape[0]
+        box = (slice(k0, k0 + lab.shape[0]), slice(20, 20 + lab.shape[1]), slice(20, 20 + lab.shape[2]))
+        labels[box] = np.where(lab > 0, lab + slab * per_slab, 0)
+        qsm[box] = q
+    score_rims(labels[:, :30, :30], qsm[:, :30, :30], spacing)  # warm-up (imports, allocation)
+    t0 = time.perf_counter()
+    rows = score_rims(labels, qsm, spacing)
+    dt = time.perf_counter() - t0
+    good = len(rows) == SPEED_LESIONS and dt < SPEED_TARGET_S
+    print(f"[speed] scoring {len(rows)} lesions on a {labels.shape} grid: {dt:.2f} s "
+          f"(target < {SPEED_TARGET_S} s): {verdict(good)}")
+    return good
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
+    parser.add_argument("--small", action="store_true", help="use the small (2 mm) phantom")
+    args = parser.parse_args(argv)
+    ok = speed()
+    try:
+        import mspathobiology.phantom as phantom
+        phantom.generate_subject  # noqa: B018
+    except (ImportError, AttributeError) as exc:
+        print(f"[phantom] not available ({exc}): accuracy figures: FAIL (not measured)")
+        return 1
+    t0 = time.perf_counter()
+    records, seconds = accuracy(args.seeds, args.small, "qsm")
+    print(f"phantom: {len(args.seeds)} subjects ({'small' if args.small else 'full'}), "
+          f"generated and scored in {time.perf_counter() - t0:.0f} s")
+    n, dt = max(seconds, key=lambda x: x[1])
+    print(f"[speed] slowest phantom case: {n} lesions scored in {dt:.2f} s (info)")
+    ok &= report_accuracy(records, "QSM", targets=True)
+    phase_records, _ = accuracy(args.seeds, args.small, "phase")
+    report_accuracy(phase_records, "phase (info only)", targets=False)
+    print("ALL PASS" if ok else "SOME FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

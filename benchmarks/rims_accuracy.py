@@ -25,7 +25,7 @@ import SimpleITK as sitk
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "MSPathobiology"))
 
 from mspathobiology.rims.scoring import score_rim_images, score_rims  # noqa: E402
-from mspathobiology.rims.synthetic import shell_lesions  # noqa: E402
+from mspathobiology.rims.synthetic import cap_lesions, shell_lesions  # noqa: E402
 
 SENS_TARGET, SPEC_TARGET, SPEED_TARGET_S, SPEED_LESIONS = 0.9, 0.9, 5.0, 200
 
@@ -112,12 +112,43 @@ def speed() -> bool:
     return good
 
 
+def synthetic_accuracy() -> None:
+    """Spherical caps with random axes (the phantom's rim classes), 1 and 2 mm voxels: info only."""
+    for spacing in (1.0, 2.0):
+        classes = ["full", "two_thirds", "partial", "none"] * 25
+        labels, qsm, sp, truth = cap_lesions(classes, spacing=(spacing,) * 3, seed=100)
+        rows = score_rims(labels, qsm, sp)
+        records = [(0, r["id"], t["cls"], False, t["fraction"], r["rim_score"], r["rim_coverage"], r["rim_slices"],
+                    bool(r["prl_candidate"])) for r, t in zip(rows, truth)]
+        report_accuracy(records, f"synthetic caps, {spacing:g} mm (info only)", targets=False)
+
+
+def phantom_cvs(seeds, small: bool) -> None:
+    """Automatic CVS vs the phantom's central_vein truth on eligible lesions: info only."""
+    from mspathobiology.phantom import generate_subject
+    from mspathobiology.rims.cvs import central_vein_sign_images
+
+    agree = total = excluded = 0
+    for seed in seeds:
+        session = generate_subject(seed=seed, small=small, sessions=1).sessions[0]
+        truth = {l["id"]: l for l in session.truth["lesions"]}
+        for row in central_vein_sign_images(session.lesions, session.images["t2star"]):
+            if row["cvs"] == "excluded":
+                excluded += 1
+                continue
+            total += 1
+            agree += (row["cvs"] == "CVS+") == bool(truth[row["id"]]["central_vein"])
+    print(f"[CVS, info] eligible lesions {total} (excluded {excluded}): automatic CVS+/- agrees with the "
+          f"phantom's central_vein in {agree}/{total}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     parser.add_argument("--small", action="store_true", help="use the small (2 mm) phantom")
     args = parser.parse_args(argv)
     ok = speed()
+    synthetic_accuracy()
     try:
         import mspathobiology.phantom as phantom
         phantom.generate_subject  # noqa: B018
@@ -133,6 +164,7 @@ def main(argv=None) -> int:
     ok &= report_accuracy(records, "QSM", targets=True)
     phase_records, _ = accuracy(args.seeds, args.small, "phase")
     report_accuracy(phase_records, "phase (info only)", targets=False)
+    phantom_cvs(args.seeds, args.small)
     print("ALL PASS" if ok else "SOME FAIL")
     return 0 if ok else 1
 

@@ -300,28 +300,24 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
         return paths, followupPaths
 
     def prepareCommands(self, inputs: dict, followup: dict | None = None, intervalYears=None):
-        """Write inputs; return ({"atrophy": dir, "pbvc": dir|None}, [(subcommand, arguments), ...])."""
+        """Write the inputs; return the output folders and the child commands (title, command line)
+        that run ``mspathobiology.atrophy.run_case`` and, with a follow-up, ``run_pbvc`` with progress
+        (the functions behind ``mspathobiology atrophy`` / ``pbvc``, same output files)."""
+        from MSPathobiologyLib.background import function_command_line
         from MSPathobiologyLib.nodes import workFolder
 
         work = workFolder("atrophy")
         paths, followupPaths = self.writeInputs(inputs, followup, work / "inputs")
         folders = {"atrophy": work / "atrophy", "pbvc": None}
-        arguments = []
-        for key, flag in (("t1", "--t1"), ("lesions", "--lesions"), ("brain_mask", "--brain-mask"),
-                          ("anatomy", "--anatomy"), ("parcellation", "--parcellation")):
-            if key in paths:
-                arguments += [flag, str(paths[key])]
-        steps = [("atrophy", arguments + ["--out", str(folders["atrophy"])])]
+        steps = [(_("tissue volumes"), function_command_line("mspathobiology.atrophy:run_case",
+                                                             {k: str(v) for k, v in paths.items()}, str(folders["atrophy"])))]
         if followupPaths:
             folders["pbvc"] = work / "pbvc"
-            pbvc = ["--baseline", str(paths["t1"]), "--followup", str(followupPaths["t1"])]
-            if "brain_mask" in paths:
-                pbvc += ["--baseline-mask", str(paths["brain_mask"])]
-            if "brain_mask" in followupPaths:
-                pbvc += ["--followup-mask", str(followupPaths["brain_mask"])]
-            if intervalYears:
-                pbvc += ["--interval-years", str(intervalYears)]
-            steps.append(("pbvc", pbvc + ["--out", str(folders["pbvc"])]))
+            steps.append((_("percent brain volume change"), function_command_line(
+                "mspathobiology.atrophy:run_pbvc", str(paths["t1"]), str(followupPaths["t1"]), str(folders["pbvc"]),
+                baseline_mask=str(paths["brain_mask"]) if "brain_mask" in paths else None,
+                followup_mask=str(followupPaths["brain_mask"]) if "brain_mask" in followupPaths else None,
+                interval_years=intervalYears)))
         return folders, steps
 
     def run(self, inputs: dict, followup: dict | None, intervalYears, segmentationNode, tableNode, mapNode=None,

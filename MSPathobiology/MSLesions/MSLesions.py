@@ -250,7 +250,7 @@ class MSLesionsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def _startBackground(self, inputs, options):
         from MSPathobiologyLib.background import BackgroundCommand
 
-        folder, arguments = self.logic.prepareCommand(inputs, **options)
+        folder, commandLine = self.logic.prepareCommand(inputs, **options)
         p = self._parameterNode
         segmentationNode, tableNode, reference = p.lesionSegmentation, p.lesionTable, p.flairVolume
 
@@ -267,7 +267,7 @@ class MSLesionsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 summary = self.logic.loadResults(folder, reference, segmentationNode, tableNode)
                 self._showResults(summary)
 
-        self._job = BackgroundCommand("lesions", arguments,
+        self._job = BackgroundCommand(commandLine,
                                       onLine=lambda line: setattr(self.ui.statusLabel, "text", line[-200:]),
                                       onProgress=lambda fraction: self._setProgress(fraction),
                                       onFinished=finished).start()
@@ -403,19 +403,18 @@ class MSLesionsLogic(ScriptedLoadableModuleLogic):
         return writeInputs(folder, {INPUT_KEYS[f]: node for f, node in inputs.items() if f in INPUT_KEYS})
 
     def prepareCommand(self, inputs: dict, min_volume_mm3=MIN_LESION_VOLUME_MM3, connectivity=DEFAULT_CONNECTIVITY):
-        """Write inputs and build the ``mspathobiology lesions`` arguments; returns (output folder, arguments)."""
+        """Write the inputs and build the child command that runs ``mspathobiology.lesions.run_case`` on
+        them with progress (the function behind ``mspathobiology lesions``, same output files).
+        Returns (output folder, command line)."""
+        from MSPathobiologyLib.background import function_command_line
         from MSPathobiologyLib.nodes import workFolder
 
         folder = workFolder("lesions")
         paths = self.writeInputs(inputs, folder / "inputs")
         out = folder / "out"
-        arguments = []
-        for key, flag in (("flair", "--flair"), ("t1", "--t1"), ("anatomy", "--anatomy"),
-                          ("brain_mask", "--brain-mask"), ("t1post", "--t1-post")):
-            if key in paths:
-                arguments += [flag, str(paths[key])]
-        arguments += ["--min-volume", str(min_volume_mm3), "--connectivity", str(connectivity), "--out", str(out)]
-        return out, arguments
+        commandLine = function_command_line("mspathobiology.lesions:run_case", {k: str(v) for k, v in paths.items()}, str(out),
+                                            min_volume_mm3=float(min_volume_mm3), connectivity=int(connectivity))
+        return out, commandLine
 
     def segment(self, inputs: dict, segmentationNode, tableNode, min_volume_mm3=MIN_LESION_VOLUME_MM3,
                 connectivity=DEFAULT_CONNECTIVITY, progress=None) -> dict:
@@ -455,13 +454,17 @@ class MSLesionsLogic(ScriptedLoadableModuleLogic):
         from mspathobiology.lesion_table import COLUMNS
         from MSPathobiologyLib.nodes import lesionSegmentNames
 
-        ids = [int(r["id"]) for r in rows]
+        import numpy as np
+        import SimpleITK as sitk
+
+        ids = [int(v) for v in np.unique(sitk.GetArrayViewFromImage(labelImage)) if v > 0]
         bridge.label_image_to_segmentation(slicer.mrmlScene, labelImage, names=dict(zip(ids, lesionSegmentNames(ids))),
                                            name=segmentationNode.GetName(), node=segmentationNode,
                                            reference_volume_node=referenceVolumeNode)
         extra = [c for r in rows for c in r if c not in COLUMNS]
         bridge.rows_to_table(slicer.mrmlScene, rows, tableNode.GetName(),
                              columns=list(COLUMNS) + list(dict.fromkeys(extra)), node=tableNode)
+        tableNode.SetLocked(True)  # edits go through the segmentation + Relabel, not the table cells
         referenceNode = segmentationNode.GetNodeReference(REFERENCE_LABELS_ROLE)
         referenceNode = bridge.image_to_volume(slicer.mrmlScene, labelImage, segmentationNode.GetName() + " reference labels",
                                                node=referenceNode, labelmap=True)
@@ -516,6 +519,14 @@ class MSLesionsLogic(ScriptedLoadableModuleLogic):
             return None
         array = sitk.GetArrayFromImage(bridge.volume_to_image(node))
         return array if array.shape == tuple(shape) else None
+
+    def isEdited(self, segmentationNode, referenceVolumeNode) -> bool:
+        """True when the segmentation no longer matches the labels its lesion table was computed from."""
+        import numpy as np
+
+        edited, _image = self.editedLabels(segmentationNode, referenceVolumeNode)
+        previous = self.referenceLabels(segmentationNode, edited.shape)
+        return previous is None or not np.array_equal(edited, previous)
 
     def tableFromLabels(self, labelImage, inputs: dict, connectivity=DEFAULT_CONNECTIVITY,
                         min_volume_mm3=MIN_LESION_VOLUME_MM3) -> tuple:
@@ -621,7 +632,9 @@ class MSLesionsLogic(ScriptedLoadableModuleLogic):
         if not summary:
             return ""
         parts = [_("{n} lesions, {v:.0f} mm³").format(n=summary.get("lesion_count", 0), v=summary.get("lesion_volume_mm3", 0.0))]
-        byLocation = [(k[len("lesion_count_"):], v) for k, v in summary.items() if k.startswith("lesion_count_") and v]
+        from mspathobiology.lesion_table import LOCATIONS
+
+        byLocation = [(name, summary.get(f"lesion_count_{name}")) for name in LOCATIONS if summary.get(f"lesion_count_{name}")]
         if byLocation:
             parts.append(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in byLocation))
         for key, label in (("dis_2017_met", _("DIS (McDonald 2017)")), ("dis_2024_met", _("DIS (McDonald 2024)"))):

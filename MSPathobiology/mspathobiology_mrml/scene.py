@@ -16,13 +16,7 @@ and point labelmaps at a colour node that does not exist.
 
 from __future__ import annotations
 
-from slicer import (
-    vtkMRMLScene,
-    vtkSlicerApplicationLogic,
-    vtkSlicerMarkupsLogic,
-    vtkSlicerSegmentationsModuleLogic,
-    vtkSlicerVolumesLogic,
-)
+import slicer
 
 from .defaults import (
     APPLICATION_LOGIC_ATTRIBUTE,
@@ -33,14 +27,14 @@ from .defaults import (
 )
 
 
-def new_scene() -> vtkMRMLScene:
+def new_scene():
     """Return a new ``vtkMRMLScene`` with application, Colors, Volumes, Segmentations and Markups logics.
 
     The logics live as long as the scene; find them with ``application_logic(scene)`` and
     ``module_logic(scene, "Volumes")``. :func:`release_scene` frees a scene early.
     """
-    scene = vtkMRMLScene()
-    app = vtkSlicerApplicationLogic()
+    scene = slicer.vtkMRMLScene()
+    app = slicer.vtkSlicerApplicationLogic()
     app.SetMRMLScene(scene)
 
     colors = app.GetColorLogic()
@@ -48,17 +42,17 @@ def new_scene() -> vtkMRMLScene:
     colors.SetMRMLScene(scene)  # adds the default (procedural and built-in) colour nodes
     app.SetModuleLogic(COLORS_LOGIC_NAME, colors)
 
-    volumes = vtkSlicerVolumesLogic()
+    volumes = slicer.vtkSlicerVolumesLogic()
     volumes.SetMRMLApplicationLogic(app)
     volumes.SetMRMLScene(scene)
     app.SetModuleLogic(VOLUMES_LOGIC_NAME, volumes)
 
-    segmentations = vtkSlicerSegmentationsModuleLogic()
+    segmentations = slicer.vtkSlicerSegmentationsModuleLogic()
     segmentations.SetMRMLApplicationLogic(app)
     segmentations.SetMRMLScene(scene)
     app.SetModuleLogic(SEGMENTATIONS_LOGIC_NAME, segmentations)
 
-    markups = vtkSlicerMarkupsLogic()  # registers the markups node and storage node classes
+    markups = slicer.vtkSlicerMarkupsLogic()  # registers the markups node and storage node classes
     markups.SetMRMLApplicationLogic(app)
     markups.SetMRMLScene(scene)
     app.SetModuleLogic(MARKUPS_LOGIC_NAME, markups)
@@ -70,25 +64,23 @@ def new_scene() -> vtkMRMLScene:
     return scene
 
 
-def application_logic(scene: vtkMRMLScene):
+def application_logic(scene):
     """The application logic of ``scene``: the one :func:`new_scene` made, else Slicer's own (or None)."""
     kept = getattr(scene, APPLICATION_LOGIC_ATTRIBUTE, None)
     if kept is not None:
         return kept[0]
-    import slicer
-
     if getattr(slicer, "mrmlScene", None) is scene and getattr(slicer, "app", None) is not None:
         return slicer.app.applicationLogic()
     return None
 
 
-def module_logic(scene: vtkMRMLScene, name: str):
+def module_logic(scene, name: str):
     """The logic registered under ``name`` ("Colors", "Volumes", "Segmentations", "Markups") for ``scene``, or None."""
     app = application_logic(scene)
     return None if app is None else app.GetModuleLogic(name)
 
 
-def release_scene(scene: vtkMRMLScene) -> None:
+def release_scene(scene) -> None:
     """Clear a scene made by :func:`new_scene` and detach its logics so that both can be freed."""
     scene.Clear(True)
     kept = getattr(scene, APPLICATION_LOGIC_ATTRIBUTE, None)

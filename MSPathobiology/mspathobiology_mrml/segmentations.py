@@ -16,12 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import SimpleITK as sitk
 import vtk
-from slicer import (
-    vtkOrientedImageData,
-    vtkSegmentation,
-    vtkSegmentationConverter,
-    vtkSlicerSegmentationsModuleLogic,
-)
+import slicer
 
 from mspathobiology.errors import InputError
 from mspathobiology.geometry import set_voxel_to_ras
@@ -91,14 +86,15 @@ def segment_label_value(segment, default: int | None = None) -> int | None:
     return default
 
 
-def label_image_to_segmentation(scene, image: sitk.Image, names=None, colors=None, name: str = DEFAULT_SEGMENTATION_NAME,
-                                node=None, reference_volume_node=None):
+def label_image_to_segmentation(scene, image: sitk.Image, names=None, colors=None,
+                                name: str = DEFAULT_SEGMENTATION_NAME, node=None, reference_volume_node=None):
     """Turn a label image (voxel value = label, 0 = background) into a segmentation node.
 
-    One segment per non-zero label value, in ascending order. ``names`` and ``colors`` map a
-    label value to the segment name and RGB colour (0..1), as a dict or as lists in ascending
-    label order; unnamed labels are called ``"Label <value>"``, uncoloured ones get their entry in
-    Slicer's default labelmap colour table (or the built-in "Labels" table). ``node``: an existing segmentation node whose segments are replaced;
+    One segment per non-zero label value, in ascending order, tagged with its value.
+    ``names`` and ``colors`` map a label value to the segment name and RGB colour (0..1), as a
+    dict or as lists in ascending label order; unnamed labels are called ``"Label <value>"``,
+    uncoloured ones get their entry in Slicer's default labelmap colour table (or the built-in
+    "Labels" table). ``node``: an existing segmentation node whose segments are replaced;
     otherwise a new node ``name`` is added. The segmentation's reference geometry is
     ``reference_volume_node``'s grid if given, else the label image's own grid.
     Returns the segmentation node.
@@ -122,33 +118,27 @@ def label_image_to_segmentation(scene, image: sitk.Image, names=None, colors=Non
         node.GetSegmentation().RemoveAllSegments()
 
     labelmap_node = image_to_volume(scene, image, f"{name} labels (temporary)", labelmap=True)
-    color_node = scene.AddNewNodeByClass("vtkMRMLColorTableNode", f"{name} colours (temporary)")
     try:
-        color_node.SetTypeToUser()
-        color_node.SetNumberOfColors(max(labels, default=0) + 1)
-        for label in labels:
-            rgb = color_of.get(label) or _default_color(scene, label)
-            color_node.SetColor(label, name_of.get(label, f"Label {label}"), *rgb, 1.0)
-        labelmap_node.GetDisplayNode().SetAndObserveColorNodeID(color_node.GetID())
         geometry_node = reference_volume_node if reference_volume_node is not None else labelmap_node
         node.SetReferenceImageGeometryParameterFromVolumeNode(geometry_node)
-
         segmentation = node.GetSegmentation()
         before = segmentation.GetNumberOfSegments()
-        if labels and not vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(labelmap_node, node):
+        logic = slicer.vtkSlicerSegmentationsModuleLogic
+        if labels and not logic.ImportLabelmapToSegmentationNode(labelmap_node, node):
             raise InputError(name, "Slicer could not import the label image into a segmentation")
         new_ids = [segmentation.GetNthSegmentID(i) for i in range(before, segmentation.GetNumberOfSegments())]
         if len(new_ids) != len(labels):
             raise InputError(name, f"import made {len(new_ids)} segments for {len(labels)} labels")
-        for segment_id, label in zip(new_ids, labels):  # the logic imports labels in ascending order
+        # Imported segments keep their label value in the shared labelmap (and come in ascending order)
+        imported = [segmentation.GetSegment(i).GetLabelValue() for i in new_ids]
+        values = imported if sorted(imported) == labels else labels
+        for segment_id, label in zip(new_ids, values):
             segment = segmentation.GetSegment(segment_id)
             segment.SetName(str(name_of.get(label, f"Label {label}")))
-            if label in color_of:
-                segment.SetColor(*color_of[label])
+            segment.SetColor(*(color_of.get(label) or _default_color(scene, label)))
             segment.SetTag(LABEL_VALUE_TAG, str(label))
     finally:
         _remove_node_with_dependents(scene, labelmap_node)
-        scene.RemoveNode(color_node)
     return node
 
 
@@ -193,24 +183,21 @@ def segmentation_to_label_image(segmentation_node, reference_volume_node=None):
     rows = segment_table(segmentation_node)
     segmentation = segmentation_node.GetSegmentation()
     has_geometry = bool(segmentation.GetConversionParameter(
-        vtkSegmentationConverter.GetReferenceImageGeometryParameterName()))
-    extent_mode = (vtkSegmentation.EXTENT_REFERENCE_GEOMETRY if has_geometry
-                   else vtkSegmentation.EXTENT_UNION_OF_EFFECTIVE_SEGMENTS)
+        slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName()))
+    extent_mode = (slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY if has_geometry
+                   else slicer.vtkSegmentation.EXTENT_UNION_OF_EFFECTIVE_SEGMENTS)
+    if not rows:
+        if reference_volume_node is None and not has_geometry:
+            raise InputError(segmentation_node.GetName(), "has no segments and no reference geometry to export")
+        return _empty_like(reference_volume_node, segmentation), []
     ids = vtk.vtkStringArray()
     for row in rows:
         ids.InsertNextValue(row["id"])
     labelmap_node = scene.AddNewNodeByClass(LABELMAP_VOLUME_CLASS, f"{segmentation_node.GetName()} export (temporary)")
     try:
-        if rows:
-            ok = vtkSlicerSegmentationsModuleLogic.ExportSegmentsToLabelmapNode(
-                segmentation_node, ids, labelmap_node, reference_volume_node, extent_mode)
-            if not ok:
-                raise InputError(segmentation_node.GetName(), "Slicer could not export the segments to a labelmap")
-        elif reference_volume_node is None and not has_geometry:
-            raise InputError(segmentation_node.GetName(), "has no segments and no reference geometry to export")
-        else:
-            empty = _empty_like(reference_volume_node, segmentation)
-            return empty, []
+        if not slicer.vtkSlicerSegmentationsModuleLogic.ExportSegmentsToLabelmapNode(
+                segmentation_node, ids, labelmap_node, reference_volume_node, extent_mode):
+            raise InputError(segmentation_node.GetName(), "Slicer could not export the segments to a labelmap")
         exported = volume_to_image(labelmap_node)
     finally:
         _remove_node_with_dependents(scene, labelmap_node)
@@ -229,10 +216,10 @@ def _empty_like(reference_volume_node, segmentation) -> sitk.Image:
         out = sitk.Image(reference.GetSize(), sitk.sitkUInt32)
         out.CopyInformation(reference)
         return out
-    geometry = vtkOrientedImageData()
-    vtkSegmentationConverter.DeserializeImageGeometry(
-        segmentation.GetConversionParameter(vtkSegmentationConverter.GetReferenceImageGeometryParameterName()),
-        geometry, False)
+    converter = slicer.vtkSegmentationConverter
+    geometry = slicer.vtkOrientedImageData()
+    converter.DeserializeImageGeometry(
+        segmentation.GetConversionParameter(converter.GetReferenceImageGeometryParameterName()), geometry, False)
     matrix = vtk.vtkMatrix4x4()
     geometry.GetImageToWorldMatrix(matrix)
     extent = geometry.GetExtent()

@@ -20,8 +20,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import slicer
 import vtk
-from slicer import vtkMRMLMessageCollection
 
 from mspathobiology.errors import InputError
 from mspathobiology.io import atomic_write_text
@@ -47,14 +47,6 @@ def node_name_from_path(path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return Path(path).stem
-
-
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    for suffix in KNOWN_SUFFIXES:
-        if name.endswith(suffix):
-            return suffix
-    return path.suffix.lower()
 
 
 def _messages(storage_node) -> str:
@@ -138,7 +130,8 @@ def save_node(node, path) -> Path:
         storage.ResetFileNameList()
         storage.SetFileName(str(staged))
         if not storage.WriteData(node):
-            raise InputError(str(path), f"could not write {node.GetClassName()} {node.GetName()!r}: {_messages(storage)}")
+            raise InputError(str(path), f"could not write {node.GetClassName()} {node.GetName()!r}: "
+                                        f"{_messages(storage)}")
         if node.IsA("vtkMRMLTableNode"):
             _rewrite_table_full_precision(node, staged)
         written = sorted(p for p in staging.iterdir())
@@ -179,23 +172,26 @@ def _read_into(scene, node_class: str, storage_class: str, path: Path, name: str
     return node
 
 
-def load_volume(scene, path, labelmap: bool = False, name: str | None = None, right_handed: bool = True):
+def load_volume(scene, path, labelmap: bool = False, name: str | None = None, right_handed: bool = False):
     """Load an image file (NRRD, NIfTI, ...) into a new scalar or labelmap volume node.
 
-    With ``right_handed=True`` (Slicer's own behaviour) this goes through the Volumes
-    logic's ``AddArchetypeVolume`` (single file, as Slicer's "Add data" does), and Slicer's
-    storage node reverses the slice order of a volume whose IJK axes are left-handed
-    (``ForceRightHandedIJKCoordinateSystem``): the voxels sit at the same RAS positions,
-    but on a grid with the K axis flipped, so the node's grid then differs from
-    ``sitk.ReadImage`` of the same file. ``right_handed=False`` keeps the file's grid
-    exactly (a ``vtkMRMLVolumeArchetypeStorageNode`` with that option off).
+    By default the node gets the file's grid exactly (a ``vtkMRMLVolumeArchetypeStorageNode``
+    reading a single file), the grid ``mspathobiology.io.read_image`` gives for the same file,
+    so that images from nodes and from files pass ``check_same_geometry`` together, and
+    anything saved from the node lines up with the original files.
+
+    ``right_handed=True`` loads as Slicer's "Add data" does: through the Volumes logic's
+    ``AddArchetypeVolume``, whose storage node reverses the slice order of a volume with
+    left-handed IJK axes (``ForceRightHandedIJKCoordinateSystem``; e.g. most NIfTI files in
+    LAS orientation). The voxels stay at the same RAS positions, but the grid's K axis is
+    flipped, so it no longer equals the file's grid.
     """
     path = _existing(path)
     name = name or node_name_from_path(path)
     logic = module_logic(scene, VOLUMES_LOGIC_NAME)
     if logic is not None and right_handed:
         options = _SINGLE_FILE_OPTION | (_LABELMAP_OPTION if labelmap else _AUTO_WINDOW_LEVEL_OPTION)
-        messages = vtkMRMLMessageCollection()
+        messages = slicer.vtkMRMLMessageCollection()
         node = logic.AddArchetypeVolume(str(path), name, options, None, messages)
         if node is None:
             text = messages.GetAllMessagesAsString().strip() or "unsupported or corrupt image"
@@ -212,7 +208,7 @@ def load_volume(scene, path, labelmap: bool = False, name: str | None = None, ri
     return node
 
 
-def load_segmentation(scene, path, name: str | None = None, names=None, colors=None, right_handed: bool = True):
+def load_segmentation(scene, path, name: str | None = None, names=None, colors=None, right_handed: bool = False):
     """Load a segmentation: a ``.seg.nrrd`` (segments with names, colours and tags) or a label image.
 
     A plain label image (``.nii.gz``, ``.nrrd``, ...) is read as a labelmap and imported with

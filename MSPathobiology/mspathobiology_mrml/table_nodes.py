@@ -28,6 +28,7 @@ import numbers
 
 import numpy as np
 import vtk
+from vtk.util import numpy_support
 
 from mspathobiology.errors import InputError
 from mspathobiology.tables import parse_value
@@ -72,15 +73,13 @@ def _missing(value) -> bool:
 def _array_for(column: str, kind: str, values: list):
     has_missing = any(_missing(v) for v in values)
     if kind == "float":
-        array = vtk.vtkDoubleArray()
-        for v in values:
-            array.InsertNextValue(math.nan if _missing(v) else float(v))
+        data = np.array([math.nan if _missing(v) else float(v) for v in values], dtype=np.float64)
+        array = numpy_support.numpy_to_vtk(data, deep=True)  # a vtkDoubleArray
     elif kind == "int" and not has_missing:
-        array = vtk.vtkLongLongArray()
-        for v in values:
-            if not _INT64[0] <= int(v) <= _INT64[1]:
-                raise InputError(column, f"integer {v} does not fit in 64 bits")
-            array.InsertNextValue(int(v))
+        too_big = [v for v in values if not _INT64[0] <= int(v) <= _INT64[1]]
+        if too_big:
+            raise InputError(column, f"integer {too_big[0]} does not fit in 64 bits")
+        array = numpy_support.numpy_to_vtk(np.array([int(v) for v in values], dtype=np.int64), deep=True)
     elif kind == "bool" and not has_missing:
         array = vtk.vtkBitArray()
         for v in values:
@@ -161,15 +160,12 @@ def _column_values(table_node, array) -> list:
     if isinstance(array, vtk.vtkBitArray):
         return [bool(array.GetValue(i)) for i in range(n)]
     if isinstance(array, vtk.vtkDataArray):
+        data = numpy_support.vtk_to_numpy(array)
         if array.GetDataType() in (vtk.VTK_FLOAT, vtk.VTK_DOUBLE):
-            values = [float(array.GetValue(i)) for i in range(n)]
-            if kind == "int":
-                return [None if math.isnan(v) else int(v) for v in values]
-            if kind == "bool":
-                return [None if math.isnan(v) else bool(v) for v in values]
-            return [None if math.isnan(v) else v for v in values]
-        values = [int(array.GetValue(i)) for i in range(n)]
-        return [bool(v) for v in values] if kind == "bool" else values
+            convert = {"int": int, "bool": bool}.get(kind, float)
+            return [None if math.isnan(v) else convert(v) for v in data.astype(np.float64).tolist()]
+        values = data.tolist()
+        return [bool(v) for v in values] if kind == "bool" else [int(v) for v in values]
     return [parse_value(array.GetVariantValue(i).ToString()) for i in range(n)]
 
 

@@ -33,6 +33,8 @@ def test_statuses_persist_and_resume(tmp_path):
     assert again.position == "sub-02_ses-01"
     assert again.resume_index(CASES) == 2
     assert again.progress(CASES) == (2, 4)
+    table = again.table(CASES)
+    assert [r["status_label"] for r in table] == ["done", "flagged", "in progress", "not started"]
     again.mark_done(CASES[2])
     assert ReviewStore(tmp_path, "jane doe").resume_index(CASES) == 3  # next open case after the position
     # another reader has an independent state

@@ -251,3 +251,21 @@ def test_dask_executor_with_a_scheduler_address(tmp_path, env_log):
     assert not result.failed
     rows = {r["session_id"]: r for r in result.rows}
     assert rows["ses-01"]["lesion_count"] == 2 and rows["ses-02"]["pbvc_percent"] == pytest.approx(-100 / 9)
+
+
+def test_a_live_run_lock_refuses_a_second_run_but_a_stale_one_is_taken_over(tmp_path, env_log):
+    ds = make_dataset(tmp_path / "ds", subjects=("01",), sessions=("01",))
+    out = tmp_path / "out"
+    out.mkdir()
+    import socket
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (out / ".run.lock").write_text(f"{socket.gethostname()} {sleeper.pid}\n")
+        with pytest.raises(InputError, match="another run"):
+            run_cohort(ds, out, functions=PLUGINS, progress=False)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    result = run_cohort(ds, out, functions=PLUGINS, progress=False)  # the lock's process is gone
+    assert not result.failed and not (out / ".run.lock").exists()

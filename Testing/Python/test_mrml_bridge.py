@@ -69,6 +69,22 @@ def test_new_scene_registers_logics_like_the_application(scene):
     assert scene.GetNodeByID(colors.GetDefaultLabelMapColorNodeID()) is not None
 
 
+def test_logic_lookup_inside_slicer_and_after_release(monkeypatch):
+    plain = slicer.vtkMRMLScene()
+    assert bridge.application_logic(plain) is None and bridge.module_logic(plain, "Volumes") is None
+    # Inside Slicer the application sets slicer.mrmlScene and slicer.app (stand-ins for those two names only)
+    app_logic = slicer.vtkSlicerApplicationLogic()
+    volumes = slicer.vtkSlicerVolumesLogic()
+    app_logic.SetModuleLogic("Volumes", volumes)
+    monkeypatch.setattr(slicer, "mrmlScene", plain, raising=False)
+    monkeypatch.setattr(slicer, "app", type("App", (), {"applicationLogic": lambda self: app_logic})(), raising=False)
+    assert bridge.module_logic(plain, "Volumes") is volumes
+    scene = bridge.new_scene()
+    assert bridge.module_logic(scene, "Volumes") is not None
+    bridge.release_scene(scene)
+    assert bridge.module_logic(scene, "Volumes") is None and scene.GetNumberOfNodes() == 0
+
+
 def test_fixture_grid_is_oblique_and_left_handed(oblique):
     matrix = voxel_to_ras(oblique)[:3, :3]
     assert np.linalg.det(matrix) < 0
@@ -161,6 +177,25 @@ def test_segmentation_round_trip_keeps_names_colors_and_label_values(scene, obli
     # no temporary nodes left behind
     names = [scene.GetNthNode(i).GetName() or "" for i in range(scene.GetNumberOfNodes())]
     assert not [n for n in names if "temporary" in n]
+
+
+@pytest.mark.parametrize("pixel", [sitk.sitkUInt8, sitk.sitkUInt32, sitk.sitkInt32, sitk.sitkFloat32])
+def test_segmentation_from_any_label_pixel_type(scene, oblique, pixel):
+    labels = sitk.Cast(label_image(oblique), pixel)
+    node = bridge.label_image_to_segmentation(scene, labels)
+    image, info = bridge.segmentation_to_label_image(node)
+    assert [row["label"] for row in info] == [3, 7, 12]
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(labels))
+
+
+def test_empty_label_image_gives_empty_segmentation(scene, oblique):
+    empty = sitk.Image(oblique.GetSize(), sitk.sitkUInt8)
+    empty.CopyInformation(oblique)
+    node = bridge.label_image_to_segmentation(scene, empty)
+    assert node.GetSegmentation().GetNumberOfSegments() == 0
+    image, info = bridge.segmentation_to_label_image(node)
+    assert info == [] and sitk.GetArrayFromImage(image).max() == 0
+    assert_same_grid(image, oblique)
 
 
 def test_segmentation_accepts_lists_and_default_names(scene, oblique):
@@ -310,7 +345,7 @@ def test_volume_save_load_keeps_the_file_grid(scene, tmp_path, oblique, suffix, 
     path = bridge.save_node(node, tmp_path / f"t1{suffix}")
     assert node.GetStorageNode().GetFileName() == str(path)
     assert_same_image(sitk.ReadImage(str(path)), oblique, tol)  # what Slicer wrote is what SimpleITK reads
-    exact = bridge.load_volume(scene, path, right_handed=False)
+    exact = bridge.load_volume(scene, path)  # default: the file's grid
     assert exact.GetName() == "t1"
     assert_same_image(bridge.volume_to_image(exact), oblique, tol)
 
@@ -319,7 +354,7 @@ def test_volume_save_load_keeps_the_file_grid(scene, tmp_path, oblique, suffix, 
 def test_volume_load_like_slicer_flips_left_handed_grid_but_keeps_positions(scene, tmp_path, oblique, suffix):
     node = bridge.image_to_volume(scene, oblique, "T1")
     path = bridge.save_node(node, tmp_path / f"t1{suffix}")
-    loaded = bridge.load_volume(scene, path)  # Slicer's default: right-handed IJK
+    loaded = bridge.load_volume(scene, path, right_handed=True)  # as Slicer's "Add data": right-handed IJK
     assert np.linalg.det(ijk_to_ras(loaded)[:3, :3]) > 0
     image = bridge.volume_to_image(loaded)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(oblique)[::-1])
@@ -332,7 +367,7 @@ def test_labelmap_save_load(scene, tmp_path, oblique, suffix):
     labels = label_image(oblique)
     node = bridge.image_to_volume(scene, labels, "lesions", labelmap=True)
     path = bridge.save_node(node, tmp_path / f"lesions{suffix}")
-    loaded = bridge.load_volume(scene, path, labelmap=True, right_handed=False)
+    loaded = bridge.load_volume(scene, path, labelmap=True)
     assert loaded.IsA("vtkMRMLLabelMapVolumeNode")
     assert_same_image(bridge.volume_to_image(loaded), labels, EXACT if suffix == ".nrrd" else NIFTI)
 
@@ -357,7 +392,7 @@ def test_segmentation_load_from_label_image_file(scene, tmp_path, oblique, suffi
     labels = label_image(oblique)
     path = tmp_path / f"sub-01_lesions{suffix}"
     sitk.WriteImage(labels, str(path))
-    node = bridge.load_segmentation(scene, path, names=NAMES, right_handed=False)
+    node = bridge.load_segmentation(scene, path, names=NAMES)
     assert node.GetName() == "sub-01_lesions"
     image, info = bridge.segmentation_to_label_image(node)
     assert [row["name"] for row in info] == [NAMES[v] for v in (3, 7, 12)]

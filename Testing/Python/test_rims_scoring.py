@@ -135,3 +135,41 @@ def test_geometry_columns(shells):
     assert r["radius_mm"] == pytest.approx(4.0, rel=0.05)
     center_k = truth[0]["center_kji"][0] * spacing[0]
     assert r["centroid_s"] == pytest.approx(center_k, abs=0.5)  # identity direction: S = k mm
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_dipole_phase_of_shells(sign):
+    # noise-free shells -> dipole field -> phase with noise; 2 mm voxels as in the small phantom
+    labels, chi, spacing, truth = shell_lesions(["full", "two_thirds", "partial", "none"] * 2, spacing=(2.0, 2.0, 2.0),
+                                                radius_mm=5.0, rim_mm=2.0, noise_ppb=0.0, seed=2)
+    from mspathobiology.rims.synthetic import dipole_phase
+    phase = dipole_phase(chi, spacing, phase_sign=sign)
+    phase += np.random.default_rng(0).normal(0, 0.02, phase.shape).astype(np.float32)
+    rows = score_rims(labels, phase, spacing, kind="phase", phase_sign=sign)
+    assert [r["prl_candidate"] for r in rows] == [t["fraction"] >= 2 / 3 for t in truth]
+    flipped = score_rims(labels, phase, spacing, kind="phase", phase_sign=-sign)
+    assert sum(r["prl_candidate"] for r in flipped) == 0
+
+
+@pytest.mark.parametrize("spacing", [1.0, 2.0])
+def test_spherical_caps_random_axes(spacing):
+    from mspathobiology.rims.synthetic import cap_lesions
+    classes = ["full", "two_thirds", "partial", "none"] * 5
+    labels, qsm, sp, truth = cap_lesions(classes, spacing=(spacing,) * 3, seed=11)
+    rows = score_rims(labels, qsm, sp)
+    assert [r["prl_candidate"] for r in rows] == [t["cls"] in ("full", "two_thirds") for t in truth]
+    for row, t in zip(rows, truth):
+        # at 2 mm the edge of a 4-5 mm lesion is a few voxels: coverage is coarser
+        assert row["rim_coverage"] == pytest.approx(t["fraction"], abs=0.15 if spacing == 1.0 else 0.25)
+
+
+def test_polar_partial_cap_is_not_a_rim():
+    # a 1/4 cap around the slice axis looks like a full ring in the slices near its pole
+    from mspathobiology.rims.synthetic import cap_lesions
+    labels, qsm, sp, truth = cap_lesions(["partial", "two_thirds"], radius_mm=(9.0, 9.0),
+                                         axes=[(1, 0, 0), (1, 0, 0)], seed=1)
+    rows, detail = score_rims(labels, qsm, sp, return_slices=True)
+    assert rows[0]["rim_coverage_max"] == pytest.approx(1.0) and rows[0]["rim_slices"] >= 2  # per-slice rings
+    assert rows[0]["rim_coverage"] < 0.45 and rows[0]["rim"] is False and rows[0]["prl_candidate"] is False
+    assert rows[1]["prl_candidate"] is True
+    assert detail["coverage"].shape[0] == 2

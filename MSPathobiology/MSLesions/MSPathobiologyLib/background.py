@@ -1,4 +1,11 @@
-"""Run ``python -m mspathobiology SUBCOMMAND ...`` as a child process without freezing Slicer.
+"""Run logic-layer work in a child process without freezing Slicer.
+
+Two kinds of child command: the project's command line (:func:`command_line`,
+``python -m mspathobiology SUBCOMMAND ...``) and one logic-layer function called through
+:mod:`MSPathobiologyLib.runner` (:func:`function_command_line`), which passes the function a
+progress callback and prints ``progress NN%`` lines. The modules use the latter because the
+CLI commands print no progress; both write the same files (the CLI is a thin wrapper of the
+same ``run_case`` functions).
 
 The child is Slicer's own ``PythonSlicer`` (same packages as the application), started with
 ``slicer.util.launchConsoleProcess(..., blocking=False)``: a reader thread queues its output
@@ -11,6 +18,7 @@ prints no progress the bar stays busy (indeterminate) and shows the last output 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -52,27 +60,35 @@ def python_executable() -> str:
 
 
 def logic_python_path() -> list[str]:
-    """Folders that must be on PYTHONPATH for the child to import ``mspathobiology``."""
+    """Folders that must be on PYTHONPATH for the child to import ``mspathobiology`` and this library."""
     import mspathobiology
 
-    return [os.path.dirname(os.path.dirname(os.path.abspath(mspathobiology.__file__)))]
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return list(dict.fromkeys([os.path.dirname(os.path.dirname(os.path.abspath(mspathobiology.__file__))), here]))
 
 
 def command_line(subcommand: str, arguments: list[str]) -> list[str]:
-    """The full command line ``[python, -m, mspathobiology, subcommand, *arguments]``."""
+    """``[python, -m, mspathobiology, subcommand, *arguments]`` (the project's command line)."""
     return [python_executable(), "-m", "mspathobiology", subcommand, *[str(a) for a in arguments]]
 
 
+def function_command_line(function: str, *args, **kwargs) -> list[str]:
+    """``[python, -m, MSPathobiologyLib.runner, "pkg.module:function", JSON]``: call one logic-layer
+    function in the child with a progress callback (see :mod:`MSPathobiologyLib.runner`)."""
+    spec = json.dumps({"args": [str(a) if isinstance(a, os.PathLike) else a for a in args],
+                       "kwargs": {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in kwargs.items()}})
+    return [python_executable(), "-m", "MSPathobiologyLib.runner", function, spec]
+
+
 class BackgroundCommand:
-    """One ``mspathobiology`` command running in a child process.
+    """One child process (:func:`command_line` or :func:`function_command_line`).
 
     ``onLine(str)`` gets each output line, ``onProgress(float|None)`` each progress update
     (None = unknown), ``onFinished(returnCode, lines)`` the end (returnCode -9/-15 after cancel).
     """
 
-    def __init__(self, subcommand: str, arguments: list[str], onLine=None, onProgress=None, onFinished=None):
-        self.subcommand = subcommand
-        self.arguments = [str(a) for a in arguments]
+    def __init__(self, commandLine: list[str], onLine=None, onProgress=None, onFinished=None):
+        self.commandLine = [str(a) for a in commandLine]
         self.onLine = onLine
         self.onProgress = onProgress
         self.onFinished = onFinished
@@ -91,7 +107,7 @@ class BackgroundCommand:
         path = logic_python_path() + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         self.startTime = time.time()
         self.process = slicer.util.launchConsoleProcess(
-            command_line(self.subcommand, self.arguments),
+            self.commandLine,
             useStartupEnvironment=False,
             updateEnvironment={"PYTHONPATH": os.pathsep.join(dict.fromkeys(path)), "PYTHONUNBUFFERED": "1"},
             blocking=False,
@@ -127,7 +143,7 @@ class BackgroundCommand:
 class BackgroundSequence:
     """Several ``mspathobiology`` commands run one after the other in child processes.
 
-    ``steps``: list of (subcommand, arguments). Progress is reported over the whole sequence
+    ``steps``: list of (title, command line). Progress is reported over the whole sequence
     (step n of N plus the step's own fraction, or None while a step gives none).
     ``onFinished(returnCode, lines)`` runs once: after the last step, or after the first failure.
     """
@@ -161,11 +177,11 @@ class BackgroundSequence:
 
     def _next(self):
         self.index += 1
-        subcommand, arguments = self.steps[self.index]
+        title, commandLine = self.steps[self.index]
         if self.onLine:
-            self.onLine(f"[{self.index + 1}/{len(self.steps)}] mspathobiology {subcommand}")
+            self.onLine(f"[{self.index + 1}/{len(self.steps)}] {title}")
         self._progress(0.0)
-        self.current = BackgroundCommand(subcommand, arguments, onLine=self.onLine, onProgress=self._progress,
+        self.current = BackgroundCommand(commandLine, onLine=self.onLine, onProgress=self._progress,
                                          onFinished=self._stepFinished).start()
 
     def _stepFinished(self, returnCode, lines):

@@ -174,7 +174,8 @@ def measure_edge_change(j1: np.ndarray, j2: np.ndarray, region: np.ndarray, brai
     """Brain volume change between two aligned, bias-matched halfway arrays.
 
     ``region`` bounds the integral (union of brain masks dilated by a few mm);
-    ``brain_union`` is where the shared intensity model is fitted. Returns volumes in
+    the shared intensity model is fitted inside ``brain_union`` with its holes
+    (ventricles) filled, so pure CSF is present and skull is not. Returns volumes in
     mL, the per-voxel change ``dp`` and the edge band. ``model``/``noise_sigma`` may be
     given to reuse those of another pair (self-calibration).
     """
@@ -183,7 +184,8 @@ def measure_edge_change(j1: np.ndarray, j2: np.ndarray, region: np.ndarray, brai
     s1 = _smooth(j1, PBVC_SMOOTHING_MM, reference)
     s2 = _smooth(j2, PBVC_SMOOTHING_MM, reference)
     if model is None:
-        model = fit_partial_volume_mixture(np.concatenate([s1[brain_union], s2[brain_union]]))
+        inside = ndimage.binary_fill_holes(brain_union)
+        model = fit_partial_volume_mixture(np.concatenate([s1[inside], s2[inside]]))
     mu = model["means"][:, 0]
     low, high = float(mu[0]), float(mu[1])
     if not high > low:

@@ -188,8 +188,16 @@ def rim_plot(rows, out_png, score_column: str, flag_column: str | None = None) -
     colours = ["#c0392b" if flag_column and r.get(flag_column) is True else "#7f8c8d" for r in scored]
     ax.bar(range(len(scored)), [r[score_column] for r in scored], color=colours)
     ax.set_xticks(range(len(scored)), [str(r.get("id", "")) for r in scored], fontsize=6, rotation=90)
+    if score_column == "rim_coverage":
+        try:
+            from ..defaults.rims import PRL_MIN_COVERAGE
+
+            ax.axhline(PRL_MIN_COVERAGE, color="k", linestyle="--", linewidth=0.8)
+        except ImportError:
+            pass
     ax.set_xlabel("lesion id", fontsize=8)
-    ax.set_ylabel(score_column, fontsize=8)
+    ax.set_ylabel(score_column.replace("_", " ") + (" (fraction of the lesion edge)" if "coverage" in score_column else ""),
+                  fontsize=8)
     ax.set_title("rim score per lesion" + (" (red: PRL candidate)" if flag_column else ""), fontsize=9)
     fig.tight_layout()
     fig.savefig(out_png, dpi=MOSAIC_DPI)
@@ -252,7 +260,8 @@ def _score_columns(rows) -> tuple[str | None, str | None]:
     if not rows:
         return None, None
     numeric = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    score = next((k for k in numeric if "coverage" in k), None) or next((k for k in numeric if "score" in k), None)
+    score = next((k for k in numeric if k == "rim_coverage"), None) or next(
+        (k for k in numeric if "coverage" in k or "score" in k), None)
     flag = next((k for k, v in rows[0].items() if isinstance(v, bool) and ("prl" in k or "candidate" in k or "rim" in k)), None)
     return score, flag
 
@@ -330,7 +339,7 @@ def case_report(out, case: Case, records: list[dict], reports_dir) -> Path:
     parts.append("<h2>Summary values</h2>")
     for analysis in ANALYSES:
         if summaries.get(analysis):
-            parts.append(f"<h3>{analysis}</h3>" + html_table([{"value": k, "": v} for k, v in summaries[analysis].items()]))
+            parts.append(f"<h3>{analysis}</h3>" + html_table([{"measure": k, "value": v} for k, v in summaries[analysis].items()]))
     parts.append("<h2>Tables</h2>")
     for analysis in ANALYSES:
         for table in _tables_in(analysis_dir(out, case, analysis)):

@@ -149,6 +149,13 @@ class ReviewStore:
                 return index
         return start
 
+    def table(self, cases) -> list[dict]:
+        """One row per case for a case table: ``case, subject, session, status, status_label,
+        note, images`` (the image keys present, comma-separated)."""
+        return [{"case": c.id, "subject": c.subject, "session": c.session or "", "status": self.status(c),
+                 "status_label": STATUS_LABELS[self.status(c)], "note": self.note(c),
+                 "images": ",".join(sorted(c.images))} for c in cases]
+
     def progress(self, cases) -> tuple[int, int]:
         """(cases done or flagged, total)."""
         ids = [_case_id(c) for c in cases]

@@ -20,6 +20,14 @@ analyses that use lesions take the label map written by the ``lesions`` step.
 An analysis is done when its ``done.json`` exists and records the same inputs (path,
 size, modification time in ns) and options; the marker is written atomically after the
 analysis returns, so an interrupted run redoes only the analyses that had not finished.
+
+Parallel runs: ``jobs=N`` runs N cases at once in local processes
+(:class:`concurrent.futures.ProcessPoolExecutor`, spawn start method, SimpleITK limited
+to cores/N threads per worker). ``executor="dask"`` sends the same tasks to a
+dask.distributed cluster: ``scheduler="tcp://host:8786"`` uses a running scheduler
+(started e.g. with ``dask scheduler`` and ``dask worker tcp://host:8786 --nthreads 1``
+on each node); every worker must have mspathobiology installed and see the dataset and
+output folders at the same paths (a shared file system). dask is imported only then.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from ..bids import IMAGE_KEYS
 from ..defaults.cohort import DONE_MARKER, PIPELINE_NAME, PROGRESS_BAR_WIDTH
 from ..errors import InputError
 from ..io import IMAGE_SUFFIXES, read_json, write_json
@@ -401,7 +410,7 @@ class _PoolExecutor:
         self.__init__(self.jobs)
 
     def shutdown(self):
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _DaskExecutor:
@@ -460,7 +469,7 @@ def _task_failure(task: dict, exc: BaseException) -> list[dict]:
 
 def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", scheduler=None,
                progress: bool = True, options: dict | None = None, cases=None,
-               functions: dict | None = None) -> CohortResult:
+               functions: dict | None = None, ignore=()) -> CohortResult:
     """Run every analysis the cases' images allow and write the cohort tables.
 
     ``dataset``: a BIDS dataset, a folder of case folders or a CSV/TSV case list
@@ -470,7 +479,8 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
     ``"local"`` or ``"dask"`` (``scheduler`` = address of a running dask scheduler; none =
     a local dask cluster). ``options``: per-analysis keyword arguments. ``functions``:
     ``{analysis: "module:function"}`` replacing entries of :data:`FUNCTIONS` (plug-ins,
-    tests of the machinery). Returns a
+    tests of the machinery). ``ignore``: image keys left out of every case (e.g.
+    ``("lesions",)`` to segment FLAIR although a lesion derivative exists). Returns a
     :class:`CohortResult`; failures are in the result and the tables, never raised.
     """
     start = time.perf_counter()
@@ -482,7 +492,12 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
         raise InputError("--executor", f"must be local or dask, not {executor!r}")
     if cases is None:
         cases = discover_cases(dataset, exclude=[out])
-    cases = sort_cases(cases)
+    ignore = [ignore] if isinstance(ignore, str) else list(ignore or ())
+    unknown_keys = [k for k in ignore if k not in IMAGE_KEYS]
+    if unknown_keys:
+        raise InputError("--ignore", f"unknown image keys {unknown_keys}; known: {', '.join(IMAGE_KEYS)}")
+    cases = sort_cases([Case(c.subject, c.session, {k: v for k, v in c.images.items() if k not in ignore}, c.source)
+                        for c in cases])
     out.mkdir(parents=True, exist_ok=True)
     ensure_dataset_description(out, "MSPathobiology cohort run", "Lesions, rim lesions, atrophy and networks")
     options = options or {}
@@ -497,28 +512,62 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
                    "analyses": analyses, "options": options, "functions": functions, "needs": {a.id, b.id}}
                   for a, b in consecutive_pairs(cases)]
     bar = Progress(len(session_tasks) + len(pair_tasks), enabled=progress)
-    if executor == "dask":
-        engine = _DaskExecutor(scheduler, jobs)
-    elif jobs == 1:
-        engine = _InlineExecutor()
-    else:
-        engine = _PoolExecutor(jobs)
-
-    scheduler_ = _Scheduler(engine, pair_tasks, bar)
+    lock = _acquire_lock(out)
+    engine = None
     try:
+        if executor == "dask":
+            engine = _DaskExecutor(scheduler, jobs)
+        elif jobs == 1:
+            engine = _InlineExecutor()
+        else:
+            engine = _PoolExecutor(jobs)
+        scheduler_ = _Scheduler(engine, pair_tasks, bar)
         for task in session_tasks.values():
             scheduler_.submit(task)
             if isinstance(engine, _InlineExecutor):
                 scheduler_.drain()
         scheduler_.drain()
-    finally:
         engine.shutdown()
-    records = scheduler_.records
-
-    result = CohortResult(out=out, records=records)
-    write_tables(out, cases, records, result)
+        engine = None
+        result = CohortResult(out=out, records=scheduler_.records)
+        write_tables(out, cases, scheduler_.records, result)
+    finally:
+        if engine is not None:
+            engine.shutdown()
+        lock.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _acquire_lock(out: Path) -> Path:
+    """``OUT/.run.lock`` holding host and pid; refuses a second live run into the same folder
+    (a lock left by a killed run is taken over)."""
+    import socket
+
+    lock = out / ".run.lock"
+    host = socket.gethostname()
+    if lock.exists():
+        try:
+            other_host, other_pid = lock.read_text().split()
+            other_pid = int(other_pid)
+        except (OSError, ValueError):
+            other_host, other_pid = "", -1
+        alive = False
+        if other_host == host and other_pid > 0 and other_pid != os.getpid():
+            try:
+                os.kill(other_pid, 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+        if alive:
+            raise InputError(out, f"another run (pid {other_pid}) is writing to this folder; wait for it or "
+                                  f"remove {lock} if that process is gone")
+    from ..io import atomic_write_text
+
+    atomic_write_text(lock, f"{host} {os.getpid()}\n")
+    return lock
 
 
 def _task_id(task):

@@ -16,6 +16,8 @@ def add_arguments(parser):
                         help="local processes (default) or a dask.distributed cluster")
     parser.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://10.0.0.5:8786 "
                                             "(with --executor dask; none = a local dask cluster of --jobs workers)")
+    parser.add_argument("--ignore", default="", help="comma-separated image keys to leave out of every case, e.g. "
+                                                     "lesions (segment FLAIR although a lesion derivative exists)")
     parser.add_argument("--report", action="store_true", help="also write the HTML reports")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -25,7 +27,8 @@ def run(args) -> int:
 
     out = Path(args.out) if args.out else default_out(args.dataset)
     result = run_cohort(args.dataset, out, jobs=args.jobs, only=args.only, executor=args.executor,
-                        scheduler=args.scheduler, progress=not args.quiet)
+                        scheduler=args.scheduler, progress=not args.quiet,
+                        ignore=[k.strip() for k in args.ignore.split(",") if k.strip()])
     print(summary_text(result))
     if args.report:
         from ..cohort.report import write_reports

@@ -31,12 +31,14 @@ NAWM_MIN_DEPTH_MM = 6.0
 # --- Hyperintensity threshold and lesion growth (in the spirit of LST-LGA:
 #     Schmidt et al. 2012 seed a lesion belief map with conservative hyperintense voxels,
 #     then grow into neighbouring, less hyperintense voxels; kappa default 0.3)
-#: Normalised FLAIR (NAWM = 1) above which a voxel is a lesion seed. LST-LGA's
-#: conservative initial map; tuned on the phantom.
-SEED_THRESHOLD = 1.45
+#: Normalised FLAIR (NAWM = 1) above which a voxel is a lesion seed (LST-LGA's conservative
+#: initial map). Lesions are 1.5-2.5 x NAWM on 3 T FLAIR; tuned on the phantom (lesions
+#: 1.7-2.3, small lesions blurred to ~1.5).
+SEED_THRESHOLD = 1.5
 #: Normalised FLAIR above which a voxel may join a lesion grown from a seed (LGA growth
-#: step). Must exceed cortical GM (about 1.1-1.2 NAWM on FLAIR); tuned on the phantom.
-GROW_THRESHOLD = 1.25
+#: step). Must exceed cortical grey matter (1.1-1.3 x NAWM on 3 T FLAIR, 1.35 in the phantom)
+#: or juxtacortical lesions leak into cortex; tuned on the phantom.
+GROW_THRESHOLD = 1.45
 #: Maximum growth steps (voxels) away from the seeds; LGA grows until convergence, a
 #: bound keeps growth from leaking along hyperintense cortex.
 GROW_MAX_STEPS = 4
@@ -63,6 +65,11 @@ INFRATENTORIAL_MIN_FRACTION = 0.5
 #: Own estimate without an anatomy labelmap: cortex = brain voxels within this depth (mm)
 #: of the brain surface (cortical thickness ~2.5 mm, Fischl & Dale, PNAS 2000).
 CORTEX_DEPTH_MM = 3.0
+#: Own estimate: cortex = grey-matter bright voxels (normalised FLAIR >= this; cortex is
+#: 1.1-1.3 x WM on 3 T FLAIR) within CORTEX_SEARCH_MM of the outside or of sulcal CSF
+#: (sulcal depth ~10 mm with cortex lining it; the search covers cortex plus partial volume).
+CORTEX_MIN_NORMALISED_FLAIR = 1.15
+CORTEX_SEARCH_MM = 6.0
 #: Own estimate: CSF = normalised FLAIR below this (CSF is nulled on FLAIR).
 CSF_MAX_NORMALISED_FLAIR = 0.55
 #: Own estimate: ventricles = CSF components whose deepest voxel is at least this deep (mm).

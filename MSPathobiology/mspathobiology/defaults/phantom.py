@@ -34,6 +34,13 @@ BRAINSTEM_SEMI_AXES_MM = (11.0, 12.0, 36.0)
 BRAINSTEM_TOP_Z_MM = -6.0
 #: Foramen magnum plane: brain (and ICV) end here; the cord below is labelled 0.
 BRAIN_CUT_Z_MM = -64.0
+#: The cut plane is tilted (z rises this much per mm towards anterior) so that no brain boundary is
+#: parallel to a grid plane (grid-aligned boundaries make voxel counts jump under sub-voxel motion).
+BRAIN_CUT_SLOPE = 0.25
+#: Mid-sagittal surface x = bend * sin(y / scale) + tilt * z (mm), for the same reason.
+MIDLINE_BEND_MM = 1.5
+MIDLINE_BEND_SCALE_MM = 25.0
+MIDLINE_TILT = 0.04
 #: Spinal canal (CSF) and cord radii below the cut, mm.
 CANAL_RADIUS_MM = 9.0
 CORD_RADIUS_MM = 5.5
@@ -59,11 +66,17 @@ CORTICAL_THICKNESS_MM = 2.6
 GYRAL_PERIOD_MM = 26.0
 SULCAL_HALF_WIDTH_MM = 1.5
 SULCAL_FAMILIES = 3
+#: Second, faster bend of every sulcal sheet (phase amplitude rad, frequency relative to the gyral
+#: wavenumber): curved sulci, and no flat sheet that would alias coherently with the voxel grid.
+SULCAL_WIGGLE_RAD = 1.2
+SULCAL_WIGGLE_FREQUENCY = 1.7
 #: Cerebellar folia: depth, cortical thickness, period (folia are a few mm wide).
 CEREBELLAR_FOLIA_DEPTH_MM = 10.0
-CEREBELLAR_FOLIA_HALF_WIDTH_MM = 0.8
+CEREBELLAR_FOLIA_HALF_WIDTH_MM = 1.0
 CEREBELLAR_CORTEX_MM = 1.6
 CEREBELLAR_FOLIA_PERIOD_MM = 8.0
+#: Axis the folia fan around: roughly left-right but oblique to every grid axis.
+CEREBELLAR_FOLIA_AXIS = (1.0, 0.35, 0.25)
 #: Lateral ventricles (each about 6-8 mL in MS patients), bent: z' = z - bend * (y / half-length)^2.
 VENTRICLE_CENTRE_MM = (6.5, -4.0, 14.0)
 VENTRICLE_SEMI_AXES_MM = (5.5, 30.0, 9.0)

@@ -14,6 +14,14 @@ PRL_MIN_COVERAGE = 2.0 / 3.0
 #: ... seen on at least 2 consecutive slices (Bagnato et al., Brain 2024).
 PRL_MIN_CONSECUTIVE_SLICES = 2
 
+#: The rim must also cover this fraction of the lesion's whole (3D) edge, summed over all
+#: assessable slices. Per-slice coverage alone calls a polar cap a full ring in the slices near
+#: the cap's pole, where the in-slice edge is small; the 3D fraction is the "2/3 of the lesion
+#: edge" of the definition, measured with a margin below 2/3 for the partial-volume loss at the
+#: lesion's top and bottom (design choice: synthetic caps of 0.7 of the edge measure >= 0.67,
+#: caps of 0.25 measure <= 0.54 at 1-2 mm voxels; see Testing/Python/test_rims_scoring.py).
+PRL_MIN_EDGE_COVERAGE_3D = 0.6
+
 #: Enhancing lesions are excluded from PRL rating: an acute lesion can show a transient
 #: paramagnetic rim (Absinta et al., Ann Neurol 2016; Bagnato et al., Brain 2024).
 PRL_EXCLUDE_ENHANCING = True

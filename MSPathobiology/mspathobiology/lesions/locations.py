@@ -20,7 +20,8 @@ from scipy import ndimage
 
 from ..connectivity import connected_components, structuring_element
 from ..defaults.common import DEFAULT_CONNECTIVITY
-from ..defaults.lesions import (CORTEX_DEPTH_MM, CORTICAL_MIN_FRACTION, CSF_MAX_NORMALISED_FLAIR,
+from ..defaults.lesions import (CORTEX_DEPTH_MM, CORTEX_MIN_NORMALISED_FLAIR, CORTEX_SEARCH_MM,
+                                CORTICAL_MIN_FRACTION, CSF_MAX_NORMALISED_FLAIR,
                                 INFRATENTORIAL_HEIGHT_FRACTION, INFRATENTORIAL_MIN_FRACTION,
                                 LOCATION_DILATION_VOXELS, VENTRICLE_MIN_DEPTH_MM)
 from ..geometry import kji_to_ras_points
@@ -47,9 +48,12 @@ def estimate_anatomy_classes(brain_mask: np.ndarray, normalised_flair: np.ndarra
     """Own estimate of ventricles, cortex and the infratentorial region, without a labelmap.
 
     - CSF: brain voxels darker than ``CSF_MAX_NORMALISED_FLAIR`` x NAWM (CSF is nulled on FLAIR).
-    - Ventricles: CSF components reaching ``VENTRICLE_MIN_DEPTH_MM`` below the brain surface.
-    - Cortex: non-CSF brain within ``CORTEX_DEPTH_MM`` of the outside or of sulcal CSF
-      (CSF components that reach the surface).
+    - Ventricles: CSF components reaching ``VENTRICLE_MIN_DEPTH_MM`` below the brain surface,
+      outside the infratentorial region (the 4th ventricle is not periventricular).
+    - Cortex: non-CSF brain within ``CORTEX_SEARCH_MM`` of the outside or of sulcal CSF
+      (CSF components within ``CORTEX_DEPTH_MM`` of the surface) that is grey-matter bright
+      on FLAIR (>= ``CORTEX_MIN_NORMALISED_FLAIR``) or on the outer voxel layer; lesion voxels
+      count as cortex within ``CORTEX_DEPTH_MM`` of the outside (for the cortical rule).
     - Infratentorial: brain voxels in the lowest ``INFRATENTORIAL_HEIGHT_FRACTION`` of the
       brain's superior-inferior (RAS S) extent and posterior to its antero-posterior centre.
       This assumes a roughly upright head; give an anatomy labelmap for reliable classes.
@@ -67,22 +71,26 @@ def estimate_anatomy_classes(brain_mask: np.ndarray, normalised_flair: np.ndarra
     max_depth = np.concatenate([[0.0], np.asarray(max_depth, dtype=float)])
     min_depth = ndimage.minimum(depth, comps, index=np.arange(1, count + 1)) if count else np.zeros(0)
     min_depth = np.concatenate([[np.inf], np.asarray(min_depth, dtype=float)])
-    ventricle = (max_depth >= VENTRICLE_MIN_DEPTH_MM)[comps] & csf
-    sulcal = ((min_depth <= CORTEX_DEPTH_MM) & (max_depth < VENTRICLE_MIN_DEPTH_MM))[comps] & csf
-    outside = ~brain | sulcal
-    to_outside = ndimage.distance_transform_edt(~outside, sampling=spacing)
-    cortex = brain & ~csf & (to_outside <= CORTEX_DEPTH_MM)
-
     kji = np.argwhere(brain)
     infratentorial = np.zeros_like(brain)
     if kji.size:
-        step = max(1, len(kji) // 200000)
-        ras = kji_to_ras_points(reference, kji[::step])
+        ras = kji_to_ras_points(reference, kji)
         s_lo, s_hi = np.percentile(ras[:, 2], [0.5, 99.5])
         a_mid = float(np.median(ras[:, 1]))
-        ras_all = kji_to_ras_points(reference, kji)
-        inside = (ras_all[:, 2] < s_lo + INFRATENTORIAL_HEIGHT_FRACTION * (s_hi - s_lo)) & (ras_all[:, 1] < a_mid)
+        inside = (ras[:, 2] < s_lo + INFRATENTORIAL_HEIGHT_FRACTION * (s_hi - s_lo)) & (ras[:, 1] < a_mid)
         infratentorial[tuple(kji[inside].T)] = True
+
+    in_infra = ndimage.mean(infratentorial, comps, index=np.arange(1, count + 1)) if count else np.zeros(0)
+    in_infra = np.concatenate([[0.0], np.asarray(in_infra, dtype=float)])
+    ventricle = ((max_depth >= VENTRICLE_MIN_DEPTH_MM) & (in_infra < 0.5))[comps] & csf
+    sulcal = ((min_depth <= CORTEX_DEPTH_MM) & (max_depth < VENTRICLE_MIN_DEPTH_MM))[comps] & csf
+    to_outside = ndimage.distance_transform_edt(~(~brain | sulcal), sampling=spacing)
+    grey = np.asarray(normalised_flair) >= CORTEX_MIN_NORMALISED_FLAIR
+    band = to_outside <= CORTEX_DEPTH_MM
+    if lesions is not None:  # lesion voxels count as cortex only inside the cortical band
+        lesion = np.asarray(lesions) != 0
+        grey = (grey & ~lesion) | (lesion & band)
+    cortex = brain & ~csf & (to_outside <= CORTEX_SEARCH_MM) & (grey | (to_outside <= min(spacing) * 1.01))
     return {"ventricle": ventricle, "cortex": cortex & ~infratentorial, "infratentorial": infratentorial}
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..defaults.networks import CHUNK_POINTS, DROP_UNASSIGNED, MAX_OUTSIDE_FRACTION, RADIAL_SEARCH_MM
+from ..defaults.networks import CHUNK_POINTS, DROP_UNASSIGNED, ENDPOINT_BLOCK, MAX_OUTSIDE_FRACTION, RADIAL_SEARCH_MM
 from ..errors import InputError
 from .tractograms import endpoint_voxels, flat_arrays, packed_arrays, streamline_lengths_mm
 
@@ -87,7 +87,10 @@ def parse_assignment(assignment, radius_mm=None):
     if text == "end":
         return "end", None
     if text == "radial" or text.startswith("radial:"):
-        radius = float(text.split(":", 1)[1]) if ":" in text else (RADIAL_SEARCH_MM if radius_mm is None else float(radius_mm))
+        if ":" in text:
+            radius = float(text.split(":", 1)[1])
+        else:
+            radius = RADIAL_SEARCH_MM if radius_mm is None else float(radius_mm)
         if not np.isfinite(radius) or radius <= 0:
             raise InputError("assignment", f"radial search radius must be > 0 mm, got {radius}")
         return "radial", radius
@@ -106,21 +109,36 @@ def assign_endpoints(streamlines, labels, affine, assignment="end", radius_mm=No
     data, offsets, lengths = flat_arrays(streamlines, source)
     if len(offsets) == 0:
         raise InputError(source, "holds no streamlines")
-    ijk, inside = endpoint_voxels(data, offsets, lengths, affine)
-    shape = np.asarray(labels.shape)
-    inside &= (ijk < shape).all(axis=2)
-    outside = 1.0 - inside.mean()
-    if outside > max_outside_fraction:
+    n = len(offsets)
+    end_labels = np.empty((2, n), dtype=np.int64)
+    outside = 0
+    flat_labels = labels.ravel()
+    for s0 in range(0, n, ENDPOINT_BLOCK):
+        s1 = min(n, s0 + ENDPOINT_BLOCK)
+        block_labels, block_outside = _end_labels(data, offsets[s0:s1], lengths[s0:s1], flat_labels,
+                                                  labels.shape, affine)
+        end_labels[:, s0:s1] = block_labels
+        outside += block_outside
+    if outside > max_outside_fraction * 2 * n:
         from .tractograms import check_inside
 
         check_inside(streamlines, labels.shape, affine, source, max_outside_fraction)
-    flat_index = (ijk[..., 0] * (shape[1] * shape[2]) + ijk[..., 1] * shape[2] + ijk[..., 2])
-    flat_index[~inside] = 0
-    end_labels = labels.ravel()[flat_index].astype(np.int64)
-    end_labels[~inside] = 0
     if mode == "radial":
         end_labels = _radial_search(end_labels, data, offsets, lengths, labels, affine, radius)
     return end_labels
+
+
+def _end_labels(data, offsets, lengths, flat_labels, shape, affine):
+    ijk, inside = endpoint_voxels(data, offsets, lengths, affine)
+    for axis in range(3):
+        inside &= ijk[..., axis] < shape[axis]
+    flat_index = ijk[..., 0] * (shape[1] * shape[2])
+    flat_index += ijk[..., 1] * shape[2]
+    flat_index += ijk[..., 2]
+    flat_index[~inside] = 0
+    values = flat_labels[flat_index].astype(np.int64)
+    values[~inside] = 0
+    return values, int(inside.size - np.count_nonzero(inside))
 
 
 def _radial_search(end_labels, data, offsets, lengths, labels, affine, radius):

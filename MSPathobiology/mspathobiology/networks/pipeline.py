@@ -92,7 +92,8 @@ def run_case(images: dict, out_dir, **options) -> dict:
 
     ``images``: ``tractogram`` (.tck/.trk/.trx/.vtk/.vtp, RAS mm) and ``parcellation`` are
     required; ``lesions`` (mask or lesion labels) and ``scalar``/``fa`` are optional; other
-    keys are ignored. ``options``: ``assignment`` ("end" | "radial" | "radial:R"),
+    keys are ignored. Lesions and the scalar map on another grid than the parcellation are
+    resampled onto it (nearest neighbour / linear). ``options``: ``assignment`` ("end" | "radial" | "radial:R"),
     ``radius_mm``, ``weight`` (count | invlength | invnodevol | mean_scalar; mean_scalar
     needs the scalar map), ``symmetric``, ``zero_diagonal``, ``drop_unassigned``,
     ``step_voxels`` (lesion sampling) and ``vtk_space`` (frame of untagged VTK files).

@@ -88,10 +88,10 @@ def is_packed(offsets, lengths) -> bool:
 
 
 def packed_arrays(streamlines, source: str = "streamlines"):
-    """Like :func:`flat_arrays` but guarantees consecutive streamlines (copies only if needed)."""
+    """Like :func:`flat_arrays`, with consecutive streamlines and no trailing points (copies only if needed)."""
     data, offsets, lengths = flat_arrays(streamlines, source)
     if is_packed(offsets, lengths):
-        return data, offsets, lengths
+        return data[:int(lengths.sum())], offsets, lengths
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     index = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(offsets - starts, lengths)
     return np.asarray(data[index]), starts, lengths
@@ -126,7 +126,8 @@ def read_tractogram(path, name: str | None = None, space: str | None = None):
         raise InputError(source, "file not found")
     suffix = path.suffix.lower()
     if suffix not in TRACTOGRAM_SUFFIXES:
-        raise InputError(source, f"unsupported tractogram format {suffix!r}; use one of {', '.join(TRACTOGRAM_SUFFIXES)}")
+        raise InputError(source, f"unsupported tractogram format {suffix!r}; "
+                                 f"use one of {', '.join(TRACTOGRAM_SUFFIXES)}")
     try:
         if suffix in (".tck", ".trk"):
             import nibabel as nib
@@ -315,28 +316,32 @@ def _write_vtk(data, offsets, lengths, tmp, suffix, space):
 def endpoint_voxels(data, offsets, lengths, affine):
     """Nearest voxel (i, j, k) of the first and last point of each streamline, as DIPY rounds.
 
-    Returns ``(ijk, inside)``: int64 array ``(2, n, 3)`` and bool ``(2, n)`` (False for
-    points mapping outside the non-negative index range; the upper bound is checked by
-    the caller, who knows the grid). Rounding follows ``dipy.tracking.utils``: the index
-    is ``trunc(inv(affine) @ p + 0.5)``.
+    Returns ``(ijk, inside)``: int array ``(2, n, 3)`` and bool ``(2, n)`` (False for empty
+    streamlines and points below index 0; the upper bound is checked by the caller, who
+    knows the grid). As ``dipy.tracking.utils.connectivity_matrix``, the endpoints are
+    stacked as an (n, 2, 3) array, mapped with ``np.dot`` by ``inv(affine)[:3, :3].T``,
+    shifted by ``inv(affine)[:3, 3] + 0.5`` and truncated, so that indices are bit-identical.
     """
     inverse = np.linalg.inv(np.asarray(affine, dtype=float))
     lin_t = inverse[:3, :3].T.copy()
     shift = inverse[:3, 3] + 0.5
     n = len(offsets)
-    ends = np.empty((2 * n, 3), dtype=data.dtype if np.issubdtype(data.dtype, np.floating) else np.float64)
+    dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.float64
+    ends = np.empty((n, 2, 3), dtype=dtype)
     nonempty = lengths > 0
-    first = np.where(nonempty, offsets, 0)
-    last = np.where(nonempty, offsets + lengths - 1, 0)
     if len(data):
-        ends[:n] = data[first]
-        ends[n:] = data[last]
+        ends[:, 0] = data[np.where(nonempty, offsets, 0)]
+        ends[:, 1] = data[np.where(nonempty, offsets + lengths - 1, 0)]
+    else:
+        ends[:] = 0
     vox = np.dot(ends, lin_t)
     vox += shift
-    inside = (vox >= -5e-7).all(axis=1)
-    inside &= np.concatenate([nonempty, nonempty])
-    ijk = vox.astype(np.intp)
-    return ijk.reshape(2, n, 3), inside.reshape(2, n)
+    vox = vox.transpose(1, 0, 2)
+    inside = np.empty((2, n), dtype=bool)
+    np.logical_and(vox[..., 0] >= -5e-7, vox[..., 1] >= -5e-7, out=inside)
+    inside &= vox[..., 2] >= -5e-7
+    inside &= nonempty
+    return vox.astype(np.intp), inside
 
 
 def check_inside(streamlines, shape, affine, source: str = "tractogram",
@@ -351,7 +356,8 @@ def check_inside(streamlines, shape, affine, source: str = "tractogram",
     if len(offsets) == 0:
         raise InputError(source, "holds no streamlines")
     ijk, inside = endpoint_voxels(data, offsets, lengths, affine)
-    inside &= (ijk < np.asarray(shape)).all(axis=2)
+    for axis in range(3):
+        inside &= ijk[..., axis] < shape[axis]
     fraction = 1.0 - inside.mean()
     if fraction > max_outside_fraction:
         lo = np.asarray(data[offsets]).min(axis=0)

@@ -78,7 +78,7 @@ class AnatomyModel:
 
     scale: float = 1.0
     ventricle_scale: float = 1.0
-    folds: list = field(default_factory=list)  # (direction, phase, wobble dir, wobble phase, wobble amp, depth mm)
+    folds: list = field(default_factory=list)  # (direction, phase, wobble dir/phase/amp, depth mm, wiggle dir/phase)
     folia_phase: float = 0.0
 
     def c(self, centre):
@@ -86,6 +86,10 @@ class AnatomyModel:
 
     def a(self, axes):
         return np.asarray(axes, dtype=np.float64) * self.scale
+
+
+def _unit(v):
+    return v / np.linalg.norm(v)
 
 
 def random_anatomy(rng: np.random.Generator) -> AnatomyModel:
@@ -97,7 +101,8 @@ def random_anatomy(rng: np.random.Generator) -> AnatomyModel:
         w = rng.normal(size=3)
         model.folds.append((n / np.linalg.norm(n), float(rng.uniform(0, 2 * np.pi)), w / np.linalg.norm(w),
                             float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(1.0, 2.0)),
-                            D.SULCAL_DEPTH_MM * float(rng.uniform(0.8, 1.2))))
+                            D.SULCAL_DEPTH_MM * float(rng.uniform(0.8, 1.2)),
+                            _unit(rng.normal(size=3)), float(rng.uniform(0, 2 * np.pi))))
     model.folia_phase = float(rng.uniform(0, 2 * np.pi))
     return model
 
@@ -141,10 +146,13 @@ def _cortical_depth(model: AnatomyModel, depth, x, y, z):
     """Depth (mm) below the folded pial surface: min of hull depth and distance to every sulcus."""
     k = np.float32(2 * np.pi / (D.GYRAL_PERIOD_MM * model.scale))
     h = depth.copy()
-    for n, phase, wdir, wphase, wamp, sdepth in model.folds:
+    for n, phase, wdir, wphase, wamp, sdepth, wdir2, wphase2 in model.folds:
         psi = k * (np.float32(n[0]) * x + np.float32(n[1]) * y + np.float32(n[2]) * z) + np.float32(phase)
         psi += np.float32(wamp) * np.sin(np.float32(0.6) * k * (np.float32(wdir[0]) * x + np.float32(wdir[1]) * y
                                                                  + np.float32(wdir[2]) * z) + np.float32(wphase))
+        psi += np.float32(D.SULCAL_WIGGLE_RAD) * np.sin(
+            np.float32(D.SULCAL_WIGGLE_FREQUENCY) * k * (np.float32(wdir2[0]) * x + np.float32(wdir2[1]) * y
+                                                         + np.float32(wdir2[2]) * z) + np.float32(wphase2))
         np.minimum(h, _cleft_distance(depth, _sheet_distance(psi, k), sdepth * model.scale,
                                       D.SULCAL_HALF_WIDTH_MM), out=h)
     return h
@@ -164,7 +172,7 @@ def evaluate(model: AnatomyModel, x, y, z) -> np.ndarray:
     sdf_brain = np.minimum(np.minimum(sdf_hull, sdf_cb), sdf_bs)
 
     tissue = np.zeros(x.shape, dtype=np.uint8)
-    above = z >= cut
+    above = z >= cut + f32(D.BRAIN_CUT_SLOPE) * (y - f32(bs_c[1]))
     ext = f32(D.EXTERNAL_CSF_MM)
     # head: scalp and skull shells around the ICV; a neck below
     neck_r = np.sqrt((x - f32(bs_c[0])) ** 2 + (y - f32(bs_c[1])) ** 2)
@@ -179,7 +187,7 @@ def evaluate(model: AnatomyModel, x, y, z) -> np.ndarray:
 
     # cerebrum: depth below hull, fissure and tentorium, then folded
     depth = -sdf_hull
-    dx = np.abs(x - f32(cer_c[0])) - f32(D.FISSURE_HALF_WIDTH_MM)
+    dx = np.abs(x - midline_x(model, y, z)) - f32(D.FISSURE_HALF_WIDTH_MM)
     yy = (y - f32(cer_c[1])) / f32(D.CC_HALF_LENGTH_MM * model.scale)
     cc_top = f32(D.CC_TOP_Z_MM * model.scale) + f32(D.CC_ARCH_MM) * yy * yy
     fissure = (z > cc_top) | (np.abs(yy) > 1.0)
@@ -194,9 +202,18 @@ def evaluate(model: AnatomyModel, x, y, z) -> np.ndarray:
 
     # cerebellum with folia (lamellae around a transverse axis)
     dcb = np.minimum(-sdf_cb, sdf_bs)
-    rho = np.sqrt((y - f32(cb_c[1])) ** 2 + (z - f32(cb_c[2])) ** 2) + f32(1e-3)
+    e1 = np.asarray(D.CEREBELLAR_FOLIA_AXIS, dtype=np.float64)
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(e1, [0.0, 0.0, 1.0])
+    e2 /= np.linalg.norm(e2)
+    e3 = np.cross(e1, e2)
+    ux, uy, uz = x - f32(cb_c[0]), y - f32(cb_c[1]), z - f32(cb_c[2])
+    q2 = f32(e2[0]) * ux + f32(e2[1]) * uy + f32(e2[2]) * uz
+    q3 = f32(e3[0]) * ux + f32(e3[1]) * uy + f32(e3[2]) * uz
+    del ux, uy, uz
+    rho = np.sqrt(q2 * q2 + q3 * q3) + f32(1e-3)
     n_folia = round(2 * np.pi * 0.8 * cb_a[1] / (D.CEREBELLAR_FOLIA_PERIOD_MM * model.scale))
-    theta = np.arctan2(z - f32(cb_c[2]), y - f32(cb_c[1]))
+    theta = np.arctan2(q3, q2)
     folia = _sheet_distance(f32(n_folia) * theta + f32(model.folia_phase), f32(n_folia) / rho)
     hcb = np.minimum(dcb, _cleft_distance(dcb, folia, D.CEREBELLAR_FOLIA_DEPTH_MM * model.scale,
                                           D.CEREBELLAR_FOLIA_HALF_WIDTH_MM))
@@ -212,7 +229,7 @@ def evaluate(model: AnatomyModel, x, y, z) -> np.ndarray:
     tissue[bs & (z >= top)] = CODE["wm"]
 
     # deep grey matter and ventricles, mirrored
-    ax = np.abs(x - f32(cer_c[0]))
+    ax = np.abs(x - midline_x(model, y, z))
     for name, centre, axes in (("putamen", D.PUTAMEN_CENTRE_MM, D.PUTAMEN_SEMI_AXES_MM),
                                ("caudate", D.CAUDATE_CENTRE_MM, D.CAUDATE_SEMI_AXES_MM),
                                ("thalamus", D.THALAMUS_CENTRE_MM, D.THALAMUS_SEMI_AXES_MM)):
@@ -225,9 +242,16 @@ def evaluate(model: AnatomyModel, x, y, z) -> np.ndarray:
     return tissue
 
 
-def aseg_from_tissue(tissue: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """FreeSurfer aseg values (uint32) from tissue codes; hemisphere by head-frame x (< 0 is left)."""
-    return ASEG_LOOKUP[tissue, (x >= 0).astype(np.intp)]
+def midline_x(model: AnatomyModel, y, z):
+    """x (mm) of the gently curved, tilted mid-sagittal surface (never parallel to a grid plane)."""
+    f32 = np.float32
+    return (f32(model.c(D.CEREBRUM_CENTRE_MM)[0]) + f32(D.MIDLINE_BEND_MM) * np.sin(y / f32(D.MIDLINE_BEND_SCALE_MM))
+            + f32(D.MIDLINE_TILT) * z)
+
+
+def aseg_from_tissue(tissue: np.ndarray, model: AnatomyModel, x, y, z) -> np.ndarray:
+    """FreeSurfer aseg values (uint32) from tissue codes; hemisphere by side of the head-frame midline."""
+    return ASEG_LOOKUP[tissue, (x >= midline_x(model, y, z)).astype(np.intp)]
 
 
 def parcel_edges(x, y, z, cortex: np.ndarray, centre) -> dict:

@@ -158,7 +158,7 @@ def measure_rim_coverage(qsm: np.ndarray, mask: np.ndarray, threshold_ppb: float
 def segment_distance(px, py, pz, a, b):
     """Distance (mm) from points to the segment a-b (head frame mm)."""
     ab = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
-    length2 = float(ab @ ab)
+    length2 = max(float(ab @ ab), 1e-12)
     dx, dy, dz = px - np.float32(a[0]), py - np.float32(a[1]), pz - np.float32(a[2])
     t = np.clip((dx * np.float32(ab[0]) + dy * np.float32(ab[1]) + dz * np.float32(ab[2])) / np.float32(length2),
                 0.0, 1.0)

@@ -76,7 +76,7 @@ def run_case(images: dict, out_dir, *, phase_sign: int | None = None, enhancing=
     summary = {
         "prl_candidates": sum(bool(r["prl_candidate"]) for r in rows),
         "prl_lesions_scored": len(rows),
-        "prl_rim_lesions": sum(r["rim_slices"] >= D.PRL_MIN_CONSECUTIVE_SLICES for r in rows),
+        "prl_rim_lesions": sum(bool(r["rim"]) for r in rows),
         "prl_excluded_enhancing": sum(r["prl_exclusion"] == "enhancing" for r in rows),
         "rim_map": kind,
     }
@@ -100,6 +100,7 @@ def run_case(images: dict, out_dir, *, phase_sign: int | None = None, enhancing=
         "parameters": {k: getattr(D, k) for k in dir(D) if k.isupper()} | {"options": score_options},
         "columns": dict(RIM_COLUMNS) | (dict(CVS_COLUMNS) if with_cvs else {}),
         "prl_definition": "rim over >= 2/3 of the edge on >= 2 consecutive axial slices, not enhancing "
-                          "(Bagnato et al., Brain 2024)",
+                          "(Bagnato et al., Brain 2024); the whole-edge (3D) paramagnetic fraction must also be "
+                          f">= {D.PRL_MIN_EDGE_COVERAGE_3D}",
     })
     return summary

@@ -18,7 +18,10 @@ Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-le
    ``rim_score`` is the best, over windows of ``min_slices`` consecutive slices, of the
    smallest coverage in the window - so ``rim_score >= 2/3`` is exactly the NAIMS rule
    "rim over >= 2/3 of the edge on >= 2 consecutive slices" and the score ranks lesions
-   continuously in [0, 1]. ``prl_candidate`` also requires the lesion not to enhance.
+   continuously in [0, 1]. ``rim_coverage`` is the paramagnetic fraction of all edge sectors
+   of all assessable slices (the 3D edge). ``rim`` = rim_slices >= min_slices and
+   rim_coverage >= ``min_edge_coverage``: the per-slice test alone would call a polar cap a
+   full ring near its pole. ``prl_candidate`` = ``rim`` and the lesion does not enhance.
 
 PRL definition: Bagnato et al., Brain 2024 (NAIMS consensus on chronic active lesions);
 rim appearance on phase/QSM: Absinta et al., J Clin Invest 2016; Dal-Bianco et al., Acta
@@ -50,7 +53,8 @@ RIM_COLUMNS = (
     ("reference_sd", "robust SD (1.4826 MAD) of the reference ring (same unit)"),
     ("slices_assessed", "axial slices with an assessable edge"),
     ("enhancing", "lesion enhances (empty when unknown)"),
-    ("prl_candidate", "NAIMS PRL candidate: rim_slices >= 2 with coverage >= 2/3, not enhancing"),
+    ("rim", "rim criteria met: >= 2 consecutive slices with coverage >= 2/3 and rim_coverage >= 0.6"),
+    ("prl_candidate", "NAIMS PRL candidate: rim and not enhancing"),
     ("prl_exclusion", "why a rim lesion is not a candidate (enhancing), else empty"),
 )
 
@@ -164,6 +168,7 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
                sectors: int = D.ANGULAR_SECTORS, min_sector_fraction: float = D.MIN_SECTOR_FRACTION,
                z_threshold: float = D.RIM_Z_THRESHOLD, min_contrast: float | None = None,
                min_coverage: float = D.PRL_MIN_COVERAGE, min_slices: int = D.PRL_MIN_CONSECUTIVE_SLICES,
+               min_edge_coverage: float = D.PRL_MIN_EDGE_COVERAGE_3D,
                return_slices: bool = False):
     """Score the paramagnetic rim of every lesion of ``labels`` on ``values``.
 
@@ -272,7 +277,7 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     enh = _enhancing_vector(ids, enhancing)
     rows = []
     for n, lesion_id in enumerate(ids.tolist()):
-        rim = bool(rim_slices[n] >= min_slices)
+        rim = bool(rim_slices[n] >= min_slices and rim_coverage[n] >= min_edge_coverage - 1e-9)
         excluded = bool(D.PRL_EXCLUDE_ENHANCING and enh[n] is True)
         rows.append({
             "id": int(lesion_id),
@@ -286,6 +291,7 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
             "reference_sd": float(ref_sd[n]),
             "slices_assessed": int(assess_m[n].sum()),
             "enhancing": enh[n],
+            "rim": rim,
             "prl_candidate": rim and not excluded,
             "prl_exclusion": "enhancing" if (rim and excluded) else None,
         })

@@ -95,3 +95,68 @@ def to_image(array: np.ndarray, spacing_kji, origin=(0.0, 0.0, 0.0)) -> sitk.Ima
     image.SetSpacing(tuple(float(s) for s in spacing_kji[::-1]))
     image.SetOrigin(origin)
     return image
+
+
+def dipole_phase(chi_ppb: np.ndarray, spacing_kji, b0_tesla: float = 3.0, te_ms: float = 20.0,
+                 phase_sign: int = 1, pad: int = 16) -> np.ndarray:
+    """Phase (rad) of a susceptibility map (ppb, [k, j, i], B0 along k) by the dipole model.
+
+    field(k) = (1/3 - kz^2/|k|^2) chi(k) with zero-padded FFTs (Salomir et al., Concepts Magn
+    Reson 2003; Marques & Bowtell, Concepts Magn Reson 2005);
+    phase = phase_sign * gamma * B0 * TE * field, gamma = 2 pi x 42.577 MHz/T.
+    """
+    shape = [n + 2 * pad for n in chi_ppb.shape]
+    padded = np.zeros(shape, np.float64)
+    padded[pad:-pad, pad:-pad, pad:-pad] = chi_ppb
+    kz = np.fft.fftfreq(shape[0], spacing_kji[0])[:, None, None]
+    ky = np.fft.fftfreq(shape[1], spacing_kji[1])[None, :, None]
+    kx = np.fft.fftfreq(shape[2], spacing_kji[2])[None, None, :]
+    k2 = kz ** 2 + ky ** 2 + kx ** 2
+    k2[0, 0, 0] = 1.0
+    kernel = 1.0 / 3.0 - kz ** 2 / k2
+    kernel[0, 0, 0] = 0.0
+    field_ppb = np.real(np.fft.ifftn(np.fft.fftn(padded) * kernel))[pad:-pad, pad:-pad, pad:-pad]
+    gamma = 2 * np.pi * 42.577e6
+    return (phase_sign * gamma * b0_tesla * te_ms * 1e-3 * field_ppb * 1e-9).astype(np.float32)
+
+
+#: solid-angle fraction of the edge covered by each cap class (the phantom's classes)
+CAP_FRACTIONS = {"full": 1.0, "two_thirds": 0.7, "partial": 0.25, "none": 0.0}
+
+
+def cap_lesions(classes, spacing=(1.0, 1.0, 1.0), radius_mm=(4.0, 9.0), rim_mm=1.0, rim_ppb=(25.0, 40.0),
+                lesion_ppb=5.0, noise_ppb=3.0, axes=None, seed=0):
+    """Spherical lesions whose paramagnetic shell is a spherical cap covering a solid-angle fraction.
+
+    ``classes``: keys of :data:`CAP_FRACTIONS`. The shell spans radius - rim_mm .. radius +
+    rim_mm (it straddles the label edge) over the cap around ``axes[m]`` ((3,) in k, j, i;
+    random when None); radius and rim increment are drawn uniformly from the given ranges.
+    Returns ``(labels, qsm_ppb, spacing, truth)``, truth rows {id, cls, fraction, axis, radius_mm}.
+    """
+    rng = np.random.default_rng(seed)
+    spacing = np.asarray(spacing, dtype=float)
+    pitch = 2 * (radius_mm[1] + rim_mm) + 8.0
+    shape = (np.array([pitch, pitch, pitch * len(classes)]) / spacing).astype(int) + 1
+    labels = np.zeros(shape, np.uint32)
+    qsm = rng.normal(0, noise_ppb, shape).astype(np.float32)
+    truth = []
+    for m, cls in enumerate(classes):
+        fraction = CAP_FRACTIONS[cls]
+        center = np.array([pitch / 2, pitch / 2, pitch / 2 + m * pitch])
+        axis = rng.normal(size=3) if axes is None else np.asarray(axes[m], float)
+        axis = axis / np.linalg.norm(axis)
+        radius = rng.uniform(*radius_mm)
+        lo = np.maximum(((center - pitch / 2) / spacing).astype(int), 0)
+        hi = np.minimum(((center + pitch / 2) / spacing).astype(int) + 1, shape)
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        d = np.stack(np.meshgrid(*[np.arange(a, b) * s - c for a, b, s, c in zip(lo, hi, spacing, center)],
+                                 indexing="ij"), axis=-1)
+        r = np.linalg.norm(d, axis=-1)
+        cos = (d @ axis) / np.maximum(r, 1e-6)
+        shell = (r > radius - rim_mm) & (r <= radius + rim_mm) & (cos >= 1 - 2 * fraction)
+        lesion = r <= radius
+        labels[box][lesion] = m + 1
+        qsm[box][lesion] += lesion_ppb
+        qsm[box][shell] += rng.uniform(*rim_ppb)
+        truth.append({"id": m + 1, "cls": cls, "fraction": fraction, "axis": axis, "radius_mm": radius})
+    return labels, qsm, tuple(spacing), truth

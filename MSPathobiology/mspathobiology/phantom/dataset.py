@@ -1,0 +1,468 @@
+"""The phantom generator: subjects and visits in memory, and a BIDS dataset on disk.
+
+``generate_subject`` draws one subject (anatomy, lesions, veins, follow-up changes) from its
+seed and renders each visit on its own grid: the baseline in the head frame, follow-ups
+with a known atrophy deformation, fresh noise and a small rigid head motion (see
+:mod:`.followup`). Tissue volumes in the truth are voxel counts of the hard label images x
+voxel volume (no partial-volume fractions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from .. import bids
+from ..defaults import phantom as D
+from ..errors import InputError
+from ..geometry import image_like, voxel_to_ras
+from ..io import atomic_write_bytes, write_image, write_json
+from ..lesion_table import LOCATIONS
+from . import anatomy as A
+from . import contrast as C
+from . import followup as F
+from . import susceptibility as S
+from . import tractography as T
+from .design import design_lesions, venous_tree
+from .lesions import Placer, bbox_for, classify, edge_voxels, inside, measure_rim_coverage, rasterise, \
+    segment_distance, vein_segment
+
+PIPELINE = "phantom"
+
+
+@dataclass
+class Session:
+    """One visit: raw images by bids key, derived label images, tractogram and ground truth."""
+
+    id: str
+    images: dict
+    anatomy: sitk.Image
+    parcellation: sitk.Image
+    brain_mask: sitk.Image
+    lesions: sitk.Image
+    streamlines: object
+    truth: dict
+    reference: sitk.Image = field(repr=False, default=None)
+
+
+@dataclass
+class Subject:
+    id: str
+    seed: int
+    small: bool
+    sessions: list
+
+
+def _rngs(seed: int, n_sessions: int):
+    """Independent generators per purpose and per visit (a visit's streams do not depend on the
+    number of visits, so the baseline of a 1-visit and a 3-visit subject is the same)."""
+    def make(*key):
+        return np.random.default_rng(np.random.SeedSequence([int(seed), 20260603, *key]))
+    return {"anatomy": make(0), "lesions": make(1), "veins": make(2), "followup": make(3), "evolution": make(4),
+            "noise": [make(10, s) for s in range(n_sessions)], "motion": [make(11, s) for s in range(n_sessions)],
+            "tracts": [make(12, s) for s in range(n_sessions)]}
+
+
+def _vein_fraction(veins, p, to_kji, spacing, shape):
+    """Partial-volume vein fraction (0..1) and sinus fraction on a visit grid."""
+    frac = np.zeros(shape, dtype=np.float32)
+    sinus = np.zeros(shape, dtype=np.float32)
+    for a, b, radius, is_sinus in veins:
+        ka, kb = to_kji(a), to_kji(b)
+        margin = radius / spacing + 2
+        lo = np.maximum(np.floor(np.minimum(ka, kb) - margin).astype(int), 0)
+        hi = np.minimum(np.ceil(np.maximum(ka, kb) + margin).astype(int) + 1, shape)
+        if np.any(hi <= lo):
+            continue
+        box = tuple(slice(l, h) for l, h in zip(lo, hi))
+        dist = segment_distance(p[0][box], p[1][box], p[2][box], a, b)
+        f = np.clip((radius + 0.5 * spacing - dist) / spacing, 0.0, 1.0).astype(np.float32)
+        np.maximum(frac[box], f, out=frac[box])
+        if is_sinus:
+            np.maximum(sinus[box], f, out=sinus[box])
+    return frac, sinus
+
+
+def _tissue_ml(aseg_free, lesion, voxel_ml):
+    les = lesion > 0
+    count = lambda labels: float(np.count_nonzero(np.isin(aseg_free, labels) & ~les)) * voxel_ml  # noqa: E731
+    gm, wm = count(D.GM_LABELS), count(D.WM_LABELS)
+    csf = count(D.CSF_LABELS)
+    lesion_ml = float(np.count_nonzero(les)) * voxel_ml
+    return {"gm": gm, "wm": wm, "csf": csf, "lesion": lesion_ml, "icv": gm + wm + csf + lesion_ml,
+            "brain": gm + wm + lesion_ml, "deep_gm": count(D.DEEP_GM_LABELS), "thalamus": count(D.THALAMUS_LABELS)}
+
+
+def generate_subject(seed: int = 0, small: bool = True, sessions: int = 2, rescan: bool = False,
+                     subject: str = "01", phase_sign: int = D.PHASE_SIGN, n_streamlines: int | None = None) -> Subject:
+    """Generate one phantom subject with ``sessions`` visits (ground truth in each ``Session.truth``).
+
+    ``small`` uses a 2 mm grid (unit tests); otherwise 1 mm, 160 x 192 x 160. With ``rescan`` the visits
+    after the first are scan-rescans (same anatomy and lesions, no atrophy; new noise and motion).
+    ``phase_sign`` (+1 or -1) is the phase convention: phase = sign * gamma * dB * TE.
+    """
+    if int(sessions) < 1:
+        raise InputError("sessions", f"must be >= 1, not {sessions}")
+    if phase_sign not in (1, -1):
+        raise InputError("phase_sign", f"must be +1 or -1, not {phase_sign}")
+    rng = _rngs(seed, sessions)
+    reference = A.make_grid(small)
+    spacing = float(reference.GetSpacing()[0])
+    voxel_ml = spacing ** 3 / 1000.0
+    x, y, z = A.grid_ras(reference)
+    shape = x.shape
+    model = A.random_anatomy(rng["anatomy"])
+    tissue0 = A.evaluate(model, x, y, z)
+    aseg0 = A.aseg_from_tissue(tissue0, model, x, y, z)
+    placer = Placer(rng["lesions"], (x, y, z), tissue0, aseg0, spacing)
+    specs = design_lesions(rng["lesions"], rng["evolution"], placer, small, sessions, rescan)
+    veins = venous_tree(rng["veins"], model, placer)
+    centre = model.c(D.CEREBRUM_CENTRE_MM)
+    edges = A.parcel_edges(x, y, z, np.isin(tissue0, (A.CODE["cortex"],)), centre)
+    brain0 = np.isin(aseg0, D.GM_LABELS + D.WM_LABELS)
+    brain_points = (x[brain0], y[brain0], z[brain0])
+    vc = model.c(D.VENTRICLE_CENTRE_MM)
+    ventricle_centres = (vc * np.array([-1.0, 1.0, 1.0]), vc)
+    target = float(rng["followup"].uniform(*D.PBVC_RANGE_PERCENT))
+    del placer
+
+    out = []
+    inv = np.linalg.inv(voxel_to_ras(reference))
+    for s in range(sessions):
+        deformation, pbvc = None, 0.0
+        if s > 0 and not rescan:
+            deformation, pbvc = F.make_deformation(target * s / (sessions - 1), brain_points, centre,
+                                                   ventricle_centres)
+        rotation, translation = (np.eye(3), np.zeros(3)) if s == 0 else F.random_motion(rng["motion"][s])
+        h = F.head_coordinates(x, y, z, rotation, translation) if s > 0 else (x, y, z)
+        p = deformation.inverse(*h) if deformation is not None else h
+
+        def to_kji(point, rotation=rotation, translation=translation, deformation=deformation):
+            point = np.asarray(point, dtype=np.float64)
+            if deformation is not None:
+                point = point + np.array([float(v) for v in deformation.displacement(*point)])
+            scanner = rotation @ point + translation
+            return (inv[:3, :3] @ scanner + inv[:3, 3])[::-1]
+
+        session = _render_session(s, subject, seed, small, model, specs, veins, edges, centre, h, p, shape,
+                                  reference, spacing, voxel_ml, to_kji, rng, phase_sign, pbvc, n_streamlines,
+                                  rotation, translation)
+        out.append(session)
+    result = Subject(id=subject, seed=int(seed), small=bool(small), sessions=out)
+    _link_sessions(result)
+    return result
+
+
+def _render_session(s, subject, seed, small, model, specs, veins, edges, centre, h, p, shape, reference,
+                    spacing, voxel_ml, to_kji, rng, phase_sign, pbvc, n_streamlines, rotation, translation):
+    f32 = np.float32
+    if h is p:
+        tissue = A.evaluate(model, *p)
+    else:
+        tissue_h = A.evaluate(model, *h)
+        tissue_p = A.evaluate(model, *p)
+        icv = np.isin(tissue_h, [A.CODE[n] for n in ("csf", "cortex", "wm", "cb_cortex", "cb_wm", "brainstem",
+                                                      "thalamus", "caudate", "putamen", "ventricle")])
+        brainish = np.isin(tissue_p, [A.CODE[n] for n in ("cortex", "wm", "cb_cortex", "cb_wm", "brainstem",
+                                                           "thalamus", "caudate", "putamen", "ventricle")])
+        tissue = tissue_h
+        tissue[icv] = np.where(brainish[icv], tissue_p[icv], A.CODE["csf"])
+        del tissue_p, icv, brainish
+    aseg_free = A.aseg_from_tissue(tissue, model, *p)
+
+    # lesions of this visit, drawn in design order
+    lesion_design = np.zeros(shape, dtype=np.int32)  # design index + 1
+    claimed = np.zeros(shape, dtype=bool)
+    boxes = {}
+    for spec in specs:
+        scale = spec.scale[s]
+        if scale <= 0:
+            continue
+        ck = to_kji(spec.centre)
+        bbox = bbox_for(spec, scale, ck, spacing, shape)
+        mask = rasterise(spec, scale, p, tissue, bbox, claimed)
+        if not mask.any():
+            continue
+        lesion_design[bbox][mask] = spec.index + 1
+        claimed[bbox] |= mask
+        boxes[spec.index] = bbox
+    counts = np.bincount(lesion_design.ravel(), minlength=len(specs) + 1)[1:]
+    present = [i for i in range(len(specs)) if counts[i] > 0]
+    present.sort(key=lambda i: (-counts[i], i))
+    design_to_id = {i: n + 1 for n, i in enumerate(present)}
+    lut = np.zeros(len(specs) + 1, dtype=np.uint32)
+    for i, lid in design_to_id.items():
+        lut[i + 1] = lid
+    lesion = lut[lesion_design]
+    del lesion_design
+
+    aseg = aseg_free.copy()
+    les = lesion > 0
+    aseg[les & (aseg == 2)] = 77
+    aseg[les & (aseg == 41)] = 77
+    parc = A.parcellate(aseg_free, p[0], p[1], p[2], edges, centre)
+    parc[les & ~np.isin(aseg_free, D.CORTEX_LABELS)] = 0
+    brain = np.isin(aseg, D.GM_LABELS + D.WM_LABELS)
+
+    # susceptibility (ppb) with lesions, rims and veins
+    chi = C.lookup(D.CHI_PPB)[tissue]
+    rim = np.zeros(shape, dtype=bool)
+    lesion_rows = []
+    by_index = {spec.index: spec for spec in specs}
+    for i in present:
+        spec = by_index[i]
+        bbox = boxes[i]
+        m = lesion[bbox] == design_to_id[i]
+        chi[bbox][m] += f32(spec.chi_ppb)
+        if spec.rim_class != "none":
+            edge = edge_voxels(m)
+            kji = np.argwhere(edge).astype(np.float64) + np.array([b.start for b in bbox])
+            ctr = np.argwhere(m).mean(axis=0) + np.array([b.start for b in bbox])
+            d = (kji - ctr)[:, ::-1] * spacing  # voxel axes are RAS-aligned (i -> x, j -> y, k -> z)
+            d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
+            cap = d @ (rotation @ spec.rim_axis) >= 1.0 - 2.0 * D.RIM_CAP_FRACTION[spec.rim_class]
+            sel = np.zeros_like(edge)
+            sel[tuple(np.argwhere(edge)[cap].T)] = True
+            chi[bbox][sel] += f32(spec.rim_delta_ppb)
+            rim[bbox] |= sel
+    central = [(a, b, D.CENTRAL_VEIN_RADIUS_MM, False) for a, b in
+               (vein_segment(by_index[i]) for i in present if by_index[i].central_vein)]
+    vein_frac, sinus_frac = _vein_fraction(veins + central, p, to_kji, spacing, shape)
+    icv_mask = np.isin(aseg, D.GM_LABELS + D.WM_LABELS + D.CSF_LABELS)
+    vein_frac[~icv_mask] = 0.0
+    chi = chi * (1.0 - vein_frac) + f32(D.VEIN_CHI_PPB) * vein_frac
+    chi[~icv_mask] = 0.0
+
+    # lesion truth rows
+    for i in present:
+        spec = by_index[i]
+        bbox = boxes[i]
+        m = lesion[bbox] == design_to_id[i]
+        partner = spec.confluent_with
+        lesion_rows.append({
+            "id": design_to_id[i], "voxels": int(m.sum()), "volume_mm3": float(m.sum()) * spacing ** 3,
+            "location": classify(m, aseg_free[bbox]),
+            "rim_class": spec.rim_class,
+            "rim_coverage": round(measure_rim_coverage(chi[bbox], m), 6),
+            "central_vein": bool(spec.central_vein), "enhancing": bool(spec.enhancing[s]),
+            "confluent_with": design_to_id.get(partner) if partner is not None else None,
+            "change": None if s == 0 else ("new" if spec.scale[0] == 0 else
+                                           "stable" if spec.change in ("stable", "resolved") else spec.change),
+            "baseline_id": None,
+            "_design": i,
+        })
+    lesion_rows.sort(key=lambda r: r["id"])
+
+    # images
+    noise = rng["noise"][s]
+    lesion_ids = lesion[les]
+    def lesion_values(attr):  # noqa: E306
+        values = np.zeros(len(present) + 1, dtype=np.float32)
+        for i in present:
+            values[design_to_id[i]] = getattr(by_index[i], attr)
+        return values[lesion_ids]
+    t1_clean = C.tissue_image(tissue, D.T1_CONTRAST, les, lesion_values("t1"))
+    flair_clean = C.tissue_image(tissue, D.FLAIR_CONTRAST, les, lesion_values("flair"))
+    enh = np.zeros(shape, dtype=np.float32)
+    for i in present:
+        spec = by_index[i]
+        if spec.enhancing[s]:
+            bbox = boxes[i]
+            m = lesion[bbox] == design_to_id[i]
+            region = edge_voxels(m) if spec.ring_enhancing and (m.sum() > 30) else m
+            enh[bbox][region] = 1.0
+    t1post_clean = t1_clean * (1.0 + f32(D.ENHANCEMENT_FACTOR - 1.0) * enh) * (
+        1.0 + f32(D.SINUS_T1POST - 1.0) * sinus_frac)
+    pd = C.tissue_image(tissue, D.T2STAR_PD, les, f32(D.LESION_PD))
+    r2s = C.tissue_image(tissue, D.T2STAR_R2S, les, f32(D.LESION_R2S))
+    r2s[rim] += f32(D.RIM_EXTRA_R2S)
+    r2s = r2s * (1.0 - vein_frac) + f32(D.VEIN_R2S) * vein_frac
+    mag_clean = pd * np.exp(-r2s * f32(D.TE_MS * 1e-3))
+
+    x_s, y_s, z_s = A.grid_ras(reference)
+    images = {}
+    images["t1"] = C.magnitude(t1_clean, C.bias_field(x_s, y_s, z_s, noise), noise)
+    images["t1post"] = C.magnitude(t1post_clean, C.bias_field(x_s, y_s, z_s, noise), noise)
+    images["flair"] = C.magnitude(flair_clean, C.bias_field(x_s, y_s, z_s, noise), noise)
+    del t1_clean, flair_clean, t1post_clean, enh
+    field_ppm = S.dipole_field_ppm(chi, spacing)
+    phase = S.phase_from_field(field_ppm, phase_sign) + S.background_phase(x_s, y_s, z_s, noise)
+    wm_mag = D.T2STAR_PD["wm"] * np.exp(-D.T2STAR_R2S["wm"] * D.TE_MS * 1e-3)
+    signal = (mag_clean * C.bias_field(x_s, y_s, z_s, noise) * f32(D.SIGNAL_SCALE)) * np.exp(1j * phase)
+    signal += C.complex_noise(shape, noise, D.NOISE_FRACTION * D.SIGNAL_SCALE * wm_mag)
+    images["t2star"] = np.abs(signal).astype(np.float32)
+    images["phase"] = S.highpass_phase(signal, spacing)
+    del signal, phase, field_ppm, mag_clean, pd, r2s
+    qsm = chi + noise.standard_normal(shape, dtype=np.float32) * f32(D.QSM_NOISE_PPB)
+    qsm[~icv_mask] = 0.0
+    images["qsm"] = qsm
+    images = {k: image_like(images[k].astype(np.float32), reference) for k in ("t1", "t1post", "flair", "qsm",
+                                                                              "phase", "t2star")}
+    anatomy_img = image_like(aseg.astype(np.uint32), reference)
+    parc_img = image_like(parc.astype(np.uint32), reference)
+    brain_img = image_like(brain.astype(np.uint8), reference)
+    lesion_img = image_like(lesion.astype(np.uint32), reference)
+
+    count = n_streamlines if n_streamlines is not None else (D.STREAMLINES_SMALL if small else D.STREAMLINES_FULL)
+    streamlines = T.generate(rng["tracts"][s], parc_img, aseg, lesion, count)
+    labels = [int(v) for v in np.unique(parc) if v != 0]
+    labels_out, matrix = T.connectome(streamlines, parc_img, labels)
+    disconnected = T.crossing_streamlines(streamlines, lesion_img)
+
+    truth = {
+        "subject": subject, "session": f"{s + 1:02d}", "seed": int(seed), "small": bool(small),
+        "phase_sign": int(phase_sign), "b0_tesla": D.B0_TESLA, "te_ms": D.TE_MS,
+        "voxel_size_mm": spacing,
+        "lesions": lesion_rows,
+        "tissue_ml": _tissue_ml(aseg_free, lesion, voxel_ml),
+        "pbvc_percent": float(pbvc),
+        "motion": {"rotation": np.asarray(rotation).tolist(), "translation_mm": np.asarray(translation).tolist()},
+        "connectome": {"labels": labels_out, "matrix": matrix.tolist()},
+        "disconnected_streamlines": disconnected,
+        "n_streamlines": len(streamlines),
+    }
+    t = truth["tissue_ml"]
+    truth["bpf"] = (t["gm"] + t["wm"] + t["lesion"]) / t["icv"]
+    return Session(id=f"{s + 1:02d}", images=images, anatomy=anatomy_img, parcellation=parc_img,
+                   brain_mask=brain_img, lesions=lesion_img, streamlines=streamlines, truth=truth,
+                   reference=reference)
+
+
+def _link_sessions(subject: Subject) -> None:
+    """Fill baseline_id / resolved_baseline_ids and drop private fields."""
+    base = {r["_design"]: r["id"] for r in subject.sessions[0].truth["lesions"]}
+    for n, session in enumerate(subject.sessions):
+        seen = set()
+        for row in session.truth["lesions"]:
+            design = row.pop("_design")
+            seen.add(design)
+            row["baseline_id"] = base.get(design) if n > 0 else None
+            if n > 0 and row["change"] != "new" and row["baseline_id"] is None:
+                row["change"] = "new"
+        if n > 0:
+            session.truth["resolved_baseline_ids"] = sorted(v for d, v in base.items() if d not in seen)
+        for row in session.truth["lesions"]:
+            assert row["location"] in LOCATIONS
+
+
+
+
+def _write_tractogram(streamlines, reference: sitk.Image, path: Path) -> Path:
+    """Write streamlines (RAS mm) as .tck or .trk (by suffix) atomically, with the grid in the header."""
+    import io as _io
+
+    import nibabel as nib
+    from nibabel.streamlines import Field, Tractogram
+
+    tractogram = Tractogram(streamlines, affine_to_rasmm=np.eye(4))
+    buffer = _io.BytesIO()
+    if path.suffix == ".trk":
+        header = {Field.VOXEL_TO_RASMM: voxel_to_ras(reference).astype(np.float32),
+                  Field.VOXEL_SIZES: np.asarray(reference.GetSpacing(), dtype=np.float32),
+                  Field.DIMENSIONS: np.asarray(reference.GetSize(), dtype=np.int16),
+                  Field.VOXEL_ORDER: b"RAS"}
+        nib.streamlines.TrkFile(tractogram, header=header).save(buffer)
+    else:
+        nib.streamlines.TckFile(tractogram).save(buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_session(root, subject: Subject, session: Session, tractogram_formats=(".tck", ".trk")) -> dict:
+    """Write one visit into a BIDS dataset rooted at ``root``; return {key: path}."""
+    root = Path(root)
+    paths = {}
+    sidecars = {
+        "t1": {"MagneticFieldStrength": D.B0_TESLA, "Phantom": True},
+        "t1post": {"MagneticFieldStrength": D.B0_TESLA, "ContrastBolusIngredient": "GADOLINIUM"},
+        "flair": {"MagneticFieldStrength": D.B0_TESLA},
+        "qsm": {"MagneticFieldStrength": D.B0_TESLA, "Units": "ppb", "EchoTime": D.TE_MS / 1000.0},
+        "phase": {"MagneticFieldStrength": D.B0_TESLA, "EchoTime": D.TE_MS / 1000.0, "Units": "rad",
+                  "PhaseSign": session.truth["phase_sign"], "HighPassFilterSigmaMm": D.HIGHPASS_SIGMA_MM,
+                  "B0Direction": "scanner z (voxel axis k)"},
+        "t2star": {"MagneticFieldStrength": D.B0_TESLA, "EchoTime": D.TE_MS / 1000.0},
+    }
+    for key, image in session.images.items():
+        path = bids.raw_path(root, subject.id, session.id, key)
+        write_image(image, path)
+        write_json(str(path)[: -len(".nii.gz")] + ".json", sidecars[key])
+        paths[key] = path
+    for key, image in (("anatomy", session.anatomy), ("parcellation", session.parcellation),
+                       ("brain_mask", session.brain_mask), ("lesions", session.lesions)):
+        path = bids.derivative_path(root, PIPELINE, subject.id, session.id, key)
+        write_image(image, path)
+        paths[key] = path
+    for ext in tractogram_formats:
+        path = bids.derivative_path(root, PIPELINE, subject.id, session.id, "tractogram", ext=ext)
+        _write_tractogram(session.streamlines, session.reference, path)
+        paths["tractogram" + ext] = path
+    truth_path = truth_path_for(root, subject.id, session.id)
+    write_json(truth_path, session.truth)
+    paths["truth"] = truth_path
+    return paths
+
+
+def truth_path_for(root, subject: str, session: str) -> Path:
+    """Path of a visit's ground_truth.json: derivatives/phantom/sub-XX/ses-YY/ground_truth.json."""
+    return Path(root) / "derivatives" / PIPELINE / f"sub-{subject}" / f"ses-{session}" / "ground_truth.json"
+
+
+def _lookup_tables(root: Path) -> None:
+    """dseg.tsv label tables for the aseg and the parcellation (BIDS derivatives convention)."""
+    from ..tables import write_table
+
+    base = root / "derivatives" / PIPELINE
+    write_table([{"index": v, "name": n} for n, v in sorted(D.ASEG.items(), key=lambda t: t[1])],
+                base / "desc-aseg_dseg.tsv")
+    rows = [{"index": v, "name": n} for n, v in sorted(D.ASEG.items(), key=lambda t: t[1])
+            if v in D.SUBCORTICAL_PARCEL_LABELS]
+    for hemi, base_value in (("lh", 1001), ("rh", 2001)):
+        for ap in range(D.PARCELS_AP):
+            for cor in range(D.PARCELS_CORONAL):
+                rows.append({"index": base_value + ap * D.PARCELS_CORONAL + cor,
+                             "name": f"ctx-{hemi}-ap{ap}-cor{cor}"})
+    write_table(rows, base / "desc-parcellation_dseg.tsv")
+
+
+def write_dataset(outdir, n_subjects: int = 1, seed: int = 0, small: bool = False, sessions: int = 2,
+                  rescan: bool = False, preview: bool = False, progress=None) -> list[Path]:
+    """Write a BIDS dataset of ``n_subjects`` phantom subjects (subject k uses seed + k - 1).
+
+    Raw images go to ``sub-XX/ses-YY/anat`` (names from :mod:`mspathobiology.bids`); label images,
+    tractograms (.tck and .trk) and ``ground_truth.json`` to ``derivatives/phantom``. Returns the
+    subject folders. ``preview`` also writes ``derivatives/phantom/sub-XX/sub-XX_preview.png``.
+    """
+    if int(n_subjects) < 1:
+        raise InputError("n_subjects", f"must be >= 1, not {n_subjects}")
+    root = Path(outdir)
+    root.mkdir(parents=True, exist_ok=True)
+    write_json(root / "dataset_description.json", {
+        "Name": "MSPathobiology digital MS phantom", "BIDSVersion": "1.9.0", "DatasetType": "raw",
+        "License": "CC0", "GeneratedBy": [{"Name": "mspathobiology.phantom"}],
+        "Phantom": {"seed": int(seed), "small": bool(small), "sessions": int(sessions), "rescan": bool(rescan)}})
+    write_json(root / "derivatives" / PIPELINE / "dataset_description.json", {
+        "Name": "MSPathobiology phantom ground truth", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
+        "GeneratedBy": [{"Name": "mspathobiology.phantom"}]})
+    _lookup_tables(root)
+    folders, participants = [], []
+    for k in range(int(n_subjects)):
+        sub_id = f"{k + 1:02d}"
+        if progress:
+            progress(f"sub-{sub_id}: generating")
+        subject = generate_subject(seed=int(seed) + k, small=small, sessions=sessions, rescan=rescan,
+                                   subject=sub_id)
+        for session in subject.sessions:
+            write_session(root, subject, session)
+        if preview:
+            from .preview import write_preview
+
+            write_preview(subject.sessions[0], root / "derivatives" / PIPELINE / f"sub-{sub_id}"
+                          / f"sub-{sub_id}_preview.png")
+        participants.append({"participant_id": f"sub-{sub_id}", "seed": int(seed) + k})
+        folders.append(root / f"sub-{sub_id}")
+    from ..tables import write_table
+
+    write_table(participants, root / "participants.tsv")
+    return folders

@@ -1,0 +1,166 @@
+"""Per-subject design of the phantom: lesions (classes, sizes, evolution, rims, veins,
+enhancement), the venous tree and the follow-up atrophy targets. Pure random draws from
+the subject's generators; rasterisation happens per visit in :mod:`.dataset`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..defaults import phantom as D
+from .anatomy import AnatomyModel
+from .lesions import CLASS_VOLUME_MM3, Placer
+
+
+def _loguniform(rng, lo, hi):
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _session_scales(change: str, target: float, n_sessions: int, rescan: bool) -> list:
+    """Axis scale of a baseline lesion at each visit (0 = absent)."""
+    scales = [1.0]
+    for s in range(1, n_sessions):
+        if rescan or change == "stable":
+            scales.append(1.0)
+        elif change == "resolved":
+            scales.append(0.0)
+        else:
+            scales.append(1.0 + (target - 1.0) * s / (n_sessions - 1))
+    return scales
+
+
+def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int, rescan: bool) -> list:
+    """Place baseline lesions, confluent pairs and follow-up new lesions on the baseline grid.
+
+    Returns a list of :class:`~.lesions.LesionSpec` with per-visit ``scale``, ``change``, rim, vein and
+    enhancement set. Lesions are attempted largest first; a lesion that cannot be placed is retried
+    smaller, then dropped.
+    """
+    counts = D.LESION_COUNTS_SMALL if small else D.LESION_COUNTS_FULL
+    rim_counts = D.RIM_COUNTS_SMALL if small else D.RIM_COUNTS_FULL
+    n_large = sum(rim_counts.values()) + 1
+    plan = []
+    for location, n in counts.items():
+        lo, hi = CLASS_VOLUME_MM3[location]
+        lo = max(lo, D.LESION_VOLUME_RANGE_MM3[0])
+        for _ in range(n):
+            plan.append([location, _loguniform(rng, lo, hi)])
+    big = [p for p in plan if p[0] in ("periventricular", "deep_white_matter")]
+    for p in big[:n_large]:
+        p[1] = _loguniform(rng, *D.LARGE_LESION_VOLUME_RANGE_MM3)
+    plan.sort(key=lambda p: -p[1])
+    # The design is always drawn for a baseline and a changed follow-up, so the baseline of a subject does
+    # not depend on the number of visits; without follow-up changes they are dropped at the end.
+    follow = n_sessions > 1 and not rescan
+
+    specs = []
+    for location, volume in plan:
+        change, target = "stable", 1.0
+        u, grow, shrink = evolution.random(), evolution.uniform(*D.ENLARGING_SCALE), evolution.uniform(*D.SHRINKING_SCALE)
+        if True:
+            if u < D.ENLARGING_FRACTION:
+                change, target = "enlarging", float(grow)
+            elif u < D.ENLARGING_FRACTION + D.SHRINKING_FRACTION and volume >= 50.0:
+                change, target = "shrinking", float(shrink)
+            elif u < D.ENLARGING_FRACTION + D.SHRINKING_FRACTION + D.RESOLVING_FRACTION:
+                change = "resolved"
+        scales = _session_scales(change, target, 2, False)
+        placed = None
+        for attempt in range(3):
+            placed = placer.place(len(specs), location, volume * 0.5 ** attempt, rng.random() < D.IRREGULAR_FRACTION,
+                                  scales=tuple(s for s in scales if s > 0))
+            if placed:
+                break
+        if placed is None:
+            continue
+        spec, mask = placed
+        spec.scale, spec.change, spec.target = _session_scales(change, target, n_sessions, not follow), change, target
+        spec.mask0 = mask
+        specs.append(spec)
+
+    # confluent pairs: a partner touching a large WM lesion, stable at every visit
+    n_pairs = D.CONFLUENT_PAIRS_SMALL if small else D.CONFLUENT_PAIRS_FULL
+    hosts = [s for s in specs if s.location in ("periventricular", "deep_white_matter", "juxtacortical")
+             and s.change == "stable" and s.confluent_with is None]
+    for host in hosts[:n_pairs]:
+        location = "deep_white_matter" if host.location != "juxtacortical" else "juxtacortical"
+        placed = placer.place(len(specs), location, float(rng.uniform(0.3, 0.8)) * float(host.mask0.sum())
+                              * placer.spacing ** 3, rng.random() < 0.5, partner=host, partner_mask=host.mask0,
+                              scales=(1.0,))
+        if placed is None:
+            continue
+        spec, mask = placed
+        spec.scale, spec.change, spec.mask0 = [1.0] * n_sessions, "stable", mask
+        spec.confluent_with, host.confluent_with = host.index, len(specs)
+        specs.append(spec)
+
+    # new lesions at follow-up (absent at baseline)
+    if True:
+        n_new = D.NEW_LESIONS_SMALL if small else D.NEW_LESIONS_FULL
+        for _ in range(n_new):
+            location = str(rng.choice(["periventricular", "deep_white_matter", "juxtacortical"]))
+            lo, hi = CLASS_VOLUME_MM3[location]
+            volume = _loguniform(rng, max(lo, 20.0), min(hi, 800.0))
+            placed = placer.place(len(specs), location, volume, rng.random() < D.IRREGULAR_FRACTION, scales=(1.0,))
+            if placed is None:
+                continue
+            spec, mask = placed
+            spec.scale = [0.0] + [1.0] * max(n_sessions - 1, 1)
+            spec.change, spec.mask0 = "new", mask
+            specs.append(spec)
+
+    # rims (large, non-confluent, stable or enlarging baseline lesions), veins, enhancement, intensities
+    candidates = [s for s in specs if s.scale[0] > 0 and s.confluent_with is None
+                  and s.mask0.sum() * placer.spacing ** 3 >= D.RIM_MIN_VOLUME_MM3 and s.change != "resolved"]
+    order = rng.permutation(len(candidates))
+    slots = [c for c, n in rim_counts.items() for _ in range(n)]
+    for slot, n in zip(slots, order):
+        spec = candidates[n]
+        spec.rim_class = slot
+        axis = rng.normal(size=3)
+        spec.rim_axis = axis / np.linalg.norm(axis)
+        spec.rim_delta_ppb = float(rng.uniform(*D.RIM_DELTA_CHI_PPB))
+    for spec in specs:
+        spec.central_vein = bool(rng.random() < D.CENTRAL_VEIN_FRACTION and spec.mask0.sum() * placer.spacing ** 3 >= 20)
+        first = 0 if spec.scale[0] > 0 else 1
+        enh = spec.rim_class == "none" and (first == 1 or rng.random() < D.ENHANCING_FRACTION)
+        spec.enhancing = [bool(enh and s == first) for s in range(max(n_sessions, 2))]
+        spec.ring_enhancing = bool(rng.random() < 0.4)
+        spec.t1 = float(rng.uniform(*D.T1_LESION_RANGE))
+        spec.flair = float(rng.uniform(*D.FLAIR_LESION_RANGE))
+        spec.chi_ppb = float(rng.uniform(*D.LESION_CHI_RANGE_PPB))
+    if not follow:
+        specs = [spec for spec in specs if spec.change != "new"]
+        for spec in specs:
+            spec.change, spec.scale = "stable", [1.0] * n_sessions
+            spec.enhancing = [spec.enhancing[0]] * 1 + [False] * (n_sessions - 1)
+    for spec in specs:
+        spec.enhancing = (spec.enhancing + [False] * n_sessions)[:n_sessions]
+    return specs
+
+
+def venous_tree(rng, model: AnatomyModel, placer: Placer) -> list:
+    """Veins as segments (a, b, radius mm, is_sinus) in the baseline head frame.
+
+    Superior sagittal sinus along the midline under the vertex, straight sinus, paired internal
+    cerebral veins, and medullary veins running radially from the ventricles through white matter.
+    """
+    veins = []
+    c = model.c(D.CEREBRUM_CENTRE_MM)
+    a = model.a(D.CEREBRUM_SEMI_AXES_MM) + D.EXTERNAL_CSF_MM * 0.5
+    angles = np.linspace(np.deg2rad(-10), np.deg2rad(200), 16)
+    arc = [np.array([c[0], c[1] + a[1] * np.cos(t), c[2] + a[2] * np.sin(t)]) for t in angles]
+    for p, q in zip(arc[:-1], arc[1:]):
+        veins.append((p, q, D.SINUS_RADIUS_MM, True))
+    cc_back = np.array([c[0], c[1] - D.CC_HALF_LENGTH_MM * model.scale, D.CC_TOP_Z_MM * model.scale - 4.0])
+    veins.append((cc_back, arc[-3], D.SINUS_RADIUS_MM * 0.7, True))
+    for side in (-1.0, 1.0):
+        veins.append((np.array([side * 2.5, 10.0, 22.0]) * model.scale, cc_back + np.array([side * 2.5, 0.0, 0.0]),
+                      1.0, False))
+    wm = np.flatnonzero(placer.candidates["periventricular"])
+    for _ in range(D.MEDULLARY_VEINS):
+        kji = np.array(np.unravel_index(wm[rng.integers(wm.size)], placer.shape))
+        start = placer.origin + kji[::-1] * placer.spacing
+        g = np.array([placer.grad_vent[ax][tuple(kji)] for ax in range(3)])[::-1]
+        g = g / (np.linalg.norm(g) + 1e-9)
+        veins.append((start, start + g * rng.uniform(15.0, 30.0), D.MEDULLARY_VEIN_RADIUS_MM, False))
+    return veins

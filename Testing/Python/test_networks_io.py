@@ -1,0 +1,206 @@
+"""Networks: tractogram readers/writers, the command line, run_case, and the phantom's ground truth."""
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from mspathobiology.errors import InputError
+from mspathobiology.geometry import voxel_to_ras
+from mspathobiology.networks import (check_inside, connectome, make_streamlines, read_matrix, read_tractogram,
+                                     run_case, write_tractogram)
+from mspathobiology.tables import read_table
+
+
+def sample_streamlines(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 12, n)
+    points = rng.uniform(-30, 30, (lengths.sum(), 3)).astype(np.float32)
+    return make_streamlines(points, np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+
+
+def assert_same(a, b, atol=1e-4):
+    np.testing.assert_array_equal(a._lengths, b._lengths)
+    np.testing.assert_allclose(np.asarray(a.get_data()), np.asarray(b.get_data()), atol=atol, rtol=0)
+
+
+@pytest.mark.parametrize("suffix", [".tck", ".trk", ".trx", ".vtk", ".vtp"])
+def test_tractogram_round_trip(tmp_path, suffix):
+    streamlines = sample_streamlines()
+    affine = np.diag([1.25, 1.25, 2.0, 1.0])
+    affine[:3, 3] = [-40, -40, -40]
+    path = write_tractogram(streamlines, tmp_path / f"t{suffix}", affine=affine, shape=(64, 64, 40))
+    back = read_tractogram(path)
+    assert_same(streamlines, back, atol=1e-4 if suffix == ".trk" else 0)
+    if suffix == ".trx":
+        assert isinstance(back._data, np.memmap)  # memory-mapped, not copied
+
+
+def test_vtk_frames(tmp_path):
+    streamlines = sample_streamlines(10)
+    lps = write_tractogram(streamlines, tmp_path / "lps.vtk", space="LPS")
+    ras = write_tractogram(streamlines, tmp_path / "ras.vtp", space="RAS")
+    assert b"SPACE=LPS" in lps.read_bytes()[:200]
+    assert_same(streamlines, read_tractogram(lps), atol=0)
+    assert_same(streamlines, read_tractogram(ras), atol=0)
+    # a file in LPS: x and y are stored negated
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkIOLegacy import vtkPolyDataReader
+
+    reader = vtkPolyDataReader()
+    reader.SetFileName(str(lps))
+    reader.Update()
+    stored = vtk_to_numpy(reader.GetOutput().GetPoints().GetData())
+    np.testing.assert_array_equal(stored, np.asarray(streamlines.get_data()) * [-1, -1, 1])
+    # an untagged file (old fibre bundle): frame from the caller
+    text = lps.read_bytes().replace(b"SPACE=LPS", b"untagged!")
+    (tmp_path / "old.vtk").write_bytes(text)
+    assert_same(streamlines, read_tractogram(tmp_path / "old.vtk"), atol=0)  # default LPS, as Slicer
+    flipped = read_tractogram(tmp_path / "old.vtk", space="RAS")
+    np.testing.assert_array_equal(np.asarray(flipped.get_data()), stored)
+
+
+def test_reader_errors(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        read_tractogram(tmp_path / "missing.tck")
+    (tmp_path / "bad.tck").write_text("not a tractogram")
+    with pytest.raises(InputError, match="cannot be read"):
+        read_tractogram(tmp_path / "bad.tck")
+    (tmp_path / "bad.txt").write_text("x")
+    with pytest.raises(InputError, match="unsupported"):
+        read_tractogram(tmp_path / "bad.txt")
+
+
+def test_check_inside_reports_the_frames():
+    streamlines = sample_streamlines()
+    affine = np.eye(4)
+    affine[:3, 3] = -32
+    assert check_inside(streamlines, (64, 64, 64), affine) == 0.0
+    with pytest.raises(InputError, match="LPS vs RAS"):
+        check_inside(streamlines, (64, 64, 64), np.diag([1, 1, 1, 1.0]))
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    """A parcellation on an oblique grid, lesions, FA and a .trk of straight streamlines."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import oblique_image
+
+    folder = tmp_path_factory.mktemp("network_case")
+    rng = np.random.default_rng(0)
+    image = oblique_image(size=(30, 28, 24), spacing=(1.0, 1.2, 1.1))
+    k, j, i = np.indices((24, 28, 30))
+    labels = (1 + (k // 6) * 6 + (j // 7) * 2 + i // 15).astype(np.uint32)
+    labels[:2] = 0
+    lesions = np.zeros_like(labels, dtype=np.uint8)
+    lesions[10:14, 10:15, 12:18] = 1
+    paths = {}
+    for key, array in (("parcellation", labels), ("lesions", lesions), ("scalar", rng.random(labels.shape))):
+        img = sitk.GetImageFromArray(array.astype(np.float32) if key == "scalar" else array)
+        img.CopyInformation(image)
+        paths[key] = folder / f"{key}.nii.gz"
+        sitk.WriteImage(img, str(paths[key]))
+    affine = voxel_to_ras(image)
+    a, b = rng.uniform(0, [29, 27, 23], (2, 800, 3))
+    t = np.linspace(0, 1, 25)[None, :, None]
+    ijk = (a[:, None] + t * (b - a)[:, None]).reshape(-1, 3)
+    points = (ijk @ affine[:3, :3].T + affine[:3, 3]).astype(np.float32)
+    streamlines = make_streamlines(points, np.arange(800) * 25, np.full(800, 25))
+    paths["tractogram"] = write_tractogram(streamlines, folder / "tracts.trk", affine=affine, shape=(30, 28, 24))
+    return paths, streamlines, labels.transpose(2, 1, 0), affine
+
+
+def test_cli_writes_every_output(case, tmp_path):
+    from mspathobiology.cli import main
+
+    paths, streamlines, labels, affine = case
+    out = tmp_path / "out"
+    code = main(["network", "--tractogram", str(paths["tractogram"]), "--parcellation", str(paths["parcellation"]),
+                 "--lesions", str(paths["lesions"]), "--assignment", "radial:2", "--out", str(out)])
+    assert code == 0
+    matrix, rows = read_matrix(out / "connectome.csv")
+    expected, expected_rows = connectome(read_tractogram(paths["tractogram"]), labels, affine,
+                                         assignment="radial:2", zero_diagonal=True)
+    np.testing.assert_array_equal(rows, expected_rows)
+    np.testing.assert_array_equal(matrix, expected)
+    lesioned, _ = read_matrix(out / "connectome_lesioned.csv")
+    assert (lesioned <= matrix).all() and lesioned.sum() < matrix.sum()
+    edges = read_table(out / "disconnection.tsv")
+    assert list(edges[0]) == ["region_a", "region_b", "streamlines", "disconnected", "percent"]
+    assert sum(e["streamlines"] - e["disconnected"] for e in edges) == np.triu(lesioned).sum()
+    regions = read_table(out / "regions_disconnection.tsv")
+    assert {r["region"] for r in regions} == set(rows.tolist())
+    nodes = read_table(out / "nodes.tsv")
+    assert [n["label"] for n in nodes] == rows.tolist()
+    assert all(n["strength"] == pytest.approx(s) for n, s in zip(nodes, matrix.sum(axis=1)))
+    import json
+
+    report = json.loads((out / "global.json").read_text())
+    for key, value in report["delta"].items():
+        if report["metrics"][key] is not None and report["lesioned_metrics"][key] is not None:
+            assert value == pytest.approx(report["lesioned_metrics"][key] - report["metrics"][key])
+    assert report["delta"]["total_weight"] == -report["disconnection"]["disconnected_streamlines"]
+
+
+def test_run_case_scalar_weight_and_errors(case, tmp_path):
+    paths, *_ = case
+    images = {"tractogram": paths["tractogram"], "parcellation": paths["parcellation"], "scalar": paths["scalar"]}
+    summary = run_case(images, tmp_path / "fa", weight="mean_scalar")
+    matrix, _ = read_matrix(tmp_path / "fa" / "connectome.csv")
+    assert matrix.dtype.kind == "f" and 0 < matrix.max() < 1
+    assert summary["network_regions"] == len(matrix) and "network_disconnected_percent" not in summary
+    assert 0 < summary["network_global_efficiency"] <= 1
+    with pytest.raises(InputError, match="parcellation"):
+        run_case({"tractogram": paths["tractogram"]}, tmp_path / "x")
+    with pytest.raises(InputError, match="unknown network option"):
+        run_case(images, tmp_path / "x", colour="red")
+    from mspathobiology.cli import main
+
+    assert main(["network", "--tractogram", str(tmp_path / "none.tck"), "--parcellation",
+                 str(paths["parcellation"]), "--out", str(tmp_path / "y")]) == 2
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    pytest.importorskip("mspathobiology.phantom")
+    from mspathobiology.phantom import generate_subject
+
+    return generate_subject(seed=0, small=True)
+
+
+def test_phantom_connectome_and_disconnection_equal_ground_truth(phantom):
+    from mspathobiology.defaults.phantom import CROSSING_SAMPLE_VOXELS
+    from mspathobiology.networks.disconnection import lesion_mask_array, lesioned_streamlines
+
+    for session in phantom.sessions:
+        truth = session.truth
+        matrix, rows = connectome(session.streamlines, session.parcellation, None, zero_diagonal=True)
+        np.testing.assert_array_equal(rows, truth["connectome"]["labels"])
+        np.testing.assert_array_equal(matrix, np.array(truth["connectome"]["matrix"]))
+        assert matrix.sum() > 0
+        hit = lesioned_streamlines(session.streamlines, lesion_mask_array(session.lesions),
+                                   voxel_to_ras(session.lesions), step_voxels=CROSSING_SAMPLE_VOXELS)
+        np.testing.assert_array_equal(np.flatnonzero(hit), sorted(truth["disconnected_streamlines"]))
+        assert 0 < hit.sum() < len(hit)
+
+
+def test_phantom_files_through_run_case(phantom, tmp_path):
+    import json
+
+    from mspathobiology.defaults.phantom import CROSSING_SAMPLE_VOXELS
+
+    session = phantom.sessions[0]
+    images = {"parcellation": tmp_path / "parc.nii.gz", "lesions": tmp_path / "lesions.nii.gz",
+              "tractogram": tmp_path / "tracts.tck"}
+    sitk.WriteImage(session.parcellation, str(images["parcellation"]))
+    sitk.WriteImage(session.lesions, str(images["lesions"]))
+    write_tractogram(session.streamlines, images["tractogram"])
+    summary = run_case(images, tmp_path / "out", step_voxels=CROSSING_SAMPLE_VOXELS)
+    matrix, rows = read_matrix(tmp_path / "out" / "connectome.csv")
+    np.testing.assert_array_equal(rows, session.truth["connectome"]["labels"])
+    np.testing.assert_array_equal(matrix, np.array(session.truth["connectome"]["matrix"]))
+    report = json.loads((tmp_path / "out" / "global.json").read_text())
+    assert report["disconnection"]["lesioned_streamlines"] == len(session.truth["disconnected_streamlines"])
+    assert summary["network_disconnected_percent"] > 0 and summary["network_delta_global_efficiency"] < 0

@@ -1,0 +1,247 @@
+"""Network speed and exactness, side by side in one run (issue 7).
+
+    python benchmarks/networks_speed.py [--streamlines 1000000] [--points 50] [--repeats 3]
+
+Synthetic data, generated here (seeded, no downloads): a 100^3 grid of 1.5 mm voxels on an
+oblique affine, a brain-like ellipsoid split into 100 Voronoi regions (label 0 outside), and
+straight streamlines of ``--points`` points between random points of the ellipsoid.
+
+Figures, each with PASS/FAIL:
+1. connectome, end-voxel, from the arrays: mspathobiology.networks.connectome vs
+   dipy.tracking.utils.connectivity_matrix: speed-up >= 8x, identical matrix, and peak
+   traced memory (tracemalloc, each method in a fresh subprocess) no higher than DIPY's;
+2. lesion disconnection of all streamlines by a lesion mask: < 5 s (and, on a subset,
+   identical to a per-streamline reference loop);
+3. loading a .trx of all streamlines (memory-mapped) takes less than the connectome build;
+4. the phantom's connectome and disconnected streamlines equal its ground truth exactly
+   (skipped if mspathobiology.phantom is not available).
+Times are wall-clock (best of --repeats); CPU time of the process is printed beside them
+because the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "MSPathobiology"))
+
+GRID = (100, 100, 100)
+REGIONS = 100
+
+
+def make_data(n_streamlines: int, n_points: int, seed: int = 0):
+    """Labels [i, j, k], affine (voxel -> RAS), ArraySequence of straight streamlines, lesion mask."""
+    from scipy.spatial import cKDTree
+
+    from mspathobiology.networks import make_streamlines
+
+    rng = np.random.default_rng(seed)
+    angle = np.deg2rad(12.0)
+    rot = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    affine = np.eye(4)
+    affine[:3, :3] = rot @ np.diag([1.5, 1.5, 1.5])
+    affine[:3, 3] = -(affine[:3, :3] @ (np.array(GRID) / 2.0))
+    centre, radii = np.array(GRID) / 2.0 - 0.5, np.array([44.0, 40.0, 36.0])
+    ijk = np.indices(GRID).reshape(3, -1).T
+    inside = (((ijk - centre) / radii) ** 2).sum(axis=1) <= 1.0
+    seeds = centre + (rng.uniform(-1, 1, (4 * REGIONS, 3)) * radii)
+    seeds = seeds[(((seeds - centre) / radii) ** 2).sum(axis=1) <= 0.8][:REGIONS]
+    labels = np.zeros(GRID, dtype=np.int32)
+    labels.ravel()[inside] = cKDTree(seeds).query(ijk[inside])[1] + 1
+
+    def random_inside(count):
+        direction = rng.normal(size=(count, 3))
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        return centre + direction * radii * rng.uniform(0, 1, (count, 1)) ** (1 / 3) * 0.98
+
+    points = np.empty((n_streamlines * n_points, 3), dtype=np.float32)
+    t = np.linspace(0.0, 1.0, n_points)[None, :, None]
+    block = 100_000
+    for s0 in range(0, n_streamlines, block):
+        s1 = min(n_streamlines, s0 + block)
+        a, b = random_inside(s1 - s0)[:, None, :], random_inside(s1 - s0)[:, None, :]
+        vox = (a + t * (b - a)).reshape(-1, 3)
+        points[s0 * n_points:s1 * n_points] = vox @ affine[:3, :3].T + affine[:3, 3]
+    streamlines = make_streamlines(points, np.arange(n_streamlines, dtype=np.int64) * n_points,
+                                   np.full(n_streamlines, n_points, dtype=np.int64))
+    lesions = np.zeros(GRID, dtype=bool)
+    wm = np.flatnonzero(inside)
+    for _ in range(25):
+        c = np.array(np.unravel_index(rng.choice(wm), GRID))
+        r = rng.uniform(1.5, 4.0, 3)
+        lo, hi = np.maximum(c - 5, 0), np.minimum(c + 6, GRID)
+        sub = np.indices(hi - lo).reshape(3, -1).T + lo
+        sub = sub[(((sub - c) / r) ** 2).sum(axis=1) <= 1.0]
+        lesions[tuple(sub.T)] = True
+    return labels, affine, streamlines, lesions
+
+
+def best_time(function, repeats):
+    walls, cpus, result = [], [], None
+    for _ in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        result = function()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return min(walls), min(cpus), result
+
+
+def memory_child(method, n_streamlines, n_points):
+    """Run one connectome method under tracemalloc; print its peak traced memory in bytes."""
+    import tracemalloc
+
+    labels, affine, streamlines, _ = make_data(n_streamlines, n_points)
+    if method == "dipy":
+        from dipy.tracking.utils import connectivity_matrix
+
+        run = lambda: connectivity_matrix(streamlines, affine, labels)  # noqa: E731
+    else:
+        from mspathobiology.networks import connectome
+
+        run = lambda: connectome(streamlines, labels, affine, drop_unassigned=False)  # noqa: E731
+    tracemalloc.start()
+    run()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(json.dumps({"peak": peak}))
+
+
+def reference_hits(streamlines, mask, affine, step):
+    """Per-streamline loop with the sampling definition of mspathobiology.networks.disconnection."""
+    from mspathobiology.networks.disconnection import voxel_coordinates
+
+    inverse = np.linalg.inv(affine)
+    lin, shift = inverse[:3, :3].T.copy(), inverse[:3, 3] + 0.5
+    coords = [voxel_coordinates(np.asarray(s), lin, shift) for s in streamlines]
+    longest = max(np.sqrt((np.diff(c, axis=1) ** 2).sum(axis=0)).max(initial=0) for c in coords)
+    m = max(1, int(np.ceil(longest / step)))
+    out = np.zeros(len(coords), dtype=bool)
+    for index, c in enumerate(coords):
+        samples = [c]
+        for a, b in zip(c.T[:-1], c.T[1:]):
+            samples.append(a[:, None] + (np.arange(1, m) / m) * (b - a)[:, None])
+        v = np.floor(np.concatenate(samples, axis=1)).astype(int)
+        ok = ((v >= 0) & (v < np.array(mask.shape)[:, None])).all(axis=0)
+        out[index] = bool(mask[tuple(v[:, ok])].any())
+    return out
+
+
+def report(name, value, target, ok):
+    print(f"{'PASS' if ok else 'FAIL'}  {name}: {value}  (target {target})")
+    return ok
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--streamlines", type=int, default=1_000_000)
+    parser.add_argument("--points", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--memory-child", choices=("dipy", "ours"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child, args.streamlines, args.points)
+        return 0
+
+    from dipy.tracking.utils import connectivity_matrix
+
+    from mspathobiology.networks import connectome, read_tractogram, write_tractogram
+    from mspathobiology.networks.disconnection import lesioned_streamlines
+
+    results = []
+    t0 = time.perf_counter()
+    labels, affine, streamlines, lesions = make_data(args.streamlines, args.points)
+    print(f"data: {args.streamlines:,} streamlines x {args.points} points, grid {GRID}, "
+          f"{len(np.unique(labels)) - 1} regions + background, {lesions.sum()} lesion voxels "
+          f"({time.perf_counter() - t0:.1f} s to generate)")
+
+    # 1. connectome vs DIPY
+    connectome(streamlines, labels, affine, drop_unassigned=False)  # warm the page cache of the arrays
+    ours_wall, ours_cpu, (ours, rows) = best_time(
+        lambda: connectome(streamlines, labels, affine, drop_unassigned=False), args.repeats)
+    dipy_wall, dipy_cpu, dipy_matrix = best_time(
+        lambda: connectivity_matrix(streamlines, affine, labels), args.repeats)
+    print(f"      connectome: ours {ours_wall:.3f} s wall ({ours_cpu:.3f} s CPU), "
+          f"DIPY {dipy_wall:.3f} s wall ({dipy_cpu:.3f} s CPU)")
+    speedup = dipy_wall / ours_wall
+    results.append(report("connectome speed-up over DIPY (end-voxel, 1 M streamlines)", f"{speedup:.1f}x",
+                          ">= 8x", speedup >= 8))
+    identical = np.array_equal(rows, np.arange(dipy_matrix.shape[0])) and np.array_equal(ours, dipy_matrix)
+    results.append(report("connectome identical to DIPY", f"{identical} ({int(ours.sum()):,} streamline ends "
+                          f"counted, {ours.shape[0]} rows)", "identical", identical))
+    peaks = {}
+    for method in ("ours", "dipy"):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", method, "--streamlines",
+                              str(args.streamlines), "--points", str(args.points)],
+                             capture_output=True, text=True, check=True)
+        peaks[method] = json.loads(out.stdout.strip().splitlines()[-1])["peak"] / 2**20
+    results.append(report("connectome peak traced memory", f"ours {peaks['ours']:.0f} MB vs DIPY "
+                          f"{peaks['dipy']:.0f} MB", "<= DIPY", peaks["ours"] <= peaks["dipy"]))
+
+    # 2. disconnection
+    disc_wall, disc_cpu, hit = best_time(lambda: lesioned_streamlines(streamlines, lesions, affine), args.repeats)
+    results.append(report("disconnection of all streamlines by the lesion mask",
+                          f"{disc_wall:.2f} s wall ({disc_cpu:.2f} s CPU), {hit.mean() * 100:.1f}% of "
+                          f"streamlines hit", "< 5 s", disc_wall < 5.0))
+    subset = streamlines[:3000]
+    reference = reference_hits(subset, lesions, affine, 0.5)
+    same = np.array_equal(reference, lesioned_streamlines(subset, lesions, affine))
+    results.append(report("disconnection equals the per-streamline reference (first 3000)",
+                          f"{same} ({int(reference.sum())} hit)", "identical", same))
+
+    # 3. .trx loading
+    with tempfile.TemporaryDirectory(dir=ROOT / "benchmarks") as folder:
+        path = Path(folder) / "tractogram.trx"
+        w = time.perf_counter()
+        write_tractogram(streamlines, path, affine=affine, shape=GRID)
+        save = time.perf_counter() - w
+        load_wall, load_cpu, loaded = best_time(lambda: read_tractogram(path), args.repeats)
+        mapped = isinstance(loaded._data, np.memmap)
+        results.append(report("load 1 M-streamline .trx (memory-mapped) vs connectome build",
+                              f"{load_wall * 1000:.1f} ms vs {ours_wall * 1000:.0f} ms (saved in {save:.1f} s; "
+                              f"memmap={mapped})", "load < build", load_wall < ours_wall and mapped))
+        from_trx, rows_trx = connectome(loaded, labels, affine, drop_unassigned=False)
+        same_trx = np.array_equal(from_trx, ours) and np.array_equal(rows_trx, rows)
+        results.append(report("connectome from the loaded .trx equals the in-memory one", same_trx, "identical",
+                              same_trx))
+        del loaded
+
+    # 4. phantom
+    try:
+        from mspathobiology.phantom import generate_subject
+    except ImportError:
+        print("SKIP  phantom ground truth: mspathobiology.phantom is not available")
+    else:
+        from mspathobiology.defaults.phantom import CROSSING_SAMPLE_VOXELS
+        from mspathobiology.geometry import voxel_to_ras
+        from mspathobiology.networks.disconnection import lesion_mask_array
+
+        for session in generate_subject(seed=0, small=True).sessions:
+            truth = session.truth
+            matrix, labels_p = connectome(session.streamlines, session.parcellation, None, zero_diagonal=True)
+            expected = np.array(truth["connectome"]["matrix"])
+            same_c = (np.array_equal(labels_p, truth["connectome"]["labels"]) and np.array_equal(matrix, expected))
+            results.append(report(f"phantom session {session.id}: connectome equals ground truth",
+                                  f"{same_c} ({int(np.triu(matrix).sum())} streamlines, {len(labels_p)} regions)",
+                                  "identical", same_c))
+            hit_p = lesioned_streamlines(session.streamlines, lesion_mask_array(session.lesions),
+                                         voxel_to_ras(session.lesions), step_voxels=CROSSING_SAMPLE_VOXELS)
+            same_d = np.array_equal(np.flatnonzero(hit_p), np.sort(truth["disconnected_streamlines"]))
+            results.append(report(f"phantom session {session.id}: disconnected streamlines equal ground truth",
+                                  f"{same_d} ({int(hit_p.sum())} vs {len(truth['disconnected_streamlines'])})",
+                                  "identical", same_d))
+    print(f"{sum(results)}/{len(results)} PASS")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,10 +1,8 @@
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import Annotated, Union
 
-import qt
 import vtk
 
 import slicer

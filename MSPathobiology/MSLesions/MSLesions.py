@@ -1,9 +1,7 @@
-import logging
 import os
 import sys
 from typing import Annotated
 
-import qt
 import vtk
 
 import slicer

@@ -1,4 +1,3 @@
-import logging
 import os
 import pathlib
 import sys
@@ -442,7 +441,8 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
         lesions = list(rows.values())
         if not lesions and lesionsNode is not None:
             lesions = self._lesionsFromNode(lesionsNode)
-        self.session = RatingSession(folder, caseId.strip(), rater.strip(), lesions=lesions or None, task=task,
+        rater = "".join(ch for ch in str(rater) if ch.isalnum())  # rater names are letters and digits (file names)
+        self.session = RatingSession(folder, caseId.strip(), rater, lesions=lesions or None, task=task,
                                      order="random" if blinded else "score", show_scores=not blinded)
         return self.session
 

@@ -39,7 +39,7 @@ SCHEMA = (
     ("bbox_i_max", int, "bounding box, voxel index i (inclusive)"),
     ("bbox_j_max", int, "bounding box, voxel index j (inclusive)"),
     ("bbox_k_max", int, "bounding box, voxel index k (inclusive)"),
-    ("long_axis_mm", float, "longest extent in mm (max distance between voxel centres + one voxel)"),
+    ("long_axis_mm", float, "longest extent in mm: max distance between voxel centres + the width of one voxel along that line"),
     ("flair_mean", float, "mean FLAIR normalised to normal-appearing white matter (NAWM = 1); empty without FLAIR"),
     ("flair_max", float, "max normalised FLAIR; empty without FLAIR"),
     ("location", str, "one of " + ", ".join(LOCATIONS)),

@@ -2,8 +2,8 @@
 
 Each ``check_*`` function returns a list of problems (strings naming the file and what is
 wrong); an empty list means the check passed. Run ``python Testing/Python/slicer_static.py``
-to print every problem of the repository, or ``--cmake-lists`` to print the file lists
-that ``MSPathobiology/CMakeLists.txt`` must hold.
+to print every problem of the repository, ``--cmake-lists`` to print the file lists that
+``MSPathobiology/CMakeLists.txt`` must hold, or ``--write-package-cmake`` to rewrite that file.
 
 What is checked, and why:
 
@@ -296,14 +296,48 @@ def _parse_python(path: Path):
             return None
 
 
+def _is_self_ui(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "ui"
+            and isinstance(node.value, ast.Name) and node.value.id == "self")
+
+
+def _literal_strings(node: ast.AST) -> list[str] | None:
+    """The strings of a tuple/list/set of string constants, else None."""
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and all(
+            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+        return [e.value for e in node.elts]
+    return None
+
+
 def ui_attribute_uses(tree: ast.AST) -> list[tuple[str, int]]:
-    """``(name, line)`` of every ``self.ui.<name>`` read in a module."""
+    """``(name, line)`` of every widget name read from ``self.ui`` in a module.
+
+    Covers ``self.ui.<name>``, ``getattr(self.ui, "<name>")``, ``getattr(self.ui, name)`` inside
+    ``for name in ("a", "b")``, and ``getattr(self.ui, f"rating{i}Button")``, which is returned
+    as a pattern ``re:rating.+Button`` (at least one widget name must match it).
+    """
     uses = []
+    loop_values: dict[int, list[str]] = {}  # id(Name node in a loop body) -> the loop's literal values
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)
-                and isinstance(node.value, ast.Attribute) and node.value.attr == "ui"
-                and isinstance(node.value.value, ast.Name) and node.value.value.id == "self"):
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+            values = _literal_strings(node.iter)
+            if values is not None:
+                for inner in (n for stmt in node.body for n in ast.walk(stmt)):
+                    if isinstance(inner, ast.Name) and inner.id == node.target.id:
+                        loop_values[id(inner)] = values
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) and _is_self_ui(node.value):
             uses.append((node.attr, node.lineno))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+              and len(node.args) >= 2 and _is_self_ui(node.args[0])):
+            key = node.args[1]
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                uses.append((key.value, node.lineno))
+            elif isinstance(key, ast.Name) and id(key) in loop_values:
+                uses.extend((value, node.lineno) for value in loop_values[id(key)])
+            elif isinstance(key, ast.JoinedStr):
+                pattern = "".join(re.escape(v.value) if isinstance(v, ast.Constant) else ".+" for v in key.values)
+                uses.append((f"re:{pattern}", node.lineno))
     return uses
 
 
@@ -316,7 +350,11 @@ def check_ui_names(module_dir: Path) -> list[str]:
         if tree is None:
             continue
         for name, line in ui_attribute_uses(tree):
-            if name not in names:
+            if name.startswith("re:"):
+                if not any(re.fullmatch(name[3:], n) for n in names):
+                    problems.append(f"{rel(path)}:{line}: getattr(self.ui, f-string) matches no widget in the module's "
+                                    f".ui (pattern {name[3:]!r})")
+            elif name not in names:
                 close = sorted(n for n in names if n.lower() == name.lower() or _edit_distance(n, name) <= 2)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 problems.append(f"{rel(path)}:{line}: self.ui.{name} is not a widget in the module's .ui{hint}")
@@ -736,8 +774,42 @@ def check_repository(root: Path = ROOT) -> list[str]:
     return problems
 
 
+def package_cmake_text(extension_dir: Path = EXTENSION_DIR) -> str:
+    """The text of ``MSPathobiology/CMakeLists.txt`` for the packages' current files."""
+    def block(var, items):
+        return f"set({var}\n" + "".join(f"  {item}\n" for item in items) + "  )\n"
+
+    lists = package_cmake_lists(extension_dir)
+    text = PACKAGE_CMAKE_HEADER
+    for package, (py, other) in lists.items():
+        up = package.upper()
+        text += block(f"{up}_PYTHON_SCRIPTS", py) + "\n" + block(f"{up}_PYTHON_RESOURCES", other) + "\n"
+    for package in lists:
+        up = package.upper()
+        text += (f"ctkMacroCompilePythonScript(\n  TARGET_NAME {package}\n"
+                 f'  SCRIPTS "${{{up}_PYTHON_SCRIPTS}}"\n  RESOURCES "${{{up}_PYTHON_RESOURCES}}"\n'
+                 "  DESTINATION_DIR ${CMAKE_BINARY_DIR}/${Slicer_QTSCRIPTEDMODULES_LIB_DIR}\n"
+                 "  INSTALL_DIR ${Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR}\n  NO_INSTALL_SUBDIR\n  )\n\n")
+    return text.rstrip() + "\n"
+
+
+PACKAGE_CMAKE_HEADER = """#-----------------------------------------------------------------------------
+# The pure-Python packages the scripted modules import:
+#   mspathobiology       the logic layer (also the pip package and the command line)
+#   mspathobiology_mrml  the MRML bridge
+# They are copied, byte-compiled and installed into Slicer's scripted-modules library folder
+# (the folder slicerMacroBuildScriptedModule installs modules into, which is on sys.path), as
+# Slicer does for its own Python libraries (e.g. Modules/Loadable/Markups/MarkupsLib).
+# Every file is listed; Testing/Python/test_slicer_static.py fails when one is missing.
+# Regenerate this file after adding or removing files:
+#   python Testing/Python/slicer_static.py --write-package-cmake
+
+#-----------------------------------------------------------------------------
+"""
+
+
 def cmake_listing_text(extension_dir: Path = EXTENSION_DIR) -> str:
-    """The SCRIPTS/RESOURCES lines MSPathobiology/CMakeLists.txt needs, for pasting."""
+    """The SCRIPTS/RESOURCES lists MSPathobiology/CMakeLists.txt needs (for a failing test's message)."""
     lines = []
     for package, (py, other) in package_cmake_lists(extension_dir).items():
         lines.append(f"# {package}: SCRIPTS")
@@ -753,6 +825,10 @@ if __name__ == "__main__":
         sys.exit(0)
     if "--cmake-lists" in sys.argv:
         print(cmake_listing_text())
+        sys.exit(0)
+    if "--write-package-cmake" in sys.argv:
+        (EXTENSION_DIR / "CMakeLists.txt").write_text(package_cmake_text(), encoding="utf-8")
+        print(f"wrote {rel(EXTENSION_DIR / 'CMakeLists.txt')}")
         sys.exit(0)
     found = check_repository()
     for problem in found:

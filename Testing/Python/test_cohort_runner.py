@@ -48,6 +48,9 @@ def _log(name, where):
 
 def plugin_lesions(images, out_dir, **_):
     _log("lesions", out_dir)
+    crash = os.environ.get("COHORT_TEST_CRASH")
+    if crash and crash in str(out_dir):
+        os._exit(3)  # a worker process dying (e.g. killed for memory)
     flair = read_image(images["flair"], name="flair")
     labels, n = connected_components(sitk.GetArrayFromImage(flair) > 0.5)
     write_image(image_like(labels.astype(np.uint16), flair), Path(out_dir) / "lesions.nii.gz")
@@ -269,3 +272,16 @@ def test_a_live_run_lock_refuses_a_second_run_but_a_stale_one_is_taken_over(tmp_
         sleeper.wait()
     result = run_cohort(ds, out, functions=PLUGINS, progress=False)  # the lock's process is gone
     assert not result.failed and not (out / ".run.lock").exists()
+
+
+def test_a_dying_worker_process_fails_its_case_only(tmp_path, env_log, monkeypatch):
+    monkeypatch.setenv("COHORT_TEST_CRASH", "sub-02/ses-01")
+    ds = make_dataset(tmp_path / "ds")
+    result = run_cohort(ds, tmp_path / "out", jobs=2, functions=PLUGINS, progress=False)
+    failed = sorted((r["case"], r["analysis"]) for r in result.failed)
+    # the case whose worker died is found (rerun alone) and failed; the one that was in flight with it finishes
+    assert failed == [("sub-02_ses-01", a) for a in ("atrophy", "lesions", "rims")]
+    assert all("worker process died" in r["error"] for r in result.failed)
+    rows = {(r["participant_id"], r["session_id"]): r for r in result.rows}
+    for key in [("sub-01", "ses-01"), ("sub-01", "ses-02"), ("sub-02", "ses-02")]:
+        assert rows[key]["lesion_count"] == BLOBS[key]

@@ -436,3 +436,35 @@ def test_t1_post_without_t1_is_refused(tmp_path, case):
     paths = _write_case(tmp_path, case)
     with pytest.raises(InputError, match="pre-contrast T1"):
         run_case({"flair": paths["flair"], "t1post": paths["flair"]}, tmp_path / "out")
+
+
+def test_own_anatomy_estimate_without_labelmap(case, tmp_path):
+    from mspathobiology.lesions import estimate_anatomy_classes
+    flair, anat, brain, truth = case
+    seg = segment_flair(flair, None, bias_correction=False)
+    assert dice(seg.brain_mask, sitk.GetArrayFromImage(brain)) > 0.95
+    estimate = estimate_anatomy_classes(seg.brain_mask, seg.normalised_flair, flair, truth)
+    reference = anatomy_classes(sitk.GetArrayFromImage(anat))
+    assert dice(estimate["ventricle"], reference["ventricle"]) > 0.9
+    assert dice(estimate["cortex"], reference["cortex"]) > 0.8
+    assert classify_locations(truth, estimate) == {1: "deep_white_matter", 2: "periventricular",
+                                                   3: "juxtacortical", 4: "infratentorial"}
+    paths = _write_case(tmp_path, case)
+    summary = run_case({"flair": paths["flair"]}, tmp_path / "out", bias_correction=False)
+    assert summary["lesion_count"] == 4
+    written = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert written["location_source"] == "estimate" and written["brain_mask_estimated"] is True
+
+
+def test_analyse_case_in_memory_reports_progress(case):
+    from mspathobiology.lesions import analyse_case
+    flair, anat, brain, truth = case
+    steps = []
+    result = analyse_case({"flair": flair, "anatomy": anat, "brain_mask": brain}, bias_correction=False,
+                          progress=lambda fraction, text: steps.append((fraction, text)))
+    fractions = [f for f, _ in steps]
+    assert fractions == sorted(fractions) and fractions[-1] >= 0.95 and len(steps) >= 5
+    assert result.summary["lesion_count"] == len(result.rows) == 4
+    assert result.labels.GetSize() == flair.GetSize() and result.info["location_source"] == "anatomy"
+    with pytest.raises(InputError, match="unknown image keys"):
+        run_case({"flair": "x.nii.gz", "dwi": "y.nii.gz"}, "out")

@@ -69,6 +69,17 @@ def test_new_scene_registers_logics_like_the_application(scene):
     assert scene.GetNodeByID(colors.GetDefaultLabelMapColorNodeID()) is not None
 
 
+def test_volumes_logic_loads_without_colour_warnings(scene, tmp_path, oblique, capfd):
+    path = tmp_path / "lesions.nrrd"
+    sitk.WriteImage(label_image(oblique), str(path))
+    capfd.readouterr()
+    node = bridge.load_volume(scene, path, labelmap=True, right_handed=True)  # through vtkSlicerVolumesLogic
+    err = capfd.readouterr().err
+    assert node.IsA("vtkMRMLLabelMapVolumeNode")
+    assert scene.GetNodeByID(node.GetDisplayNode().GetColorNodeID()) is not None
+    assert "Colors module logic" not in err and "can't be found" not in err and "ERR" not in err, err
+
+
 def test_logic_lookup_inside_slicer_and_after_release(monkeypatch):
     plain = slicer.vtkMRMLScene()
     assert bridge.application_logic(plain) is None and bridge.module_logic(plain, "Volumes") is None
@@ -230,6 +241,32 @@ def test_segments_without_label_tag_get_free_values_in_order(scene, oblique):
     expected = sitk.GetArrayFromImage(label_image(oblique))
     expected[expected == 3] = 1
     np.testing.assert_array_equal(sitk.GetArrayFromImage(image), expected)
+
+
+def test_segment_drawn_in_slicer_as_closed_surface_exports(scene):
+    """A segment made in Slicer (closed surface, no label tag) exports on the reference grid as label 1."""
+    import vtk
+
+    from conftest import oblique_image
+
+    grid = oblique_image(size=(30, 30, 20), spacing=(1.0, 1.0, 1.0))
+    reference = bridge.image_to_volume(scene, grid, "T1")
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "drawn")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(reference)
+    sphere = vtk.vtkSphereSource()
+    sphere.SetCenter(*(ijk_to_ras(reference) @ np.array([15.0, 15.0, 10.0, 1.0]))[:3])
+    sphere.SetRadius(5.0)
+    sphere.SetPhiResolution(32)
+    sphere.SetThetaResolution(32)
+    sphere.Update()
+    node.AddSegmentFromClosedSurfaceRepresentation(sphere.GetOutput(), "ball", [1.0, 0.0, 0.0])
+    image, info = bridge.segmentation_to_label_image(node, reference_volume_node=reference)
+    assert info == [{"label": 1, "name": "ball", "color": (1.0, 0.0, 0.0)}]
+    assert_same_grid(image, grid)
+    array = sitk.GetArrayFromImage(image)
+    assert set(np.unique(array)) == {0, 1}
+    assert abs(array.sum() - 4 / 3 * np.pi * 5.0**3) < 0.2 * 4 / 3 * np.pi * 5.0**3  # 1 mm^3 voxels
+    assert array[10, 15, 15] == 1 and array[0, 0, 0] == 0  # sphere centre at voxel (i, j, k) = (15, 15, 10)
 
 
 def test_existing_segmentation_node_is_replaced(scene, oblique):

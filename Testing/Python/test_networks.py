@@ -248,6 +248,24 @@ def test_lesioned_streamlines_equal_brute_force():
     assert not lesioned_streamlines(streamlines, np.zeros_like(mask), affine).any()
 
 
+def test_lesioned_streamlines_fixed_step_tractogram():
+    """Equal segment lengths (as a fixed-step tracker writes) sit on the m = ceil(L / step) boundary."""
+    from nibabel.streamlines import ArraySequence
+
+    rng = np.random.default_rng(9)
+    mask = np.zeros((30, 30, 30), dtype=bool)
+    mask[rng.integers(0, 30, 300), rng.integers(0, 30, 300), rng.integers(0, 30, 300)] = True
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    directions = rng.normal(size=(400, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    starts = rng.uniform(10, 50, (400, 3))
+    streamlines = ArraySequence([(s + np.arange(12)[:, None] * 1.0 * d).astype(np.float32)
+                                 for s, d in zip(starts, directions)])
+    for step in (0.5, 0.25):
+        np.testing.assert_array_equal(lesioned_streamlines(streamlines, mask, affine, step_voxels=step),
+                                      reference_hits(streamlines, mask, affine, step))
+
+
 def test_disconnection_tables_and_lesioned_connectome():
     mask, affine, streamlines = lesion_case(7, n=2500)
     rng = np.random.default_rng(8)

@@ -204,3 +204,26 @@ def test_phantom_files_through_run_case(phantom, tmp_path):
     report = json.loads((tmp_path / "out" / "global.json").read_text())
     assert report["disconnection"]["lesioned_streamlines"] == len(session.truth["disconnected_streamlines"])
     assert summary["network_disconnected_percent"] > 0 and summary["network_delta_global_efficiency"] < 0
+
+
+def test_polydata_in_memory_round_trip():
+    from vtkmodules.vtkCommonCore import vtkPoints
+    from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+
+    from mspathobiology.networks import polydata_to_streamlines, streamlines_to_polydata
+
+    streamlines = sample_streamlines(15)
+    assert_same(streamlines, polydata_to_streamlines(streamlines_to_polydata(streamlines)), atol=0)
+    assert_same(streamlines, polydata_to_streamlines(streamlines_to_polydata(streamlines, "LPS"), "LPS"), atol=0)
+    # lines whose point ids are not in storage order (as a model edited in Slicer may be)
+    points, cells = vtkPoints(), vtkCellArray()
+    for p in ([0, 0, 0], [1, 2, 3], [4, 5, 6]):
+        points.InsertNextPoint(p)
+    cells.InsertNextCell(3, [2, 0, 1])
+    cells.InsertNextCell(2, [1, 2])
+    polydata = vtkPolyData()
+    polydata.SetPoints(points)
+    polydata.SetLines(cells)
+    back = polydata_to_streamlines(polydata)
+    np.testing.assert_array_equal(back[0], [[4, 5, 6], [0, 0, 0], [1, 2, 3]])
+    np.testing.assert_array_equal(back[1], [[1, 2, 3], [4, 5, 6]])

@@ -43,8 +43,19 @@ def test_top_level_cmake_is_a_slicer_extension():
 
 def test_package_cmake_lists_every_file_of_the_python_packages():
     problems = static.check_package_cmake()
-    assert problems == [], ("\n".join(problems) + "\n\nCurrent lists (python Testing/Python/slicer_static.py "
-                            "--cmake-lists):\n" + static.cmake_listing_text())
+    assert problems == [], ("\n".join(problems) + "\n\nFix: python Testing/Python/slicer_static.py "
+                            "--write-package-cmake. Current lists:\n" + static.cmake_listing_text())
+
+
+def test_package_cmake_writer_output_passes_the_check(tmp_path):
+    extension = tmp_path / "MSPathobiology"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in static.PURE_PYTHON_PACKAGES:
+        shutil.copytree(static.EXTENSION_DIR / package, extension / package, ignore=ignore)
+    (extension / "mspathobiology_mrml" / "added_later.py").write_text("")
+    (extension / "CMakeLists.txt").write_text(static.package_cmake_text(extension))
+    assert "mspathobiology_mrml/added_later.py" in (extension / "CMakeLists.txt").read_text()
+    assert static.check_package_cmake(extension) == []
 
 
 def test_python_packages_compile_under_python312_rules():
@@ -152,10 +163,22 @@ def test_widget_check_sees_layouts_and_ui_root_names(tmp_path):
     shutil.copytree(GOOD, module)
     (module / "GoodModule.py").rename(module / "Probe.py")
     text = (module / "Probe.py").read_text()
-    extra = "\n\ndef extra(self):\n    return self.ui.formLayout, self.ui.GoodModule, self.ui.nope\n"
+    extra = ("\n\ndef extra(self):\n    return self.ui.formLayout, self.ui.GoodModule, self.ui.nope\n"
+             "\n\ndef loops(self):\n"
+             "    for name in ('applyButton', 'invertCheckBox', 'missingButton'):\n"
+             "        getattr(self.ui, name).enabled = True\n"
+             "    getattr(self.ui, 'outputSelector').enabled = True\n"
+             "    getattr(self.ui, 'outputSelektor').enabled = True\n"
+             "    for i in range(2):\n"
+             "        getattr(self.ui, f'input{i}Label').text = ''\n"
+             "        getattr(self.ui, f'threshold{i}').text = ''\n")
     (module / "Probe.py").write_text(text + extra)
     problems = static.check_ui_names(module)
-    assert len(problems) == 1 and "self.ui.nope" in problems[0]
+    assert _only(problems, "self.ui.nope")
+    assert _only(problems, "self.ui.missingButton")
+    assert _only(problems, "self.ui.outputSelektor", "did you mean 'outputSelector'")
+    assert _only(problems, "f-string", "input")
+    assert len(problems) == 4, problems
 
 
 def test_nested_parameter_pack_bindings(tmp_path):

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..defaults.atrophy import (EM_MAX_ITERATIONS, EM_TOLERANCE, MRF_BETA, MRF_ITERATIONS,
-                                PV_HISTOGRAM_BINS, PV_MIXING_STEPS, TISSUE_LABELS)
+                                PV_HISTOGRAM_BINS, PV_INIT_SAMPLES, PV_MIN_CLASS_FRACTION, PV_MIXING_STEPS, TISSUE_LABELS)
 from ..errors import InputError
 
 CLASSES = tuple(TISSUE_LABELS)  # ("csf", "gm", "wm") in T1 intensity order
@@ -77,6 +77,30 @@ def fit_mixture(samples: np.ndarray, n_classes: int = 3, max_iterations: int = E
     return {"means": means[idx], "variances": var[idx], "weights": weights[idx]}
 
 
+def _robust_start(x, counts, centers):
+    """Initial CSF, GM, WM means for T1: GM and WM from a 2-class mixture of the brighter
+    voxels (the two big peaks of a brain histogram), CSF at the histogram mode of the voxels
+    darker than GM by 3 SD (ventricles; partial-volume voxels spread flat above it)."""
+    rng = np.random.default_rng(0)
+    sub = x if x.size <= PV_INIT_SAMPLES else rng.choice(x, PV_INIT_SAMPLES, replace=False)
+    bright = sub[sub > np.percentile(sub, 10.0)]
+    two = fit_mixture(bright, n_classes=2)
+    mu_gm, mu_wm = two["means"][:, 0]
+    sd = float(np.sqrt(two["variances"][0, 0]))
+    noise = float(np.sqrt(np.min(two["variances"])))
+    dark = centers < mu_gm - 3.0 * sd
+    if counts[dark].sum() >= 10:
+        smooth = ndimage.gaussian_filter1d(np.where(dark, counts, 0.0), 2.0)
+        mu_csf = float(centers[int(np.argmax(smooth))])
+    else:
+        mu_csf = float(np.percentile(x, 0.5))
+    mu = np.array([mu_csf, mu_gm, mu_wm])
+    var = np.full(3, noise ** 2)
+    frac_dark = float(counts[dark].sum() / counts.sum())
+    weights = np.array([max(frac_dark, 0.01), 0.05, two["weights"][0], 0.05, two["weights"][1]])
+    return mu, var, weights / weights.sum()
+
+
 def fit_partial_volume_mixture(samples: np.ndarray, bins: int = PV_HISTOGRAM_BINS,
                                 max_iterations: int = EM_MAX_ITERATIONS * 5,
                                 tolerance: float = EM_TOLERANCE) -> dict:
@@ -97,9 +121,7 @@ def fit_partial_volume_mixture(samples: np.ndarray, bins: int = PV_HISTOGRAM_BIN
     counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
     centers = 0.5 * (edges[1:] + edges[:-1])
     counts = counts.astype(np.float64)
-    mu = np.percentile(x, [10.0, 50.0, 90.0])
-    var = np.full(3, ((mu[2] - mu[0]) / 6.0) ** 2)
-    weights = np.array([0.2, 0.1, 0.3, 0.1, 0.3])
+    mu, var, weights = _robust_start(x, counts, centers)
     t = (np.arange(PV_MIXING_STEPS) + 0.5) / PV_MIXING_STEPS
 
     def dens(m, v):
@@ -120,11 +142,12 @@ def fit_partial_volume_mixture(samples: np.ndarray, bins: int = PV_HISTOGRAM_BIN
         pooled = 0.0
         for k, row in zip(range(3), (0, 2, 4)):
             wk = resp[row].sum() + 1e-12
-            new_mu[k] = (resp[row] * centers).sum() / wk
+            if wk >= PV_MIN_CLASS_FRACTION * counts.sum():   # a vanishing class keeps its mean
+                new_mu[k] = (resp[row] * centers).sum() / wk
             pooled += (resp[row] * (centers - new_mu[k]) ** 2).sum()
         var[:] = max(pooled / (resp[[0, 2, 4]].sum() + 1e-12), (edges[1] - edges[0]) ** 2)
         change = np.max(np.abs(new_mu - mu) / (np.abs(mu) + 1e-9))
-        mu = np.sort(new_mu)
+        mu = new_mu
         if change < tolerance:
             break
     pure = weights[[0, 2, 4]]

@@ -33,6 +33,7 @@ output folders at the same paths (a shared file system). dask is imported only t
 from __future__ import annotations
 
 import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
 import importlib
 import os
 import sys
@@ -460,8 +461,11 @@ class CohortResult:
 
 
 def _task_failure(task: dict, exc: BaseException) -> list[dict]:
+    """Failure records for every analysis of a task that could have run (its images allow it)."""
     if task["kind"] == "session":
-        case, names = Case.from_dict(task["case"]), SESSION_ANALYSES
+        case = Case.from_dict(task["case"])
+        keys = set(case.images) | ({"lesions"} if "flair" in case.images else set())
+        names = [a for a in SESSION_ANALYSES if all(any(k in keys for k in alts) for alts in _SESSION_NEEDS[a])]
     else:
         case, names = Case.from_dict(task["followup"]), PAIR_ANALYSES
     return [_record(case, a, FAILED, error=_error_text(exc), ran=True) for a in names if a in task["analyses"]]
@@ -576,41 +580,69 @@ def _task_id(task):
 
 
 class _Scheduler:
-    """Submits session tasks, then each pair task once both its sessions have finished;
-    collects records; survives a worker process dying (the pool is rebuilt once and the
-    lost tasks are resubmitted once; a task that kills a worker twice is recorded failed)."""
+    """Submits session tasks, then each pair task once both its sessions have finished, and
+    collects records.
+
+    Survives a worker process dying (out of memory, killed): the pool is rebuilt, and the
+    tasks lost with it are rerun one at a time with nothing else in flight, so that the
+    task that kills its worker is identified and recorded as failed while the others
+    finish.
+    """
 
     def __init__(self, engine, pair_tasks, bar):
         self.engine, self.pair_tasks, self.bar = engine, list(pair_tasks), bar
-        self.pending, self.records, self.finished, self.attempts = {}, [], set(), {}
+        self.pending, self.records, self.finished = {}, [], set()
+        self.suspects, self.waiting = [], []
         self.generation = 0
 
-    def submit(self, task):
+    def submit(self, task, isolated: bool = False):
+        if (self.suspects or any(iso for _, _, iso in self.pending.values())) and not isolated:
+            self.waiting.append(task)
+            return
         fn = run_session_task if task["kind"] == "session" else run_pair_task
-        future = self.engine.submit(fn, {k: v for k, v in task.items() if k != "needs"})
-        self.pending[future] = (task, self.generation)
+        payload = {k: v for k, v in task.items() if k != "needs"}
+        try:
+            future = self.engine.submit(fn, payload)
+        except BrokenProcessPool:  # the pool broke before this task was sent
+            self._restart()
+            future = self.engine.submit(fn, payload)
+        self.pending[future] = (task, self.generation, isolated)
+
+    def _restart(self):
+        self.generation += 1
+        self.engine.restart()
 
     def release(self):
         for task in [t for t in self.pair_tasks if t["needs"] <= self.finished]:
             self.pair_tasks.remove(task)
             self.submit(task)
 
+    def _next(self):
+        """With nothing in flight: run the next suspect alone, else send the tasks that waited."""
+        if self.suspects:
+            self.submit(self.suspects.pop(0), isolated=True)
+        else:
+            waiting, self.waiting = self.waiting, []
+            for task in waiting:
+                self.submit(task)
+
     def drain(self):
-        while self.pending:
+        while self.pending or self.suspects or self.waiting:
+            if not self.pending:
+                self._next()
+                continue
             for future in self.engine.wait(list(self.pending)):
-                task, generation = self.pending.pop(future)
+                task, generation, isolated = self.pending.pop(future)
                 try:
                     task_records = future.result()
-                except cf.process.BrokenProcessPool as exc:
-                    key = _task_id(task)
-                    self.attempts[key] = self.attempts.get(key, 0) + 1
-                    if self.attempts[key] <= 1:
-                        if generation == self.generation:
-                            self.generation += 1
-                            self.engine.restart()
-                        self.submit(task)
+                except BrokenProcessPool as exc:
+                    if generation == self.generation:
+                        self._restart()
+                    if not isolated:
+                        self.suspects.append(task)
                         continue
-                    task_records = _task_failure(task, RuntimeError(f"worker process died: {exc}"))
+                    task_records = _task_failure(task, RuntimeError(
+                        f"worker process died while running this case alone (out of memory?): {exc}"))
                 except Exception as exc:  # a crash outside the per-analysis guard
                     task_records = _task_failure(task, exc)
                 self.records.extend(task_records)

@@ -29,7 +29,10 @@ def add_arguments(parser):
     parser.add_argument("--t2star", help="T2* magnitude or SWI (veins dark): adds central vein sign columns")
     parser.add_argument("--t1-post", dest="t1post", help="T1 post-contrast: enhancing lesions are not PRL candidates")
     parser.add_argument("--lesion-table", help="lesion table whose 'enhancing' column marks enhancing lesions")
-    parser.add_argument("--brain-mask", help="brain mask: keeps the reference ring inside the brain")
+    parser.add_argument("--anatomy", help="FreeSurfer aseg labelmap: rims are judged against white matter only "
+                                          "(recommended)")
+    parser.add_argument("--wm-mask", help="white-matter mask (instead of --anatomy)")
+    parser.add_argument("--brain-mask", help="brain mask (used when neither --anatomy nor --wm-mask is given)")
     parser.add_argument("--band-inner-mm", type=float, default=D.EDGE_BAND_INNER_MM,
                         help=f"edge band depth inside the lesion, mm (default {D.EDGE_BAND_INNER_MM})")
     parser.add_argument("--band-outer-mm", type=float, default=D.EDGE_BAND_OUTER_MM,
@@ -44,7 +47,8 @@ def run(args) -> int:
     from ..rims.pipeline import run_case
 
     images = {"lesions": args.lesions, "qsm": args.qsm, "phase": args.phase, "flair": args.flair,
-              "t2star": args.t2star, "t1post": args.t1post, "brain_mask": args.brain_mask}
+              "t2star": args.t2star, "t1post": args.t1post, "brain_mask": args.brain_mask,
+              "anatomy": args.anatomy, "wm_mask": args.wm_mask}
     summary = run_case({k: v for k, v in images.items() if v}, Path(args.out), phase_sign=args.phase_sign,
                        lesion_table=args.lesion_table, resample_lesions=args.resample_lesions,
                        band_inner_mm=args.band_inner_mm, band_outer_mm=args.band_outer_mm)
@@ -58,5 +62,8 @@ def run(args) -> int:
               f"40 % rule {'positive' if summary['cvs_rule40'] else 'negative'}, "
               f"Select-3 {'positive' if summary['cvs_select3'] else 'negative'}, "
               f"Select-6 {'positive' if summary['cvs_select6'] else 'negative'}")
+    if summary["rim_tissue_mask"] in ("brain mask", "none"):
+        print("note: without --anatomy or --wm-mask, lesions next to cortex or ventricles are judged against "
+              "grey matter or CSF; give the aseg for reliable rims")
     print(f"wrote {Path(args.out) / 'rims.tsv'}")
     return 0

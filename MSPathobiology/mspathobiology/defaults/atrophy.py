@@ -30,6 +30,11 @@ PV_BOUNDARY_CONNECTIVITY = 6
 #: on a histogram of this many bins, each mixing density integrated with this many steps.
 PV_HISTOGRAM_BINS = 256
 PV_MIXING_STEPS = 20
+#: The mixture is initialised by a plain 3-class EM on this many random voxels (seeded).
+PV_INIT_SAMPLES = 50000
+#: A pure class holding less than this fraction of the voxels keeps its initial mean
+#: (a brain mask may hold only the ventricles' CSF, ~0.5 % of its voxels).
+PV_MIN_CLASS_FRACTION = 0.002
 
 # --- Lesion filling ---------------------------------------------------------------------
 
@@ -88,13 +93,18 @@ PBVC_MASK_DILATION_MM = 3.0
 #: shared partial-volume model: lowers the noise that the intensity clipping would turn
 #: into a bias (Leung et al., NeuroImage 2010, KN-BSI, smooth before the window).
 PBVC_SMOOTHING_MM = 0.6
-#: Differential bias correction: the log ratio of the two visits inside the eroded
-#: brain is smoothed with this Gaussian (mm) and removed symmetrically
-#: (Lewis & Fox, NeuroImage 2004, differential bias correction for BSI).
-PBVC_DIFFERENTIAL_BIAS_MM = 12.0
-#: Erosion (mm) of the brain before the differential-bias ratio is measured, so that
-#: edge motion (the atrophy itself) does not enter the bias estimate.
+#: Differential bias correction: a polynomial of this total degree is fitted to the log
+#: ratio of the two visits in their common WM core (Lewis & Fox, NeuroImage 2004 correct
+#: the differential bias before BSI; scanner bias fields are smooth, 2nd-3rd order,
+#: Styner et al., IEEE TMI 2000). The phantom's fields are exp(2nd order).
+PBVC_DIFFERENTIAL_BIAS_ORDER = 3
+#: WM core: voxels above this percentile of brain intensity in both visits (T1: WM is the
+#: brightest ~40 % of brain voxels) ...
+PBVC_BIAS_WM_PERCENTILE = 60.0
+#: ... and farther than this (mm) from any non-WM voxel, so that no moving edge is used.
 PBVC_BIAS_EROSION_MM = 3.0
+#: At most this many WM-core voxels enter the least-squares fit (seeded subsample).
+PBVC_BIAS_MAX_SAMPLES = 200000
 #: SIENA-like self-calibration: the baseline halfway image is rescaled about the brain
 #: centroid by this linear factor (known volume change factor**3 - 1) and the change is
 #: re-measured (Smith et al., NeuroImage 2002, section "self-calibration").

@@ -88,14 +88,22 @@ REGISTRATION_SAMPLING = 0.1
 REGISTRATION_SHRINK = (4, 2, 1)
 REGISTRATION_SMOOTHING = (2.0, 1.0, 0.0)
 REGISTRATION_ITERATIONS = 200
+#: Lesions of the two visits are matched with this tolerance (voxels): each visit's lesions are
+#: dilated by it before overlaps are counted, absorbing registration and nearest-neighbour
+#: resampling errors of up to one voxel (new lesions must then lie >= 2 voxels from old ones).
+CHANGE_MATCH_TOLERANCE_VOXELS = 1
 #: A follow-up lesion is new when less than this fraction of it overlaps baseline lesions
 #: (MSSEG-2 new-lesion definition: no baseline counterpart; Commowick et al., 2021).
 NEW_MAX_OVERLAP_FRACTION = 0.1
 #: Enlarging: volume grew by at least this fraction of the baseline volume (the usual
 #: trial definition of an enlarging T2 lesion, >= 50 % growth; Moraal et al., Mult Scler 2010)
 ENLARGING_MIN_RELATIVE_GROWTH = 0.5
-#: ... and by at least this many mm^3 (an absolute floor against voxel noise on small lesions).
+#: ... and by at least this many mm^3 and this many voxels (floors for both enlarging and
+#: shrinking): a small lesion rasterised at two head positions changes by a voxel or two
+#: (sub-voxel motion), so smaller changes are not distinguishable from discretisation noise
+#: (3 mm^3 = 3 voxels at 1 mm is also the MSSEG minimum lesion size).
 ENLARGING_MIN_GROWTH_MM3 = 3.0
+ENLARGING_MIN_GROWTH_VOXELS = 3
 #: Shrinking: volume fell by at least this fraction (symmetric to enlarging: 1 - 1/1.5).
 SHRINKING_MIN_RELATIVE_LOSS = 1.0 / 3.0
 #: A baseline lesion is resolved when less than this fraction of it is covered at follow-up.

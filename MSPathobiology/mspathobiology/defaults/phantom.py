@@ -113,6 +113,12 @@ PARCELS_AP = 8
 PARCELS_CORONAL = 5
 SUBCORTICAL_PARCEL_LABELS = (10, 11, 12, 49, 50, 51, 16, 8, 47)
 
+#: Brain volume of a visit: subsamples per axis in each boundary-band voxel, and points per batch
+#: (memory bound). 3^3 subsamples bring the volume noise under sub-voxel motion to about 0.01 %.
+SUPERSAMPLING = 3
+SUPERSAMPLING_BAND = 2
+SUPERSAMPLING_CHUNK = 1_500_000
+
 # ---------------------------------------------------------------- lesions
 #: Lesions per case by location class (full, small).
 LESION_COUNTS_FULL = {"periventricular": 8, "juxtacortical": 5, "deep_white_matter": 7,
@@ -152,6 +158,9 @@ RIM_COVERAGE_THRESHOLD_PPB = 12.0
 CENTRAL_VEIN_FRACTION = 0.4
 CENTRAL_VEIN_RADIUS_MM = 0.6
 VEIN_CHI_PPB = 450.0
+#: Vein partial-volume fractions below this are set to 0 (a vein has a crisp edge at voxel scale, so no
+#: voxel carries a vein excess near the rim threshold, 0.1 x 450 ppb = 45 ppb >> 12 ppb).
+VEIN_MIN_FRACTION = 0.1
 #: Enhancing lesions: fraction at baseline; new lesions at follow-up always enhance.
 ENHANCING_FRACTION = 0.15
 #: Medullary veins (random straight WM veins) per case, radius mm.

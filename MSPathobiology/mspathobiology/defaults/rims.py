@@ -9,18 +9,21 @@ the literature whose exact wording should be checked against the paper.
 #: A PRL has a paramagnetic rim over at least 2/3 of the lesion edge (NAIMS consensus:
 #: Bagnato et al., "Imaging chronic active lesions in multiple sclerosis: a consensus
 #: statement", Brain 2024; the 2/3 criterion follows Absinta et al., J Clin Invest 2016).
-PRL_MIN_COVERAGE = 2.0 / 3.0
+#: Measured here on the whole (3D) edge: the fraction of edge sectors of all assessable
+#: axial slices that are paramagnetic (``rim_score``). The threshold is 0.6, not 2/3: the
+#: measured fraction runs ~0.05 below the true one because the top and bottom slices of a
+#: lesion have a poorly defined in-slice edge (design choice; synthetic caps of 0.7 of the
+#: edge measure 0.67-0.78, caps of 0.25 measure <= 0.54 at 1-2 mm voxels; see
+#: Testing/Python/test_rims_scoring.py and benchmarks/rims_accuracy.py).
+PRL_MIN_EDGE_COVERAGE = 0.6
 
-#: ... seen on at least 2 consecutive slices (Bagnato et al., Brain 2024).
+#: The rim must be seen on at least 2 consecutive slices (Bagnato et al., Brain 2024) ...
 PRL_MIN_CONSECUTIVE_SLICES = 2
-
-#: The rim must also cover this fraction of the lesion's whole (3D) edge, summed over all
-#: assessable slices. Per-slice coverage alone calls a polar cap a full ring in the slices near
-#: the cap's pole, where the in-slice edge is small; the 3D fraction is the "2/3 of the lesion
-#: edge" of the definition, measured with a margin below 2/3 for the partial-volume loss at the
-#: lesion's top and bottom (design choice: synthetic caps of 0.7 of the edge measure >= 0.67,
-#: caps of 0.25 measure <= 0.54 at 1-2 mm voxels; see Testing/Python/test_rims_scoring.py).
-PRL_MIN_EDGE_COVERAGE_3D = 0.6
+#: ... a slice "shows the rim" when at least this fraction of its edge sectors is paramagnetic.
+#: Lower than 2/3 because a rim covering 2/3 of a lesion's surface covers less than 2/3 of
+#: the in-slice edge in the equatorial slices when the rim's axis lies in the slice plane
+#: (a 0.7 cap: 0.63); design choice.
+PRL_MIN_SLICE_COVERAGE = 0.5
 
 #: Enhancing lesions are excluded from PRL rating: an acute lesion can show a transient
 #: paramagnetic rim (Absinta et al., Ann Neurol 2016; Bagnato et al., Brain 2024).
@@ -48,9 +51,9 @@ ANGULAR_SECTORS = 12
 #: A slice is assessable only if at least this fraction of its sectors holds band voxels.
 MIN_SECTOR_FRACTION = 0.75
 
-#: A sector is paramagnetic when its mean exceeds the reference median by this many
-#: robust standard deviations (1.4826 x MAD) of the reference ring ... (design choice,
-#: calibrated on the phantom with benchmarks/rims_accuracy.py)
+#: A sector is paramagnetic when its value exceeds the baseline (max of NAWM ring and lesion
+#: core medians) by this many robust standard deviations (1.4826 x MAD) of the ring ...
+#: (design choice, checked on synthetic rims and the phantom, benchmarks/rims_accuracy.py)
 RIM_Z_THRESHOLD = 1.0
 #: ... and by at least this much in QSM (ppb). Rims are roughly +10 to +40 ppb above NAWM
 #: (Dimov et al., AJNR 2022; Absinta et al., JCI 2016); 5 ppb is below that range.
@@ -58,6 +61,19 @@ RIM_MIN_CONTRAST_PPB = 5.0
 #: ... or this much in high-pass filtered phase (rad); ~0.1 rad is a typical rim at 3 T,
 #: TE ~ 20 ms (Absinta et al., JCI 2016) [verify]; 0.02 rad is well below it.
 RIM_MIN_CONTRAST_RAD = 0.02
+
+#: Band voxels brighter than the baseline by more than this are taken as veins and ignored:
+#: veins at the lesion edge are the main false positive of PRL reading (Bagnato et al., Brain
+#: 2024). Venous blood is ~ +450 ppb (Wang & Liu, MRM 2015; partial volume lowers it); rims
+#: are <= ~40 ppb, so 100 ppb separates them (design choice).
+VEIN_MIN_CONTRAST_PPB = 100.0
+#: The same on phase (rad): rims ~0.1 rad at 3 T; a vein of 450 ppb gives ~1 rad (design choice).
+VEIN_MIN_CONTRAST_RAD = 0.4
+
+#: White-matter labels of the FreeSurfer aseg (FreeSurferColorLUT.txt): cerebral WM 2/41,
+#: cerebellar WM 7/46, brain stem 16, WM hypointensities 77/78/79, corpus callosum 251-255.
+#: With an aseg, the reference ring and outer edge band are restricted to these (plus lesions).
+ASEG_WHITE_MATTER_LABELS = (2, 41, 7, 46, 16, 77, 78, 79, 251, 252, 253, 254, 255)
 
 #: Sign convention of phase images: phase = PHASE_SIGN * gamma * dB * TE, so that
 #: PHASE_SIGN * phase > 0 for a paramagnetic source. Vendors differ (Siemens and GE

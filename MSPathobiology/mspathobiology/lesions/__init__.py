@@ -2,7 +2,8 @@
 
 Entry points for the CLI, the cohort runner and the Slicer module MSLesions:
 
-- :func:`run_case` / :func:`run_change` (files in, files out; :mod:`.pipeline`);
+- :func:`run_case` / :func:`run_change` (files in, files out; :mod:`.pipeline`) and
+  :func:`analyse_case` (SimpleITK images in, :class:`CaseResult` out; for Slicer);
 - :func:`segment_flair` (:mod:`.segment`), :func:`label_lesions`, :func:`relabel_after_edit`,
   :func:`split_lesion`, :func:`merge_lesions`, :func:`delete_lesions` (:mod:`.labeling`);
 - :func:`lesion_rows` (:mod:`.measure`), :func:`classify_locations`,
@@ -20,11 +21,11 @@ from .labeling import (delete_lesions, label_image, label_lesions, lesion_ids, m
 from .locations import (anatomy_classes, classify_locations, dissemination_in_space, estimate_anatomy_classes,
                         summarise)
 from .measure import lesion_rows, long_axis_mm
-from .pipeline import label_and_measure, run_case, run_change
+from .pipeline import CaseResult, analyse_case, label_and_measure, run_case, run_change
 from .segment import Segmentation, estimate_brain_mask, n4_correct, segment_flair
 
 __all__ = [
-    "run_case", "run_change", "label_and_measure", "segment_flair", "Segmentation", "estimate_brain_mask",
+    "run_case", "run_change", "analyse_case", "CaseResult", "label_and_measure", "segment_flair", "Segmentation", "estimate_brain_mask",
     "n4_correct", "label_lesions", "label_image", "lesion_ids", "relabel_after_edit", "renumber_by_size",
     "split_lesion", "merge_lesions", "delete_lesions", "lesion_rows", "long_axis_mm", "anatomy_classes",
     "estimate_anatomy_classes", "classify_locations", "dissemination_in_space", "summarise",

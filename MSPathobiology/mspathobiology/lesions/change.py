@@ -6,12 +6,14 @@ grid. Each follow-up lesion is then
 
 - ``new``: less than ``NEW_MAX_OVERLAP_FRACTION`` of it overlaps baseline lesions;
 - ``enlarging``: volume >= (1 + ``ENLARGING_MIN_RELATIVE_GROWTH``) x its baseline volume and
-  grown by >= ``ENLARGING_MIN_GROWTH_MM3``;
-- ``shrinking``: volume <= (1 - ``SHRINKING_MIN_RELATIVE_LOSS``) x its baseline volume;
+  grown by >= ``ENLARGING_MIN_GROWTH_MM3`` and ``ENLARGING_MIN_GROWTH_VOXELS`` baseline voxels;
+- ``shrinking``: volume <= (1 - ``SHRINKING_MIN_RELATIVE_LOSS``) x its baseline volume, with
+  the same absolute floors;
 - ``stable`` otherwise;
 
 and a baseline lesion is ``resolved`` when less than ``RESOLVED_MAX_COVERAGE`` of it is
-covered by follow-up lesions. The baseline volume of a follow-up lesion is the sum of the
+covered by follow-up lesions. Overlaps are counted against the other visit's lesions
+dilated by ``CHANGE_MATCH_TOLERANCE_VOXELS`` (registration and resampling error). The baseline volume of a follow-up lesion is the sum of the
 baseline lesions it overlaps, each shared in proportion to its overlap with the follow-up
 lesions (so a lesion that split is not counted twice). Follow-up volumes are measured on
 the follow-up's own grid.
@@ -21,8 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage
 
+from ..connectivity import structuring_element
 from ..defaults import lesions as D
+from ..defaults.common import DEFAULT_CONNECTIVITY
 
 
 def register_rigid(fixed: sitk.Image, moving: sitk.Image, fixed_mask: sitk.Image | None = None) -> sitk.Transform:
@@ -57,28 +62,45 @@ def resample_labels_to(labels: sitk.Image, reference: sitk.Image, transform: sit
                          labels.GetPixelID())
 
 
+def dilate_labels(labels: np.ndarray, voxels: int, connectivity: int = DEFAULT_CONNECTIVITY) -> np.ndarray:
+    """Grow every lesion by ``voxels`` into the background (ties: the larger id); ids unchanged."""
+    out = np.asarray(labels)
+    for _ in range(int(voxels)):
+        grown = ndimage.grey_dilation(out, footprint=structuring_element(connectivity))
+        out = np.where(out > 0, out, grown)
+    return out
+
+
+def _overlap(a: np.ndarray, b: np.ndarray, na: int, nb: int) -> np.ndarray:
+    return np.bincount((a * (nb + 1) + b).ravel(), minlength=(na + 1) * (nb + 1)).reshape(na + 1, nb + 1)
+
+
 def classify_change(baseline: np.ndarray, followup_on_baseline: np.ndarray, baseline_voxel_mm3: float,
-                    followup_volumes_mm3: dict[int, float] | None = None) -> tuple[list[dict], np.ndarray]:
+                    followup_volumes_mm3: dict[int, float] | None = None,
+                    tolerance_voxels: int = D.CHANGE_MATCH_TOLERANCE_VOXELS) -> tuple[list[dict], np.ndarray]:
     """Classify lesions between visits; arrays [k, j, i] on the baseline grid.
 
     ``followup_volumes_mm3``: native follow-up volumes by id (default: counted on the
-    baseline grid). Returns (rows, change labelmap with ``CHANGE_CODES``). One row per
+    baseline grid). Overlaps are counted against the other visit's lesions dilated by
+    ``tolerance_voxels``. Returns (rows, change labelmap with ``CHANGE_CODES``). One row per
     follow-up lesion (``followup_id``, ``baseline_ids``, ``change``, volumes mm^3) plus one
     per resolved baseline lesion (``followup_id`` None).
     """
     baseline = np.asarray(baseline).astype(np.int64, copy=False)
     followup = np.asarray(followup_on_baseline).astype(np.int64, copy=False)
     nb, nf = int(baseline.max(initial=0)), int(followup.max(initial=0))
-    overlap = np.bincount((baseline * (nf + 1) + followup).ravel(),
-                          minlength=(nb + 1) * (nf + 1)).reshape(nb + 1, nf + 1)
-    b_size = overlap.sum(axis=1)
-    f_size = overlap.sum(axis=0)
+    exact = _overlap(baseline, followup, nb, nf)
+    b_size = exact.sum(axis=1)
+    f_size = exact.sum(axis=0)
+    overlap = _overlap(dilate_labels(baseline, tolerance_voxels), followup, nb, nf)
+    covered_b = _overlap(baseline, dilate_labels(followup, tolerance_voxels), nb, nf)
     if followup_volumes_mm3 is None:
         followup_volumes_mm3 = {f: float(f_size[f] * baseline_voxel_mm3) for f in range(1, nf + 1) if f_size[f]}
     shared = overlap[1:, 1:].astype(float)
     share_sum = shared.sum(axis=1, keepdims=True)
     share = np.divide(shared, share_sum, out=np.zeros_like(shared), where=share_sum > 0)
     base_volume = (share * (b_size[1:, None] * baseline_voxel_mm3)).sum(axis=0)
+    floor = max(D.ENLARGING_MIN_GROWTH_MM3, D.ENLARGING_MIN_GROWTH_VOXELS * baseline_voxel_mm3)
     code = np.zeros(nf + 1, dtype=np.uint8)
     rows = []
     for f in sorted(followup_volumes_mm3):
@@ -89,10 +111,9 @@ def classify_change(baseline: np.ndarray, followup_on_baseline: np.ndarray, base
         before = float(base_volume[f - 1])
         if inside < D.NEW_MAX_OVERLAP_FRACTION * f_size[f] or before == 0:
             change, before = "new", 0.0
-        elif (volume - before >= D.ENLARGING_MIN_RELATIVE_GROWTH * before
-              and volume - before >= D.ENLARGING_MIN_GROWTH_MM3):
+        elif volume - before >= D.ENLARGING_MIN_RELATIVE_GROWTH * before and volume - before >= floor:
             change = "enlarging"
-        elif before - volume >= D.SHRINKING_MIN_RELATIVE_LOSS * before:
+        elif before - volume >= D.SHRINKING_MIN_RELATIVE_LOSS * before and before - volume >= floor:
             change = "shrinking"
         else:
             change = "stable"
@@ -102,7 +123,7 @@ def classify_change(baseline: np.ndarray, followup_on_baseline: np.ndarray, base
                      "volume_mm3": volume, "baseline_volume_mm3": before, "volume_change_mm3": volume - before,
                      "volume_change_percent": (100.0 * (volume - before) / before) if before else None})
     change_map = code[followup]
-    covered = b_size - overlap[:, 0]
+    covered = b_size - covered_b[:, 0]
     resolved = (b_size > 0) & (covered < D.RESOLVED_MAX_COVERAGE * b_size)
     resolved[0] = False
     change_map = np.where(change_map == 0, resolved[baseline] * np.uint8(D.CHANGE_CODES["resolved"]),

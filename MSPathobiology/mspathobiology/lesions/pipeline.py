@@ -7,11 +7,13 @@ table) and ``summary.json``; ``run_change`` writes ``change.nii.gz``, ``change.t
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
+from ..bids import IMAGE_KEYS
 from ..defaults.common import DEFAULT_CONNECTIVITY, MIN_LESION_VOLUME_MM3
 from ..defaults import lesions as D
 from ..errors import InputError
@@ -52,14 +54,7 @@ def label_and_measure(labels_or_mask: np.ndarray, reference: sitk.Image, connect
     return labels, lesion_rows(labels, reference, normalised_flair, locations)
 
 
-def _read_inputs(images: dict) -> dict:
-    unknown = set(images) - set(_KINDS) - {"qsm", "phase", "t2star", "parcellation", "tractogram"}
-    if unknown:
-        raise InputError("images", f"unknown image keys {sorted(unknown)}; known: {', '.join(_KINDS)}")
-    loaded = {}
-    for key, kind in _KINDS.items():
-        if images.get(key) is not None:
-            loaded[key] = read_image(images[key], kind=kind, name=_NAMES[key])
+def _check_inputs(loaded: dict, sources: dict) -> None:
     if "flair" not in loaded and "lesions" not in loaded:
         raise InputError("images", "need a FLAIR image (flair) or a lesion mask (lesions)")
     if "t1post" in loaded and "t1" not in loaded:
@@ -67,36 +62,58 @@ def _read_inputs(images: dict) -> dict:
     reference_key = "flair" if "flair" in loaded else "lesions"
     for key, image in loaded.items():
         if key != reference_key:
-            check_same_geometry(loaded[reference_key], image, names=(f"{_NAMES[reference_key]} {images[reference_key]}",
-                                                                     f"{_NAMES[key]} {images[key]}"))
+            check_same_geometry(loaded[reference_key], image, names=(sources[reference_key], sources[key]))
     if "brain_mask" in loaded and not sitk.GetArrayViewFromImage(loaded["brain_mask"]).any():
-        raise InputError(f"brain mask ({images['brain_mask']})", "is empty (no non-zero voxel)")
-    return loaded
+        raise InputError(sources["brain_mask"], "is empty (no non-zero voxel)")
 
 
-def run_case(images: dict, out_dir, connectivity: int = DEFAULT_CONNECTIVITY,
-             min_volume_mm3: float = MIN_LESION_VOLUME_MM3, bias_correction: bool | None = None,
-             seed_threshold: float = D.SEED_THRESHOLD, grow_threshold: float = D.GROW_THRESHOLD,
-             max_steps: int = D.GROW_MAX_STEPS, keep_ids: bool = False, spinal_cord_lesions: int | None = None,
-             optic_nerve_lesions: int | None = None, progress=None, **_ignored) -> dict:
-    """Segment (or take) lesions of one case, label, measure and place them; write the outputs.
+def _read_inputs(images: dict) -> tuple[dict, dict]:
+    unknown = set(images) - set(IMAGE_KEYS)
+    if unknown:
+        raise InputError("images", f"unknown image keys {sorted(unknown)}; known: {', '.join(IMAGE_KEYS)}")
+    loaded, sources = {}, {}
+    for key, kind in _KINDS.items():
+        if images.get(key) is not None:
+            loaded[key] = read_image(images[key], kind=kind, name=_NAMES[key])
+            sources[key] = f"{_NAMES[key]} ({images[key]})"
+    return loaded, sources
 
-    ``images`` maps bids keys to paths: ``flair`` (required unless ``lesions`` is given),
-    optional ``t1``, ``t1post`` (needs ``t1``), ``anatomy`` (aseg/SynthSeg values),
-    ``brain_mask``, and ``lesions`` (a mask or labelmap: segmentation is skipped). All must
-    share the FLAIR grid. ``keep_ids`` keeps the ids of a given labelmap
-    (:func:`relabel_after_edit`) instead of renumbering by size. ``bias_correction``
-    defaults to True when segmenting and False when ``lesions`` is given. ``progress``:
-    optional callable(fraction, text).
 
-    Writes ``out_dir/lesions.nii.gz``, ``lesions.tsv``, ``summary.json``; returns the flat
-    summary (lesion_count, lesion_volume_mm3, lesion_count_<location>,
-    lesion_volume_mm3_<location>, lesion_count_mcdonald, lesion_count_enhancing,
-    dis_2017_met, dis_2024_met, ...).
+@dataclass
+class CaseResult:
+    """Result of :func:`analyse_case` (in memory; :func:`run_case` writes it)."""
+    labels: sitk.Image                      #: lesion ids (UInt16/UInt32) on the FLAIR grid
+    rows: list                              #: lesion table rows (lesion_table.SCHEMA)
+    summary: dict                           #: flat summary incl. dissemination in space
+    normalised_flair: np.ndarray | None     #: FLAIR / NAWM, [k, j, i] (None without FLAIR)
+    brain_mask: np.ndarray | None           #: brain mask used, bool [k, j, i]
+    info: dict = field(default_factory=dict)  #: location_source, nawm, brain_mask_estimated, segmented
+
+
+def analyse_case(images: dict, connectivity: int = DEFAULT_CONNECTIVITY,
+                 min_volume_mm3: float = MIN_LESION_VOLUME_MM3, bias_correction: bool | None = None,
+                 seed_threshold: float = D.SEED_THRESHOLD, grow_threshold: float = D.GROW_THRESHOLD,
+                 max_steps: int = D.GROW_MAX_STEPS, keep_ids: bool = False,
+                 spinal_cord_lesions: int | None = None, optic_nerve_lesions: int | None = None,
+                 progress=None) -> CaseResult:
+    """Segment (or take) lesions, label, measure and place them; nothing is written.
+
+    ``images`` maps keys to SimpleITK images (already validated, e.g. with
+    :func:`mspathobiology.io.validate_image`): ``flair`` (required unless ``lesions`` is
+    given), optional ``t1``, ``t1post`` (needs ``t1``), ``anatomy`` (aseg/SynthSeg values,
+    UInt32), ``brain_mask`` (UInt8) and ``lesions`` (mask or labelmap: segmentation is
+    skipped). All must share the FLAIR grid. See :func:`run_case` for the options.
+    ``progress``: optional callable(fraction 0..1, text) for a progress bar.
     """
     report = progress or (lambda fraction, text: None)
-    out_dir = Path(out_dir)
-    loaded = _read_inputs(images)
+    loaded = {k: v for k, v in images.items() if v is not None and k in _KINDS}
+    _check_inputs(loaded, {k: _NAMES[k] for k in loaded})
+    return _analyse(loaded, connectivity, min_volume_mm3, bias_correction, seed_threshold, grow_threshold,
+                    max_steps, keep_ids, spinal_cord_lesions, optic_nerve_lesions, report)
+
+
+def _analyse(loaded, connectivity, min_volume_mm3, bias_correction, seed_threshold, grow_threshold, max_steps,
+             keep_ids, spinal_cord_lesions, optic_nerve_lesions, report) -> CaseResult:
     flair = loaded.get("flair")
     reference = flair if flair is not None else loaded["lesions"]
     spacing = reference.GetSpacing()[::-1]
@@ -152,24 +169,51 @@ def run_case(images: dict, out_dir, connectivity: int = DEFAULT_CONNECTIVITY,
     report(0.95, "lesion table")
     rows = lesion_rows(labels, reference, normalised, locations, enhancing)
     summary = summarise(rows)
-    dis = dissemination_in_space(rows, spinal_cord_lesions, optic_nerve_lesions) if locations is not None else {}
-    summary.update(dis)
+    if locations is not None:
+        summary.update(dissemination_in_space(rows, spinal_cord_lesions, optic_nerve_lesions))
+    info = {"location_source": location_source, "nawm_flair_intensity": nawm,
+            "brain_mask_estimated": bool(estimated), "connectivity": connectivity,
+            "min_volume_mm3": min_volume_mm3, "segmented": "lesions" not in loaded}
+    return CaseResult(_label_image_for_output(labels, reference), rows, summary, normalised, brain, info)
 
+
+def run_case(images: dict, out_dir, connectivity: int = DEFAULT_CONNECTIVITY,
+             min_volume_mm3: float = MIN_LESION_VOLUME_MM3, bias_correction: bool | None = None,
+             seed_threshold: float = D.SEED_THRESHOLD, grow_threshold: float = D.GROW_THRESHOLD,
+             max_steps: int = D.GROW_MAX_STEPS, keep_ids: bool = False, spinal_cord_lesions: int | None = None,
+             optic_nerve_lesions: int | None = None, progress=None, **_ignored) -> dict:
+    """Segment (or take) lesions of one case, label, measure and place them; write the outputs.
+
+    ``images`` maps bids keys to paths: ``flair`` (required unless ``lesions`` is given),
+    optional ``t1``, ``t1post`` (needs ``t1``), ``anatomy`` (aseg/SynthSeg values),
+    ``brain_mask``, and ``lesions`` (a mask or labelmap: segmentation is skipped). Other
+    bids keys (qsm, tractogram, ...) are ignored. All must share the FLAIR grid.
+    ``keep_ids`` keeps the ids of a given labelmap (:func:`relabel_after_edit`) instead of
+    renumbering by size. ``bias_correction`` defaults to True when segmenting and False
+    when ``lesions`` is given. ``spinal_cord_lesions`` / ``optic_nerve_lesions``: counts
+    from other imaging for dissemination in space (None = not assessed). ``progress``:
+    optional callable(fraction, text).
+
+    Writes ``out_dir/lesions.nii.gz``, ``lesions.tsv``, ``summary.json``; returns the flat
+    summary (lesion_count, lesion_volume_mm3, lesion_count_<location>,
+    lesion_volume_mm3_<location>, lesion_count_mcdonald, lesion_count_enhancing,
+    dis_2017_met, dis_2024_met, ...).
+    """
+    report = progress or (lambda fraction, text: None)
+    out_dir = Path(out_dir)
+    loaded, sources = _read_inputs(images)
+    _check_inputs(loaded, sources)
+    result = _analyse(loaded, connectivity, min_volume_mm3, bias_correction, seed_threshold, grow_threshold,
+                      max_steps, keep_ids, spinal_cord_lesions, optic_nerve_lesions, report)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_image(_label_image_for_output(labels, reference), out_dir / "lesions.nii.gz")
-    write_lesion_table(rows, out_dir / "lesions.tsv")
+    write_image(result.labels, out_dir / "lesions.nii.gz")
+    write_lesion_table(result.rows, out_dir / "lesions.tsv")
     write_json(out_dir / "summary.json", {
-        **summary,
-        "location_source": location_source,
-        "nawm_flair_intensity": nawm,
-        "brain_mask_estimated": bool(estimated),
-        "connectivity": connectivity,
-        "min_volume_mm3": min_volume_mm3,
-        "segmented": "lesions" not in loaded,
+        **result.summary, **result.info,
         "inputs": {k: str(Path(v).resolve()) for k, v in images.items() if v is not None},
     })
     report(1.0, "done")
-    return summary
+    return result.summary
 
 
 def _flair_from_summary(case_dir: Path, given):

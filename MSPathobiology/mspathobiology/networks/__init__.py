@@ -11,9 +11,10 @@ from .connectome import assign_endpoints, connectome, sample_scalar
 from .disconnection import disconnection, lesioned_streamlines, metric_changes, network_disruption
 from .metrics import analyse, global_metrics, nodal_metrics
 from .pipeline import read_matrix, run_case, write_matrix
-from .tractograms import check_inside, flat_arrays, make_streamlines, read_tractogram, write_tractogram
+from .tractograms import (check_inside, flat_arrays, make_streamlines, polydata_to_streamlines, read_tractogram,
+                          streamlines_to_polydata, write_tractogram)
 
 __all__ = ["analyse", "assign_endpoints", "check_inside", "connectome", "disconnection", "flat_arrays",
            "global_metrics", "lesioned_streamlines", "make_streamlines", "metric_changes", "network_disruption",
-           "nodal_metrics", "read_matrix", "read_tractogram", "run_case", "sample_scalar", "write_matrix",
-           "write_tractogram"]
+           "nodal_metrics", "polydata_to_streamlines", "read_matrix", "read_tractogram", "run_case", "sample_scalar",
+           "streamlines_to_polydata", "write_matrix", "write_tractogram"]

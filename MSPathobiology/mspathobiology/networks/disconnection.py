@@ -81,7 +81,8 @@ def lesioned_streamlines(streamlines, lesion_mask, affine, step_voxels: float = 
     total = len(data)
     first_of_block = np.searchsorted(offsets, np.arange(0, total, chunk_points), side="right") - 1
     bounds = np.unique(np.concatenate([offsets[np.clip(first_of_block, 0, None)], [total]]))
-    found, candidates, longest = [], [], 0.0
+    found, candidates = [], []
+    m = 0  # samples per segment: ceil(longest segment / step), exact (float64)
     for p0, p1 in zip(bounds[:-1], bounds[1:]):
         points = np.asarray(data[p0:p1])
         c32 = voxel_coordinates(points, lin32, shift32, np.float32)
@@ -103,23 +104,27 @@ def lesioned_streamlines(streamlines, lesion_mask, affine, step_voxels: float = 
         step32 *= step32
         length = np.sqrt(step32[0] + step32[1] + step32[2])
         length[~valid] = 0
-        near_top = np.flatnonzero(length >= length.max() - np.float32(1e-3))  # exact max among these
-        a = voxel_coordinates(points[near_top], lin, shift)
-        b = voxel_coordinates(points[near_top + 1], lin, shift)
-        longest = max(longest, float(np.sqrt(((b - a) ** 2).sum(axis=0)).max()))
+        top = float(length.max())
+        if int(np.ceil((top + 1e-3) / step_voxels)) > m:  # the exact m may grow: check the longest segments
+            near_top = np.flatnonzero(length >= np.float32(top - 1e-3))
+            for k in range(0, len(near_top), 4096):
+                batch = near_top[k:k + 4096]
+                a = voxel_coordinates(points[batch], lin, shift)
+                b = voxel_coordinates(points[batch + 1], lin, shift)
+                m = max(m, int(np.ceil(np.sqrt(((b - a) ** 2).sum(axis=0)) / step_voxels).max()))
+                if m >= int(np.ceil((top + 1e-3) / step_voxels)):
+                    break
         reach = d[:-1] + d[1:]
         reach -= margin
         candidates.append(np.flatnonzero(valid & ((reach <= 0) | (length + np.float32(0.01) >= reach))) + p0)
     segments = np.concatenate(candidates) if candidates else np.zeros(0, dtype=np.int64)
-    if len(segments):
-        step = int(np.ceil(longest / step_voxels))
-        if step > 1:
-            per_block = max(1, SAMPLE_BLOCK // (step - 1))
-            for s0 in range(0, len(segments), per_block):
-                block = segments[s0:s0 + per_block]
-                a = voxel_coordinates(np.asarray(data[block]), lin, shift)
-                b = voxel_coordinates(np.asarray(data[block + 1]), lin, shift)
-                found.append(block[_segment_hits(a, b, step, shape, strides, mask_flat)])
+    if len(segments) and m > 1:
+        per_block = max(1, SAMPLE_BLOCK // (m - 1))
+        for s0 in range(0, len(segments), per_block):
+            block = segments[s0:s0 + per_block]
+            a = voxel_coordinates(np.asarray(data[block]), lin, shift)
+            b = voxel_coordinates(np.asarray(data[block + 1]), lin, shift)
+            found.append(block[_segment_hits(a, b, m, shape, strides, mask_flat)])
     found = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
     if len(found):
         hit[np.searchsorted(offsets, found, side="right") - 1] = True

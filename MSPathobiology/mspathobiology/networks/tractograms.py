@@ -167,7 +167,6 @@ def _vtk_space(text: str | None) -> str | None:
 
 
 def _read_vtk(path: Path, space: str | None, source: str):
-    from vtkmodules.util.numpy_support import vtk_to_numpy
     from vtkmodules.vtkIOLegacy import vtkPolyDataReader
     from vtkmodules.vtkIOXML import vtkXMLPolyDataReader
 
@@ -191,6 +190,18 @@ def _read_vtk(path: Path, space: str | None, source: str):
     frame = file_space or (space.upper() if space else VTK_UNTAGGED_SPACE)
     if frame not in ("RAS", "LPS"):
         raise InputError(source, f"space must be RAS or LPS, not {space!r}")
+    return polydata_to_streamlines(polydata, frame)
+
+
+def polydata_to_streamlines(polydata, space: str = "RAS"):
+    """ArraySequence (RAS mm, float32) from the line cells of a vtkPolyData whose points are in ``space``.
+
+    Slicer keeps fibre bundle and model polydata in RAS in memory (``space="RAS"``).
+    """
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    if polydata is None or polydata.GetPoints() is None or polydata.GetLines().GetNumberOfCells() == 0:
+        return make_streamlines(np.zeros((0, 3), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
     points = vtk_to_numpy(polydata.GetPoints().GetData())
     lines = polydata.GetLines()
     cell_offsets = vtk_to_numpy(lines.GetOffsetsArray()).astype(np.int64)
@@ -199,9 +210,33 @@ def _read_vtk(path: Path, space: str | None, source: str):
         data = np.array(points, dtype=np.float32)
     else:
         data = np.asarray(points[connectivity], dtype=np.float32)
-    if frame == "LPS":
+    if space.upper() == "LPS":
         data *= np.diag(LPS_TO_RAS).astype(np.float32)
     return make_streamlines(data, cell_offsets[:-1], np.diff(cell_offsets))
+
+
+def streamlines_to_polydata(streamlines, space: str = "RAS"):
+    """vtkPolyData with one line cell per streamline, points written in ``space`` (RAS or LPS)."""
+    from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
+    from vtkmodules.vtkCommonCore import vtkPoints
+    from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+
+    if space.upper() not in ("RAS", "LPS"):
+        raise InputError("space", f"must be RAS or LPS, not {space!r}")
+    data, offsets, lengths = packed_arrays(streamlines)
+    coords = np.ascontiguousarray(data, dtype=np.float32)
+    if space.upper() == "LPS":
+        coords = coords * np.diag(LPS_TO_RAS).astype(np.float32)
+    points = vtkPoints()
+    points.SetData(numpy_to_vtk(coords, deep=True))
+    cells = vtkCellArray()
+    cell_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    cells.SetData(numpy_to_vtkIdTypeArray(cell_offsets, deep=True),
+                  numpy_to_vtkIdTypeArray(np.arange(len(coords), dtype=np.int64), deep=True))
+    polydata = vtkPolyData()
+    polydata.SetPoints(points)
+    polydata.SetLines(cells)
+    return polydata
 
 
 # ----------------------------------------------------------------------------- writing
@@ -275,24 +310,11 @@ def _write_nibabel_or_trx(streamlines, tmp, suffix, affine, shape):
 
 
 def _write_vtk(data, offsets, lengths, tmp, suffix, space):
-    from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
-    from vtkmodules.vtkCommonCore import vtkPoints, vtkStringArray
-    from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+    from vtkmodules.vtkCommonCore import vtkStringArray
     from vtkmodules.vtkIOLegacy import vtkPolyDataWriter
     from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter
 
-    if space not in ("RAS", "LPS"):
-        raise InputError("space", f"must be RAS or LPS, not {space!r}")
-    coords = data * np.diag(LPS_TO_RAS).astype(np.float32) if space == "LPS" else data
-    points = vtkPoints()
-    points.SetData(numpy_to_vtk(np.ascontiguousarray(coords, dtype=np.float32), deep=True))
-    cells = vtkCellArray()
-    cell_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    cells.SetData(numpy_to_vtkIdTypeArray(cell_offsets, deep=True),
-                  numpy_to_vtkIdTypeArray(np.arange(len(data), dtype=np.int64), deep=True))
-    polydata = vtkPolyData()
-    polydata.SetPoints(points)
-    polydata.SetLines(cells)
+    polydata = streamlines_to_polydata(make_streamlines(data, offsets, lengths), space)
     if suffix == ".vtk":
         writer = vtkPolyDataWriter()
         writer.SetFileVersion(42)

@@ -24,6 +24,7 @@ from ..lesion_table import LOCATIONS
 from . import anatomy as A
 from . import contrast as C
 from . import followup as F
+from . import rasterise as R
 from . import susceptibility as S
 from . import tractography as T
 from .design import design_lesions, venous_tree
@@ -80,6 +81,7 @@ def _vein_fraction(veins, p, to_kji, spacing, shape):
         box = tuple(slice(l, h) for l, h in zip(lo, hi))
         dist = segment_distance(p[0][box], p[1][box], p[2][box], a, b)
         f = np.clip((radius + 0.5 * spacing - dist) / spacing, 0.0, 1.0).astype(np.float32)
+        f[f < D.VEIN_MIN_FRACTION] = 0.0
         np.maximum(frac[box], f, out=frac[box])
         if is_sinus:
             np.maximum(sinus[box], f, out=sinus[box])
@@ -115,7 +117,7 @@ def generate_subject(seed: int = 0, small: bool = True, sessions: int = 2, resca
     x, y, z = A.grid_ras(reference)
     shape = x.shape
     model = A.random_anatomy(rng["anatomy"])
-    tissue0 = A.evaluate(model, x, y, z)
+    tissue0, volume0, _ = R.rasterise_visit(model, x, y, z, spacing)
     aseg0 = A.aseg_from_tissue(tissue0, model, x, y, z)
     placer = Placer(rng["lesions"], (x, y, z), tissue0, aseg0, spacing)
     specs = design_lesions(rng["lesions"], rng["evolution"], placer, small, sessions, rescan)
@@ -134,11 +136,16 @@ def generate_subject(seed: int = 0, small: bool = True, sessions: int = 2, resca
     for s in range(sessions):
         deformation, pbvc = None, 0.0
         if s > 0 and not rescan:
-            deformation, pbvc = F.make_deformation(target * s / (sessions - 1), brain_points, centre,
-                                                   ventricle_centres)
+            deformation, _ = F.make_deformation(target * s / (sessions - 1), brain_points, centre,
+                                                ventricle_centres)
+            # the deformation's PBVC: Jacobian integral over the supersampled baseline brain
+            _, _, warped = R.rasterise_visit(model, x, y, z, spacing, jacobian_of=deformation)
+            pbvc = 100.0 * (warped / volume0 - 1.0)
         rotation, translation = (np.eye(3), np.zeros(3)) if s == 0 else F.random_motion(rng["motion"][s])
         h = F.head_coordinates(x, y, z, rotation, translation) if s > 0 else (x, y, z)
         p = deformation.inverse(*h) if deformation is not None else h
+        tissue = tissue0 if s == 0 else R.rasterise_visit(model, x, y, z, spacing, rotation, translation,
+                                                           deformation)[0]
 
         def to_kji(point, rotation=rotation, translation=translation, deformation=deformation):
             point = np.asarray(point, dtype=np.float64)
@@ -147,7 +154,7 @@ def generate_subject(seed: int = 0, small: bool = True, sessions: int = 2, resca
             scanner = rotation @ point + translation
             return (inv[:3, :3] @ scanner + inv[:3, 3])[::-1]
 
-        session = _render_session(s, subject, seed, small, model, specs, veins, edges, centre, h, p, shape,
+        session = _render_session(s, subject, seed, small, model, specs, veins, edges, centre, tissue, p, shape,
                                   reference, spacing, voxel_ml, to_kji, rng, phase_sign, pbvc, n_streamlines,
                                   rotation, translation)
         out.append(session)
@@ -156,21 +163,9 @@ def generate_subject(seed: int = 0, small: bool = True, sessions: int = 2, resca
     return result
 
 
-def _render_session(s, subject, seed, small, model, specs, veins, edges, centre, h, p, shape, reference,
+def _render_session(s, subject, seed, small, model, specs, veins, edges, centre, tissue, p, shape, reference,
                     spacing, voxel_ml, to_kji, rng, phase_sign, pbvc, n_streamlines, rotation, translation):
     f32 = np.float32
-    if h is p:
-        tissue = A.evaluate(model, *p)
-    else:
-        tissue_h = A.evaluate(model, *h)
-        tissue_p = A.evaluate(model, *p)
-        icv = np.isin(tissue_h, [A.CODE[n] for n in ("csf", "cortex", "wm", "cb_cortex", "cb_wm", "brainstem",
-                                                      "thalamus", "caudate", "putamen", "ventricle")])
-        brainish = np.isin(tissue_p, [A.CODE[n] for n in ("cortex", "wm", "cb_cortex", "cb_wm", "brainstem",
-                                                           "thalamus", "caudate", "putamen", "ventricle")])
-        tissue = tissue_h
-        tissue[icv] = np.where(brainish[icv], tissue_p[icv], A.CODE["csf"])
-        del tissue_p, icv, brainish
     aseg_free = A.aseg_from_tissue(tissue, model, *p)
 
     # lesions of this visit, drawn in design order
@@ -216,7 +211,8 @@ def _render_session(s, subject, seed, small, model, specs, veins, edges, centre,
         spec = by_index[i]
         bbox = boxes[i]
         m = lesion[bbox] == design_to_id[i]
-        chi[bbox][m] += f32(spec.chi_ppb)
+        base = {"cortical": "cortex", "infratentorial": "brainstem"}.get(spec.location, "wm")
+        chi[bbox][m] = f32(D.CHI_PPB[base] + spec.chi_ppb)  # uniform lesion tissue
         if spec.rim_class != "none":
             edge = edge_voxels(m)
             kji = np.argwhere(edge).astype(np.float64) + np.array([b.start for b in bbox])

@@ -55,6 +55,7 @@ class LesionSpec:
     irregular: tuple = ()
     scale: list = field(default_factory=list)
     change: str = "stable"
+    target: float = 1.0
     rim_class: str = "none"
     rim_axis: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]))
     rim_delta_ppb: float = 0.0
@@ -168,7 +169,7 @@ def segment_distance(px, py, pz, a, b):
 
 def vein_segment(spec: LesionSpec) -> tuple:
     """End points (head frame mm) of a lesion's central vein: along its long axis, through its centre."""
-    half = float(spec.axes.max()) * max(spec.scale + [1.0]) * (1 + D.LESION_IRREGULARITY) + 8.0
+    half = float(spec.axes.max()) * max(spec.target, 1.0) * (1 + D.LESION_IRREGULARITY) + 8.0
     axis = spec.rotation[:, int(np.argmax(spec.axes))]
     return spec.centre - half * axis, spec.centre + half * axis
 

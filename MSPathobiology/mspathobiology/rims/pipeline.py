@@ -6,7 +6,10 @@ from pathlib import Path
 
 from ..defaults import rims as D
 from ..errors import InputError
-from ..geometry import resample_label
+import numpy as np
+import SimpleITK as sitk
+
+from ..geometry import check_same_geometry, image_like, resample_label
 from ..io import read_image, write_json
 from ..tables import read_table, write_table
 from .cvs import CVS_COLUMNS, central_vein_sign_images, cvs_subject_summary
@@ -32,6 +35,16 @@ def enhancing_from_lesion_table(path) -> dict:
     return {int(r["id"]): bool(r["enhancing"]) for r in rows if r.get("enhancing") is not None}
 
 
+def white_matter_mask(anatomy: sitk.Image, lesions: sitk.Image | None = None) -> sitk.Image:
+    """UInt8 mask of white matter (FreeSurfer aseg WM labels, ASEG_WHITE_MATTER_LABELS) plus lesion voxels."""
+    aseg = sitk.GetArrayViewFromImage(anatomy)
+    wm = np.isin(aseg, D.ASEG_WHITE_MATTER_LABELS)
+    if lesions is not None:
+        check_same_geometry(lesions, anatomy, names=("--lesions", "--anatomy"))
+        wm |= sitk.GetArrayViewFromImage(lesions) > 0
+    return image_like(wm.astype(np.uint8), anatomy)
+
+
 def run_case(images: dict, out_dir, *, phase_sign: int | None = None, enhancing=None, lesion_table=None,
              resample_lesions: bool = False, **score_options) -> dict:
     """Score paramagnetic rims (and the central vein sign) of one case and write its files.
@@ -39,8 +52,11 @@ def run_case(images: dict, out_dir, *, phase_sign: int | None = None, enhancing=
     ``images`` maps bids keys to paths: ``lesions`` (required, voxel = lesion id) and ``qsm``
     (ppb) or ``phase`` (high-pass filtered, rad; QSM is used when both are given);
     optional ``t2star`` (magnitude/SWI, veins dark: adds CVS columns), ``t1post`` (enhancing
-    lesions are excluded from PRL candidacy), ``brain_mask`` (keeps the reference ring in
-    the brain). ``flair`` is accepted and recorded but not needed for scoring.
+    lesions are excluded from PRL candidacy), ``anatomy`` (FreeSurfer aseg: the reference
+    ring and outer edge band are kept in white matter - strongly recommended, since cortex,
+    deep grey matter and CSF are paramagnetic relative to white matter), ``wm_mask`` (a
+    white-matter mask instead of the aseg) or, failing both, ``brain_mask``. ``flair`` is
+    accepted and recorded but not needed for scoring.
     ``phase_sign``: +1/-1 with phase = phase_sign * gamma * dB * TE (default
     DEFAULT_PHASE_SIGN). ``enhancing``: ids or {id: bool}; ``lesion_table``: a lesion table
     whose ``enhancing`` column is used (both override ``t1post``). ``resample_lesions``: put
@@ -68,7 +84,17 @@ def run_case(images: dict, out_dir, *, phase_sign: int | None = None, enhancing=
     if resample_lesions:
         lesions = resample_label(lesions, map_image)
     t1post = read_image(images["t1post"], "intensity", "--t1-post") if "t1post" in images else None
-    tissue = read_image(images["brain_mask"], "mask", "--brain-mask") if "brain_mask" in images else None
+    if "anatomy" in images:
+        anatomy = read_image(images["anatomy"], "label", "--anatomy")
+        if resample_lesions:
+            anatomy = resample_label(anatomy, map_image)
+        tissue, tissue_source = white_matter_mask(anatomy, lesions), "anatomy (aseg white matter)"
+    elif "wm_mask" in images:
+        tissue, tissue_source = read_image(images["wm_mask"], "mask", "--wm-mask"), "white-matter mask"
+    elif "brain_mask" in images:
+        tissue, tissue_source = read_image(images["brain_mask"], "mask", "--brain-mask"), "brain mask"
+    else:
+        tissue, tissue_source = None, "none"
     if lesion_table is not None:
         enhancing = enhancing_from_lesion_table(lesion_table)
     rows = score_rim_images(lesions, map_image, kind=kind, phase_sign=phase_sign, enhancing=enhancing,
@@ -79,6 +105,7 @@ def run_case(images: dict, out_dir, *, phase_sign: int | None = None, enhancing=
         "prl_rim_lesions": sum(bool(r["rim"]) for r in rows),
         "prl_excluded_enhancing": sum(r["prl_exclusion"] == "enhancing" for r in rows),
         "rim_map": kind,
+        "rim_tissue_mask": tissue_source,
     }
     with_cvs = "t2star" in images
     if with_cvs:
@@ -99,8 +126,8 @@ def run_case(images: dict, out_dir, *, phase_sign: int | None = None, enhancing=
         "phase_sign": phase_sign if kind == "phase" else None,
         "parameters": {k: getattr(D, k) for k in dir(D) if k.isupper()} | {"options": score_options},
         "columns": dict(RIM_COLUMNS) | (dict(CVS_COLUMNS) if with_cvs else {}),
-        "prl_definition": "rim over >= 2/3 of the edge on >= 2 consecutive axial slices, not enhancing "
-                          "(Bagnato et al., Brain 2024); the whole-edge (3D) paramagnetic fraction must also be "
-                          f">= {D.PRL_MIN_EDGE_COVERAGE_3D}",
+        "prl_definition": "paramagnetic rim over >= 2/3 of the lesion edge seen on >= 2 consecutive axial "
+                          "slices, enhancing lesions excluded (Bagnato et al., Brain 2024); measured as "
+                          f"rim_score >= {D.PRL_MIN_EDGE_COVERAGE} (see rims.scoring)",
     })
     return summary

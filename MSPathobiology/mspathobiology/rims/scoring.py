@@ -7,21 +7,33 @@ Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-le
 2. In every axial slice (the array axis closest to superior-inferior), the in-slice
    Euclidean distance (mm) to the lesion boundary defines, for each lesion, an **edge band**
    (``band_inner_mm`` inside to ``band_outer_mm`` outside the label) and a **reference ring**
-   of surrounding normal-appearing tissue (``ring_inner_mm`` .. ``ring_outer_mm`` outside).
-   Voxels outside lesions belong to the nearest lesion in that slice.
+   of surrounding normal-appearing white matter (``ring_inner_mm`` .. ``ring_outer_mm``
+   outside). Voxels outside lesions belong to the nearest lesion in that slice. With a
+   ``tissue_mask`` (white matter, e.g. from the FreeSurfer aseg), ring and outer band keep
+   only voxels inside it, so cortex, deep grey matter and CSF (all paramagnetic relative to
+   white matter) are not mistaken for rim or reference.
 3. The band is cut into ``sectors`` angular sectors around the lesion's centroid in that
-   slice. A sector is paramagnetic when its mean exceeds the ring median by more than
-   ``max(z_threshold * robust SD of the ring, min_contrast)``.
+   slice. A sector's value is the brighter of the means of its inner layer (inside the label)
+   and outer layer, since rims sit on either side of the drawn boundary. Band voxels above the
+   baseline by more than ``vein_contrast`` are veins and ignored (veins at the edge are the
+   main false positive). A sector is paramagnetic when its value exceeds the baseline by
+   more than ``max(z_threshold * robust SD of the ring, min_contrast)``. The baseline is
+   the larger of the ring median (NAWM) and the lesion core median (lesion voxels deeper than
+   the band; ``use_core``, default for QSM only, since phase is non-local): demyelinated
+   lesions are themselves paramagnetic relative to NAWM on QSM, so a rim must be brighter than
+   both its core and the surrounding white matter (Wisnieff et al., Ann Neurol 2015; Dimov
+   et al., AJNR 2022).
 4. Per slice, coverage = paramagnetic sectors / sectors holding band voxels (slices with
    band voxels in fewer than ``min_sector_fraction`` of the sectors count as coverage 0).
-5. ``rim_slices`` is the longest run of consecutive slices with coverage >= 2/3;
-   ``rim_score`` is the best, over windows of ``min_slices`` consecutive slices, of the
-   smallest coverage in the window - so ``rim_score >= 2/3`` is exactly the NAIMS rule
-   "rim over >= 2/3 of the edge on >= 2 consecutive slices" and the score ranks lesions
-   continuously in [0, 1]. ``rim_coverage`` is the paramagnetic fraction of all edge sectors
-   of all assessable slices (the 3D edge). ``rim`` = rim_slices >= min_slices and
-   rim_coverage >= ``min_edge_coverage``: the per-slice test alone would call a polar cap a
-   full ring near its pole. ``prl_candidate`` = ``rim`` and the lesion does not enhance.
+   ``rim_coverage`` is the paramagnetic fraction of all sectors of all assessable slices
+   (the whole 3D edge); ``rim_slices`` the longest run of consecutive slices with coverage
+   >= ``slice_coverage``.
+5. ``rim_score = rim_coverage * min(1, rim_slices / min_slices)`` ranks lesions in [0, 1];
+   ``rim`` (the NAIMS rim: >= 2/3 of the edge, on >= 2 consecutive slices) is
+   ``rim_score >= min_coverage`` (0.6: 2/3 less the measured partial-volume loss, see
+   :mod:`mspathobiology.defaults.rims`), and ``prl_candidate`` = ``rim`` and not enhancing.
+   The whole-edge fraction matters: slice coverage alone calls a polar cap of 1/4 of the
+   edge a full ring in the slices near its pole.
 
 PRL definition: Bagnato et al., Brain 2024 (NAIMS consensus on chronic active lesions);
 rim appearance on phase/QSM: Absinta et al., J Clin Invest 2016; Dal-Bianco et al., Acta
@@ -43,17 +55,18 @@ from ..io import validate_image
 #: Output columns of :func:`score_rims` / :func:`score_rim_images`, with units.
 RIM_COLUMNS = (
     ("id", "lesion label value"),
-    ("rim_score", "best min-coverage over min_slices consecutive slices, 0..1 (>= 2/3 = NAIMS rim)"),
-    ("rim_coverage", "fraction of edge sectors (all assessable slices) that are paramagnetic, 0..1"),
+    ("rim_score", "rim_coverage x min(1, rim_slices / 2), 0..1; >= 0.6 = NAIMS rim"),
+    ("rim_coverage", "fraction of edge sectors (all assessable axial slices) that are paramagnetic, 0..1"),
     ("rim_coverage_max", "coverage of the best slice, 0..1"),
-    ("rim_slices", "longest run of consecutive axial slices with coverage >= 2/3"),
-    ("rim_contrast", "mean of paramagnetic sectors minus reference median (ppb for QSM, rad for phase)"),
-    ("edge_contrast", "mean of the whole edge band minus reference median (same unit)"),
-    ("reference_median", "median of the surrounding reference ring (same unit)"),
+    ("rim_slices", "longest run of consecutive axial slices with slice coverage >= 0.5"),
+    ("rim_contrast", "mean of paramagnetic sectors minus max(reference, core) median (ppb for QSM, rad for phase)"),
+    ("edge_contrast", "mean of the whole edge band minus max(reference, core) median (same unit)"),
+    ("reference_median", "median of the surrounding reference ring (NAWM; same unit)"),
     ("reference_sd", "robust SD (1.4826 MAD) of the reference ring (same unit)"),
+    ("core_median", "median of the lesion core inside the edge band (whole lesion if no core; same unit)"),
     ("slices_assessed", "axial slices with an assessable edge"),
     ("enhancing", "lesion enhances (empty when unknown)"),
-    ("rim", "rim criteria met: >= 2 consecutive slices with coverage >= 2/3 and rim_coverage >= 0.6"),
+    ("rim", "NAIMS rim criteria met (rim_score >= 0.6), enhancing or not"),
     ("prl_candidate", "NAIMS PRL candidate: rim and not enhancing"),
     ("prl_exclusion", "why a rim lesion is not a candidate (enhancing), else empty"),
 )
@@ -156,6 +169,7 @@ class _Rings:
         ring = (~mask) & (d_out > ring_inner_mm) & (d_out <= ring_outer_mm)
         self.mask, self.compact = mask, compact
         self.band = out_band | in_band
+        self.core = mask & ~in_band
         self.ring = ring
         self.owner_of = lambda sel: np.where(mask[sel], compact[sel], compact[tuple(n[sel] for n in nearest)])
 
@@ -167,9 +181,9 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
                ring_inner_mm: float = D.REFERENCE_RING_INNER_MM, ring_outer_mm: float = D.REFERENCE_RING_OUTER_MM,
                sectors: int = D.ANGULAR_SECTORS, min_sector_fraction: float = D.MIN_SECTOR_FRACTION,
                z_threshold: float = D.RIM_Z_THRESHOLD, min_contrast: float | None = None,
-               min_coverage: float = D.PRL_MIN_COVERAGE, min_slices: int = D.PRL_MIN_CONSECUTIVE_SLICES,
-               min_edge_coverage: float = D.PRL_MIN_EDGE_COVERAGE_3D,
-               return_slices: bool = False):
+               min_coverage: float = D.PRL_MIN_EDGE_COVERAGE, slice_coverage: float = D.PRL_MIN_SLICE_COVERAGE,
+               min_slices: int = D.PRL_MIN_CONSECUTIVE_SLICES, vein_contrast: float | None = None,
+               use_core: bool | None = None, return_slices: bool = False):
     """Score the paramagnetic rim of every lesion of ``labels`` on ``values``.
 
     ``labels``: integer array [k, j, i] (0 background, each lesion one value).
@@ -177,9 +191,15 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     ``spacing``: voxel size in mm in ARRAY order (k, j, i).
     ``slice_axis``: array axis of the axial slices (see :func:`slice_axis_of`).
     ``enhancing``: None (unknown), a set/list of enhancing lesion ids, or a dict id -> bool.
-    ``tissue_mask``: optional boolean array; reference-ring voxels outside it are ignored
-    (e.g. a brain or white-matter mask, to keep CSF and veins out of the reference).
+    ``tissue_mask``: optional boolean array, ideally white matter (plus lesions): ring and
+    outer-band voxels outside it are ignored. Strongly recommended: without it, lesions next
+    to cortex or ventricles are judged against grey matter or CSF.
+    ``min_coverage``: rim_score threshold of a rim (whole-edge fraction, see module doc);
+    ``slice_coverage``: slice coverage for a slice to show the rim; ``min_slices``: run length.
+    ``vein_contrast``: band voxels this far above the baseline are ignored as veins (map units;
+    default VEIN_MIN_CONTRAST_PPB / _RAD).
     ``min_contrast``: in map units; default RIM_MIN_CONTRAST_PPB (qsm) or _RAD (phase).
+    ``use_core``: the rim must also exceed the lesion core (default: True for QSM, False for phase).
 
     Returns a list of row dicts with the columns of :data:`RIM_COLUMNS`, one per lesion id
     in increasing order. With ``return_slices=True`` returns ``(rows, detail)`` where
@@ -192,6 +212,8 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
         raise InputError("lesions", f"label array shape {labels.shape} does not match map shape {values.shape}")
     if min_contrast is None:
         min_contrast = D.RIM_MIN_CONTRAST_PPB if kind == "qsm" else D.RIM_MIN_CONTRAST_RAD
+    if vein_contrast is None:
+        vein_contrast = D.VEIN_MIN_CONTRAST_PPB if kind == "qsm" else D.VEIN_MIN_CONTRAST_RAD
     para = paramagnetic_map(values, kind, phase_sign)
     spacing = np.asarray(spacing, dtype=float)
     labels = np.moveaxis(labels, slice_axis, 0)
@@ -221,6 +243,14 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     ref_med, ref_sd = robust_reference(ring_owner, val[ring], n_les)
     ref_med = np.where(np.isnan(ref_med), 0.0, ref_med)
     ref_sd = np.where(np.isnan(ref_sd), 0.0, ref_sd)
+    # lesion core (inside the edge band; whole lesion when there is no core): the rim must be
+    # brighter than the core too, since demyelinated lesions are themselves paramagnetic
+    core_med = group_quantile(rings.compact[rings.core], val[rings.core], n_les, 0.5)
+    whole_med = group_quantile(rings.compact[rings.mask], val[rings.mask], n_les, 0.5)
+    core_med = np.where(np.isnan(core_med), whole_med, core_med)
+    if use_core is None:
+        use_core = kind == "qsm"
+    baseline = np.maximum(ref_med, core_med) if use_core else ref_med
 
     # per (lesion, slice) centroid of lesion voxels, in voxel units
     zz, yy, xx = np.nonzero(rings.mask)
@@ -231,25 +261,35 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
         cy = np.bincount(g_les, yy, minlength=n_g) / count
         cx = np.bincount(g_les, xx, minlength=n_g) / count
 
-    # band voxels -> (lesion, slice, sector) cells
-    bz, by, bx = np.nonzero(rings.band)
+    # band voxels -> (lesion, slice, sector) cells; outside voxels must lie in the tissue mask,
+    # vein-like voxels (far above the baseline) are dropped: veins at the edge are the main
+    # false positive (Bagnato et al., Brain 2024)
+    band = rings.band if tis is None else rings.band & (rings.mask | tis)
+    bz, by, bx = np.nonzero(band)
     owner = rings.owner_of((bz, by, bx))
     g = owner * n_z + bz
-    keep = count[g] > 0  # band voxel in a slice where its lesion has voxels
-    bz, by, bx, owner, g = bz[keep], by[keep], bx[keep], owner[keep], g[keep]
+    bv = val[bz, by, bx].astype(np.float64)
+    keep = (count[g] > 0) & (bv - baseline[owner] <= vein_contrast)
+    bz, by, bx, owner, g, bv = bz[keep], by[keep], bx[keep], owner[keep], g[keep], bv[keep]
+    inner = rings.mask[bz, by, bx]
     angle = np.arctan2((by - cy[g]) * spacing[1], (bx - cx[g]) * spacing[2])
     sector = np.minimum(((angle + np.pi) / (2 * np.pi) * sectors).astype(np.int64), sectors - 1)
     cell = g * sectors + sector
     n_cells = n_g * sectors
-    bv = val[bz, by, bx].astype(np.float64)
-    c_n = np.bincount(cell, minlength=n_cells)
-    c_sum = np.bincount(cell, bv, minlength=n_cells)
+    # a sector's value is the brighter of its inner (inside the label) and outer layer means, as
+    # the rim may lie on either side of the lesion boundary
     with np.errstate(invalid="ignore", divide="ignore"):
-        c_mean = c_sum / c_n
+        layer_means = []
+        for part in (inner, ~inner):
+            n_part = np.bincount(cell[part], minlength=n_cells)
+            layer_means.append(np.where(n_part > 0, np.bincount(cell[part], bv[part], minlength=n_cells)
+                                        / np.maximum(n_part, 1), -np.inf))
+        c_value = np.maximum(*layer_means)
+    c_n = np.bincount(cell, minlength=n_cells)
     cell_les = np.arange(n_cells) // (n_z * sectors)
-    excess = c_mean - ref_med[cell_les]
-    threshold = np.maximum(z_threshold * ref_sd, min_contrast)
     present = c_n > 0
+    excess = np.where(present, c_value - baseline[cell_les], np.nan)
+    threshold = np.maximum(z_threshold * ref_sd, min_contrast)
     positive = present & (excess > threshold[cell_les])
 
     present_g = present.reshape(n_g, sectors).sum(axis=1)
@@ -260,9 +300,7 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     coverage = coverage.reshape(n_les, n_z)
     assess_m = assessable.reshape(n_les, n_z)
 
-    rim_score = _window_min_max(coverage, min_slices)
-    meets = coverage >= min_coverage - 1e-9
-    rim_slices = _longest_true_run(meets)
+    rim_slices = _longest_true_run(coverage >= slice_coverage - 1e-9)
     pos_l = np.where(assessable, positive_g, 0).reshape(n_les, n_z).sum(axis=1)
     pre_l = np.where(assessable, present_g, 0).reshape(n_les, n_z).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -272,12 +310,13 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
                                 pos_excess / np.bincount(cell_les[positive], minlength=n_les), np.nan)
         band_sum = np.bincount(owner, bv, minlength=n_les)
         band_n = np.bincount(owner, minlength=n_les)
-        edge_contrast = np.where(band_n > 0, band_sum / np.maximum(band_n, 1) - ref_med, np.nan)
+        edge_contrast = np.where(band_n > 0, band_sum / np.maximum(band_n, 1) - baseline, np.nan)
+    rim_score = np.nan_to_num(rim_coverage) * np.minimum(1.0, rim_slices / max(min_slices, 1))
 
     enh = _enhancing_vector(ids, enhancing)
     rows = []
     for n, lesion_id in enumerate(ids.tolist()):
-        rim = bool(rim_slices[n] >= min_slices and rim_coverage[n] >= min_edge_coverage - 1e-9)
+        rim = bool(rim_slices[n] >= min_slices and rim_score[n] >= min_coverage - 1e-9)
         excluded = bool(D.PRL_EXCLUDE_ENHANCING and enh[n] is True)
         rows.append({
             "id": int(lesion_id),
@@ -289,6 +328,7 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
             "edge_contrast": float(edge_contrast[n]),
             "reference_median": float(ref_med[n]),
             "reference_sd": float(ref_sd[n]),
+            "core_median": float(core_med[n]),
             "slices_assessed": int(assess_m[n].sum()),
             "enhancing": enh[n],
             "rim": rim,

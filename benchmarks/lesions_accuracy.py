@@ -33,8 +33,8 @@ from mspathobiology.io import read_image, write_image  # noqa: E402
 from mspathobiology.lesion_table import read_lesion_table  # noqa: E402
 from mspathobiology.lesions import (analyse_case, anatomy_classes, classify_locations,  # noqa: E402
                                     estimate_anatomy_classes, lesion_detection, run_case, run_change)
-from mspathobiology.lesions.change import resample_labels_to  # noqa: E402
 from mspathobiology.geometry import voxel_volume_mm3  # noqa: E402
+from mspathobiology.tables import read_table  # noqa: E402
 
 F1_TARGET, DICE_TARGET, LOCATION_TARGET, CHANGE_F1_TARGET = 0.9, 0.8, 0.9, 0.9
 MIN_EVAL_VOLUME_MM3 = 10.0 - 1e-6   # MSSEG keeps lesions strictly larger: >= 10 mm^3
@@ -114,7 +114,6 @@ def evaluate_subject(seed: int, small: bool, work: Path) -> dict:
     truth_change = {int(l["id"]): l["change"] for l in follow.truth["lesions"]}
     positive_truth = {i for i, c in truth_change.items() if c in ("new", "enlarging")}
     labels_f = sitk.GetArrayFromImage(read_image(dirs[1] / "lesions.nii.gz", kind="label")).astype(np.int64)
-    from mspathobiology.tables import read_table
     change_rows = read_table(work / "change" / "change.tsv")
     found = {int(r["followup_id"]): r["volume_mm3"] for r in change_rows
              if r["change"] in ("new", "enlarging") and r["followup_id"]}

@@ -315,7 +315,8 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
                 "mspathobiology.atrophy:run_pbvc", str(paths["t1"]), str(followupPaths["t1"]), str(folders["pbvc"]),
                 baseline_mask=str(paths["brain_mask"]) if "brain_mask" in paths else None,
                 followup_mask=str(followupPaths["brain_mask"]) if "brain_mask" in followupPaths else None,
-                interval_years=intervalYears)))
+                interval_years=intervalYears, baseline_lesions=str(paths["lesions"]) if "lesions" in paths else None,
+                baseline_parcellation=str(paths["parcellation"]) if "parcellation" in paths else None)))
         return folders, steps
 
     def run(self, inputs: dict, followup: dict | None, intervalYears, segmentationNode, tableNode, mapNode=None,
@@ -334,56 +335,58 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
             report(0.5, _("percent brain volume change"))
             folders["pbvc"] = work / "pbvc"
             atrophy.run_pbvc(paths["t1"], followupPaths["t1"], folders["pbvc"], baseline_mask=paths.get("brain_mask"),
-                             followup_mask=followupPaths.get("brain_mask"), interval_years=intervalYears)
+                             followup_mask=followupPaths.get("brain_mask"), interval_years=intervalYears,
+                             baseline_lesions=paths.get("lesions"), baseline_parcellation=paths.get("parcellation"))
         report(0.95, _("loading results"))
         return self.loadResults(folders, inputs["t1Volume"], segmentationNode, tableNode, mapNode)
 
-    @staticmethod
-    def _find(folder: Path, patterns) -> Path | None:
-        for pattern in patterns:
-            found = sorted(folder.glob(pattern))
-            if found:
-                return found[0]
-        return None
-
     def loadResults(self, folders: dict, referenceVolumeNode, segmentationNode, tableNode, mapNode=None) -> dict:
-        """Load ``atrophy.json`` + tissue labels and, with a follow-up, ``pbvc.json`` + the change map."""
+        """Load what ``run_case`` / ``run_pbvc`` wrote (file names from the ``files`` entry of
+        ``atrophy.json`` / ``pbvc.json``): tissue labels as segments, the results and regional
+        tables, the bar plot and, with a follow-up, the edge-displacement map over the baseline."""
+        import mspathobiology_mrml as bridge
         from mspathobiology.io import read_image, read_json
 
         atrophyDir = Path(folders["atrophy"])
-        summary = dict(read_json(atrophyDir / "atrophy.json"))
-        tissue = self._find(atrophyDir, ("*tissue*.nii*", "*dseg*.nii*", "*labels*.nii*"))
-        if tissue is not None and segmentationNode is not None:
-            import mspathobiology_mrml as bridge
-
-            names = self.tissueNames(summary)
-            image = read_image(tissue, kind="label")
-            bridge.label_image_to_segmentation(slicer.mrmlScene, image, names=names or None,
-                                               name=segmentationNode.GetName(), node=segmentationNode,
-                                               reference_volume_node=referenceVolumeNode)
+        document = read_json(atrophyDir / "atrophy.json")
+        files = document.get("files", {})
+        summary = {k: v for k, v in document.items() if not isinstance(v, (dict, list))}
+        if files.get("tissue_labels") and segmentationNode is not None:
+            bridge.label_image_to_segmentation(slicer.mrmlScene, read_image(atrophyDir / files["tissue_labels"], kind="label"),
+                                               names=self.tissueNames(document) or None, name=segmentationNode.GetName(),
+                                               node=segmentationNode, reference_volume_node=referenceVolumeNode)
         if folders.get("pbvc"):
             pbvcDir = Path(folders["pbvc"])
-            summary.update({k: v for k, v in read_json(pbvcDir / "pbvc.json").items() if not isinstance(v, (dict, list))})
-            changeMap = self._find(pbvcDir, ("*jacobian*.nii*", "*displacement*.nii*", "*change*.nii*", "*edge*.nii*"))
-            if changeMap is not None and mapNode is not None:
-                self.showChangeMap(read_image(changeMap), referenceVolumeNode, mapNode)
+            pbvc = read_json(pbvcDir / "pbvc.json")
+            summary.update({k: v for k, v in pbvc.items() if not isinstance(v, (dict, list))})
+            pbvcFiles = pbvc.get("files", {})
+            if pbvcFiles.get("edge_displacement_map") and mapNode is not None:
+                self.showChangeMap(read_image(pbvcDir / pbvcFiles["edge_displacement_map"]), referenceVolumeNode, mapNode)
+            if pbvcFiles.get("regional_change") and tableNode is not None:
+                self._referencedTable(tableNode, "MSAtrophyRegionalChange", pbvcDir / pbvcFiles["regional_change"], " regional change")
         if tableNode is not None:
             self.fillTables(summary, tableNode)
+            if files.get("regional_volumes"):
+                self._referencedTable(tableNode, "MSAtrophyRegionalVolumes", atrophyDir / files["regional_volumes"], " regional volumes")
         return summary
 
     @staticmethod
-    def tissueNames(summary: dict) -> dict:
-        """Segment names by label value, from the ``tissue_labels`` map of atrophy.json when present."""
-        labels = summary.get("tissue_labels") or summary.get("labels") or {}
-        if isinstance(labels, dict):
-            out = {}
-            for key, value in labels.items():
-                if str(key).isdigit():
-                    out[int(key)] = str(value)
-                elif isinstance(value, int) or str(value).isdigit():
-                    out[int(value)] = str(key)
-            return out
-        return {}
+    def _referencedTable(ownerNode, role, path, suffix):
+        """Rows of a TSV into a table node referenced from ``ownerNode`` under ``role``."""
+        import mspathobiology_mrml as bridge
+        from mspathobiology.tables import read_table
+
+        node = bridge.rows_to_table(slicer.mrmlScene, read_table(path), ownerNode.GetName() + suffix,
+                                    node=ownerNode.GetNodeReference(role))
+        ownerNode.SetNodeReferenceID(role, node.GetID())
+        return node
+
+    @staticmethod
+    def tissueNames(document: dict) -> dict:
+        """Segment names by label value from ``tissue_label_values`` ({"csf": 1, ...}) of atrophy.json."""
+        pretty = {"csf": "CSF", "gm": "GM", "wm": "WM", "lesion": "Lesions"}
+        values = document.get("tissue_label_values") or {}
+        return {int(value): pretty.get(name, str(name)) for name, value in values.items()}
 
     @staticmethod
     def resultRows(summary: dict) -> list:
@@ -467,7 +470,7 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
                                 ("gm_ml", "GM", "{:.0f} mL"), ("wm_ml", "WM", "{:.0f} mL"), ("csf_ml", "CSF", "{:.0f} mL"),
                                 ("lesion_ml", "Lesions", "{:.1f} mL"), ("thalamus_ml", "Thalamus", "{:.1f} mL"),
                                 ("bpf", "BPF", "{:.3f}"), ("pbvc_percent", "PBVC", "{:+.2f} %"),
-                                ("pbvc_percent_per_year", "PBVC per year", "{:+.2f} %/year")):
+                                ("pbvc_annualised_percent_per_year", "PBVC per year", "{:+.2f} %/year")):
             if isinstance(summary.get(key), (int, float)):
                 lines.append(f"{label}: {fmt.format(summary[key])}")
         return "\n".join(lines)

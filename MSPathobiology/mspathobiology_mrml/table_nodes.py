@@ -34,6 +34,7 @@ from mspathobiology.errors import InputError
 from mspathobiology.tables import parse_value
 
 from .defaults import COLUMN_TYPE_PROPERTY
+from .volumes import array_view
 
 LOGICAL_TYPES = ("int", "float", "bool", "str")
 _INT64 = (-(2**63), 2**63 - 1)
@@ -160,7 +161,7 @@ def _column_values(table_node, array) -> list:
     if isinstance(array, vtk.vtkBitArray):
         return [bool(array.GetValue(i)) for i in range(n)]
     if isinstance(array, vtk.vtkDataArray):
-        data = numpy_support.vtk_to_numpy(array)
+        data = array_view(array)
         if array.GetDataType() in (vtk.VTK_FLOAT, vtk.VTK_DOUBLE):
             convert = {"int": int, "bool": bool}.get(kind, float)
             return [None if math.isnan(v) else convert(v) for v in data.astype(np.float64).tolist()]

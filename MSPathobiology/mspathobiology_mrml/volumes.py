@@ -40,6 +40,18 @@ def numpy_to_matrix(array: np.ndarray) -> vtk.vtkMatrix4x4:
     return matrix
 
 
+def array_view(data_array) -> np.ndarray:
+    """A flat numpy view of a single-component VTK data array (no copy).
+
+    Like ``vtk.util.numpy_support.vtk_to_numpy`` without its in-place ``shape`` assignment,
+    which NumPy 2.5 deprecates.
+    """
+    dtype = numpy_support.get_numpy_array_type(data_array.GetDataType())
+    if data_array.GetNumberOfValues() == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(data_array, dtype=dtype, count=data_array.GetNumberOfValues())
+
+
 def ijk_to_ras(volume_node) -> np.ndarray:
     """The node's 4x4 IJK (voxel index i, j, k) -> RAS mm matrix."""
     matrix = vtk.vtkMatrix4x4()
@@ -69,7 +81,7 @@ def volume_to_image(volume_node) -> sitk.Image:
                                  "a scalar volume is required")
     extent = image_data.GetExtent()
     dims = [extent[1] - extent[0] + 1, extent[3] - extent[2] + 1, extent[5] - extent[4] + 1]
-    array = numpy_support.vtk_to_numpy(scalars).reshape(dims[::-1])
+    array = array_view(scalars).reshape(dims[::-1])
     image = sitk.GetImageFromArray(np.array(array, copy=True))
 
     matrix = ijk_to_ras(volume_node)

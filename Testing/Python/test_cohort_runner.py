@@ -146,12 +146,12 @@ def test_run_writes_tables_and_rerun_redoes_nothing(tmp_path, env_log):
     assert again.ran == [] and len(_calls(env_log)) == 16
     assert read_table(out / "cohort.tsv") == list(rows.values())
 
-    # a changed input reruns exactly what depends on it (atrophy uses FLAIR and lesions; PBVC only T1)
+    # a changed input reruns exactly what depends on it (atrophy and PBVC use the lesions for filling)
     write_image(_blobs_image(4), bids.raw_path(ds, "02", "02", "flair"))
     third = run_cohort(ds, out, functions=PLUGINS, progress=False)
     assert sorted((r["case"], r["analysis"]) for r in third.ran) == [
         ("sub-02_ses-02", "atrophy"), ("sub-02_ses-02", "lesion_change"), ("sub-02_ses-02", "lesions"),
-        ("sub-02_ses-02", "rims")]
+        ("sub-02_ses-02", "pbvc"), ("sub-02_ses-02", "rims")]
     assert {(r["participant_id"], r["session_id"]): r["lesion_count"] for r in third.rows}[("sub-02", "ses-02")] == 4
 
 
@@ -178,7 +178,7 @@ def test_corrupt_image_fails_alone_with_parallel_jobs(tmp_path, env_log):
     write_image(_blobs_image(1), bad)
     fixed = run_cohort(ds, out, jobs=2, functions=PLUGINS, progress=False)
     assert not fixed.failed
-    assert sorted(line.split()[0] for line in _calls(env_log)[before:]) == ["atrophy", "lesion_change", "lesions", "rims"]
+    assert sorted(line.split()[0] for line in _calls(env_log)[before:]) == ["atrophy", "lesion_change", "lesions", "pbvc", "rims"]
 
 
 def test_killed_run_resumes_without_redoing_finished_cases(tmp_path, env_log):
@@ -230,6 +230,10 @@ def test_only_unavailable_and_bad_arguments(tmp_path, env_log):
         run_cohort(ds, out, only="lesion,rims")
     with pytest.raises(InputError, match="jobs"):
         run_cohort(ds, out, jobs=0)
+    with pytest.raises(InputError, match="executor dask"):
+        run_cohort(ds, out, scheduler="tcp://localhost:8786")
+    with pytest.raises(InputError, match="unknown image keys"):
+        run_cohort(ds, out, ignore="lesion")
 
 
 def test_cli_run_exit_code_and_progress(tmp_path, env_log):

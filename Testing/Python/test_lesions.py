@@ -468,3 +468,32 @@ def test_analyse_case_in_memory_reports_progress(case):
     assert result.labels.GetSize() == flair.GetSize() and result.info["location_source"] == "anatomy"
     with pytest.raises(InputError, match="unknown image keys"):
         run_case({"flair": "x.nii.gz", "dwi": "y.nii.gz"}, "out")
+
+
+def test_change_tolerates_one_voxel_shift_and_uses_baseline_flair():
+    shape = (20, 20, 40)
+    base = np.zeros(shape, np.int32)
+    follow = np.zeros(shape, np.int32)
+    base[10, 10, 5:9] = 1
+    follow[11, 11, 5:9] = 1                     # same thin lesion, moved by one voxel diagonally
+    follow[ball(shape, (10, 10, 28), 2.5)] = 2  # no baseline label ...
+    flair = np.ones(shape, np.float32)
+    assert {r["followup_id"]: r["change"] for r in classify_change(base, follow, 1.0)[0]} == {1: "stable", 2: "new"}
+    assert classify_change(base, follow, 1.0, tolerance_voxels=0)[0][0]["change"] == "new"
+    flair[ball(shape, (10, 10, 28), 2.5)] = 1.8  # ... but already hyperintense at baseline: missed, not new
+    rows, _ = classify_change(base, follow, 1.0, baseline_normalised_flair=flair)
+    second = next(r for r in rows if r["followup_id"] == 2)
+    assert second["change"] == "stable" and second["baseline_ids"] == "flair"
+
+
+def test_label_and_measure_with_and_without_kept_ids():
+    from mspathobiology.lesions import label_and_measure
+    anat, labels = _aseg_scene()
+    reference = sitk.GetImageFromArray(anat)
+    edited = np.where(labels > 0, labels + 10, 0)            # ids as an editor left them
+    fresh, rows = label_and_measure(edited > 0, reference, classes=anatomy_classes(anat))
+    assert sorted(np.unique(fresh))[1:] == list(range(1, 9)) and len(rows) == 8
+    assert [r["voxels"] for r in rows] == sorted((r["voxels"] for r in rows), reverse=True)
+    kept, rows = label_and_measure(edited, reference, classes=anatomy_classes(anat), keep_ids=True)
+    assert np.array_equal(kept, edited)
+    assert {r["id"]: r["location"] for r in rows}[11] == "periventricular"

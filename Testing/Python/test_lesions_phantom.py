@@ -18,7 +18,7 @@ if not hasattr(phantom, "generate_subject"):
 from mspathobiology import cli  # noqa: E402
 from mspathobiology.io import write_image  # noqa: E402
 from mspathobiology.lesion_table import read_lesion_table  # noqa: E402
-from mspathobiology.lesions import (anatomy_classes, classify_change, classify_locations,  # noqa: E402
+from mspathobiology.lesions import (anatomy_classes, classify_locations,  # noqa: E402
                                     enhancing_lesions, lesion_detection, run_case, run_change)
 from mspathobiology.tables import read_table  # noqa: E402
 

@@ -94,3 +94,21 @@ def test_agreement_command(tmp_path, capsys):
     assert result["cohen_kappa"] == pytest.approx(cohen_kappa_score(labels["ann"] * 2, labels["bob"] * 2))
     assert result["counts"] == {"sub-01": {"ann": 3, "bob": 2}, "sub-02": {"ann": 3, "bob": 2}}
     assert main(["agreement", str(tmp_path / "nope_rater-x_ratings.tsv")]) == 2
+
+
+def test_rims_anatomy_option(tmp_path, capsys):
+    labels, qsm, spacing, truth = shell_lesions(["none", "full"], seed=8)
+    center = truth[0]["center_kji"]
+    k, j, i = np.indices(labels.shape)
+    grey = np.sqrt((k - center[0]) ** 2 + (j - center[1]) ** 2 + (i - center[2]) ** 2)
+    grey = (grey > 4.0) & (grey <= 5.5)
+    aseg = np.where(grey, 3, 2).astype(np.uint32)  # FreeSurfer: 3 cortex, 2 white matter
+    write_image(to_image(labels, spacing), tmp_path / "l.nii.gz")
+    write_image(to_image((qsm + 35.0 * grey).astype(np.float32), spacing), tmp_path / "q.nii.gz")
+    write_image(to_image(aseg, spacing), tmp_path / "aseg.nii.gz")
+    base = ["rims", "--lesions", str(tmp_path / "l.nii.gz"), "--qsm", str(tmp_path / "q.nii.gz")]
+    assert main(base + ["--out", str(tmp_path / "a")]) == 0
+    assert "note: without --anatomy" in capsys.readouterr().out
+    assert main(base + ["--anatomy", str(tmp_path / "aseg.nii.gz"), "--out", str(tmp_path / "b")]) == 0
+    assert [r["prl_candidate"] for r in read_table(tmp_path / "a" / "rims.tsv")] == [True, True]
+    assert [r["prl_candidate"] for r in read_table(tmp_path / "b" / "rims.tsv")] == [False, True]

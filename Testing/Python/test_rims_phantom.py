@@ -1,6 +1,5 @@
 """Rim scoring and the rims pipeline on the small phantom (skipped until the phantom exists)."""
 
-import numpy as np
 import pytest
 
 from mspathobiology.io import write_image

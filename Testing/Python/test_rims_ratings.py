@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from mspathobiology.errors import InputError
-from mspathobiology.rims import ratings as R
 from mspathobiology.rims.ratings import RatingSession, order_by_score, order_random, read_ratings
 
 LESIONS = [{"id": i, "rim_score": s} for i, s in [(1, 0.2), (2, 0.9), (3, 0.5), (4, 0.9), (5, None), (6, 0.7)]]
@@ -184,3 +183,10 @@ def test_sigkill_midway_loses_nothing_and_resumes(tmp_path):
     assert session.progress() == (done + 1, 40)
     assert json.loads(session.sidecar_path.read_text())["rater"] == "alice"
     session.close()
+
+
+def test_session_from_rims_table(tmp_path):
+    from mspathobiology.tables import write_table
+    write_table([{"id": 3, "rim_score": 0.1}, {"id": 7, "rim_score": 0.8}], tmp_path / "rims.tsv")
+    with RatingSession.from_rims_table(tmp_path, "sub-01", "eve", tmp_path / "rims.tsv") as s:
+        assert s.order == [7, 3] and s.score(7) == 0.8

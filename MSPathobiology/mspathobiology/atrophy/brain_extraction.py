@@ -6,8 +6,9 @@ Smith, Hum Brain Mapp 2002 reviews them):
 
 1. head = Otsu foreground;
 2. a 3-class mixture inside the head separates dark (CSF, bone, air) from tissue;
-3. tissue voxels are eroded by ``BET_EROSION_MM`` to cut the thin bridges to the
-   scalp, the largest component is kept and grown back inside the tissue voxels;
+3. tissue voxels are closed by ``BET_CLOSING_MM`` (bridging sulci and the fissure,
+   not the >= 7 mm of CSF + skull), eroded by ``BET_EROSION_MM`` to cut the thin
+   bridges to the scalp, the largest component is kept and grown back inside the tissue;
 4. holes (ventricles) are filled -> brain mask;
 5. a closing by ``ICV_CLOSING_MM`` and hole filling adds sulcal and ventricular CSF
    -> intracranial mask (the ICV of SIENAX-style fractions).
@@ -23,7 +24,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..connectivity import connected_components
-from ..defaults.atrophy import BET_EROSION_MM, ICV_CLOSING_MM
+from ..defaults.atrophy import BET_CLOSING_MM, BET_EROSION_MM, ICV_CLOSING_MM, ICV_CSF_SEARCH_MM, ICV_SKULL_PERCENTILE
 from ..errors import InputError
 from .tissue import fit_mixture
 
@@ -49,6 +50,19 @@ def _fill_holes(mask):
     return ndimage.binary_fill_holes(mask)
 
 
+def _fill_holes_slicewise(mask):
+    """Union over the three axes of 2-D hole filling: the scalp is a closed ring in most
+    slices even where the head is open at the neck or the field of view."""
+    out = ndimage.binary_fill_holes(mask)
+    for axis in range(3):
+        structure = np.zeros((3, 3, 3), dtype=bool)
+        index = [slice(None)] * 3
+        index[axis] = 1
+        structure[tuple(index)] = ndimage.generate_binary_structure(2, 1)
+        out |= ndimage.binary_fill_holes(mask, structure=structure)
+    return out
+
+
 def extract_brain(t1: sitk.Image, erosion_mm: float = BET_EROSION_MM,
                   closing_mm: float = ICV_CLOSING_MM) -> tuple[np.ndarray, np.ndarray]:
     """Return (brain, intracranial) boolean arrays [k, j, i] on ``t1``'s grid."""
@@ -59,15 +73,45 @@ def extract_brain(t1: sitk.Image, erosion_mm: float = BET_EROSION_MM,
     head = sitk.GetArrayFromImage(sitk.OtsuThreshold(t1, 0, 1)).astype(bool)
     if head.sum() < 1000:
         raise InputError("t1", "has no clear foreground (Otsu found < 1000 head voxels); is the image blank?")
-    head = _fill_holes(_largest(head))
+    head = _largest(_fill_holes_slicewise(head))  # the scalp ring encloses skull, CSF and brain
     model = fit_mixture(array[head])
     mu = model["means"][:, 0]
     tissue = head & (array > 0.5 * (mu[0] + mu[1]))
-    core = _largest(_erode(tissue, erosion_mm, spacing))
+    closed = _erode(_dilate(tissue, BET_CLOSING_MM, spacing), BET_CLOSING_MM, spacing) | tissue
+    core = _largest(_erode(closed, erosion_mm, spacing))
     if not core.any():
         raise InputError("t1", f"no brain left after a {erosion_mm} mm erosion; is the image a brain T1?")
-    brain = _dilate(core, erosion_mm + max(spacing), spacing) & tissue
+    brain = _dilate(core, erosion_mm + max(spacing), spacing) & closed & tissue
     brain = _fill_holes(_largest(brain))
     icv = _erode(_dilate(brain, closing_mm, spacing), closing_mm, spacing) | brain
     icv = _fill_holes(icv) & head
     return brain, icv
+
+
+def estimate_icv(t1: np.ndarray, brain: np.ndarray, spacing_kji, search_mm: float = ICV_CSF_SEARCH_MM) -> np.ndarray:
+    """Intracranial mask [k, j, i] from a brain (GM + WM) mask: brain, its holes, and CSF around it.
+
+    The CSF and dark-skull means come from the brain's interior holes/darkest brain voxels
+    (:func:`.tissue.fit_partial_volume_mixture`) and from the darkest voxels of a
+    ``search_mm`` shell; shell voxels brighter than the CSF/skull midpoint that connect to
+    the brain are CSF (skull is darker than CSF on T1, Smith et al. 2002 SIENAX uses the
+    skull as the ICV boundary). The mask is closed by hole filling.
+    """
+    from .tissue import fit_partial_volume_mixture
+
+    brain = np.asarray(brain, dtype=bool)
+    filled = _fill_holes(brain)
+    model = fit_partial_volume_mixture(t1[filled])
+    mu_csf = float(model["means"][0, 0])
+    shell = _dilate(filled, search_mm, spacing_kji) & ~filled
+    if not shell.any():
+        return filled
+    smooth = ndimage.gaussian_filter(t1.astype(np.float32), 0.5)
+    dark = float(np.percentile(smooth[shell], ICV_SKULL_PERCENTILE))
+    threshold = 0.5 * (min(dark, mu_csf) + mu_csf)
+    csf = shell & (smooth > threshold)
+    labels, _ = connected_components(csf | filled, connectivity=6)
+    keep = np.unique(labels[filled])
+    keep = keep[keep > 0]
+    icv = np.isin(labels, keep) | filled
+    return _fill_holes(icv)

@@ -252,7 +252,7 @@ def _lesions_for(case: Case, out: Path) -> tuple[Path | None, str]:
 USES = {
     "lesions": ("flair", "t1", "t1post", "anatomy", "brain_mask", "lesions"),
     "rims": ("lesions", "qsm", "phase", "t2star", "t1post", "brain_mask"),
-    "atrophy": ("t1", "flair", "lesions", "brain_mask", "anatomy"),
+    "atrophy": ("t1", "flair", "lesions", "brain_mask", "anatomy", "parcellation"),
     "network": ("tractogram", "parcellation", "lesions"),
 }
 
@@ -322,19 +322,36 @@ def run_pair_task(task: dict) -> list[dict]:
             followup_flair=follow.images.get("flair"), **opts), opts, "lesion_change" in selected, functions))
     records[-1]["summary"] = {"change_from_session": base.session, **records[-1]["summary"]} \
         if records[-1]["status"] == DONE else records[-1]["summary"]
-    # PBVC: both T1
+    # PBVC: both T1 (+ brain masks, lesions for filling, baseline parcellation for regional change)
     if "t1" not in base.images or "t1" not in follow.images:
         records.append(_record(follow, "pbvc", SKIPPED, reason="needs t1 at both sessions"))
     else:
-        inputs = {"baseline_t1": base.images["t1"], "followup_t1": follow.images["t1"],
-                  "baseline_mask": base.images.get("brain_mask"), "followup_mask": follow.images.get("brain_mask")}
+        kwargs = {"baseline_mask": base.images.get("brain_mask"), "followup_mask": follow.images.get("brain_mask"),
+                  "baseline_lesions": _lesions_for(base, out)[0], "followup_lesions": _lesions_for(follow, out)[0],
+                  "baseline_parcellation": base.images.get("parcellation")}
+        inputs = {"baseline_t1": base.images["t1"], "followup_t1": follow.images["t1"], **kwargs}
         opts = options.get("pbvc", {})
         folder = analysis_dir(out, follow, "pbvc")
         records.append(_run_one("pbvc", follow, folder, inputs, lambda f: f(
-            base.images["t1"], follow.images["t1"], folder, baseline_mask=base.images.get("brain_mask"),
-            followup_mask=follow.images.get("brain_mask"), **opts), opts, "pbvc" in selected, functions))
+            base.images["t1"], follow.images["t1"], folder, **_accepted(f, kwargs), **opts), opts,
+            "pbvc" in selected, functions))
     write_json(case_dir(out, follow) / "pairs.json", {"baseline": base.to_dict(), "records": records})
     return records
+
+
+def _accepted(func, optional: dict) -> dict:
+    """The optional inputs ``func`` takes (all of them when it takes ``**kwargs``), so that a
+    domain function without e.g. ``baseline_lesions`` still runs; options chosen by the
+    user are passed as they are and refused by the function if unknown."""
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return dict(optional)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(optional)
+    return {k: v for k, v in optional.items() if k in params}
 
 
 def _worker_init(threads: int) -> None:
@@ -494,6 +511,8 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
         raise InputError("--jobs", f"must be >= 1, not {jobs}")
     if executor not in ("local", "dask"):
         raise InputError("--executor", f"must be local or dask, not {executor!r}")
+    if scheduler and executor != "dask":
+        raise InputError("--scheduler", "a scheduler address needs --executor dask")
     if cases is None:
         cases = discover_cases(dataset, exclude=[out])
     ignore = [ignore] if isinstance(ignore, str) else list(ignore or ())

@@ -52,9 +52,23 @@ FILLING_SEED = 0
 #: component; BET's brain/non-brain boundary is about 2-4 mm of dark CSF+skull in
 #: adult T1 (Smith, Hum Brain Mapp 2002 "BET").
 BET_EROSION_MM = 4.0
+#: Closing radius (mm) applied to tissue voxels first, so that sulci and the
+#: interhemispheric fissure (2-3 mm of CSF) do not split the brain during the erosion,
+#: while CSF + skull (>= 7 mm) still separates it from the scalp.
+BET_CLOSING_MM = 3.0
 #: Closing radius (mm) that turns the brain into an intracranial mask (sulcal and
 #: ventricular CSF included), as SIENAX's skull-constrained ICV (Smith et al. 2002).
 ICV_CLOSING_MM = 6.0
+#: With a given brain (GM + WM) mask, CSF is searched this far (mm) outside it: adult
+#: subarachnoid CSF is 2-5 mm thick, the skull then 5-7 mm (so the scalp is not reached).
+ICV_CSF_SEARCH_MM = 6.0
+#: The skull level is this percentile of the shell intensities (the shell reaches into
+#: the dark skull); voxels above the skull/CSF midpoint are CSF.
+ICV_SKULL_PERCENTILE = 10.0
+#: N4 bias correction before tissue classification (Tustison et al., IEEE TMI 2010):
+#: fitted on an image shrunk to about this voxel size (mm), iterations per level.
+N4_SHRINK_TO_MM = 4.0
+N4_ITERATIONS = (50, 50, 30)
 
 # --- Fractions and normalisation --------------------------------------------------------
 
@@ -85,10 +99,13 @@ PBVC_CROP_MARGIN_MM = 12.0
 #: change is integrated (boundary shift integral: Freeborough & Fox, IEEE TMI 1997 use
 #: an XOR of eroded/dilated brain regions of 1-2 voxels; SIENA searches +/-3 mm along
 #: the normal, Smith et al. 2002).
-PBVC_EDGE_BAND_MM = 3.0
+PBVC_EDGE_BAND_MM = 5.0
 #: The band never reaches further than this beyond the union of the brain masks, so
-#: that bright scalp fat never enters the integral.
-PBVC_MASK_DILATION_MM = 3.0
+#: that bright scalp fat never enters the integral (phantom and adult heads: 2-3 mm CSF
+#: plus >= 5 mm skull before the scalp). 5 mm band and 5 mm reach were chosen on the
+#: phantom at 2 mm and a blurred sphere at 1 and 2 mm: narrower bands cut the blurred
+#: edge profile (under-estimate at 2 mm voxels).
+PBVC_MASK_DILATION_MM = 5.0
 #: Gaussian pre-smoothing (mm) applied identically to both halfway images before the
 #: shared partial-volume model: lowers the noise that the intensity clipping would turn
 #: into a bias (Leung et al., NeuroImage 2010, KN-BSI, smooth before the window).
@@ -97,14 +114,20 @@ PBVC_SMOOTHING_MM = 0.6
 #: ratio of the two visits in their common WM core (Lewis & Fox, NeuroImage 2004 correct
 #: the differential bias before BSI; scanner bias fields are smooth, 2nd-3rd order,
 #: Styner et al., IEEE TMI 2000). The phantom's fields are exp(2nd order).
-PBVC_DIFFERENTIAL_BIAS_ORDER = 3
-#: WM core: voxels above this percentile of brain intensity in both visits (T1: WM is the
-#: brightest ~40 % of brain voxels) ...
-PBVC_BIAS_WM_PERCENTILE = 60.0
-#: ... and farther than this (mm) from any non-WM voxel, so that no moving edge is used.
-PBVC_BIAS_EROSION_MM = 3.0
-#: At most this many WM-core voxels enter the least-squares fit (seeded subsample).
+PBVC_DIFFERENTIAL_BIAS_ORDER = 2
+#: Edge-free voxels: gradient of the (1 mm smoothed) mean image below this fraction of
+#: the brain intensity range (5th-95th percentile) per voxel; tissue edges blurred over
+#: ~2 voxels have ~0.5, noise ~0.05 (phantom, sphere tests).
+PBVC_BIAS_MAX_GRADIENT = 0.15
+#: The noise of the visit difference is measured on WM voxels farther than this (mm)
+#: from the brain-mask edge.
+PBVC_NOISE_EROSION_MM = 3.0
+#: At most this many edge-free voxels enter the least-squares fit (seeded subsample).
 PBVC_BIAS_MAX_SAMPLES = 200000
+#: Apply the self-calibration factor to the PBVC? SIENA does; on the phantom our edge
+#: flux is already unbiased and the factor (0.86-0.91) made errors larger, so it is
+#: reported as a check and not applied by default.
+PBVC_APPLY_CALIBRATION = False
 #: SIENA-like self-calibration: the baseline halfway image is rescaled about the brain
 #: centroid by this linear factor (known volume change factor**3 - 1) and the change is
 #: re-measured (Smith et al., NeuroImage 2002, section "self-calibration").

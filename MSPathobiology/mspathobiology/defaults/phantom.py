@@ -61,9 +61,9 @@ TENTORIUM_GAP_MM = 2.0
 #: Cortical folding: sulcal depth, cortical thickness (2.5 mm mean; Fischl & Dale, PNAS 2000),
 #: spacing of the sulci of one family, half-width of a sulcus at the surface, number of families
 #: (three families give sulci about 10-15 mm apart; sulcal depth about 10 mm, Van Essen 2005).
-SULCAL_DEPTH_MM = 14.0
-CORTICAL_THICKNESS_MM = 2.6
-GYRAL_PERIOD_MM = 26.0
+SULCAL_DEPTH_MM = 17.0
+CORTICAL_THICKNESS_MM = 2.7
+GYRAL_PERIOD_MM = 22.0
 SULCAL_HALF_WIDTH_MM = 1.5
 SULCAL_FAMILIES = 3
 #: Second, faster bend of every sulcal sheet (phase amplitude rad, frequency relative to the gyral
@@ -176,6 +176,8 @@ VENTRICLE_EXPANSION_FACTOR = 4.0
 VENTRICLE_EXPANSION_SIGMA_MM = 12.0
 #: The atrophy deformation fades out below this z (to the foramen magnum), mm.
 DEFORMATION_TAPER_Z_MM = (-60.0, -35.0)
+#: Fixed-point iterations inverting the deformation (|Dv| < 0.05, so the error shrinks >= 20x per step).
+DEFORMATION_INVERSE_ITERATIONS = 4
 #: Rigid head motion between visits: rotation sd (deg) and translation sd (mm).
 MOTION_ROTATION_SD_DEG = 1.0
 MOTION_TRANSLATION_SD_MM = 1.0
@@ -257,3 +259,7 @@ STREAMLINE_INWARD_MM = 12.0
 CONNECTION_LENGTH_SCALE_MM = 60.0
 #: A streamline is kept when at least this fraction of its interior points lie in WM / deep GM / lesion.
 STREAMLINE_MIN_WM_FRACTION = 0.85
+#: The white-matter test samples each candidate curve at this many points, ignoring this fraction
+#: of its length at each end (where it leaves grey matter).
+STREAMLINE_COARSE_SAMPLES = 40
+STREAMLINE_END_FRACTION = 0.06

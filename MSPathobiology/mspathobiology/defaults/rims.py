@@ -98,6 +98,10 @@ CVS_VESSELNESS_THRESHOLD = 0.25
 #: Hysteresis: vein voxels extend down to this fraction of the threshold when connected to
 #: voxels above it (Canny-style hysteresis; design choice).
 CVS_HYSTERESIS_FRACTION = 0.4
+#: Vein voxels must be at least this fraction darker than the lesion median on T2*/SWI (veins are
+#: hypointense: deoxyhaemoglobin; Sati et al., 2016). 10 % is well above noise (SNR ~ 40) and
+#: well below vein contrast (design choice).
+CVS_MIN_VEIN_CONTRAST = 0.10
 #: A vein must run at least this long (mm) through the lesion (plus margin) to count, i.e.
 #: be seen over several slices / in two perpendicular planes (Sati et al., 2016).
 CVS_MIN_VEIN_LENGTH_MM = 2.0

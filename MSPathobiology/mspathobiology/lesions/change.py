@@ -77,7 +77,8 @@ def _overlap(a: np.ndarray, b: np.ndarray, na: int, nb: int) -> np.ndarray:
 
 def classify_change(baseline: np.ndarray, followup_on_baseline: np.ndarray, baseline_voxel_mm3: float,
                     followup_volumes_mm3: dict[int, float] | None = None,
-                    tolerance_voxels: int = D.CHANGE_MATCH_TOLERANCE_VOXELS) -> tuple[list[dict], np.ndarray]:
+                    tolerance_voxels: int = D.CHANGE_MATCH_TOLERANCE_VOXELS,
+                    baseline_normalised_flair: np.ndarray | None = None) -> tuple[list[dict], np.ndarray]:
     """Classify lesions between visits; arrays [k, j, i] on the baseline grid.
 
     ``followup_volumes_mm3``: native follow-up volumes by id (default: counted on the
@@ -85,6 +86,13 @@ def classify_change(baseline: np.ndarray, followup_on_baseline: np.ndarray, base
     ``tolerance_voxels``. Returns (rows, change labelmap with ``CHANGE_CODES``). One row per
     follow-up lesion (``followup_id``, ``baseline_ids``, ``change``, volumes mm^3) plus one
     per resolved baseline lesion (``followup_id`` None).
+
+    ``baseline_normalised_flair`` (baseline FLAIR / NAWM on the baseline grid), when given,
+    guards against lesions the baseline segmentation missed: a follow-up lesion without a
+    baseline counterpart whose voxels were already hyperintense at baseline (>
+    ``GROW_THRESHOLD``, at least ``NEW_MAX_OVERLAP_FRACTION`` of them) is not new; its
+    baseline volume is the hyperintense part and it is classified like any other lesion
+    (row ``baseline_ids`` = "flair").
     """
     baseline = np.asarray(baseline).astype(np.int64, copy=False)
     followup = np.asarray(followup_on_baseline).astype(np.int64, copy=False)
@@ -109,8 +117,15 @@ def classify_change(baseline: np.ndarray, followup_on_baseline: np.ndarray, base
         inside = f_size[f] - overlap[0, f]
         volume = float(followup_volumes_mm3[f])
         before = float(base_volume[f - 1])
+        ids = None
         if inside < D.NEW_MAX_OVERLAP_FRACTION * f_size[f] or before == 0:
-            change, before = "new", 0.0
+            before = 0.0
+            if baseline_normalised_flair is not None:
+                bright = int(np.count_nonzero(baseline_normalised_flair[followup == f] > D.GROW_THRESHOLD))
+                if bright >= D.NEW_MAX_OVERLAP_FRACTION * f_size[f]:
+                    before, ids = bright * baseline_voxel_mm3, "flair"
+        if before == 0.0:
+            change = "new"
         elif volume - before >= D.ENLARGING_MIN_RELATIVE_GROWTH * before and volume - before >= floor:
             change = "enlarging"
         elif before - volume >= D.SHRINKING_MIN_RELATIVE_LOSS * before and before - volume >= floor:
@@ -118,8 +133,9 @@ def classify_change(baseline: np.ndarray, followup_on_baseline: np.ndarray, base
         else:
             change = "stable"
         code[f] = D.CHANGE_CODES[change]
-        ids = [int(b) for b in np.nonzero(overlap[1:, f])[0] + 1] if change != "new" else []
-        rows.append({"followup_id": f, "baseline_ids": ",".join(map(str, ids)), "change": change,
+        if ids is None:
+            ids = ",".join(str(int(b)) for b in np.nonzero(overlap[1:, f])[0] + 1) if change != "new" else ""
+        rows.append({"followup_id": f, "baseline_ids": ids, "change": change,
                      "volume_mm3": volume, "baseline_volume_mm3": before, "volume_change_mm3": volume - before,
                      "volume_change_percent": (100.0 * (volume - before) / before) if before else None})
     change_map = code[followup]

@@ -216,6 +216,19 @@ def run_case(images: dict, out_dir, connectivity: int = DEFAULT_CONNECTIVITY,
     return result.summary
 
 
+def _normalised_flair(flair: sitk.Image, case_dir: Path, lesions: np.ndarray) -> np.ndarray:
+    """FLAIR / NAWM: the NAWM recorded by run_case in summary.json, else the histogram mode
+    of an estimated brain without lesions (no bias correction)."""
+    array = sitk.GetArrayFromImage(flair).astype(np.float32)
+    nawm = None
+    if (case_dir / "summary.json").exists():
+        nawm = read_json(case_dir / "summary.json").get("nawm_flair_intensity")
+    if not nawm:
+        brain = estimate_brain_mask(flair)
+        nawm = nawm_intensity(array, brain & (lesions == 0), flair.GetSpacing()[::-1])
+    return array / np.float32(nawm)
+
+
 def _flair_from_summary(case_dir: Path, given):
     if given is not None:
         return Path(given)
@@ -235,6 +248,8 @@ def run_change(baseline_dir, followup_dir, out_dir, baseline_flair=None, followu
     baseline on FLAIR (``baseline_flair`` / ``followup_flair``, default: the FLAIR paths
     recorded in each ``summary.json``). ``register=None`` registers when both FLAIRs are
     available; without them the two label images must share a grid (no registration).
+    With a baseline FLAIR, follow-up lesions the baseline segmentation missed but that were
+    already hyperintense are not counted as new (see :func:`classify_change`).
     Writes ``out_dir/change.nii.gz`` (codes ``CHANGE_CODES`` on the baseline grid),
     ``change.tsv``, ``change_summary.json`` and ``followup_to_baseline.tfm``; returns the
     counts (lesions_new, lesions_enlarging, lesions_shrinking, lesions_stable,
@@ -249,11 +264,13 @@ def run_change(baseline_dir, followup_dir, out_dir, baseline_flair=None, followu
     if register and not can_register:
         raise InputError("--baseline/--followup", "registration needs both FLAIR images (give --baseline-flair "
                                                   "and --followup-flair)")
-    transform, method = None, "none (same grid)"
-    if register or (register is None and can_register):
+    transform, method, base_nflair = None, "none (same grid)", None
+    if b_flair is not None:
         fixed = read_image(b_flair, name="baseline FLAIR")
-        moving = read_image(f_flair, name="follow-up FLAIR")
         check_same_geometry(fixed, base, names=(f"baseline FLAIR {b_flair}", "baseline lesions"))
+        base_nflair = _normalised_flair(fixed, baseline_dir, sitk.GetArrayViewFromImage(base))
+    if register or (register is None and can_register):
+        moving = read_image(f_flair, name="follow-up FLAIR")
         check_same_geometry(moving, follow, names=(f"follow-up FLAIR {f_flair}", "follow-up lesions"))
         transform = _change.register_rigid(fixed, moving)
         method = "rigid (Mattes MI)"
@@ -264,7 +281,8 @@ def run_change(baseline_dir, followup_dir, out_dir, baseline_flair=None, followu
     f_native = _change.native_volumes(sitk.GetArrayViewFromImage(follow), voxel_volume_mm3(follow))
     rows, change_map = _change.classify_change(sitk.GetArrayViewFromImage(base),
                                                sitk.GetArrayViewFromImage(follow_on_base),
-                                               voxel_volume_mm3(base), f_native)
+                                               voxel_volume_mm3(base), f_native,
+                                               baseline_normalised_flair=base_nflair)
     counts = _change.summarise_change(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_image(image_like(change_map, base), out_dir / "change.nii.gz")

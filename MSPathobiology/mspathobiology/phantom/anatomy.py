@@ -139,7 +139,8 @@ def _cleft_distance(depth, dist, cleft_depth, half_width):
 
 def _sheet_distance(psi, k):
     """Distance (mm) to the nearest sheet psi = 0 mod 2 pi of a phase field with wavenumber k (rad/mm)."""
-    return np.abs(np.remainder(psi + np.float32(np.pi), np.float32(2 * np.pi)) - np.float32(np.pi)) / k
+    two_pi = np.float32(2 * np.pi)
+    return np.abs(psi - two_pi * np.rint(psi / two_pi)) / k
 
 
 def _cortical_depth(model: AnatomyModel, depth, x, y, z):

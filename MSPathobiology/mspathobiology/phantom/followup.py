@@ -34,23 +34,29 @@ class Deformation:
     taper: tuple = D.DEFORMATION_TAPER_Z_MM
 
     def _w(self, z):
+        """Smoothstep taper w(z) and its derivative dw/dz (1/mm)."""
         z0, z1 = self.taper
-        t = np.clip((z - np.float32(z0)) / np.float32(z1 - z0), 0.0, 1.0)
-        return t * t * (3.0 - 2.0 * t), np.where((t > 0) & (t < 1), 6.0 * t * (1.0 - t) / (z1 - z0), 0.0)
+        f = np.result_type(z, np.float32).type
+        t = np.clip((z - f(z0)) / f(z1 - z0), f(0.0), f(1.0))
+        return t * t * (f(3.0) - f(2.0) * t), t * (f(1.0) - t) * f(6.0 / (z1 - z0))
 
     def displacement(self, x, y, z):
-        """v(p) in mm for head-frame points (float arrays)."""
+        """v(p) in mm for head-frame points (float arrays; float32 in, float32 out)."""
+        t = np.result_type(x, np.float32)
         w, _ = self._w(z)
-        c = self.centre
-        vx = -self.alpha * w * (x - c[0])
-        vy = -self.alpha * w * (y - c[1])
-        vz = -self.alpha * w * (z - c[2])
+        c = np.asarray(self.centre, dtype=t)
+        aw = (t.type(-self.alpha) * w).astype(t, copy=False)
+        vx = aw * (x - c[0])
+        vy = aw * (y - c[1])
+        vz = aw * (z - c[2])
+        scale = t.type(-1.0 / (2 * self.sigma ** 2))
         for cv in self.ventricle_centres:
+            cv = np.asarray(cv, dtype=t)
             dx, dy, dz = x - cv[0], y - cv[1], z - cv[2]
-            g = self.beta * np.exp(-(dx * dx + dy * dy + dz * dz) / (2 * self.sigma ** 2))
-            vx = vx + g * dx
-            vy = vy + g * dy
-            vz = vz + g * dz
+            g = t.type(self.beta) * np.exp((dx * dx + dy * dy + dz * dz) * scale)
+            vx += g * dx
+            vy += g * dy
+            vz += g * dz
         return vx, vy, vz
 
     def jacobian(self, x, y, z):
@@ -72,8 +78,9 @@ class Deformation:
                     m[:, a, b] -= g * e[a] * e[b] / self.sigma ** 2
         return np.linalg.det(m)
 
-    def inverse(self, x, y, z, iterations: int = 6):
+    def inverse(self, x, y, z, iterations: int = D.DEFORMATION_INVERSE_ITERATIONS):
         """Baseline points p with p + v(p) = (x, y, z) (fixed-point iteration; |Dv| << 1)."""
+        x, y, z = (np.asarray(a, dtype=np.float32) for a in (x, y, z))
         px, py, pz = x, y, z
         for _ in range(iterations):
             vx, vy, vz = self.displacement(px, py, pz)

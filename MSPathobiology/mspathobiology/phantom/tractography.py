@@ -41,11 +41,12 @@ def _flat(streamlines):
 
 def _lookup(array_kji: np.ndarray, ijk: np.ndarray) -> np.ndarray:
     """Values at the nearest voxel of continuous (i, j, k) indices; outside the grid -> 0."""
-    idx = np.floor(ijk + 0.5).astype(np.int64)
-    shape = array_kji.shape
-    ok = ((idx >= 0) & (idx < np.array([shape[2], shape[1], shape[0]]))).all(axis=1)
+    nk, nj, ni = array_kji.shape
+    idx = np.floor(np.asarray(ijk, dtype=np.float32) + np.float32(0.5)).astype(np.int64)
+    ok = ((idx >= 0) & (idx < np.array([ni, nj, nk]))).all(axis=1)
+    flat = (idx[:, 2] * nj + idx[:, 1]) * ni + idx[:, 0]
     out = np.zeros(len(idx), dtype=array_kji.dtype)
-    out[ok] = array_kji[idx[ok, 2], idx[ok, 1], idx[ok, 0]]
+    out[ok] = np.take(array_kji.reshape(-1), flat[ok])
     return out
 
 
@@ -122,82 +123,95 @@ def _endpoint_pools(parc, wm_like):
     return pools
 
 
+def _bezier(ctrl: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Quartic Bezier points: ctrl (n, 5, 3), t (m,) -> (n, m, 3)."""
+    basis = np.stack([_BERNSTEIN4[j] * t ** j * (1.0 - t) ** (4 - j) for j in range(5)], axis=1)  # (m, 5)
+    return np.einsum("mj,njc->nmc", basis, ctrl)
+
+
+def _dense(ctrl: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points (float64) and lengths of Bezier curves sampled at about ``step`` (voxels), ends exact."""
+    poly = np.linalg.norm(np.diff(ctrl, axis=1), axis=2).sum(axis=1)
+    npts = np.maximum(np.ceil(poly / step).astype(np.int64) + 1, 3)
+    offsets = np.concatenate([[0], np.cumsum(npts)[:-1]])
+    owner = np.repeat(np.arange(len(ctrl)), npts)
+    t = ((np.arange(npts.sum()) - offsets[owner]) / (npts[owner] - 1))[:, None]
+    points = np.zeros((len(t), 3))
+    for j in range(5):
+        points += (_BERNSTEIN4[j] * t ** j * (1.0 - t) ** (4 - j)) * ctrl[owner, j]
+    return points, npts
+
+
 def generate(rng, parcellation: sitk.Image, aseg: np.ndarray, lesions: np.ndarray, count: int,
              step_voxels: float = D.STREAMLINE_STEP_VOXELS):
     """Streamlines (ArraySequence, RAS mm, float32) joining parcellation regions through white matter."""
     parc = sitk.GetArrayFromImage(parcellation)
     spacing = float(parcellation.GetSpacing()[0])
-    wm_labels = np.array(D.WM_LABELS + D.DEEP_GM_LABELS)
-    wm_like = np.isin(aseg, wm_labels) | (lesions > 0)
+    wm_like = np.isin(aseg, np.array(D.WM_LABELS + D.DEEP_GM_LABELS)) | (lesions > 0)
     pools = _endpoint_pools(parc, wm_like)
     regions = sorted(pools)
     shape = parc.shape
-    kji = [np.array(np.unravel_index(pools[r], shape)).T for r in regions]
-    centroid = np.array([v[:, ::-1].mean(axis=0) for v in kji])  # (i, j, k)
-    wm_vox = np.array(np.nonzero(np.isin(aseg, (2, 41, 77)))).T[:, ::-1].astype(float)
-    ras_x = (voxel_to_ras(parcellation)[0, :3] @ wm_vox.T + voxel_to_ras(parcellation)[0, 3])
-    hemi_centre = [wm_vox[ras_x < 0].mean(axis=0), wm_vox[ras_x >= 0].mean(axis=0)]
+    pool_flat = np.concatenate([pools[r] for r in regions])
+    pool_size = np.array([len(pools[r]) for r in regions])
+    pool_start = np.concatenate([[0], np.cumsum(pool_size)[:-1]])
+    centroid = np.array([np.array(np.unravel_index(pools[r], shape)).T[:, ::-1].mean(axis=0) for r in regions])
+    wm_vox = np.array(np.nonzero(np.isin(aseg, (2, 41, 77)))).T[:, ::-1].astype(float)  # (i, j, k)
+    m = voxel_to_ras(parcellation)
+    ras_x = wm_vox @ m[0, :3] + m[0, 3]
+    hemi_centre = np.array([wm_vox[ras_x < 0].mean(axis=0), wm_vox[ras_x >= 0].mean(axis=0)])
     wm_centre = wm_vox.mean(axis=0)
     cortical = np.array([r >= 1000 for r in regions])
-    region_hemi = np.array([(1 if r >= 2000 else 0) if r >= 1000 else
-                            (1 if r in (49, 50, 51, 47) else 0) for r in regions])
+    region_hemi = np.array([(1 if r >= 2000 else 0) if r >= 1000 else (1 if r in (49, 50, 51, 47) else 0)
+                            for r in regions])
 
     dist = np.linalg.norm(centroid[:, None, :] - centroid[None, :, :], axis=-1) * spacing
     prob = np.exp(-dist / D.CONNECTION_LENGTH_SCALE_MM)
-    np.fill_diagonal(prob, 0.0)
     iu = np.triu_indices(len(regions), k=1)
     pair_p = prob[iu] / prob[iu].sum()
+    allowed = wm_like.astype(np.uint8)
+    t_coarse = np.linspace(0.0, 1.0, D.STREAMLINE_COARSE_SAMPLES)
+    interior = (t_coarse > D.STREAMLINE_END_FRACTION) & (t_coarse < 1.0 - D.STREAMLINE_END_FRACTION)
+    inward = D.STREAMLINE_INWARD_MM / spacing
+    grid_max = np.array(shape[::-1]) - 0.5
 
-    allowed = wm_like
-    kept = []
+    accepted = []
     total = 0
-    batch = int(count * 1.6) + 100
-    for _ in range(20):
+    batch = int(count * 1.3) + 100
+    for _ in range(40):
         pick = rng.choice(len(pair_p), size=batch, p=pair_p)
         a_idx, b_idx = iu[0][pick], iu[1][pick]
         swap = rng.random(batch) < 0.5
         a_idx, b_idx = np.where(swap, b_idx, a_idx), np.where(swap, a_idx, b_idx)
-        a_vox = np.array([pools[regions[r]][rng.integers(len(pools[regions[r]]))] for r in a_idx])
-        b_vox = np.array([pools[regions[r]][rng.integers(len(pools[regions[r]]))] for r in b_idx])
+        a_vox = pool_flat[pool_start[a_idx] + (rng.random(batch) * pool_size[a_idx]).astype(np.int64)]
+        b_vox = pool_flat[pool_start[b_idx] + (rng.random(batch) * pool_size[b_idx]).astype(np.int64)]
         pa = np.array(np.unravel_index(a_vox, shape)).T[:, ::-1].astype(float)
         pb = np.array(np.unravel_index(b_vox, shape)).T[:, ::-1].astype(float)
-        inward = D.STREAMLINE_INWARD_MM / spacing
-        ca = np.array(hemi_centre)[region_hemi[a_idx]]
-        cb = np.array(hemi_centre)[region_hemi[b_idx]]
-        da, db = ca - pa, cb - pb
+        da, db = hemi_centre[region_hemi[a_idx]] - pa, hemi_centre[region_hemi[b_idx]] - pb
         da /= np.linalg.norm(da, axis=1, keepdims=True) + 1e-9
         db /= np.linalg.norm(db, axis=1, keepdims=True) + 1e-9
-        wa = np.where(cortical[a_idx], inward, 0.3 * inward)[:, None]
-        wb = np.where(cortical[b_idx], inward, 0.3 * inward)[:, None]
-        a_in, b_in = pa + da * wa, pb + db * wb
+        a_in = pa + da * np.where(cortical[a_idx], inward, 0.3 * inward)[:, None]
+        b_in = pb + db * np.where(cortical[b_idx], inward, 0.3 * inward)[:, None]
         mid = 0.5 * (a_in + b_in)
         hub = mid + 0.3 * (wm_centre - mid) + rng.normal(0.0, 2.0 / spacing, size=mid.shape)
-        ctrl = np.stack([pa, a_in, hub, b_in, pb], axis=1)  # (n, 5, 3)
-        poly = np.linalg.norm(np.diff(ctrl, axis=1), axis=2).sum(axis=1)
-        npts = np.maximum(np.ceil(poly / step_voxels).astype(np.int64) + 1, 3)
-        offsets = np.concatenate([[0], np.cumsum(npts)[:-1]])
-        owner = np.repeat(np.arange(batch), npts)
-        t = (np.arange(npts.sum()) - offsets[owner]) / (npts[owner] - 1)
-        t = t[:, None]
-        points = np.zeros((len(t), 3))
-        for j in range(5):
-            points += _BERNSTEIN4[j] * t ** j * (1.0 - t) ** (4 - j) * ctrl[owner, j]
-        first = offsets[owner]
-        interior = ((np.arange(len(t)) - first) >= 3) & ((first + npts[owner] - 1 - np.arange(len(t))) >= 3)
-        ok_pt = _lookup(allowed.astype(np.uint8), points) > 0
-        frac = np.bincount(owner[interior], weights=ok_pt[interior], minlength=batch) / np.maximum(
-            np.bincount(owner[interior], minlength=batch), 1)
-        inside_grid = np.bincount(owner, weights=((points < -0.5) | (points > np.array(shape[::-1]) - 0.5)).any(1),
-                                  minlength=batch) == 0
-        good = np.flatnonzero((frac >= D.STREAMLINE_MIN_WM_FRACTION) & inside_grid)
-        good = good[: count - total]
-        split = np.split(points, offsets[1:])
-        kept.extend(split[g] for g in good)
+        ctrl = np.stack([pa, a_in, hub, b_in, pb], axis=1)
+        coarse = _bezier(ctrl, t_coarse)  # (n, m, 3)
+        flat = coarse.reshape(-1, 3)
+        ok = (_lookup(allowed, flat) > 0).reshape(coarse.shape[:2])
+        frac = ok[:, interior].mean(axis=1)
+        inside = ((coarse > -0.5) & (coarse < grid_max)).all(axis=(1, 2))
+        good = np.flatnonzero((frac >= D.STREAMLINE_MIN_WM_FRACTION) & inside)[: count - total]
+        accepted.append(ctrl[good])
         total += len(good)
         if total >= count:
             break
-    matrix = voxel_to_ras(parcellation)
-    data = np.concatenate(kept) if kept else np.zeros((0, 3))
-    ras = (data @ matrix[:3, :3].T + matrix[:3, 3]).astype(np.float32)
-    lengths = [len(s) for s in kept]
-    return ArraySequence(np.split(ras, np.cumsum(lengths)[:-1]) if kept else [])
+    ctrl = np.concatenate(accepted) if accepted else np.zeros((0, 5, 3))
+    pieces, lengths = [], []
+    for start in range(0, len(ctrl), 10000):
+        points, npts = _dense(ctrl[start:start + 10000], step_voxels)
+        pieces.append((points @ m[:3, :3].T + m[:3, 3]).astype(np.float32))
+        lengths.append(npts)
+    if not pieces:
+        return ArraySequence([])
+    ras = np.concatenate(pieces)
+    lengths = np.concatenate(lengths)
+    return ArraySequence(np.split(ras, np.cumsum(lengths)[:-1]))

@@ -14,7 +14,7 @@ Modules:
 from .agreement import (agreement_from_files, agreement_from_ratings, category_counts, cohen_kappa,
                         fleiss_kappa, icc)
 from .cvs import central_vein_sign, central_vein_sign_images, cvs_subject_summary, vesselness
-from .pipeline import rims_columns, run_case
+from .pipeline import rims_columns, run_case, white_matter_mask
 from .ratings import (RatingSession, TASKS, check_rater_name, order_by_score, order_lesions, order_random,
                       ratings_path, read_ratings)
 from .scoring import enhancing_lesions, lesion_geometry, score_rim_images, score_rims, slice_axis_of
@@ -25,5 +25,5 @@ __all__ = [
     "RatingSession", "TASKS", "check_rater_name", "order_by_score", "order_lesions", "order_random",
     "ratings_path", "read_ratings",
     "cohen_kappa", "fleiss_kappa", "category_counts", "icc", "agreement_from_ratings", "agreement_from_files",
-    "run_case", "rims_columns",
+    "run_case", "rims_columns", "white_matter_mask",
 ]

@@ -31,6 +31,7 @@ from ..connectivity import connected_components, structuring_element
 from ..defaults import rims as D
 from ..geometry import check_same_geometry
 from ..io import validate_image
+from .scoring import group_quantile
 
 CVS_COLUMNS = (
     ("cvs", "CVS+, CVS- or excluded"),
@@ -93,7 +94,8 @@ def _moments(groups, coords, n_groups):
     return n, mean, cov
 
 
-def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *,
+def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *, intensity: np.ndarray | None = None,
+                      dark: bool = True, min_vein_contrast: float = D.CVS_MIN_VEIN_CONTRAST,
                       threshold: float = D.CVS_VESSELNESS_THRESHOLD,
                       hysteresis: float = D.CVS_HYSTERESIS_FRACTION,
                       min_vein_length_mm: float = D.CVS_MIN_VEIN_LENGTH_MM,
@@ -103,7 +105,10 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *,
     """Per-lesion CVS from a label array and a vesselness array (both [k, j, i], spacing mm k, j, i).
 
     Vessel voxels: connected sets of ``vessel >= hysteresis * threshold`` that hold at least
-    one voxel ``>= threshold`` (hysteresis, so a faint stretch does not split one vein in two). Returns one row per lesion id (increasing)
+    one voxel ``>= threshold`` (hysteresis, so a faint stretch does not split one vein in two).
+    With ``intensity`` (the T2*/SWI array), vessel voxels must also be at least
+    ``min_vein_contrast`` darker than the lesion median (brighter if ``dark`` is False), which
+    rejects noise ridges that the Hessian alone finds in large lesions. Returns one row per lesion id (increasing)
     with the columns of :data:`CVS_COLUMNS` plus ``id``.
     """
     labels = np.asarray(labels)
@@ -138,6 +143,14 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *,
     region = dist <= margin_mm
     # hysteresis: components of vessel >= threshold * low_fraction holding a voxel >= threshold
     candidate = region & (vessel >= threshold * hysteresis)
+    if intensity is not None:
+        # vein voxels must be darker (bright=False: brighter) than the lesion they belong to
+        near_owner = compact[tuple(nearest)]
+        lesion_median = group_quantile(compact[mask], np.asarray(intensity, float)[mask], n_les, 0.5)
+        relative = np.asarray(intensity, float) / np.where(lesion_median[near_owner] != 0,
+                                                            lesion_median[near_owner], 1.0)
+        contrast = (1.0 - relative) if dark else (relative - 1.0)
+        candidate &= contrast >= min_vein_contrast
     comp, n_comp = connected_components(candidate, 26)
     strong = np.zeros(n_comp + 1, dtype=bool)
     strong[np.unique(comp[candidate & (vessel >= threshold)])] = True
@@ -217,7 +230,7 @@ def central_vein_sign_images(lesions: sitk.Image, t2star: sitk.Image, *, dark: b
     lab = labels[box]
     near = ndimage.binary_dilation(lab > 0, iterations=2)
     vessel = sitk.GetArrayFromImage(vesselness(crop, dark=dark, normalise_mask=near))
-    return central_vein_sign(lab, vessel, spacing, **options)
+    return central_vein_sign(lab, vessel, spacing, intensity=sitk.GetArrayFromImage(crop), dark=dark, **options)
 
 
 def cvs_subject_summary(rows, fraction_rule: float = D.CVS_FRACTION_RULE, select3: int = D.CVS_SELECT3,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..defaults import rims as D
-from ..errors import InputError
 import numpy as np
 import SimpleITK as sitk
 
+from ..defaults import rims as D
+from ..errors import InputError
 from ..geometry import check_same_geometry, image_like, resample_label
 from ..io import read_image, write_json
 from ..tables import read_table, write_table

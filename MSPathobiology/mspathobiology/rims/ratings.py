@@ -223,6 +223,12 @@ class RatingSession:
             raise InputError(path, f"belongs to rater {match['rater']!r}; rater {rater!r} may not write it")
         return cls(path.parent, match["case"], rater, lesions=lesions, task=task, **kwargs)
 
+    @classmethod
+    def from_rims_table(cls, directory, case: str, rater: str, rims_tsv, **kwargs) -> "RatingSession":
+        """Start or resume a session on the lesions of a ``rims.tsv`` written by :func:`..pipeline.run_case`
+        (scores from its ``rim_score`` column unless ``score_key`` says otherwise)."""
+        return cls(directory, case, rater, lesions=read_table(rims_tsv, name="rims table"), **kwargs)
+
     def _lock(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if fcntl is None:

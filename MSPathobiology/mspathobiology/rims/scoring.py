@@ -59,11 +59,12 @@ RIM_COLUMNS = (
     ("rim_coverage", "fraction of edge sectors (all assessable axial slices) that are paramagnetic, 0..1"),
     ("rim_coverage_max", "coverage of the best slice, 0..1"),
     ("rim_slices", "longest run of consecutive axial slices with slice coverage >= 0.5"),
-    ("rim_contrast", "mean of paramagnetic sectors minus max(reference, core) median (ppb for QSM, rad for phase)"),
-    ("edge_contrast", "mean of the whole edge band minus max(reference, core) median (same unit)"),
+    ("rim_contrast", "mean excess of paramagnetic sectors over the baseline = max(reference, core) median "
+                     "(ppb for QSM, rad for phase)"),
+    ("edge_contrast", "mean of the whole edge band minus the baseline (same unit)"),
     ("reference_median", "median of the surrounding reference ring (NAWM; same unit)"),
     ("reference_sd", "robust SD (1.4826 MAD) of the reference ring (same unit)"),
-    ("core_median", "median of the lesion core inside the edge band (whole lesion if no core; same unit)"),
+    ("core_median", "median of the lesion core, deeper than the edge band (whole lesion if no core; same unit)"),
     ("slices_assessed", "axial slices with an assessable edge"),
     ("enhancing", "lesion enhances (empty when unknown)"),
     ("rim", "NAIMS rim criteria met (rim_score >= 0.6), enhancing or not"),
@@ -137,17 +138,6 @@ def _longest_true_run(matrix: np.ndarray) -> np.ndarray:
     if starts.size:
         np.maximum.at(out, rows_s, ends - starts)
     return out
-
-
-def _window_min_max(matrix: np.ndarray, width: int) -> np.ndarray:
-    """max over windows of ``width`` consecutive columns of the window minimum, per row."""
-    n_cols = matrix.shape[1]
-    if n_cols < width or width < 1:
-        return np.zeros(matrix.shape[0])
-    window = matrix[:, : n_cols - width + 1].copy()
-    for shift in range(1, width):
-        np.minimum(window, matrix[:, shift: n_cols - width + 1 + shift], out=window)
-    return window.max(axis=1)
 
 
 class _Rings:

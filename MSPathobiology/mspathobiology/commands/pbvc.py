@@ -1,0 +1,34 @@
+"""``mspathobiology pbvc``: percent brain volume change between two T1 images of one subject."""
+
+NAME = "pbvc"
+HELP = ("Percent brain volume change (edge displacement in halfway space, shared intensity model) "
+        "-> OUT/pbvc.json and OUT/pbvc_edge_displacement_mm.nii.gz on the baseline grid.")
+
+
+def add_arguments(parser):
+    parser.add_argument("--baseline", required=True, help="baseline T1")
+    parser.add_argument("--followup", required=True, help="follow-up T1")
+    parser.add_argument("--baseline-mask", help="baseline brain mask (default: classical brain extraction)")
+    parser.add_argument("--followup-mask", help="follow-up brain mask (default: classical brain extraction)")
+    parser.add_argument("--baseline-lesions", help="baseline lesion mask (filled with NAWM before measuring)")
+    parser.add_argument("--followup-lesions", help="follow-up lesion mask (filled with NAWM before measuring)")
+    parser.add_argument("--baseline-parcellation",
+                        help="baseline parcellation -> OUT/pbvc_regional_change.tsv (change within a fixed region)")
+    parser.add_argument("--interval-years", type=float, help="time between visits, years (annualised rate)")
+    parser.add_argument("--apply-calibration", action="store_true",
+                        help="multiply the PBVC by the SIENA-like self-calibration factor (reported either way)")
+    parser.add_argument("--out", required=True, help="output folder")
+
+
+def run(args) -> int:
+    from ..atrophy import run_pbvc
+
+    result = run_pbvc(args.baseline, args.followup, args.out, baseline_mask=args.baseline_mask,
+                      followup_mask=args.followup_mask, interval_years=args.interval_years,
+                      baseline_lesions=args.baseline_lesions, followup_lesions=args.followup_lesions,
+                      baseline_parcellation=args.baseline_parcellation, calibrate=args.apply_calibration)
+    print(f"pbvc_percent {result['pbvc_percent']:.3f}")
+    if result.get("pbvc_annualised_percent_per_year") is not None:
+        print(f"pbvc_annualised_percent_per_year {result['pbvc_annualised_percent_per_year']:.3f}")
+    print(f"calibration_factor {result['calibration_factor']:.3f} (applied: {result['calibration_applied']})")
+    return 0

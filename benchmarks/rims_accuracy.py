@@ -7,7 +7,11 @@ Targets (each printed with PASS/FAIL):
   every full and 2/3 rim (non-enhancing) is positive; every small partial rim and rim-free lesion negative;
 - scoring 200 lesions takes < 5 s (synthetic shells on a 1 mm grid, plus the full phantom timed).
 
-Phase-based figures are printed for information (phase rims are less complete than QSM rims).
+Printed for information only: synthetic spherical caps (1 and 2 mm), the same phantom scoring on
+high-pass filtered phase (weak: the phantom's phase is dominated by vein and tissue-boundary
+dipoles, and a rim's own field changes sign beyond the magic angle), and the automatic CVS
+against the phantom's ``central_vein`` flag (the phantom's random medullary veins also cross
+lesions, so ``central_vein: false`` lesions can hold a real central vein).
 
 Run: python benchmarks/rims_accuracy.py [--seeds 0 1 2] [--small]
 """

@@ -71,7 +71,8 @@ CSV/TSV with one column per image.</li>
 <li>Each case shows its status (not started, in progress, done, flagged); <b>Ctrl+N</b> / <b>Ctrl+P</b>
 open the next / previous case, double-click opens any case; reading resumes where this reader stopped.</li>
 <li>Opening a case loads FLAIR as background and the lesions as a segmentation overlay, fills the inputs of
-MS Lesions, MS Rim Lesions, MS Atrophy and MS Networks, and brings back what this reader saved before.</li>
+MS Lesions, MS Rim Lesions, MS Atrophy (with the subject's next session as follow-up) and MS Networks, and
+brings back what this reader saved before.</li>
 <li>Leaving a case saves lesion corrections, tables and markups annotations into the review derivatives
 folder under BIDS-derivatives names carrying the reader name; an existing different file is first copied
 to <i>backups/</i>, never overwritten.</li>
@@ -448,6 +449,9 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
             nodes["lesions"], nodes["lesion_table"] = self._lesionSegmentation(
                 read_image(lesionsPath, kind="label"), reference, f"{case.id} lesions",
                 saved.get(SAVED_FILES["lesion_table"][0]), nodes)
+        followup = self.followupCase(case)
+        if followup is not None and followup.images.get("t1") is not None:
+            nodes["followup_t1"] = bridge.load_volume(scene, followup.images["t1"], name=f"{followup.id} t1 (follow-up)")
         if case.images.get("tractogram") is not None:
             try:
                 from MSNetworks import MSNetworksLogic
@@ -456,6 +460,12 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
             except ImportError:
                 logging.warning("MSCaseReview: MS Networks is not loaded; tractogram not shown")
         return nodes
+
+    def followupCase(self, case):
+        """The next session of the same subject in the case list (for PBVC in MS Atrophy), or None."""
+        from mspathobiology.cohort import consecutive_pairs
+
+        return next((later for earlier, later in consecutive_pairs(self.cases) if earlier.id == case.id), None)
 
     def _lesionSegmentation(self, labelImage, reference, name, savedTablePath, nodes):
         """Lesion segmentation ("Lesion <id>" segments) and lesion table through MS Lesions' logic."""
@@ -532,7 +542,7 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
             p.t1Volume, p.lesions = nodes.get("t1"), nodes.get("lesions")
             p.brainMaskVolume, p.anatomyVolume, p.parcellationVolume = nodes.get("brain_mask"), nodes.get("anatomy"), nodes.get("parcellation")
             p.tissueSegmentation, p.resultsTable = nodes.get("tissues"), nodes.get("atrophy")
-            p.followupT1Volume = None
+            p.followupT1Volume = nodes.get("followup_t1")
         except ImportError:
             logging.warning("MSCaseReview: MS Atrophy is not loaded")
         try:

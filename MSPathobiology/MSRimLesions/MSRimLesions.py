@@ -223,6 +223,13 @@ class MSRimLesionsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for index, (label, text) in enumerate(TASK_LABELS[p.task]):
             getattr(self.ui, f"rating{index + 1}Button").text = text
         self.ui.reasonComboBox.enabled = p.task == "cvs"
+        session = self.logic.session
+        if session is not None and (session.case != p.caseId.strip() or session.task != p.task):
+            # another case (e.g. opened by MS Case Review) or task: that session's ratings are saved; close it
+            self.logic.closeSession()
+            self._currentLesion = None
+            self.ui.lesionListWidget.clear()
+            self.ui.currentLesionLabel.text = _("Press Start / resume reading for {case}.").format(case=p.caseId)
         self._updateReadingState()
 
     # --- scoring ------------------------------------------------------------------------

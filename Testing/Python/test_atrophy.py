@@ -69,8 +69,9 @@ def test_pbvc_same_on_identity_and_flipped_direction():
 
 
 def test_scan_rescan_with_motion_is_near_zero():
-    b, bm, _ = head(seed=5)
-    f, fm, _ = head(seed=6, shift=(1.3, 0.6, -0.9))
+    """Same anatomy, new noise, 1.7 mm motion: |PBVC| < 0.15 % (1 mm voxels)."""
+    b, bm, _ = head(seed=5, vox=1.0, n=84)
+    f, fm, _ = head(seed=6, vox=1.0, n=84, shift=(1.3, 0.6, -0.9))
     result = compute_pbvc(b, f, bm, fm, interval_years=1.0)
     assert abs(result["pbvc_percent"]) < 0.15
     assert result["rigid_translation_mm"] > 0.5

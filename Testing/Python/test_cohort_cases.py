@@ -147,3 +147,16 @@ def test_table_errors_name_the_problem(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no case folders"):
         discover_cases(tmp_path / "empty")
+
+
+def test_session_dates_give_the_interval(tmp_path):
+    from mspathobiology.cohort.cases import interval_years
+
+    for ses in ("1", "2"):
+        _img(bids.raw_path(tmp_path, "01", ses, "t1"))
+    write_table([{"session_id": "ses-1", "acq_time": "2020-01-01T10:00:00"},
+                 {"session_id": "ses-2", "acq_time": "2021-07-02T10:00:00"}], tmp_path / "sub-01/sub-01_sessions.tsv")
+    a, b = discover_cases(tmp_path)
+    assert interval_years(a, b) == pytest.approx(548 / 365.25)
+    assert interval_years(a, Case("01", "3")) is None
+    assert Case.from_dict(a.to_dict()).acq_time == "2020-01-01T10:00:00"

@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import matplotlib.image as mpimg
-import numpy as np
 import pytest
 
 from mspathobiology.cohort.report import choose_slices, find_matrix, lesion_mosaic, write_reports

@@ -24,7 +24,7 @@ from mspathobiology.connectivity import connected_components
 from mspathobiology.errors import InputError
 from mspathobiology.geometry import image_like
 from mspathobiology.io import read_image, read_json, write_image
-from mspathobiology.tables import read_table
+from mspathobiology.tables import read_table, write_table
 
 HERE = Path(__file__).resolve().parent
 PLUGINS = {
@@ -84,7 +84,7 @@ def plugin_pbvc(baseline_t1, followup_t1, out_dir, baseline_mask=None, followup_
     _log("pbvc", out_dir)
     a = (sitk.GetArrayFromImage(read_image(baseline_t1)) > 0.5).sum()
     b = (sitk.GetArrayFromImage(read_image(followup_t1)) > 0.5).sum()
-    return {"pbvc_percent": 100.0 * (b - a) / a}
+    return {"pbvc_percent": 100.0 * (b - a) / a, "interval_years": interval_years}
 
 
 def _blobs_image(n, size=16, seed=0):
@@ -106,6 +106,8 @@ def make_dataset(root, subjects=("01", "02"), sessions=("01", "02")):
             write_image(image_like(t1, _blobs_image(0)), bids.raw_path(root, sub, ses, "t1"))
             qsm = sitk.GetArrayFromImage(_blobs_image(n)) * 20.0 - 1.0  # lesions paramagnetic
             write_image(image_like(qsm, _blobs_image(0)), bids.raw_path(root, sub, ses, "qsm"))
+        write_table([{"session_id": f"ses-{ses}", "acq_time": f"20{10 + int(ses)}-03-01"} for ses in sessions],
+                    Path(root) / f"sub-{sub}" / f"sub-{sub}_sessions.tsv")
     (Path(root) / "dataset_description.json").write_text('{"Name": "test", "BIDSVersion": "1.9.0"}')
     return Path(root)
 
@@ -133,11 +135,12 @@ def test_run_writes_tables_and_rerun_redoes_nothing(tmp_path, env_log):
     assert {k: r["prl_candidates"] for k, r in rows.items()} == BLOBS
     assert rows[("sub-01", "ses-02")]["lesions_new"] == 1 and rows[("sub-01", "ses-01")]["lesions_new"] is None
     assert rows[("sub-01", "ses-02")]["pbvc_percent"] == pytest.approx(-100 / 9)
+    assert rows[("sub-01", "ses-02")]["interval_years"] == pytest.approx(366 / 365.25)  # from sessions.tsv (2012 is a leap year)
     assert rows[("sub-01", "ses-02")]["change_from_session"] == 1  # typed read of "01"
     assert all(r["status"] == "ok" for r in rows.values())
     assert "network" not in rows[("sub-01", "ses-01")]["analyses_done"]  # no tractogram: skipped, not failed
     topic = read_table(out / "cohort_atrophy.tsv")
-    assert set(topic[0]) == {"participant_id", "session_id", "bpf", "gm_ml", "pbvc_percent"}
+    assert set(topic[0]) == {"participant_id", "session_id", "bpf", "gm_ml", "pbvc_percent", "interval_years"}
     assert read_table(out / "cohort_failures.tsv") == []
     marker = read_json(out / "sub-01/ses-01/lesions/done.json")
     assert marker["summary"]["lesion_count"] == 2 and "flair" in marker["inputs"]

@@ -497,3 +497,20 @@ def test_label_and_measure_with_and_without_kept_ids():
     kept, rows = label_and_measure(edited, reference, classes=anatomy_classes(anat), keep_ids=True)
     assert np.array_equal(kept, edited)
     assert {r["id"]: r["location"] for r in rows}[11] == "periventricular"
+
+
+def test_long_axis_hull_path_equals_brute_force():
+    from scipy.spatial.distance import cdist
+    from mspathobiology.lesions import long_axis_mm
+    shape = (20, 20, 24)
+    labels = ball(shape, (10, 10, 12), 7.3).astype(np.int32)
+    labels[10, 10, 1:4] = 1                            # a tail makes the longest axis unique
+    image = sitk.Image(24, 20, 20, sitk.sitkUInt8)
+    image.SetSpacing((1.0, 1.0, 1.0))
+    row = lesion_rows(labels, image)[0]
+    kji = np.argwhere(labels == 1).astype(float)
+    d = cdist(kji, kji)
+    a, b = np.unravel_index(np.argmax(d), d.shape)
+    u = (kji[b] - kji[a]) / d[a, b]
+    assert row["long_axis_mm"] == pytest.approx(d[a, b] + np.abs(u).sum())
+    assert long_axis_mm(np.argwhere(labels == 1), voxel_to_ras(image)) == pytest.approx(row["long_axis_mm"])

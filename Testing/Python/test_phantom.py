@@ -164,7 +164,8 @@ def test_disconnected_streamlines_cross_lesions(subject):
     crossing = set(np.flatnonzero(crossed).tolist())
     truth = set(session.truth["disconnected_streamlines"])
     assert truth <= crossing
-    assert len(crossing - truth) <= max(2, 0.01 * len(truth))
+    # finer sampling may also catch a few corner clips the truth's 0.25-voxel sampling steps over
+    assert len(crossing - truth) <= max(2, 0.03 * len(truth))
     assert 0 < len(truth) < len(session.streamlines)
 
 

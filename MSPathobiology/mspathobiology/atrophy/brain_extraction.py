@@ -91,13 +91,13 @@ def extract_brain(t1: sitk.Image, erosion_mm: float = BET_EROSION_MM,
 def estimate_icv(t1: np.ndarray, brain: np.ndarray, spacing_kji, search_mm: float = ICV_CSF_SEARCH_MM) -> np.ndarray:
     """Intracranial mask [k, j, i] from a brain (GM + WM) mask: brain, its holes, and CSF around it.
 
-    The CSF and dark-skull means come from the brain's interior holes/darkest brain voxels
-    (:func:`.tissue.fit_partial_volume_mixture`) and from the darkest voxels of a
-    ``search_mm`` shell; shell voxels brighter than the CSF/skull midpoint that connect to
-    the brain are CSF (skull is darker than CSF on T1, Smith et al. 2002 SIENAX uses the
+    In a ``search_mm`` shell around the brain, the voxels darker than the CSF/GM midpoint
+    (means from :func:`.tissue.fit_partial_volume_mixture` on the brain) are split by a
+    2-class mixture into skull and CSF; shell voxels brighter than the skull/CSF midpoint
+    that connect to the brain are CSF (skull is darker than CSF on T1, Smith et al. 2002 SIENAX uses the
     skull as the ICV boundary). The mask is closed by hole filling.
     """
-    from .tissue import fit_partial_volume_mixture
+    from .tissue import fit_mixture, fit_partial_volume_mixture
 
     brain = np.asarray(brain, dtype=bool)
     filled = _fill_holes(brain)
@@ -107,8 +107,15 @@ def estimate_icv(t1: np.ndarray, brain: np.ndarray, spacing_kji, search_mm: floa
     if not shell.any():
         return filled
     smooth = ndimage.gaussian_filter(t1.astype(np.float32), 0.5)
-    dark = float(np.percentile(smooth[shell], ICV_SKULL_PERCENTILE))
-    threshold = 0.5 * (min(dark, mu_csf) + mu_csf)
+    mu_gm = float(model["means"][1, 0])
+    values = smooth[shell]
+    values = values[values < 0.5 * (mu_csf + mu_gm)]
+    if values.size >= 50:
+        two = fit_mixture(values, n_classes=2)["means"][:, 0]   # skull, CSF
+        threshold = float(0.5 * (two[0] + two[1]))
+    else:
+        dark = float(np.percentile(smooth[shell], ICV_SKULL_PERCENTILE))
+        threshold = 0.5 * (min(dark, mu_csf) + mu_csf)
     csf = shell & (smooth > threshold)
     labels, _ = connected_components(csf | filled, connectivity=6)
     keep = np.unique(labels[filled])

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from ..defaults.atrophy import (CHANGE_OF_BASELINE_TISSUE, CHANGE_WITHIN_FIXED_REGION, LESION_TISSUE_LABEL,
+from ..defaults.atrophy import (CHANGE_OF_BASELINE_TISSUE, CHANGE_WITHIN_FIXED_REGION, ICV_CSF_SEARCH_MM,
+                                LESION_TISSUE_LABEL,
                                 N4_ITERATIONS, N4_SHRINK_TO_MM, PBVC_APPLY_CALIBRATION)
 from ..errors import InputError
 from ..geometry import check_same_geometry, image_like, voxel_volume_mm3
 from ..io import read_image, write_image, write_json
 from ..tables import write_table
+from .brain_extraction import _dilate as _dilate_mm
 from .brain_extraction import estimate_icv, extract_brain
 from .filling import fill_lesions
 from .fractions import aseg_volumes_ml, bpf, head_size_scaling, normalised_by_icv
@@ -72,16 +74,13 @@ def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: si
         brain = sitk.GetArrayFromImage(brain_mask) > 0
         if not brain.any():
             raise InputError("brain_mask", "is empty (no voxel inside)")
-        if les is not None:
-            brain |= les
-        icv = estimate_icv(array, brain, spacing)
     else:
         brain, _ = extract_brain(t1)
-        if les is not None:
-            brain |= les
-        icv = estimate_icv(array, brain, spacing)
+    if les is not None:
+        brain |= les
     if bias_correction:
-        array = bias_correct(t1, icv)
+        array = bias_correct(t1, _dilate_mm(brain, ICV_CSF_SEARCH_MM, spacing))
+    icv = estimate_icv(array, brain, spacing)
     if les is not None and les.any():
         array = fill_lesions(array, les, brain, spacing)
     flair_arr = None if flair is None else sitk.GetArrayFromImage(flair).astype(np.float32)

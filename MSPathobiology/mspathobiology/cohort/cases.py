@@ -11,7 +11,8 @@ Three sources (:func:`discover_cases` picks one by looking at the path):
   images in ``derivatives/<pipeline>/sub-*/[ses-*/]`` found by ``desc`` and suffix;
 * a folder of case folders: one folder per case, files matched by BIDS names when they
   have them, else by key words (``flair``, ``t1``, ``qsm``, ``lesion``, ...);
-* a CSV/TSV table with one column per image key (plus ``subject``, ``session``);
+* a CSV/TSV table with one column per image key (plus ``subject``, ``session``,
+  optionally ``acq_time``);
   relative paths resolve against the table's folder, as in SlicerCaseIterator
   (Joost van Griethuysen, github.com/JoostJM/SlicerCaseIterator).
 
@@ -48,6 +49,7 @@ class Case:
     session: str | None = None
     images: dict = field(default_factory=dict)
     source: str = ""
+    acq_time: str | None = None  # ISO date(time) of the session (BIDS sessions.tsv ``acq_time``)
 
     @property
     def id(self) -> str:
@@ -65,12 +67,39 @@ class Case:
 
     def to_dict(self) -> dict:
         return {"subject": self.subject, "session": self.session, "source": self.source,
-                "images": {k: str(v) for k, v in self.images.items()}}
+                "acq_time": self.acq_time, "images": {k: str(v) for k, v in self.images.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Case":
         return cls(str(data["subject"]), data.get("session") or None,
-                   {k: Path(v) for k, v in (data.get("images") or {}).items()}, data.get("source", ""))
+                   {k: Path(v) for k, v in (data.get("images") or {}).items()}, data.get("source", ""),
+                   data.get("acq_time") or None)
+
+
+def interval_years(earlier: Case, later: Case) -> float | None:
+    """Years between two sessions' ``acq_time`` (365.25-day years), or None when either is unknown."""
+    import datetime as dt
+
+    try:
+        a = dt.datetime.fromisoformat(str(earlier.acq_time))
+        b = dt.datetime.fromisoformat(str(later.acq_time))
+    except (TypeError, ValueError):
+        return None
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+    return (b - a).total_seconds() / (365.25 * 86400.0)
+
+
+def _session_times(subject_dir: Path, subject: str) -> dict:
+    """session label -> acq_time from ``sub-X/sub-X_sessions.tsv`` (BIDS), if present."""
+    table = subject_dir / f"sub-{subject}_sessions.tsv"
+    if not table.exists():
+        return {}
+    try:
+        rows = read_table(table, typed=False)
+    except InputError:
+        return {}
+    return {r.get("session_id", "").removeprefix("ses-"): r.get("acq_time") or None for r in rows}
 
 
 def _natural_key(text):
@@ -212,6 +241,7 @@ def cases_from_bids(root, derivatives=True, exclude=()) -> list[Case]:
     cases = []
     for subject_dir in sorted(p for p in root.glob("sub-*") if p.is_dir()):
         subject = subject_dir.name[4:]
+        times = _session_times(subject_dir, subject)
         for session, folder in _session_dirs(subject_dir):
             images = _pick(_collect(sorted((folder / "anat").glob("*")), derived=False))
             for pipeline in pipelines:
@@ -223,7 +253,7 @@ def cases_from_bids(root, derivatives=True, exclude=()) -> list[Case]:
                 for key, path in _pick(_collect(sorted(der.rglob("*")), derived=True)).items():
                     images.setdefault(key, path)
             if images:
-                cases.append(Case(subject, session, images, source=str(root)))
+                cases.append(Case(subject, session, images, source=str(root), acq_time=times.get(session or "")))
     if not cases:
         raise InputError(root, "no sub-*/[ses-*/]anat images found in this BIDS dataset")
     return sort_cases(cases)
@@ -296,6 +326,7 @@ def cases_from_folders(root) -> list[Case]:
 #: Table columns naming the case, besides one column per image key.
 SUBJECT_COLUMNS = ("subject", "sub", "participant_id", "case", "id")
 SESSION_COLUMNS = ("session", "ses", "session_id", "visit")
+TIME_COLUMNS = ("acq_time", "date", "scan_date")
 
 
 def cases_from_table(path) -> list[Case]:
@@ -311,10 +342,12 @@ def cases_from_table(path) -> list[Case]:
     columns = {c.strip().lower(): c for c in rows[0]}
     subject_col = next((columns[c] for c in SUBJECT_COLUMNS if c in columns), None)
     session_col = next((columns[c] for c in SESSION_COLUMNS if c in columns), None)
+    time_col = next((columns[c] for c in TIME_COLUMNS if c in columns), None)
     image_cols = {low: col for low, col in columns.items() if low in bids.IMAGE_KEYS}
     unknown = sorted(set(columns) - set(image_cols) - {subject_col.lower() if subject_col else None,
                                                         session_col.lower() if session_col else None}
-                     - set(SUBJECT_COLUMNS) - set(SESSION_COLUMNS) - {"notes", "note", "comment"})
+                     - set(SUBJECT_COLUMNS) - set(SESSION_COLUMNS) - set(TIME_COLUMNS)
+                     - {"notes", "note", "comment"})
     if unknown:
         raise InputError(path, f"unknown column(s) {unknown}; image columns are {', '.join(bids.IMAGE_KEYS)}")
     if not image_cols:
@@ -336,7 +369,8 @@ def cases_from_table(path) -> list[Case]:
             if cell:
                 file = Path(cell).expanduser()
                 images[key] = file if file.is_absolute() else (path.parent / file)
-        case = Case(subject, session, images, source=str(path))
+        case = Case(subject, session, images, source=str(path),
+                    acq_time=(row.get(time_col) or None) if time_col else None)
         if case.id in seen:
             raise InputError(path, f"line {line}: case {case.id} appears twice")
         seen.add(case.id)

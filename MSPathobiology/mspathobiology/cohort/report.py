@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..io import read_json
 from ..tables import read_table
 from .cases import Case, sort_cases
-from .runner import ANALYSES, DONE_MARKER, analysis_dir, lesion_output, read_marker
+from .runner import ANALYSES, analysis_dir, lesion_output, read_marker
 
 _CSS = """body{font-family:sans-serif;margin:1.5em;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}

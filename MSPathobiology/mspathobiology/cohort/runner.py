@@ -48,7 +48,7 @@ from ..defaults.cohort import DONE_MARKER, PIPELINE_NAME, PROGRESS_BAR_WIDTH
 from ..errors import InputError
 from ..io import IMAGE_SUFFIXES, read_json, write_json
 from ..tables import write_table
-from .cases import Case, consecutive_pairs, discover_cases, sort_cases
+from .cases import Case, consecutive_pairs, discover_cases, interval_years, sort_cases
 from .review import ensure_dataset_description
 
 #: ``--only`` groups and the analyses each one selects.
@@ -107,10 +107,14 @@ def analysis_dir(out, case: Case, analysis: str) -> Path:
 
 # --------------------------------------------------------------------------- markers
 def fingerprint(paths: dict) -> dict:
-    """{name: [path, size bytes, mtime ns]} of input files (missing files: size -1)."""
+    """{name: [path, size bytes, mtime ns]} of input files (missing files: size -1); other
+    values (numbers) are recorded as ``["value", v]``."""
     out = {}
     for name, path in sorted(paths.items()):
         if path is None:
+            continue
+        if not isinstance(path, (str, os.PathLike)):  # a value input (e.g. interval_years)
+            out[name] = ["value", path]
             continue
         try:
             st = os.stat(path)
@@ -328,7 +332,8 @@ def run_pair_task(task: dict) -> list[dict]:
     else:
         kwargs = {"baseline_mask": base.images.get("brain_mask"), "followup_mask": follow.images.get("brain_mask"),
                   "baseline_lesions": _lesions_for(base, out)[0], "followup_lesions": _lesions_for(follow, out)[0],
-                  "baseline_parcellation": base.images.get("parcellation")}
+                  "baseline_parcellation": base.images.get("parcellation"),
+                  "interval_years": interval_years(base, follow)}
         inputs = {"baseline_t1": base.images["t1"], "followup_t1": follow.images["t1"], **kwargs}
         opts = options.get("pbvc", {})
         folder = analysis_dir(out, follow, "pbvc")
@@ -519,8 +524,8 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
     unknown_keys = [k for k in ignore if k not in IMAGE_KEYS]
     if unknown_keys:
         raise InputError("--ignore", f"unknown image keys {unknown_keys}; known: {', '.join(IMAGE_KEYS)}")
-    cases = sort_cases([Case(c.subject, c.session, {k: v for k, v in c.images.items() if k not in ignore}, c.source)
-                        for c in cases])
+    cases = sort_cases([Case(c.subject, c.session, {k: v for k, v in c.images.items() if k not in ignore}, c.source,
+                             c.acq_time) for c in cases])
     out.mkdir(parents=True, exist_ok=True)
     ensure_dataset_description(out, "MSPathobiology cohort run", "Lesions, rim lesions, atrophy and networks")
     options = options or {}

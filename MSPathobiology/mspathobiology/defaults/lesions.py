@@ -24,6 +24,10 @@ BRAIN_OPENING_MM = 2.0
 #: Normal-appearing WM intensity = the mode of the brain FLAIR histogram among voxels
 #: classified as WM; the histogram has this many bins between the 1st and 99th percentile.
 NAWM_HISTOGRAM_BINS = 256
+#: Gaussian smoothing of that histogram, in bins (removes noise-induced false peaks).
+NAWM_HISTOGRAM_SMOOTHING_BINS = 2.0
+#: Voxels darker than this fraction of the median are dropped before the mode (CSF tail).
+NAWM_CSF_CUT_FRACTION = 0.5
 #: Without a WM mask, WM is taken as brain voxels at least this deep (mm) below the brain
 #: surface (removes cortex and extracerebral CSF) that are brighter than CSF.
 NAWM_MIN_DEPTH_MM = 6.0
@@ -47,6 +51,12 @@ GROW_MAX_STEPS = 4
 SEED_MIN_DEPTH_MM = 1.0
 #: Gaussian smoothing (mm) of normalised FLAIR before thresholding (noise suppression).
 SEGMENT_SMOOTHING_MM = 0.0
+
+# --- Lesion table (performance knobs of the long axis; results are exact below them)
+#: Lesions with more surface voxels than this use their convex hull vertices.
+LONG_AXIS_HULL_ABOVE = 400
+#: At most this many hull points enter the pairwise distances (random subset beyond).
+LONG_AXIS_MAX_POINTS = 2000
 
 # --- Splitting confluent lesions (distance transform + marker watershed; Beucher & Meyer 1993)
 #: Regional maxima of the distance map lower than their surroundings by less than this

@@ -77,6 +77,17 @@ CEREBELLAR_CORTEX_MM = 1.6
 CEREBELLAR_FOLIA_PERIOD_MM = 8.0
 #: Axis the folia fan around: roughly left-right but oblique to every grid axis.
 CEREBELLAR_FOLIA_AXIS = (1.0, 0.35, 0.25)
+#: Per-subject ventricle size factor (MS ventricles are often enlarged) and sulcal depth factor.
+VENTRICLE_SCALE_RANGE = (0.9, 1.4)
+SULCAL_DEPTH_VARIATION = (0.8, 1.2)
+#: Slow bend of every sulcal sheet: phase amplitude range (rad) and frequency relative to the gyral one.
+SULCAL_BEND_RAD = (1.0, 2.0)
+SULCAL_BEND_FREQUENCY = 0.6
+#: Neck (soft tissue below the skull) radius and how far above the foramen magnum it starts, mm.
+NECK_RADIUS_MM = 45.0
+NECK_TOP_ABOVE_CUT_MM = 20.0
+#: Folia are counted along the arc at this fraction of the cerebellum's antero-posterior semi-axis.
+CEREBELLAR_FOLIA_RADIUS = 0.8
 #: Lateral ventricles (each about 6-8 mL in MS patients), bent: z' = z - bend * (y / half-length)^2.
 VENTRICLE_CENTRE_MM = (6.5, -4.0, 14.0)
 VENTRICLE_SEMI_AXES_MM = (5.5, 30.0, 9.0)
@@ -140,6 +151,12 @@ CONFLUENT_PAIRS_SMALL = 1
 LESION_GAP_VOXELS = 2
 #: A lesion is "cortical" when at least this fraction of its voxels lie in cortex.
 CORTICAL_FRACTION = 0.5
+#: Lesion-centre candidates per class: distances (mm) to ventricles, cortex, non-WM tissue.
+PLACEMENT_DISTANCES_MM = {"periventricular_max": 4.0, "juxtacortical_max": 3.0, "far_ventricle": 15.0,
+                          "cortical_wm_max": 2.5, "infratentorial_depth": 2.5, "deep_nonwm": 5.0,
+                          "deep_ventricle": 5.0, "deep_cortex": 7.0}
+#: Volume of a confluent partner relative to its host.
+CONFLUENT_VOLUME_RATIO = (0.3, 0.8)
 #: Placement attempts per lesion before giving up.
 PLACEMENT_ATTEMPTS = 60
 #: Rims: susceptibility increment (NAIMS: +10 to +40 ppb; Bagnato et al., Brain 2024),
@@ -150,12 +167,17 @@ RIM_COUNTS_FULL = {"full": 2, "two_thirds": 2, "partial": 2}
 RIM_COUNTS_SMALL = {"full": 1, "two_thirds": 1, "partial": 1}
 #: Rims only on lesions at least this large (edge must surround a core), mm^3.
 RIM_MIN_VOLUME_MM3 = 150.0
+#: ... and with a core (lesion minus its edge) of at least this many voxels and this fraction of the
+#: lesion, so that the core median is a reference the rim can be measured against.
+RIM_MIN_CORE_VOXELS = 8
+RIM_MIN_CORE_FRACTION = 0.25
 #: Rim coverage threshold: an edge voxel is rim when its QSM exceeds the median of the lesion core
 #: by this much (half the smallest rim increment).
 RIM_COVERAGE_THRESHOLD_PPB = 12.0
 #: Central vein: fraction of lesions, radius mm (NAIMS 2016: < 2 mm across), susceptibility ppb
 #: (venous blood about 450 ppb; Wang & Liu, MRM 2015).
 CENTRAL_VEIN_FRACTION = 0.4
+CENTRAL_VEIN_MIN_VOLUME_MM3 = 20.0
 CENTRAL_VEIN_RADIUS_MM = 0.6
 VEIN_CHI_PPB = 450.0
 #: Vein partial-volume fractions below this are set to 0 (a vein has a crisp edge at voxel scale, so no
@@ -163,6 +185,8 @@ VEIN_CHI_PPB = 450.0
 VEIN_MIN_FRACTION = 0.1
 #: Enhancing lesions: fraction at baseline; new lesions at follow-up always enhance.
 ENHANCING_FRACTION = 0.15
+#: Fraction of enhancing lesions with ring (edge) rather than nodular enhancement.
+RING_ENHANCING_FRACTION = 0.4
 #: Medullary veins (random straight WM veins) per case, radius mm.
 MEDULLARY_VEINS = 40
 MEDULLARY_VEIN_RADIUS_MM = 0.5
@@ -257,6 +281,11 @@ CROSSING_SAMPLE_VOXELS = 0.25
 #: Inward control-point depth (mm) and distance decay of connection probability (mm).
 STREAMLINE_INWARD_MM = 12.0
 CONNECTION_LENGTH_SCALE_MM = 60.0
+#: Subcortical endpoints push their control point in by this fraction of the cortical depth; the hub is
+#: pulled this fraction towards the white-matter centre, with this jitter (mm).
+SUBCORTICAL_INWARD_FRACTION = 0.3
+HUB_PULL = 0.3
+HUB_JITTER_MM = 2.0
 #: A streamline is kept when at least this fraction of its interior points lie in WM / deep GM / lesion.
 STREAMLINE_MIN_WM_FRACTION = 0.85
 #: The white-matter test samples each candidate curve at this many points, ignoring this fraction

@@ -75,6 +75,13 @@ VEIN_MIN_CONTRAST_RAD = 0.4
 #: With an aseg, the reference ring and outer edge band are restricted to these (plus lesions).
 ASEG_WHITE_MATTER_LABELS = (2, 41, 7, 46, 16, 77, 78, 79, 251, 252, 253, 254, 255)
 
+#: On phase, only slices within this fraction of the lesion's half-height from its centre are
+#: assessed: a paramagnetic shell's own field has the paramagnetic sign where the shell normal
+#: makes more than the magic angle (54.7 deg, cos = 1/sqrt(3)) with B0 and the opposite sign
+#: towards the poles (dipole kernel 1/3 - cos^2; Wisnieff et al., MRM 2015; Salomir et al.,
+#: Concepts Magn Reson 2003), so axial phase shows the rim in the central slices only.
+PHASE_CENTRAL_FRACTION = 0.577
+
 #: Sign convention of phase images: phase = PHASE_SIGN * gamma * dB * TE, so that
 #: PHASE_SIGN * phase > 0 for a paramagnetic source. Vendors differ (Siemens and GE
 #: differ in handedness; Haacke et al., AJNR 2009, SWI review) - always check.

@@ -13,10 +13,9 @@ from scipy.spatial import ConvexHull, QhullError
 from scipy.spatial.distance import cdist
 
 from ..defaults.common import MCDONALD_MIN_LONG_AXIS_MM
+from ..defaults.lesions import LONG_AXIS_HULL_ABOVE, LONG_AXIS_MAX_POINTS
 from ..geometry import voxel_to_ras
 from ..lesion_table import COLUMNS
-
-_HULL_ABOVE = 400
 
 
 def group_voxels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,13 +44,13 @@ def long_axis_mm(kji: np.ndarray, matrix: np.ndarray) -> float:
     if len(kji) == 1:
         return float(np.linalg.norm(edges, axis=0).max())
     points = kji[:, ::-1].astype(float) @ edges.T
-    if len(points) > _HULL_ABOVE:
+    if len(points) > LONG_AXIS_HULL_ABOVE:
         try:
             points = points[ConvexHull(points).vertices]
         except QhullError:
             pass  # flat lesion: fall back to all points
-    if len(points) > 2000:
-        points = points[np.random.default_rng(0).choice(len(points), 2000, replace=False)]
+    if len(points) > LONG_AXIS_MAX_POINTS:
+        points = points[np.random.default_rng(0).choice(len(points), LONG_AXIS_MAX_POINTS, replace=False)]
     distances = cdist(points, points)
     a, b = np.unravel_index(int(np.argmax(distances)), distances.shape)
     d = distances[a, b]
@@ -106,7 +105,7 @@ def lesion_rows(labels: np.ndarray, reference: sitk.Image, normalised_flair: np.
 
 def _surface(kji: np.ndarray, labels: np.ndarray, lesion: int) -> np.ndarray:
     """Voxels of a lesion with at least one face neighbour outside it (all voxels if few)."""
-    if len(kji) <= 64:
+    if len(kji) <= 64:  # small lesions: all voxels (cheap)
         return kji
     low = kji.min(axis=0)
     high = kji.max(axis=0) + 1

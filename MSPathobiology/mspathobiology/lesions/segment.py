@@ -93,7 +93,7 @@ def histogram_mode(values: np.ndarray, bins: int = D.NAWM_HISTOGRAM_BINS) -> flo
     if hi <= lo:
         return float(np.median(values))
     hist, edges = np.histogram(values, bins=bins, range=(lo, hi))
-    hist = ndimage.gaussian_filter1d(hist.astype(float), 2.0)
+    hist = ndimage.gaussian_filter1d(hist.astype(float), D.NAWM_HISTOGRAM_SMOOTHING_BINS)
     peak = int(np.argmax(hist))
     return float(0.5 * (edges[peak] + edges[peak + 1]))
 
@@ -115,7 +115,7 @@ def nawm_intensity(flair: np.ndarray, brain: np.ndarray, spacing_kji, wm_mask: n
             region = brain
     values = flair[region]
     # drop the CSF tail before the mode so that large ventricles cannot win
-    values = values[values > 0.5 * np.median(values)]
+    values = values[values > D.NAWM_CSF_CUT_FRACTION * np.median(values)]
     return histogram_mode(values)
 
 

@@ -95,13 +95,13 @@ def _unit(v):
 def random_anatomy(rng: np.random.Generator) -> AnatomyModel:
     """Draw subject anatomy: size, ventricle size and cortical folding pattern."""
     model = AnatomyModel(scale=float(rng.uniform(1 - D.SIZE_VARIATION, 1 + D.SIZE_VARIATION)),
-                         ventricle_scale=float(rng.uniform(0.9, 1.4)))
+                         ventricle_scale=float(rng.uniform(*D.VENTRICLE_SCALE_RANGE)))
     for _ in range(D.SULCAL_FAMILIES):
         n = rng.normal(size=3)
         w = rng.normal(size=3)
         model.folds.append((n / np.linalg.norm(n), float(rng.uniform(0, 2 * np.pi)), w / np.linalg.norm(w),
-                            float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(1.0, 2.0)),
-                            D.SULCAL_DEPTH_MM * float(rng.uniform(0.8, 1.2)),
+                            float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(*D.SULCAL_BEND_RAD)),
+                            D.SULCAL_DEPTH_MM * float(rng.uniform(*D.SULCAL_DEPTH_VARIATION)),
                             _unit(rng.normal(size=3)), float(rng.uniform(0, 2 * np.pi))))
     model.folia_phase = float(rng.uniform(0, 2 * np.pi))
     return model
@@ -149,7 +149,7 @@ def _cortical_depth(model: AnatomyModel, depth, x, y, z):
     h = depth.copy()
     for n, phase, wdir, wphase, wamp, sdepth, wdir2, wphase2 in model.folds:
         psi = k * (np.float32(n[0]) * x + np.float32(n[1]) * y + np.float32(n[2]) * z) + np.float32(phase)
-        psi += np.float32(wamp) * np.sin(np.float32(0.6) * k * (np.float32(wdir[0]) * x + np.float32(wdir[1]) * y
+        psi += np.float32(wamp) * np.sin(np.float32(D.SULCAL_BEND_FREQUENCY) * k * (np.float32(wdir[0]) * x + np.float32(wdir[1]) * y
                                                                  + np.float32(wdir[2]) * z) + np.float32(wphase))
         psi += np.float32(D.SULCAL_WIGGLE_RAD) * np.sin(
             np.float32(D.SULCAL_WIGGLE_FREQUENCY) * k * (np.float32(wdir2[0]) * x + np.float32(wdir2[1]) * y
@@ -177,7 +177,8 @@ def evaluate(model: AnatomyModel, x, y, z) -> np.ndarray:
     ext = f32(D.EXTERNAL_CSF_MM)
     # head: scalp and skull shells around the ICV; a neck below
     neck_r = np.sqrt((x - f32(bs_c[0])) ** 2 + (y - f32(bs_c[1])) ** 2)
-    head = (sdf_brain < ext + D.SKULL_MM + D.SCALP_MM) | ((neck_r < 45.0 * model.scale) & (z < cut + 20))
+    head = (sdf_brain < ext + D.SKULL_MM + D.SCALP_MM) | ((neck_r < D.NECK_RADIUS_MM * model.scale)
+                                                            & (z < cut + f32(D.NECK_TOP_ABOVE_CUT_MM)))
     tissue[head] = CODE["scalp"]
     tissue[(sdf_brain < ext + D.SKULL_MM) & above] = CODE["skull"]
     icv = (sdf_brain < ext) & above
@@ -213,7 +214,7 @@ def evaluate(model: AnatomyModel, x, y, z) -> np.ndarray:
     q3 = f32(e3[0]) * ux + f32(e3[1]) * uy + f32(e3[2]) * uz
     del ux, uy, uz
     rho = np.sqrt(q2 * q2 + q3 * q3) + f32(1e-3)
-    n_folia = round(2 * np.pi * 0.8 * cb_a[1] / (D.CEREBELLAR_FOLIA_PERIOD_MM * model.scale))
+    n_folia = round(2 * np.pi * D.CEREBELLAR_FOLIA_RADIUS * cb_a[1] / (D.CEREBELLAR_FOLIA_PERIOD_MM * model.scale))
     theta = np.arctan2(q3, q2)
     folia = _sheet_distance(f32(n_folia) * theta + f32(model.folia_phase), f32(n_folia) / rho)
     hcb = np.minimum(dcb, _cleft_distance(dcb, folia, D.CEREBELLAR_FOLIA_DEPTH_MM * model.scale,

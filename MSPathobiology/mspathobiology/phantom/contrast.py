@@ -52,4 +52,5 @@ def magnitude(clean: np.ndarray, bias: np.ndarray, rng, noise_fraction: float = 
 
 def complex_noise(shape, rng, sd: float) -> np.ndarray:
     """Complex Gaussian noise (float32 parts) of standard deviation ``sd`` per part."""
-    return (rng.standard_normal(shape, dtype=np.float32) + 1j * rng.standard_normal(shape, dtype=np.float32)) * np.float32(sd)
+    real = rng.standard_normal(shape, dtype=np.float32)
+    return (real + 1j * rng.standard_normal(shape, dtype=np.float32)) * np.float32(sd)

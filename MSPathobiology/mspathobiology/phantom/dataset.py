@@ -1,10 +1,38 @@
 """The phantom generator: subjects and visits in memory, and a BIDS dataset on disk.
 
 ``generate_subject`` draws one subject (anatomy, lesions, veins, follow-up changes) from its
-seed and renders each visit on its own grid: the baseline in the head frame, follow-ups
-with a known atrophy deformation, fresh noise and a small rigid head motion (see
-:mod:`.followup`). Tissue volumes in the truth are voxel counts of the hard label images x
-voxel volume (no partial-volume fractions).
+seed and renders each visit on its own grid (RAS-oriented, 1 mm 160 x 192 x 160, or 2 mm
+80 x 96 x 80 for ``small``): the baseline in the head frame; follow-ups with a known atrophy
+deformation, fresh noise and a small rigid head motion (:mod:`.followup`).
+
+Ground truth (``Session.truth``, written as ``ground_truth.json``), all measured on the
+visit's own images:
+
+- ``lesions``: one row per id of the lesion label image (ids 1..N by decreasing voxel count;
+  confluent pairs are two ids that touch). ``voxels`` / ``volume_mm3`` count the label image.
+  ``location``: the LST-AI-style rule of :func:`.lesions.classify` on the anatomy with lesion
+  voxels counted as white matter (periventricular > infratentorial > cortical (>= 50 % of voxels
+  in cortex) > juxtacortical > deep white matter). ``rim_class``: the designed rim (a
+  susceptibility shell on the lesion's edge voxels within a cone covering all, 70 % or 25 % of
+  the solid angle). ``rim_coverage``: :func:`.lesions.measure_rim_coverage` on the noise-free
+  susceptibility map (fraction of edge voxels >= 12 ppb above the core median; a vein crossing
+  the edge counts too, so lesions without a rim can have a small coverage). ``central_vein``,
+  ``enhancing`` (this visit; new lesions enhance at their first visit), ``confluent_with``,
+  ``change`` (follow-up vs baseline) and ``baseline_id``. ``resolved_baseline_ids``: baseline
+  ids with no voxel at this visit (resolved by design, or a 1-3 voxel lesion lost to motion).
+- ``tissue_ml``: hard-label voxel counts x voxel volume (no partial-volume fractions) of the
+  label images: gm = cortex + cerebellar cortex + deep GM, wm = cerebral + cerebellar WM +
+  brainstem, csf = ventricles + CSF, all excluding lesion voxels; lesion; icv = gm + wm + csf +
+  lesion; brain = gm + wm + lesion (= the brain mask); deep_gm; thalamus. ``bpf`` = brain / icv.
+- ``pbvc_percent``: the deformation's value, 100 x (integral of det(I + Dv) over the baseline brain
+  / baseline brain volume - 1), both from 3^3 supersampling of the baseline brain. The brain
+  boundary of every visit is volume-preserving (:mod:`.rasterise`), so brain-mask volumes agree
+  with it to about 0.02 percentage points.
+- ``connectome``: end-voxel assignment of both endpoints in the parcellation (symmetric counts,
+  zero diagonal, label 0 excluded, rows in ``labels`` order); ``disconnected_streamlines``:
+  indices of streamlines with any sample (every 0.25 voxel) in a lesion voxel of this visit.
+- ``motion`` (rotation, translation mm: scanner = R head + t) and ``deformation`` (parameters of
+  :class:`.followup.Deformation`, null at baseline and for rescans).
 """
 
 from __future__ import annotations
@@ -28,8 +56,8 @@ from . import rasterise as R
 from . import susceptibility as S
 from . import tractography as T
 from .design import design_lesions, venous_tree
-from .lesions import Placer, bbox_for, classify, edge_voxels, inside, measure_rim_coverage, rasterise, \
-    segment_distance, vein_segment
+from .lesions import Placer, bbox_for, classify, edge_voxels, measure_rim_coverage, rasterise, segment_distance, \
+    vein_segment
 
 PIPELINE = "phantom"
 
@@ -156,7 +184,7 @@ def generate_subject(seed: int = 0, small: bool = True, sessions: int = 2, resca
 
         session = _render_session(s, subject, seed, small, model, specs, veins, edges, centre, tissue, p, shape,
                                   reference, spacing, voxel_ml, to_kji, rng, phase_sign, pbvc, n_streamlines,
-                                  rotation, translation)
+                                  rotation, translation, deformation)
         out.append(session)
     result = Subject(id=subject, seed=int(seed), small=bool(small), sessions=out)
     _link_sessions(result)
@@ -164,7 +192,8 @@ def generate_subject(seed: int = 0, small: bool = True, sessions: int = 2, resca
 
 
 def _render_session(s, subject, seed, small, model, specs, veins, edges, centre, tissue, p, shape, reference,
-                    spacing, voxel_ml, to_kji, rng, phase_sign, pbvc, n_streamlines, rotation, translation):
+                    spacing, voxel_ml, to_kji, rng, phase_sign, pbvc, n_streamlines, rotation, translation,
+                    deformation):
     f32 = np.float32
     aseg_free = A.aseg_from_tissue(tissue, model, *p)
 
@@ -316,6 +345,11 @@ def _render_session(s, subject, seed, small, model, specs, veins, edges, centre,
         "tissue_ml": _tissue_ml(aseg_free, lesion, voxel_ml),
         "pbvc_percent": float(pbvc),
         "motion": {"rotation": np.asarray(rotation).tolist(), "translation_mm": np.asarray(translation).tolist()},
+        "deformation": None if deformation is None else {
+            "model": "v(p) = -alpha w(z) (p - centre) + beta sum_v exp(-|p - c_v|^2 / (2 sigma^2)) (p - c_v)",
+            "alpha": deformation.alpha, "beta": deformation.beta, "centre_mm": list(deformation.centre),
+            "ventricle_centres_mm": [list(c) for c in deformation.ventricle_centres],
+            "sigma_mm": deformation.sigma, "taper_z_mm": list(deformation.taper)},
         "connectome": {"labels": labels_out, "matrix": matrix.tolist()},
         "disconnected_streamlines": disconnected,
         "n_streamlines": len(streamlines),

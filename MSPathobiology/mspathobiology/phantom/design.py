@@ -5,7 +5,9 @@ the subject's generators; rasterisation happens per visit in :mod:`.dataset`."""
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
+from ..connectivity import structuring_element
 from ..defaults import phantom as D
 from .anatomy import AnatomyModel
 from .lesions import CLASS_VOLUME_MM3, Placer
@@ -37,7 +39,7 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
     """
     counts = D.LESION_COUNTS_SMALL if small else D.LESION_COUNTS_FULL
     rim_counts = D.RIM_COUNTS_SMALL if small else D.RIM_COUNTS_FULL
-    n_large = sum(rim_counts.values()) + 1
+    n_large = sum(rim_counts.values()) + 2
     plan = []
     for location, n in counts.items():
         lo, hi = CLASS_VOLUME_MM3[location]
@@ -66,8 +68,8 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
         scales = _session_scales(change, target, 2, False)
         placed = None
         for attempt in range(3):
-            placed = placer.place(len(specs), location, volume * 0.5 ** attempt, rng.random() < D.IRREGULAR_FRACTION,
-                                  scales=tuple(s for s in scales if s > 0))
+            placed = placer.place(len(specs), location, volume * 0.5 ** attempt,
+                                  rng.random() < D.IRREGULAR_FRACTION, scales=tuple(s for s in scales if s > 0))
             if placed:
                 break
         if placed is None:
@@ -83,7 +85,7 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
              and s.change == "stable" and s.confluent_with is None]
     for host in hosts[:n_pairs]:
         location = "deep_white_matter" if host.location != "juxtacortical" else "juxtacortical"
-        placed = placer.place(len(specs), location, float(rng.uniform(0.3, 0.8)) * float(host.mask0.sum())
+        placed = placer.place(len(specs), location, float(rng.uniform(*D.CONFLUENT_VOLUME_RATIO)) * float(host.mask0.sum())
                               * placer.spacing ** 3, rng.random() < 0.5, partner=host, partner_mask=host.mask0,
                               scales=(1.0,))
         if placed is None:
@@ -109,8 +111,13 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
             specs.append(spec)
 
     # rims (large, non-confluent, stable or enlarging baseline lesions), veins, enhancement, intensities
+    def has_core(spec):
+        core = ndimage.binary_erosion(spec.mask0, structure=structuring_element(6))
+        return core.sum() >= max(D.RIM_MIN_CORE_VOXELS, D.RIM_MIN_CORE_FRACTION * spec.mask0.sum())
+
     candidates = [s for s in specs if s.scale[0] > 0 and s.confluent_with is None
-                  and s.mask0.sum() * placer.spacing ** 3 >= D.RIM_MIN_VOLUME_MM3 and s.change != "resolved"]
+                  and s.change in ("stable", "enlarging")
+                  and s.mask0.sum() * placer.spacing ** 3 >= D.RIM_MIN_VOLUME_MM3 and has_core(s)]
     order = rng.permutation(len(candidates))
     slots = [c for c, n in rim_counts.items() for _ in range(n)]
     for slot, n in zip(slots, order):
@@ -120,11 +127,12 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
         spec.rim_axis = axis / np.linalg.norm(axis)
         spec.rim_delta_ppb = float(rng.uniform(*D.RIM_DELTA_CHI_PPB))
     for spec in specs:
-        spec.central_vein = bool(rng.random() < D.CENTRAL_VEIN_FRACTION and spec.mask0.sum() * placer.spacing ** 3 >= 20)
+        spec.central_vein = bool(rng.random() < D.CENTRAL_VEIN_FRACTION
+                                 and spec.mask0.sum() * placer.spacing ** 3 >= D.CENTRAL_VEIN_MIN_VOLUME_MM3)
         first = 0 if spec.scale[0] > 0 else 1
         enh = spec.rim_class == "none" and (first == 1 or rng.random() < D.ENHANCING_FRACTION)
         spec.enhancing = [bool(enh and s == first) for s in range(max(n_sessions, 2))]
-        spec.ring_enhancing = bool(rng.random() < 0.4)
+        spec.ring_enhancing = bool(rng.random() < D.RING_ENHANCING_FRACTION)
         spec.t1 = float(rng.uniform(*D.T1_LESION_RANGE))
         spec.flair = float(rng.uniform(*D.FLAIR_LESION_RANGE))
         spec.chi_ppb = float(rng.uniform(*D.LESION_CHI_RANGE_PPB))

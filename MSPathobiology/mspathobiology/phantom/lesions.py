@@ -195,12 +195,15 @@ class Placer:
         self.dist_noninfra = ndimage.distance_transform_edt(infra, sampling=sampling)
         self.grad_vent = np.gradient(self.dist_vent)
         self.grad_cortex = np.gradient(self.dist_cortex)
+        c = D.PLACEMENT_DISTANCES_MM
         self.candidates = {
-            "periventricular": wm & (self.dist_vent < 4.0),
-            "juxtacortical": wm & (self.dist_cortex < 3.0) & (self.dist_vent > 15.0),
-            "cortical": (tissue == CODE["cortex"]) & (self.dist_nonwm < 2.5) & (self.dist_vent > 15.0),
-            "infratentorial": infra & (self.dist_noninfra > 2.5),
-            "deep_white_matter": wm & (self.dist_nonwm > 5.0) & (self.dist_vent > 5.0) & (self.dist_cortex > 7.0),
+            "periventricular": wm & (self.dist_vent < c["periventricular_max"]),
+            "juxtacortical": wm & (self.dist_cortex < c["juxtacortical_max"]) & (self.dist_vent > c["far_ventricle"]),
+            "cortical": (tissue == CODE["cortex"]) & (self.dist_nonwm < c["cortical_wm_max"])
+            & (self.dist_vent > c["far_ventricle"]),
+            "infratentorial": infra & (self.dist_noninfra > c["infratentorial_depth"]),
+            "deep_white_matter": wm & (self.dist_nonwm > c["deep_nonwm"]) & (self.dist_vent > c["deep_ventricle"])
+            & (self.dist_cortex > c["deep_cortex"]),
         }
 
     def kji_of(self, point):

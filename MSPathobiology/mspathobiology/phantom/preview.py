@@ -16,10 +16,10 @@ def _slices(array, centre):
 
 
 def write_preview(session, path, dpi: int = 90) -> Path:
-    """Write a PNG (matplotlib Agg) of axial, coronal and sagittal slices through the largest lesion.
+    """Write a PNG (matplotlib Agg) of axial, coronal and sagittal slices through the largest rim lesion.
 
-    Rows: T1w, FLAIR, QSM (ppb, -100..150). Lesion outlines in red (rim lesions in yellow). Images are
-    shown in radiological-free orientation: superior up, anterior up (axial), right on the right.
+    Rows: T1w, FLAIR, QSM (ppb, -80..120). Lesion outlines in red (rim lesions in yellow). Superior is up
+    (coronal, sagittal), anterior up (axial) and right on the right (neurological convention).
     """
     import io
 
@@ -31,14 +31,15 @@ def write_preview(session, path, dpi: int = 90) -> Path:
     lesions = sitk.GetArrayFromImage(session.lesions)
     rows = session.truth["lesions"]
     if rows:
-        target = rows[0]["id"]
+        full = [r for r in rows if r["rim_class"] == "full"]
+        target = (full or rows)[0]["id"]
         centre = tuple(int(round(v)) for v in np.argwhere(lesions == target).mean(axis=0))
     else:
         centre = tuple(s // 2 for s in lesions.shape)
     rims = [r["id"] for r in rows if r["rim_class"] != "none"]
     images = [("T1w", sitk.GetArrayFromImage(session.images["t1"]), None),
               ("FLAIR", sitk.GetArrayFromImage(session.images["flair"]), None),
-              ("QSM (ppb)", sitk.GetArrayFromImage(session.images["qsm"]), (-100.0, 150.0))]
+              ("QSM (ppb)", sitk.GetArrayFromImage(session.images["qsm"]), (-80.0, 120.0))]
     fig, axes = plt.subplots(3, 3, figsize=(10, 10.5), facecolor="black")
     names = ("axial", "coronal", "sagittal")
     les_slices = _slices(lesions, centre)

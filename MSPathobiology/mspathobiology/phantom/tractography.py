@@ -34,7 +34,8 @@ def _flat(streamlines):
         lengths = np.asarray(streamlines._lengths, dtype=np.int64)
     else:
         lengths = np.array([len(s) for s in streamlines], dtype=np.int64)
-        data = np.concatenate([np.asarray(s, dtype=np.float64) for s in streamlines]) if len(lengths) else np.zeros((0, 3))
+        data = (np.concatenate([np.asarray(s, dtype=np.float64) for s in streamlines]) if len(lengths)
+                else np.zeros((0, 3)))
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     return data, offsets, lengths
 
@@ -189,10 +190,10 @@ def generate(rng, parcellation: sitk.Image, aseg: np.ndarray, lesions: np.ndarra
         da, db = hemi_centre[region_hemi[a_idx]] - pa, hemi_centre[region_hemi[b_idx]] - pb
         da /= np.linalg.norm(da, axis=1, keepdims=True) + 1e-9
         db /= np.linalg.norm(db, axis=1, keepdims=True) + 1e-9
-        a_in = pa + da * np.where(cortical[a_idx], inward, 0.3 * inward)[:, None]
-        b_in = pb + db * np.where(cortical[b_idx], inward, 0.3 * inward)[:, None]
+        a_in = pa + da * np.where(cortical[a_idx], inward, D.SUBCORTICAL_INWARD_FRACTION * inward)[:, None]
+        b_in = pb + db * np.where(cortical[b_idx], inward, D.SUBCORTICAL_INWARD_FRACTION * inward)[:, None]
         mid = 0.5 * (a_in + b_in)
-        hub = mid + 0.3 * (wm_centre - mid) + rng.normal(0.0, 2.0 / spacing, size=mid.shape)
+        hub = mid + D.HUB_PULL * (wm_centre - mid) + rng.normal(0.0, D.HUB_JITTER_MM / spacing, size=mid.shape)
         ctrl = np.stack([pa, a_in, hub, b_in, pb], axis=1)
         coarse = _bezier(ctrl, t_coarse)  # (n, m, 3)
         flat = coarse.reshape(-1, 3)

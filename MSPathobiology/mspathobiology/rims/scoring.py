@@ -173,7 +173,7 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
                z_threshold: float = D.RIM_Z_THRESHOLD, min_contrast: float | None = None,
                min_coverage: float = D.PRL_MIN_EDGE_COVERAGE, slice_coverage: float = D.PRL_MIN_SLICE_COVERAGE,
                min_slices: int = D.PRL_MIN_CONSECUTIVE_SLICES, vein_contrast: float | None = None,
-               use_core: bool | None = None, return_slices: bool = False):
+               use_core: bool | None = None, central_fraction: float | None = None, return_slices: bool = False):
     """Score the paramagnetic rim of every lesion of ``labels`` on ``values``.
 
     ``labels``: integer array [k, j, i] (0 background, each lesion one value).
@@ -190,6 +190,8 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     default VEIN_MIN_CONTRAST_PPB / _RAD).
     ``min_contrast``: in map units; default RIM_MIN_CONTRAST_PPB (qsm) or _RAD (phase).
     ``use_core``: the rim must also exceed the lesion core (default: True for QSM, False for phase).
+    ``central_fraction``: only slices within this fraction of the lesion's half-height from its
+    centre are assessed (default 1 for QSM, PHASE_CENTRAL_FRACTION for phase).
 
     Returns a list of row dicts with the columns of :data:`RIM_COLUMNS`, one per lesion id
     in increasing order. With ``return_slices=True`` returns ``(rows, detail)`` where
@@ -204,6 +206,8 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
         min_contrast = D.RIM_MIN_CONTRAST_PPB if kind == "qsm" else D.RIM_MIN_CONTRAST_RAD
     if vein_contrast is None:
         vein_contrast = D.VEIN_MIN_CONTRAST_PPB if kind == "qsm" else D.VEIN_MIN_CONTRAST_RAD
+    if central_fraction is None:
+        central_fraction = 1.0 if kind == "qsm" else D.PHASE_CENTRAL_FRACTION
     para = paramagnetic_map(values, kind, phase_sign)
     spacing = np.asarray(spacing, dtype=float)
     labels = np.moveaxis(labels, slice_axis, 0)
@@ -285,6 +289,17 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     present_g = present.reshape(n_g, sectors).sum(axis=1)
     positive_g = positive.reshape(n_g, sectors).sum(axis=1)
     assessable = present_g >= min_sector_fraction * sectors
+    if central_fraction < 1.0:
+        # only the lesion's central slices: on phase, the dipole field of a rim takes the opposite
+        # sign beyond the magic angle (3 cos^2 theta = 1), i.e. near the lesion's top and bottom
+        z_lo = np.full(n_les, n_z)
+        z_hi = np.full(n_les, -1)
+        np.minimum.at(z_lo, rings.compact[rings.mask], zz)
+        np.maximum.at(z_hi, rings.compact[rings.mask], zz)
+        centre, half = (z_lo + z_hi) / 2.0, (z_hi - z_lo + 1) / 2.0
+        slice_index = np.tile(np.arange(n_z), n_les)
+        lesion_index = np.repeat(np.arange(n_les), n_z)
+        assessable &= np.abs(slice_index - centre[lesion_index]) <= central_fraction * half[lesion_index]
     with np.errstate(invalid="ignore", divide="ignore"):
         coverage = np.where(assessable, positive_g / np.maximum(present_g, 1), 0.0)
     coverage = coverage.reshape(n_les, n_z)

@@ -161,8 +161,8 @@ def test_spherical_caps_random_axes(spacing):
     rows = score_rims(labels, qsm, sp)
     assert [r["prl_candidate"] for r in rows] == [t["cls"] in ("full", "two_thirds") for t in truth]
     for row, t in zip(rows, truth):
-        # at 2 mm the edge of a 4-5 mm lesion is a few voxels: coverage is coarser
-        assert row["rim_coverage"] == pytest.approx(t["fraction"], abs=0.15 if spacing == 1.0 else 0.25)
+        # the whole-edge fraction follows the drawn cap (slightly low: partial volume at the poles)
+        assert row["rim_coverage"] == pytest.approx(t["fraction"], abs=0.1 if spacing == 1.0 else 0.15)
 
 
 def test_polar_partial_cap_is_not_a_rim():

@@ -24,7 +24,8 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..connectivity import connected_components
-from ..defaults.atrophy import BET_CLOSING_MM, BET_EROSION_MM, ICV_CLOSING_MM, ICV_CSF_SEARCH_MM, ICV_SKULL_PERCENTILE
+from ..defaults.atrophy import (BET_CLOSING_MM, BET_EROSION_MM, ICV_CLOSING_MM, ICV_CSF_SEARCH_MM,
+                                ICV_MIN_VENTRICLE_VOXELS, ICV_SKULL_PERCENTILE)
 from ..errors import InputError
 from .tissue import fit_mixture
 
@@ -91,31 +92,35 @@ def extract_brain(t1: sitk.Image, erosion_mm: float = BET_EROSION_MM,
 def estimate_icv(t1: np.ndarray, brain: np.ndarray, spacing_kji, search_mm: float = ICV_CSF_SEARCH_MM) -> np.ndarray:
     """Intracranial mask [k, j, i] from a brain (GM + WM) mask: brain, its holes, and CSF around it.
 
-    In a ``search_mm`` shell around the brain, the voxels darker than the CSF/GM midpoint
-    (means from :func:`.tissue.fit_partial_volume_mixture` on the brain) are split by a
-    2-class mixture into skull and CSF; shell voxels brighter than the skull/CSF midpoint
-    that connect to the brain are CSF (skull is darker than CSF on T1, Smith et al. 2002 SIENAX uses the
-    skull as the ICV boundary). The mask is closed by hole filling.
+    The CSF mean is the median of the eroded holes of the brain mask (ventricles), or the
+    CSF class of :func:`.tissue.fit_partial_volume_mixture` when there are none; the
+    skull level is the histogram mode of the ``search_mm`` shell voxels darker than CSF;
+    shell voxels brighter than the skull/CSF midpoint that connect to the brain are CSF
+    (skull is darker than CSF on T1; SIENAX, Smith et al. 2002, also bounds the ICV by
+    the skull). The mask is closed by hole filling.
     """
-    from .tissue import fit_mixture, fit_partial_volume_mixture
+    from .tissue import fit_partial_volume_mixture
 
     brain = np.asarray(brain, dtype=bool)
     filled = _fill_holes(brain)
     model = fit_partial_volume_mixture(t1[filled])
     mu_csf = float(model["means"][0, 0])
+    ventricles = ndimage.binary_erosion(filled & ~brain, iterations=1)
+    if ventricles.sum() >= ICV_MIN_VENTRICLE_VOXELS:   # pure CSF: the core of the brain's holes
+        mu_csf = float(np.median(t1[ventricles]))
     shell = _dilate(filled, search_mm, spacing_kji) & ~filled
     if not shell.any():
         return filled
     smooth = ndimage.gaussian_filter(t1.astype(np.float32), 0.5)
-    mu_gm = float(model["means"][1, 0])
     values = smooth[shell]
-    values = values[values < 0.5 * (mu_csf + mu_gm)]
-    if values.size >= 50:
-        two = fit_mixture(values, n_classes=2)["means"][:, 0]   # skull, CSF
-        threshold = float(0.5 * (two[0] + two[1]))
+    values = values[values < mu_csf]
+    if values.size >= 50:   # skull level: mode of the shell voxels darker than CSF
+        counts, edges = np.histogram(values, bins=64)
+        counts = ndimage.gaussian_filter1d(counts.astype(float), 2.0)
+        dark = float(0.5 * (edges[np.argmax(counts)] + edges[np.argmax(counts) + 1]))
     else:
         dark = float(np.percentile(smooth[shell], ICV_SKULL_PERCENTILE))
-        threshold = 0.5 * (min(dark, mu_csf) + mu_csf)
+    threshold = 0.5 * (min(dark, mu_csf) + mu_csf)
     csf = shell & (smooth > threshold)
     labels, _ = connected_components(csf | filled, connectivity=6)
     keep = np.unique(labels[filled])

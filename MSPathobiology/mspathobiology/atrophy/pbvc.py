@@ -54,12 +54,12 @@ from scipy import ndimage
 from scipy.linalg import sqrtm
 from scipy.special import erf
 
-from ..defaults.atrophy import (CHANGE_WITHIN_FIXED_REGION, PBVC_APPLY_CALIBRATION, PBVC_NOISE_EROSION_MM,
-                                PBVC_CALIBRATION_BOUNDS, PBVC_CALIBRATION_SCALE, PBVC_CROP_MARGIN_MM,
-                                PBVC_BIAS_MAX_GRADIENT, PBVC_BIAS_MAX_SAMPLES, PBVC_DIFFERENTIAL_BIAS_ORDER, PBVC_EDGE_BAND_MM, PBVC_MASK_DILATION_MM,
-                                PBVC_MIN_EDGE_GRADIENT, PBVC_SMOOTHING_MM,
-                                RIGID_ITERATIONS, RIGID_SAMPLING_FRACTION, RIGID_SHRINK_FACTORS,
-                                RIGID_SMOOTHING_SIGMAS_MM)
+from ..defaults.atrophy import (CHANGE_WITHIN_FIXED_REGION, PBVC_APPLY_CALIBRATION, PBVC_BIAS_MAX_GRADIENT,
+                                PBVC_BIAS_MAX_SAMPLES, PBVC_CALIBRATION_BOUNDS, PBVC_CALIBRATION_SCALE,
+                                PBVC_CROP_MARGIN_MM, PBVC_DIFFERENTIAL_BIAS_ORDER, PBVC_EDGE_BAND_MM,
+                                PBVC_MASK_DILATION_MM, PBVC_MIN_EDGE_GRADIENT, PBVC_NOISE_EROSION_MM,
+                                PBVC_SMOOTHING_MM, RIGID_ITERATIONS, RIGID_SAMPLING_FRACTION,
+                                RIGID_SHRINK_FACTORS, RIGID_SMOOTHING_SIGMAS_MM)
 from ..errors import InputError
 from ..geometry import check_same_geometry, voxel_volume_mm3
 from ..io import validate_image

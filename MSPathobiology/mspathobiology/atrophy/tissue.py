@@ -19,7 +19,9 @@ import numpy as np
 from scipy import ndimage
 
 from ..defaults.atrophy import (EM_MAX_ITERATIONS, EM_TOLERANCE, MRF_BETA, MRF_ITERATIONS,
-                                PV_HISTOGRAM_BINS, PV_INIT_SAMPLES, PV_MIN_CLASS_FRACTION, PV_MIXING_STEPS, TISSUE_LABELS)
+                                PV_BOUNDARY_CONNECTIVITY, PV_HISTOGRAM_BINS, PV_INIT_SAMPLES,
+                                PV_MIN_CLASS_FRACTION, PV_MIXING_STEPS, TISSUE_LABELS)
+from ..connectivity import structuring_element
 from ..errors import InputError
 
 CLASSES = tuple(TISSUE_LABELS)  # ("csf", "gm", "wm") in T1 intensity order
@@ -218,7 +220,7 @@ def partial_volumes(t1: np.ndarray, labels: np.ndarray, class_means) -> np.ndarr
     mu = np.asarray(class_means, dtype=np.float64)
     inside = labels > 0
     pv = np.zeros((3,) + labels.shape, dtype=np.float32)
-    struct = ndimage.generate_binary_structure(3, 1)
+    struct = structuring_element(PV_BOUNDARY_CONNECTIVITY)
     lab = labels.astype(np.int16)
     hi = ndimage.maximum_filter(np.where(inside, lab, 0), footprint=struct, mode="nearest")
     lo = ndimage.minimum_filter(np.where(inside, lab, 99), footprint=struct, mode="nearest")

@@ -360,6 +360,16 @@ def _accepted(func, optional: dict) -> dict:
 
 
 def _worker_init(threads: int) -> None:
+    if sys.platform.startswith("linux"):
+        # die with the parent (prctl PR_SET_PDEATHSIG = 1): a killed run leaves no worker
+        # writing into the output folder while the resumed run starts
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))
+        except (OSError, AttributeError):
+            pass
     try:
         import SimpleITK as sitk
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(max(1, threads))

@@ -14,10 +14,10 @@ LESION_TISSUE_LABEL = 4
 EM_MAX_ITERATIONS = 30
 EM_TOLERANCE = 1e-4
 
-#: Potts MRF weight (beta) of the spatial prior, 6-neighbourhood, mean-field updates.
-#: FAST's default MRF weighting is 0.1 per neighbour pair in its energy scaled by class
-#: variance; 0.3 in our normalised posterior form gives the same smoothing on the phantom
-#: and on MNI152-based simulations (Zhang et al. 2001 eq. 6; tuned, see benchmarks/atrophy_accuracy.py).
+#: Potts MRF weight (beta) of the spatial prior, 6-neighbourhood, mean-field updates
+#: (Zhang et al. 2001 eq. 6 uses a Potts-type prior; FAST's own beta uses a different
+#: energy scaling). 0.3 per neighbour is a moderate prior, chosen, not tuned: the phantom
+#: tissue volumes are within 2 % with it (benchmarks/atrophy_accuracy.py).
 MRF_BETA = 0.3
 MRF_ITERATIONS = 5
 
@@ -33,7 +33,8 @@ PV_MIXING_STEPS = 20
 #: The mixture is initialised by a plain 3-class EM on this many random voxels (seeded).
 PV_INIT_SAMPLES = 50000
 #: A pure class holding less than this fraction of the voxels keeps its initial mean
-#: (a brain mask may hold only the ventricles' CSF, ~0.5 % of its voxels).
+#: (the histogram mode): a brain mask may hold only the ventricles' CSF (~0.5 % of its
+#: voxels), too few for EM to place the CSF mean against the partial-volume voxels.
 PV_MIN_CLASS_FRACTION = 0.002
 
 # --- Lesion filling ---------------------------------------------------------------------
@@ -62,9 +63,11 @@ ICV_CLOSING_MM = 6.0
 #: With a given brain (GM + WM) mask, CSF is searched this far (mm) outside it: adult
 #: subarachnoid CSF is 2-5 mm thick, the skull then 5-7 mm (so the scalp is not reached).
 ICV_CSF_SEARCH_MM = 6.0
-#: The skull level is this percentile of the shell intensities (the shell reaches into
-#: the dark skull); voxels above the skull/CSF midpoint are CSF.
+#: Fallback skull level when the shell holds < 50 voxels darker than CSF: this percentile
+#: of the shell intensities; voxels above the skull/CSF midpoint are CSF.
 ICV_SKULL_PERCENTILE = 10.0
+#: Fewest eroded-ventricle voxels for the CSF intensity to be taken from the ventricles.
+ICV_MIN_VENTRICLE_VOXELS = 20
 #: N4 bias correction before tissue classification (Tustison et al., IEEE TMI 2010):
 #: fitted on an image shrunk to about this voxel size (mm), iterations per level.
 N4_SHRINK_TO_MM = 4.0

@@ -165,6 +165,8 @@ RIM_DELTA_CHI_PPB = (25.0, 40.0)
 RIM_CAP_FRACTION = {"full": 1.0, "two_thirds": 0.7, "partial": 0.25}
 RIM_COUNTS_FULL = {"full": 2, "two_thirds": 2, "partial": 2}
 RIM_COUNTS_SMALL = {"full": 1, "two_thirds": 1, "partial": 1}
+#: Large lesions planned beyond the number of rims, so every rim class finds a host with a core.
+EXTRA_RIM_HOSTS = 3
 #: Rims only on lesions at least this large (edge must surround a core), mm^3.
 RIM_MIN_VOLUME_MM3 = 150.0
 #: ... and with a core (lesion minus its edge) of at least this many voxels and this fraction of the
@@ -214,6 +216,8 @@ SHRINKING_FRACTION = 0.1
 RESOLVING_FRACTION = 0.05
 ENLARGING_SCALE = (1.3, 1.5)
 SHRINKING_SCALE = (0.65, 0.8)
+#: Only lesions at least this large shrink (smaller ones would vanish into the voxel grid), mm^3.
+SHRINKING_MIN_VOLUME_MM3 = 50.0
 
 # ---------------------------------------------------------------- contrasts (WM = 1)
 #: 3 T MPRAGE-like T1w (GM/WM about 0.6-0.65, CSF about 0.2; e.g. Wang et al., NeuroImage 2014).

@@ -15,8 +15,9 @@ visit's own images:
   in cortex) > juxtacortical > deep white matter). ``rim_class``: the designed rim (a
   susceptibility shell on the lesion's edge voxels within a cone covering all, 70 % or 25 % of
   the solid angle). ``rim_coverage``: :func:`.lesions.measure_rim_coverage` on the noise-free
-  susceptibility map (fraction of edge voxels >= 12 ppb above the core median; a vein crossing
-  the edge counts too, so lesions without a rim can have a small coverage). ``central_vein``,
+  susceptibility map (fraction of edge voxels >= 12 ppb above the median of the core, or of the
+  whole lesion when its core has < 8 voxels; a vein crossing the edge counts too, so lesions
+  without a rim can have a small coverage). ``central_vein``,
   ``enhancing`` (this visit; new lesions enhance at their first visit), ``confluent_with``,
   ``change`` (follow-up vs baseline) and ``baseline_id``. ``resolved_baseline_ids``: baseline
   ids with no voxel at this visit (resolved by design, or a 1-3 voxel lesion lost to motion).

@@ -4,6 +4,8 @@ the subject's generators; rasterisation happens per visit in :mod:`.dataset`."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import ndimage
 
@@ -39,7 +41,7 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
     """
     counts = D.LESION_COUNTS_SMALL if small else D.LESION_COUNTS_FULL
     rim_counts = D.RIM_COUNTS_SMALL if small else D.RIM_COUNTS_FULL
-    n_large = sum(rim_counts.values()) + 2
+    n_large = sum(rim_counts.values()) + D.EXTRA_RIM_HOSTS
     plan = []
     for location, n in counts.items():
         lo, hi = CLASS_VOLUME_MM3[location]
@@ -49,22 +51,25 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
     big = [p for p in plan if p[0] in ("periventricular", "deep_white_matter")]
     for p in big[:n_large]:
         p[1] = _loguniform(rng, *D.LARGE_LESION_VOLUME_RANGE_MM3)
+        p.append(True)  # intended rim host: never shrinks or resolves
     plan.sort(key=lambda p: -p[1])
     # The design is always drawn for a baseline and a changed follow-up, so the baseline of a subject does
     # not depend on the number of visits; without follow-up changes they are dropped at the end.
     follow = n_sessions > 1 and not rescan
 
     specs = []
-    for location, volume in plan:
+    for location, volume, *host in plan:
         change, target = "stable", 1.0
         u, grow, shrink = evolution.random(), evolution.uniform(*D.ENLARGING_SCALE), evolution.uniform(*D.SHRINKING_SCALE)
-        if True:
-            if u < D.ENLARGING_FRACTION:
-                change, target = "enlarging", float(grow)
-            elif u < D.ENLARGING_FRACTION + D.SHRINKING_FRACTION and volume >= 50.0:
+        if u < D.ENLARGING_FRACTION:
+            change, target = "enlarging", float(grow)
+        elif host:
+            pass
+        elif u < D.ENLARGING_FRACTION + D.SHRINKING_FRACTION:
+            if volume >= D.SHRINKING_MIN_VOLUME_MM3:
                 change, target = "shrinking", float(shrink)
-            elif u < D.ENLARGING_FRACTION + D.SHRINKING_FRACTION + D.RESOLVING_FRACTION:
-                change = "resolved"
+        elif u < D.ENLARGING_FRACTION + D.SHRINKING_FRACTION + D.RESOLVING_FRACTION:
+            change = "resolved"
         scales = _session_scales(change, target, 2, False)
         placed = None
         for attempt in range(3):
@@ -119,6 +124,8 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
                   and s.change in ("stable", "enlarging")
                   and s.mask0.sum() * placer.spacing ** 3 >= D.RIM_MIN_VOLUME_MM3 and has_core(s)]
     order = rng.permutation(len(candidates))
+    if len(candidates) < sum(rim_counts.values()):
+        warnings.warn(f"phantom: only {len(candidates)} lesions can carry a rim", RuntimeWarning, stacklevel=2)
     slots = [c for c, n in rim_counts.items() for _ in range(n)]
     for slot, n in zip(slots, order):
         spec = candidates[n]
@@ -136,6 +143,9 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
         spec.t1 = float(rng.uniform(*D.T1_LESION_RANGE))
         spec.flair = float(rng.uniform(*D.FLAIR_LESION_RANGE))
         spec.chi_ppb = float(rng.uniform(*D.LESION_CHI_RANGE_PPB))
+    baseline = [spec for spec in specs if spec.scale[0] > 0 and spec.rim_class == "none"]
+    if baseline and not any(spec.enhancing[0] for spec in baseline):  # every case shows enhancement
+        baseline[int(rng.integers(min(len(baseline), 4)))].enhancing[0] = True
     if not follow:
         specs = [spec for spec in specs if spec.change != "new"]
         for spec in specs:

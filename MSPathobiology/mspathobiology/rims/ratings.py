@@ -7,10 +7,10 @@ id), the automatic scores and the label sets.
 
 Safety:
 
-- After every :meth:`RatingSession.rate` the whole TSV is rewritten through a temporary file
-  and an atomic rename (:func:`mspathobiology.tables.write_table`), then the sidecar
-  (:func:`mspathobiology.io.write_json`). A killed process leaves either the previous or
-  the new file, never a partial one; the TSV is the authority on what was rated.
+- After every :meth:`RatingSession.rate` the sidecar (:func:`mspathobiology.io.write_json`)
+  and then the whole TSV are rewritten, each through a synced temporary file and an atomic
+  rename (:func:`mspathobiology.tables.write_table`). A killed process leaves either the
+  previous or the new file, never a partial one; the TSV is the authority on what was rated.
 - The file name and the sidecar carry the rater. A session for rater A refuses to open a
   file whose sidecar or rows name another rater, so no rater can write another's file.
 - While a session is open it holds an advisory lock (``fcntl.flock`` where available; the

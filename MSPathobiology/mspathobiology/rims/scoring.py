@@ -25,12 +25,12 @@ Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-le
    et al., AJNR 2022).
 4. Per slice, coverage = paramagnetic sectors / sectors holding band voxels (slices with
    band voxels in fewer than ``min_sector_fraction`` of the sectors count as coverage 0).
-   ``rim_coverage`` is the paramagnetic fraction of all sectors of all assessable slices
-   (the whole 3D edge); ``rim_slices`` the longest run of consecutive slices with coverage
+   ``rim_coverage`` is the mean slice coverage over assessable slices weighted by each slice's
+   count of lesion surface voxels (the fraction of the whole 3D edge, as a surface); ``rim_slices`` the longest run of consecutive slices with coverage
    >= ``slice_coverage``.
 5. ``rim_score = rim_coverage * min(1, rim_slices / min_slices)`` ranks lesions in [0, 1];
    ``rim`` (the NAIMS rim: >= 2/3 of the edge, on >= 2 consecutive slices) is
-   ``rim_score >= min_coverage`` (0.6: 2/3 less the measured partial-volume loss, see
+   ``rim_score >= min_coverage`` (0.55: 2/3 less the measured partial-volume loss, see
    :mod:`mspathobiology.defaults.rims`), and ``prl_candidate`` = ``rim`` and not enhancing.
    The whole-edge fraction matters: slice coverage alone calls a polar cap of 1/4 of the
    edge a full ring in the slices near its pole.
@@ -55,8 +55,8 @@ from ..io import validate_image
 #: Output columns of :func:`score_rims` / :func:`score_rim_images`, with units.
 RIM_COLUMNS = (
     ("id", "lesion label value"),
-    ("rim_score", "rim_coverage x min(1, rim_slices / 2), 0..1; >= 0.6 = NAIMS rim"),
-    ("rim_coverage", "fraction of edge sectors (all assessable axial slices) that are paramagnetic, 0..1"),
+    ("rim_score", "rim_coverage x min(1, rim_slices / 2), 0..1; >= 0.55 = NAIMS rim (2/3 of the edge)"),
+    ("rim_coverage", "paramagnetic fraction of the whole lesion edge: slice coverage weighted by surface voxels, 0..1"),
     ("rim_coverage_max", "coverage of the best slice, 0..1"),
     ("rim_slices", "longest run of consecutive axial slices with slice coverage >= 0.5"),
     ("rim_contrast", "mean excess of paramagnetic sectors over the baseline = max(reference, core) median "
@@ -67,7 +67,7 @@ RIM_COLUMNS = (
     ("core_median", "median of the lesion core, deeper than the edge band (whole lesion if no core; same unit)"),
     ("slices_assessed", "axial slices with an assessable edge"),
     ("enhancing", "lesion enhances (empty when unknown)"),
-    ("rim", "NAIMS rim criteria met (rim_score >= 0.6), enhancing or not"),
+    ("rim", "NAIMS rim criteria met (rim_score >= 0.55), enhancing or not"),
     ("prl_candidate", "NAIMS PRL candidate: rim and not enhancing"),
     ("prl_exclusion", "why a rim lesion is not a candidate (enhancing), else empty"),
 )
@@ -306,10 +306,16 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     assess_m = assessable.reshape(n_les, n_z)
 
     rim_slices = _longest_true_run(coverage >= slice_coverage - 1e-9)
-    pos_l = np.where(assessable, positive_g, 0).reshape(n_les, n_z).sum(axis=1)
-    pre_l = np.where(assessable, present_g, 0).reshape(n_les, n_z).sum(axis=1)
+    # whole-edge fraction: slices weighted by their number of lesion surface voxels (voxels with a
+    # face neighbour outside the lesion), i.e. by the lesion surface they hold, so the tiny top and
+    # bottom cross-sections do not count as much as the equator
+    surface = rings.mask & ~ndimage.binary_erosion(rings.mask, border_value=0)
+    sz = np.nonzero(surface)[0]
+    weight = np.bincount(rings.compact[surface] * n_z + sz, minlength=n_g).astype(float)
+    weight = np.where(assessable, weight, 0.0).reshape(n_les, n_z)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rim_coverage = np.where(pre_l > 0, pos_l / np.maximum(pre_l, 1), np.nan)
+        total = weight.sum(axis=1)
+        rim_coverage = np.where(total > 0, (weight * coverage).sum(axis=1) / np.maximum(total, 1e-12), np.nan)
         pos_excess = np.bincount(cell_les[positive], excess[positive], minlength=n_les)
         rim_contrast = np.where(positive.reshape(n_les, -1).any(axis=1),
                                 pos_excess / np.bincount(cell_les[positive], minlength=n_les), np.nan)

@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import SimpleITK as sitk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "MSPathobiology"))
 
 from mspathobiology.rims.pipeline import white_matter_mask  # noqa: E402
-from mspathobiology.rims.scoring import score_rim_images, score_rims  # noqa: E402
+from mspathobiology.rims.scoring import enhancing_lesions, score_rim_images, score_rims  # noqa: E402
 from mspathobiology.rims.synthetic import cap_lesions, shell_lesions  # noqa: E402
 
 SENS_TARGET, SPEC_TARGET, SPEED_TARGET_S, SPEED_LESIONS = 0.9, 0.9, 5.0, 200
@@ -62,7 +63,7 @@ def phantom_figures(seeds, small: bool):
     from mspathobiology.phantom import generate_subject
     from mspathobiology.rims.cvs import central_vein_sign_images
 
-    qsm, phase, seconds, cvs = [], [], [], [0, 0, 0]
+    qsm, phase, seconds, cvs, enh = [], [], [], [0, 0, 0], [0, 0, 0, 0]
     for seed in seeds:
         session = generate_subject(seed=seed, small=small, sessions=1).sessions[0]
         rows, truth, dt = score_session(session, "qsm")
@@ -70,13 +71,19 @@ def phantom_figures(seeds, small: bool):
         qsm += records_of(seed, rows, truth)
         rows, truth, _ = score_session(session, "phase")
         phase += records_of(seed, rows, truth)
+        calls = enhancing_lesions(sitk.GetArrayViewFromImage(session.lesions),
+                                  sitk.GetArrayViewFromImage(session.images["t1post"]),
+                                  session.lesions.GetSpacing()[::-1],
+                                  t1=sitk.GetArrayViewFromImage(session.images["t1"]))
+        for lesion_id, call in calls.items():
+            enh[2 * (not truth[lesion_id]["enhancing"]) + (not call)] += 1  # TP, FN, FP, TN
         for row in central_vein_sign_images(session.lesions, session.images["t2star"]):
             if row["cvs"] == "excluded":
                 cvs[2] += 1
                 continue
             cvs[1] += 1
             cvs[0] += (row["cvs"] == "CVS+") == bool(truth[row["id"]]["central_vein"])
-    return qsm, phase, seconds, cvs
+    return qsm, phase, seconds, cvs, enh
 
 
 def report_accuracy(records, label: str, targets: bool) -> bool:
@@ -157,13 +164,15 @@ def main(argv=None) -> int:
         print(f"[phantom] not available ({exc}): accuracy figures: FAIL (not measured)")
         return 1
     t0 = time.perf_counter()
-    records, phase_records, seconds, cvs = phantom_figures(args.seeds, args.small)
+    records, phase_records, seconds, cvs, enh = phantom_figures(args.seeds, args.small)
     print(f"phantom: {len(args.seeds)} subjects ({'small, 2 mm' if args.small else 'full, 1 mm'}), "
           f"generated and scored in {time.perf_counter() - t0:.0f} s; truth lesion labels, aseg white matter")
     n, dt = max(seconds, key=lambda x: x[1])
     print(f"[speed] slowest phantom case: {n} lesions scored in {dt:.2f} s (info)")
     ok &= report_accuracy(records, "QSM", targets=True)
     report_accuracy(phase_records, "phase (info only)", targets=False)
+    print(f"[enhancement, info] T1 post/pre gain vs truth 'enhancing': TP {enh[0]}, FN {enh[1]}, FP {enh[2]}, "
+          f"TN {enh[3]} (the QSM figures above use the truth flag)")
     print(f"[CVS, info] eligible lesions {cvs[1]} (excluded {cvs[2]}): automatic CVS+/- agrees with the "
           f"phantom's central_vein in {cvs[0]}/{cvs[1]}")
     print("ALL PASS" if ok else "SOME FAIL")

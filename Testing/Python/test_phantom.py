@@ -235,3 +235,20 @@ def test_write_dataset_rejects_bad_counts(tmp_path):
         write_dataset(tmp_path, n_subjects=0)
     with pytest.raises(InputError):
         generate_subject(sessions=0)
+
+
+def test_dipole_field_of_a_sphere_and_phase_sign():
+    from mspathobiology.phantom.susceptibility import dipole_field_ppm, phase_from_field
+
+    n, radius, r = 48, 6, 12
+    k, j, i = np.mgrid[:n, :n, :n] - n // 2
+    sphere = (k * k + j * j + i * i) <= radius * radius
+    field = dipole_field_ppm((sphere * 1000.0).astype(np.float32), 1.0)  # 1 ppm sphere, B0 along k
+    c = n // 2
+    volume_radius3 = sphere.sum() * 3 / (4 * np.pi)  # a^3 of the voxelised sphere
+    pole, equator = field[c + r, c, c], field[c, c, c + r]
+    assert abs(field[c, c, c]) < 0.01  # no field inside a uniform sphere (Lorentz-corrected kernel)
+    assert pole == pytest.approx(2 * volume_radius3 / (3 * r ** 3), rel=0.1)
+    assert equator == pytest.approx(-volume_radius3 / (3 * r ** 3), rel=0.1)
+    plus, minus = phase_from_field(field, 1), phase_from_field(field, -1)
+    assert plus[c + r, c, c] > 0 and np.allclose(plus, -minus)

@@ -191,3 +191,15 @@ def test_white_matter_mask_keeps_grey_matter_out_of_the_edge():
     assert without[0]["prl_candidate"] is True  # grey matter mistaken for a rim
     assert with_mask[0]["prl_candidate"] is False
     assert with_mask[1]["prl_candidate"] is True  # a real rim in white matter is kept
+
+
+def test_enhancement_of_t1_hypointense_lesion_needs_pre_contrast(shells):
+    labels, _, spacing, _ = shells
+    rng = np.random.default_rng(1)
+    pre = np.ones(labels.shape, np.float32) + rng.normal(0, 0.02, labels.shape).astype(np.float32)
+    pre[labels > 0] = 0.6  # T1-hypointense lesions ("black holes")
+    post = pre.copy()
+    post[labels == 2] = 0.9  # enhances by 50 %, still darker than white matter
+    with_pre = enhancing_lesions(labels, post, spacing, t1=pre)
+    assert with_pre[2] is True and sum(with_pre.values()) == 1
+    assert enhancing_lesions(labels, post, spacing)[2] is False  # post-only cannot see it

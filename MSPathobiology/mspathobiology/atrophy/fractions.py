@@ -4,8 +4,9 @@ BPF = (GM + WM + lesions) / ICV (Rudick et al., Neurology 1999, brain parenchyma
 fraction; lesions counted as parenchyma). Normalised volumes divide by ICV. The
 SIENAX head-size factor is the determinant of the affine that maps the subject brain
 onto a standard template (Smith et al., NeuroImage 2002); here the template is
-nilearn's MNI152 2009 brain (installed with nilearn, no download), registered brain to
-brain (SIENAX registers skull to skull), so the factor is optional and labelled as such.
+nilearn's MNI152 2009 skull-stripped T1 (installed with nilearn, no download), registered
+to the ICV-masked T1 (SIENAX registers skull to skull), so the factor is optional and not
+validated against SIENAX.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ def aseg_volumes_ml(anatomy: np.ndarray, voxel_mm3: float) -> dict:
 
 
 def head_size_scaling(t1: sitk.Image, brain: np.ndarray) -> float:
-    """SIENAX-style volumetric scaling factor: det of the affine subject brain -> MNI152 brain.
+    """SIENAX-style volumetric scaling factor: det of the affine subject -> MNI152 (skull-stripped).
+
+    ``brain`` is the intracranial mask (the nilearn template keeps its CSF).
 
     Multiply native volumes by this factor to express them in template head size.
     Raises :class:`InputError` if nilearn's template cannot be loaded.

@@ -106,7 +106,7 @@ def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: si
     if anatomy is not None:
         result.update(aseg_volumes_ml(sitk.GetArrayFromImage(anatomy), vox))
     if head_size:
-        factor = head_size_scaling(t1, brain)
+        factor = head_size_scaling(t1, icv)
         result["head_size_scaling_factor"] = factor
         for key in ("gm_ml", "wm_ml", "csf_ml", "brain_ml", "lesion_ml"):
             result[key.replace("_ml", "_ml_normalised")] = result[key] * factor

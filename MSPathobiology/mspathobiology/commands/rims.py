@@ -28,6 +28,7 @@ def add_arguments(parser):
     parser.add_argument("--flair", help="FLAIR (recorded; not needed for scoring)")
     parser.add_argument("--t2star", help="T2* magnitude or SWI (veins dark): adds central vein sign columns")
     parser.add_argument("--t1-post", dest="t1post", help="T1 post-contrast: enhancing lesions are not PRL candidates")
+    parser.add_argument("--t1", help="T1 pre-contrast: with --t1-post, enhancement is judged on the post/pre gain")
     parser.add_argument("--lesion-table", help="lesion table whose 'enhancing' column marks enhancing lesions")
     parser.add_argument("--anatomy", help="FreeSurfer aseg labelmap: rims are judged against white matter only "
                                           "(recommended)")
@@ -47,7 +48,7 @@ def run(args) -> int:
     from ..rims.pipeline import run_case
 
     images = {"lesions": args.lesions, "qsm": args.qsm, "phase": args.phase, "flair": args.flair,
-              "t2star": args.t2star, "t1post": args.t1post, "brain_mask": args.brain_mask,
+              "t2star": args.t2star, "t1post": args.t1post, "t1": args.t1, "brain_mask": args.brain_mask,
               "anatomy": args.anatomy, "wm_mask": args.wm_mask}
     summary = run_case({k: v for k, v in images.items() if v}, Path(args.out), phase_sign=args.phase_sign,
                        lesion_table=args.lesion_table, resample_lesions=args.resample_lesions,

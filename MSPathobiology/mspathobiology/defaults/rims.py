@@ -136,9 +136,10 @@ CVS_EXCLUSION_REASONS = ("small", "confluent", "multiple_veins", "poorly_visible
 
 # --- Enhancement (used only to exclude enhancing lesions from PRL) --------------------
 
-#: A lesion is called enhancing when its 90th-percentile T1 post-contrast intensity is at least
-#: this ratio of the median of the reference ring (design choice; Gd-enhancing lesions are
-#: typically >= 20 % brighter than NAWM on T1 post, e.g. Filippi et al., Lancet Neurol 2016).
+#: A lesion is called enhancing when its median post/pre-contrast T1 signal ratio is at least
+#: this times that of the surrounding white matter (or, with T1-post only, when its 90th
+#: percentile is this times the surrounding median). Design choice: gadolinium-enhancing lesions
+#: gain >= 20 % signal (enhancement is scored visually; Filippi et al., Lancet Neurol 2016).
 ENHANCEMENT_RATIO = 1.2
 ENHANCEMENT_PERCENTILE = 90.0
 

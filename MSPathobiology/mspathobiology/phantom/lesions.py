@@ -146,14 +146,17 @@ def measure_rim_coverage(qsm: np.ndarray, mask: np.ndarray, threshold_ppb: float
     """Fraction of a lesion's edge voxels whose QSM exceeds the lesion reference by ``threshold_ppb``.
 
     Edge: lesion voxels with a 6-neighbour outside the lesion. Reference: median QSM of the lesion core
-    (lesion minus edge) when it has at least ``RIM_MIN_CORE_VOXELS`` voxels, else of the whole lesion.
-    Arrays may be bounding-box crops.
+    (lesion minus edge) when it has at least ``RIM_MIN_CORE_VOXELS`` voxels, else the lower quartile of
+    the whole lesion (robust to a vein filling half of a small lesion). Arrays may be bounding-box crops.
     """
     edge = edge_voxels(mask)
     if not edge.any():
         return 0.0
     core = mask & ~edge
-    reference = float(np.median(qsm[core] if core.sum() >= D.RIM_MIN_CORE_VOXELS else qsm[mask]))
+    if core.sum() >= D.RIM_MIN_CORE_VOXELS:
+        reference = float(np.median(qsm[core]))
+    else:
+        reference = float(np.percentile(qsm[mask], 25))
     return float(np.mean(qsm[edge] - reference >= threshold_ppb))
 
 

@@ -52,7 +52,7 @@ def run_case(images: dict, out_dir, *, phase_sign: int | None = None, enhancing=
     ``images`` maps bids keys to paths: ``lesions`` (required, voxel = lesion id) and ``qsm``
     (ppb) or ``phase`` (high-pass filtered, rad; QSM is used when both are given);
     optional ``t2star`` (magnitude/SWI, veins dark: adds CVS columns), ``t1post`` (enhancing
-    lesions are excluded from PRL candidacy), ``anatomy`` (FreeSurfer aseg: the reference
+    lesions are excluded from PRL candidacy; with ``t1``, enhancement is the post/pre gain), ``anatomy`` (FreeSurfer aseg: the reference
     ring and outer edge band are kept in white matter - strongly recommended, since cortex,
     deep grey matter and CSF are paramagnetic relative to white matter), ``wm_mask`` (a
     white-matter mask instead of the aseg) or, failing both, ``brain_mask``. ``flair`` is
@@ -84,6 +84,7 @@ def run_case(images: dict, out_dir, *, phase_sign: int | None = None, enhancing=
     if resample_lesions:
         lesions = resample_label(lesions, map_image)
     t1post = read_image(images["t1post"], "intensity", "--t1-post") if "t1post" in images else None
+    t1 = read_image(images["t1"], "intensity", "--t1") if ("t1" in images and t1post is not None) else None
     if "anatomy" in images:
         anatomy = read_image(images["anatomy"], "label", "--anatomy")
         if resample_lesions:
@@ -98,7 +99,7 @@ def run_case(images: dict, out_dir, *, phase_sign: int | None = None, enhancing=
     if lesion_table is not None:
         enhancing = enhancing_from_lesion_table(lesion_table)
     rows = score_rim_images(lesions, map_image, kind=kind, phase_sign=phase_sign, enhancing=enhancing,
-                            t1post=t1post, tissue_mask=tissue, names=("--lesions", name), **score_options)
+                            t1post=t1post, t1=t1, tissue_mask=tissue, names=("--lesions", name), **score_options)
     summary = {
         "prl_candidates": sum(bool(r["prl_candidate"]) for r in rows),
         "prl_lesions_scored": len(rows),

@@ -360,39 +360,52 @@ def _enhancing_vector(ids: np.ndarray, enhancing) -> list:
     return [int(i) in chosen for i in ids]
 
 
-def enhancing_lesions(labels: np.ndarray, t1post: np.ndarray, spacing, *, slice_axis: int = 0,
-                      ratio: float = D.ENHANCEMENT_RATIO, percentile: float = D.ENHANCEMENT_PERCENTILE,
+def enhancing_lesions(labels: np.ndarray, t1post: np.ndarray, spacing, *, t1: np.ndarray | None = None,
+                      slice_axis: int = 0, ratio: float = D.ENHANCEMENT_RATIO,
+                      percentile: float = D.ENHANCEMENT_PERCENTILE,
                       ring_inner_mm: float = D.REFERENCE_RING_INNER_MM,
                       ring_outer_mm: float = D.REFERENCE_RING_OUTER_MM) -> dict:
-    """Call each lesion enhancing or not on a T1 post-contrast image (same grid as ``labels``).
+    """Call each lesion enhancing or not from T1 post-contrast (and, better, pre-contrast) images.
 
-    A lesion enhances when the ``percentile``-th percentile of T1-post inside it is at least
-    ``ratio`` times the median of its surrounding reference ring. Returns {id: bool}.
-    Used only to exclude enhancing lesions from PRL candidacy; prefer the lesion table's
-    ``enhancing`` column when a lesion segmentation pipeline provides it.
+    With ``t1`` (pre-contrast, same grid): a lesion enhances when the median of its post/pre
+    ratio is at least ``ratio`` times the median post/pre ratio of its surrounding ring -
+    the signal gain is what contrast uptake changes, whatever the lesion's own T1.
+    Without ``t1``: when the ``percentile``-th percentile of T1-post inside the lesion is at
+    least ``ratio`` times the ring median (weak: T1-hypointense lesions that enhance may stay
+    darker than white matter). Returns {id: bool}. Used only to exclude enhancing lesions
+    from PRL candidacy; prefer the lesion table's ``enhancing`` column when available.
     """
     labels = np.moveaxis(np.asarray(labels), slice_axis, 0)
-    t1 = np.moveaxis(np.asarray(t1post, dtype=np.float64), slice_axis, 0)
+    post = np.moveaxis(np.asarray(t1post, dtype=np.float64), slice_axis, 0)
     spacing = np.asarray(spacing, dtype=float)
     spacing = np.concatenate([[spacing[slice_axis]], np.delete(spacing, slice_axis)])
     if not np.any(labels > 0):
         return {}
     rings = _Rings(labels, spacing, 0.0, 0.0, ring_inner_mm, ring_outer_mm)
     n_les = rings.ids.size
-    inside = rings.mask
-    high = group_quantile(rings.compact[inside], t1[inside], n_les, percentile / 100.0)
-    ref = group_quantile(rings.owner_of(rings.ring), t1[rings.ring], n_les, 0.5)
+    inside, ring = rings.mask, rings.ring
+    if t1 is not None:
+        pre = np.moveaxis(np.asarray(t1, dtype=np.float64), slice_axis, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gain = np.where(pre > 0, post / np.where(pre > 0, pre, 1.0), np.nan)
+        ok_in, ok_ring = inside & np.isfinite(gain), ring & np.isfinite(gain)
+        high = group_quantile(rings.compact[ok_in], gain[ok_in], n_les, 0.5)
+        ref = group_quantile(rings.owner_of(ok_ring), gain[ok_ring], n_les, 0.5)
+    else:
+        high = group_quantile(rings.compact[inside], post[inside], n_les, percentile / 100.0)
+        ref = group_quantile(rings.owner_of(ring), post[ring], n_les, 0.5)
     return {int(i): bool(np.isfinite(r) and r > 0 and h >= ratio * r) for i, h, r in zip(rings.ids, high, ref)}
 
 
 def score_rim_images(lesions: sitk.Image, image: sitk.Image, *, kind: str = "qsm",
                      phase_sign: int = D.DEFAULT_PHASE_SIGN, enhancing=None, t1post: sitk.Image | None = None,
+                     t1: sitk.Image | None = None,
                      tissue_mask: sitk.Image | None = None, names=("lesions", "map"), **options) -> list[dict]:
     """Score rims on SimpleITK images (same grid), adding each lesion's size and RAS centroid.
 
     ``lesions``: label image (voxel = lesion id); ``image``: QSM (ppb) or phase (rad) per
     ``kind``. ``enhancing``: ids / {id: bool} / None; if None and ``t1post`` is given, it is
-    computed with :func:`enhancing_lesions`. ``tissue_mask``: optional brain/WM mask.
+    computed with :func:`enhancing_lesions` (with the pre-contrast ``t1`` when given). ``tissue_mask``: optional brain/WM mask.
     Extra rows: ``volume_mm3``, ``radius_mm`` (equivalent-sphere radius) and
     ``centroid_r/a/s`` (RAS mm) so a viewer can centre on each lesion.
     Other keyword ``options`` go to :func:`score_rims`.
@@ -410,7 +423,12 @@ def score_rim_images(lesions: sitk.Image, image: sitk.Image, *, kind: str = "qsm
     if enhancing is None and t1post is not None:
         t1post = validate_image(t1post, "intensity", "t1post")
         check_same_geometry(lesions, t1post, names=(names[0], "t1post"))
-        enhancing = enhancing_lesions(labels, sitk.GetArrayViewFromImage(t1post), spacing, slice_axis=axis)
+        pre = None
+        if t1 is not None:
+            t1 = validate_image(t1, "intensity", "t1")
+            check_same_geometry(lesions, t1, names=(names[0], "t1"))
+            pre = sitk.GetArrayViewFromImage(t1)
+        enhancing = enhancing_lesions(labels, sitk.GetArrayViewFromImage(t1post), spacing, t1=pre, slice_axis=axis)
     rows = score_rims(labels, sitk.GetArrayViewFromImage(image), spacing, kind=kind, phase_sign=phase_sign,
                       slice_axis=axis, enhancing=enhancing, tissue_mask=mask_arr, **options)
     _add_geometry(rows, labels, lesions)

@@ -243,3 +243,36 @@ def test_cli_writes_json(tmp_path):
     assert set(np.unique(labels)) <= {0, 1, 2, 3}
     assert (out / "regional_volumes.tsv").exists()
     assert main(["atrophy", "--t1", str(tmp_path / "missing.nii.gz"), "--out", str(out)]) == 2
+
+
+def test_brain_extraction_and_icv_on_synthetic_head():
+    """Brain (r < 30 mm) inside CSF, skull and bright scalp, on a dark background."""
+    from mspathobiology.atrophy.brain_extraction import estimate_icv, extract_brain
+
+    n, vox = 64, 2.0
+    grid = (np.indices((n, n, n)).astype(float) - n / 2 + 0.31) * vox
+    r = np.sqrt((grid ** 2).sum(0))
+    clean = np.select([r < 24, r < 30, r < 33, r < 39, r < 45],
+                      [VALUES["wm"], VALUES["gm"], VALUES["csf"], VALUES["skull"], 950.0], 0.0)
+    image = clean + np.random.default_rng(0).normal(0, 20, clean.shape)
+    t1 = sitk.GetImageFromArray(image.astype(np.float32))
+    t1.SetSpacing((vox,) * 3)
+    brain, icv = extract_brain(t1)
+    truth = r < 30
+    dice = 2 * (brain & truth).sum() / (brain.sum() + truth.sum())
+    assert dice > 0.95
+    assert not (brain & (r > 39)).any()  # no scalp
+    icv2 = estimate_icv(image.astype(np.float32), truth, (vox,) * 3)
+    assert icv2.sum() == pytest.approx((r < 33).sum(), rel=0.08)
+    assert not (icv2 & (r > 36)).any()
+
+
+def test_classification_with_flair():
+    image, labels, _ = three_class_image(seed=2)
+    flair = np.choose(labels - 1, [100.0, 1350.0, 1000.0]).astype(np.float32)
+    flair += np.random.default_rng(3).normal(0, 40, flair.shape).astype(np.float32)
+    image[labels == 3] = np.where(np.isnan(image[labels == 3]), 0, image[labels == 3])
+    seg = classify(image, np.ones(labels.shape, bool), flair=flair)
+    # the dark 'lesion' cube is not filled here; score the other voxels
+    _, _, lesion = three_class_image(seed=2)
+    assert np.mean(seg["labels"][~lesion] == labels[~lesion]) > 0.97

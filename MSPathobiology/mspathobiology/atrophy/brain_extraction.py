@@ -97,7 +97,8 @@ def estimate_icv(t1: np.ndarray, brain: np.ndarray, spacing_kji, search_mm: floa
     skull level is the histogram mode of the ``search_mm`` shell voxels darker than CSF;
     shell voxels brighter than the skull/CSF midpoint that connect to the brain are CSF
     (skull is darker than CSF on T1; SIENAX, Smith et al. 2002, also bounds the ICV by
-    the skull). The mask is closed by hole filling.
+    the skull). Without ventricles in the mask, a 3-class mixture of the shell gives the
+    skull and CSF levels instead. The mask is closed by hole filling.
     """
     from .tissue import fit_partial_volume_mixture
 
@@ -106,21 +107,26 @@ def estimate_icv(t1: np.ndarray, brain: np.ndarray, spacing_kji, search_mm: floa
     model = fit_partial_volume_mixture(t1[filled])
     mu_csf = float(model["means"][0, 0])
     ventricles = ndimage.binary_erosion(filled & ~brain, iterations=1)
-    if ventricles.sum() >= ICV_MIN_VENTRICLE_VOXELS:   # pure CSF: the core of the brain's holes
+    has_ventricles = bool(ventricles.sum() >= ICV_MIN_VENTRICLE_VOXELS)
+    if has_ventricles:   # pure CSF: the core of the brain's holes
         mu_csf = float(np.median(t1[ventricles]))
     shell = _dilate(filled, search_mm, spacing_kji) & ~filled
     if not shell.any():
         return filled
     smooth = ndimage.gaussian_filter(t1.astype(np.float32), 0.5)
     values = smooth[shell]
-    values = values[values < mu_csf]
-    if values.size >= 50:   # skull level: mode of the shell voxels darker than CSF
-        counts, edges = np.histogram(values, bins=64)
-        counts = ndimage.gaussian_filter1d(counts.astype(float), 2.0)
-        dark = float(0.5 * (edges[np.argmax(counts)] + edges[np.argmax(counts) + 1]))
+    if not has_ventricles and values.size >= 100:   # no pure CSF in the mask: skull / CSF / rest in the shell
+        means = fit_mixture(values, n_classes=3)["means"][:, 0]
+        threshold = float(0.5 * (means[0] + means[1]))
     else:
-        dark = float(np.percentile(smooth[shell], ICV_SKULL_PERCENTILE))
-    threshold = 0.5 * (min(dark, mu_csf) + mu_csf)
+        values = values[values < mu_csf]
+        if values.size >= 50:   # skull level: mode of the shell voxels darker than CSF
+            counts, edges = np.histogram(values, bins=64)
+            counts = ndimage.gaussian_filter1d(counts.astype(float), 2.0)
+            dark = float(0.5 * (edges[np.argmax(counts)] + edges[np.argmax(counts) + 1]))
+        else:
+            dark = float(np.percentile(smooth[shell], ICV_SKULL_PERCENTILE))
+        threshold = 0.5 * (min(dark, mu_csf) + mu_csf)
     csf = shell & (smooth > threshold)
     labels, _ = connected_components(csf | filled, connectivity=6)
     keep = np.unique(labels[filled])

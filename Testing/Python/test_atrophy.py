@@ -10,7 +10,7 @@ from scipy.special import erf
 from mspathobiology.atrophy import compute_pbvc
 from mspathobiology.atrophy.filling import fill_lesions
 from mspathobiology.atrophy.fractions import aseg_volumes_ml, bpf, normalised_by_icv
-from mspathobiology.atrophy.pbvc import halfway_transforms, transform_matrix
+from mspathobiology.atrophy.pbvc import expected_window, halfway_transforms, transform_matrix
 from mspathobiology.atrophy.regional import parcel_volumes
 from mspathobiology.atrophy.tissue import classify, fit_partial_volume_mixture, tissue_volumes_ml
 from mspathobiology.errors import GeometryMismatchError, InputError
@@ -268,11 +268,17 @@ def test_brain_extraction_and_icv_on_synthetic_head():
 
 
 def test_classification_with_flair():
-    image, labels, _ = three_class_image(seed=2)
+    image, labels, lesion = three_class_image(seed=2)
     flair = np.choose(labels - 1, [100.0, 1350.0, 1000.0]).astype(np.float32)
     flair += np.random.default_rng(3).normal(0, 40, flair.shape).astype(np.float32)
-    image[labels == 3] = np.where(np.isnan(image[labels == 3]), 0, image[labels == 3])
     seg = classify(image, np.ones(labels.shape, bool), flair=flair)
     # the dark 'lesion' cube is not filled here; score the other voxels
-    _, _, lesion = three_class_image(seed=2)
     assert np.mean(seg["labels"][~lesion] == labels[~lesion]) > 0.97
+
+
+def test_expected_window_matches_monte_carlo():
+    rng = np.random.default_rng(0)
+    for mu in (180.0, 400.0, 620.0):
+        samples = np.clip((mu + rng.normal(0, 30, 200000) - 180.0) / 440.0, 0, 1)
+        assert expected_window(mu, 30.0, 180.0, 620.0) == pytest.approx(samples.mean(), abs=2e-3)
+    assert expected_window(620.0, 0.0, 180.0, 620.0) == 1.0

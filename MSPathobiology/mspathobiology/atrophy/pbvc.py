@@ -16,8 +16,8 @@ edge measure in boundary-shift-integral form). Steps:
 4. One partial-volume mixture (3 pure + 2 mixing classes,
    :func:`.tissue.fit_partial_volume_mixture`) is fitted on the voxels of BOTH visits
    together (unsmoothed, where pure CSF is still resolved); both images then get the
-   same light Gaussian smoothing (linear, so pure-tissue means are unchanged), and each voxel's brain fraction is
-   p = clip((I - mu_CSF) / (mu_GM - mu_CSF), 0, 1) (the BSI intensity window,
+   same light Gaussian smoothing (linear, so pure-tissue means are unchanged), and each
+   voxel's brain fraction is p = clip((I - mu_CSF) / (mu_GM - mu_CSF), 0, 1) (the BSI intensity window,
    Freeborough & Fox, IEEE TMI 1997; Leung et al., NeuroImage 2010). WM and GM both
    have p = 1, so GM/WM boundary motion does not count.
 5. Edge band: within ``PBVC_EDGE_BAND_MM`` of the boundary of the joint brain

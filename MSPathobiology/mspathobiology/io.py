@@ -21,6 +21,11 @@ from .errors import InputError
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+#: Permissions of written files: what ``open()`` would give (mkstemp alone gives 0600).
+FILE_MODE = 0o666 & ~_UMASK
+
 
 def _suffix(path: Path) -> str:
     name = path.name.lower()
@@ -109,6 +114,7 @@ def write_image(image: sitk.Image, path, compress: bool = True) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=_suffix(path), dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, FILE_MODE)
         sitk.WriteImage(image, tmp, compress)
         os.replace(tmp, path)
     finally:
@@ -123,6 +129,7 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
     try:
+        os.chmod(tmp, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

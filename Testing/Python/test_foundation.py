@@ -14,7 +14,7 @@ from mspathobiology import bids, geometry
 from mspathobiology.cli import build_parser, main
 from mspathobiology.connectivity import connected_components, relabel_by_size, structuring_element
 from mspathobiology.errors import GeometryMismatchError, InputError
-from mspathobiology.io import read_image, read_json, validate_image, write_image, write_json
+from mspathobiology.io import FILE_MODE, read_image, read_json, validate_image, write_image, write_json
 from mspathobiology.lesion_table import read_lesion_table, write_lesion_table
 from mspathobiology.tables import read_table, write_table
 
@@ -23,6 +23,7 @@ from mspathobiology.tables import read_table, write_table
 def test_round_trip_keeps_voxels_and_geometry(tmp_path, oblique, suffix):
     path = write_image(oblique, tmp_path / f"img{suffix}")
     back = read_image(path)
+    assert path.stat().st_mode & 0o777 == FILE_MODE
     assert geometry.same_geometry(back, oblique)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(back), sitk.GetArrayFromImage(oblique))
 

@@ -1,6 +1,8 @@
 """Networks: connectome vs DIPY, weights, radial search, graph metrics vs bctpy/networkx, disconnection."""
 
 import numpy as np
+
+from mspathobiology.defaults.networks import SAMPLING_STEP_VOXELS
 import pytest
 
 from mspathobiology.errors import InputError
@@ -272,7 +274,7 @@ def test_disconnection_tables_and_lesioned_connectome():
     labels = rng.integers(0, 9, size=mask.shape)
     # keep the tractogram inside the grid for the endpoint lookup
     result = disconnection(streamlines, labels, affine, mask, max_outside_fraction=1.0)
-    hit = reference_hits(streamlines, mask, affine, 0.5)
+    hit = reference_hits(streamlines, mask, affine, SAMPLING_STEP_VOXELS)
     np.testing.assert_array_equal(result["hit"], hit)
     rows = result["row_labels"]
     spared = [s for s, h in zip(streamlines, hit) if not h]

@@ -279,9 +279,10 @@ HIGHPASS_SIGMA_MM = 4.0
 #: Streamlines per case (issue 3: >= 50,000 full; fewer for the small case).
 STREAMLINES_FULL = 50000
 STREAMLINES_SMALL = 4000
-#: Streamline step in voxels and the lesion-crossing sampling step in voxels (<= 0.5).
+#: Streamline step in voxels. The lesion-crossing sampling step that defines the
+#: disconnection truth is the analysis default (one number, in defaults.networks).
 STREAMLINE_STEP_VOXELS = 1.0
-CROSSING_SAMPLE_VOXELS = 0.25
+from .networks import SAMPLING_STEP_VOXELS as CROSSING_SAMPLE_VOXELS  # noqa: E402
 #: Inward control-point depth (mm) and distance decay of connection probability (mm).
 STREAMLINE_INWARD_MM = 12.0
 CONNECTION_LENGTH_SCALE_MM = 60.0

@@ -90,6 +90,7 @@ class MSRimLesionsParameterNode:
     lesions - lesion segmentation or labelmap (ids = lesion ids).
     susceptibilityVolume - QSM (ppb) or filtered phase (rad), per imageKind; phaseSign: vendor convention.
     flairVolume, t1PostVolume, t2starVolume - reading context, enhancing exclusion, CVS.
+    anatomyVolume - aseg labels: the white-matter reference for rim contrast; t1Volume - pre-contrast T1.
     scoreTable - output rim score table.
     raterName, caseId, ratingsFolder, task, blinded - the rating session.
     zoomOnLesion, autoAdvance, confidence - reading preferences.
@@ -102,6 +103,8 @@ class MSRimLesionsParameterNode:
     flairVolume: vtkMRMLScalarVolumeNode
     t1PostVolume: vtkMRMLScalarVolumeNode
     t2starVolume: vtkMRMLScalarVolumeNode
+    anatomyVolume: vtkMRMLScalarVolumeNode
+    t1Volume: vtkMRMLScalarVolumeNode
     scoreTable: vtkMRMLTableNode
     raterName: str = ""
     caseId: str = ""
@@ -243,7 +246,8 @@ class MSRimLesionsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if not p.scoreTable:
                 p.scoreTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Rim scores")
             rows = self.logic.scoreRims(p.lesions, p.susceptibilityVolume, p.imageKind, p.phaseSign,
-                                        t1PostVolume=p.t1PostVolume, t2starVolume=p.t2starVolume, tableNode=p.scoreTable)
+                                        t1PostVolume=p.t1PostVolume, t2starVolume=p.t2starVolume, tableNode=p.scoreTable,
+                                        anatomyVolume=p.anatomyVolume, t1Volume=p.t1Volume)
             candidates = sum(1 for r in rows if r.get("prl_candidate"))
             self.ui.currentLesionLabel.text = _("{n} lesions scored, {c} PRL candidates.").format(n=len(rows), c=candidates)
 
@@ -260,7 +264,8 @@ class MSRimLesionsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     p.scoreTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Rim scores")
                 if p.susceptibilityVolume:
                     self.logic.scoreRims(p.lesions, p.susceptibilityVolume, p.imageKind, p.phaseSign,
-                                         t1PostVolume=p.t1PostVolume, t2starVolume=p.t2starVolume, tableNode=p.scoreTable)
+                                         t1PostVolume=p.t1PostVolume, t2starVolume=p.t2starVolume, tableNode=p.scoreTable,
+                                        anatomyVolume=p.anatomyVolume, t1Volume=p.t1Volume)
             session = self.logic.openSession(self.logic.ratingsFolder(p), p.caseId, p.raterName, p.scoreTable,
                                              task=p.task, blinded=p.blinded, lesionsNode=p.lesions)
             self.logic.showReadingLayout(p.susceptibilityVolume, p.flairVolume, p.lesions, p.imageKind)
@@ -397,9 +402,13 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
         return image
 
     def scoreRims(self, lesionsNode, imageVolumeNode, kind="qsm", phaseSign=RIM_DEFAULTS.DEFAULT_PHASE_SIGN,
-                  t1PostVolume=None, t2starVolume=None, tableNode=None) -> list:
+                  t1PostVolume=None, t2starVolume=None, tableNode=None, anatomyVolume=None, t1Volume=None) -> list:
         """Rim scores (``mspathobiology.rims.scoring.score_rim_images``) plus CVS columns
-        (``mspathobiology.rims.cvs.central_vein_sign_images``) when T2* is given; fills ``tableNode``."""
+        (``mspathobiology.rims.cvs.central_vein_sign_images``) when T2* is given; fills ``tableNode``.
+
+        With ``anatomyVolume`` (aseg) the rim is compared with white matter only
+        (``mspathobiology.rims.white_matter_mask``); with ``t1Volume`` enhancement is judged from the
+        post/pre-contrast gain rather than from T1 post alone."""
         import mspathobiology_mrml as bridge
         from mspathobiology.rims.scoring import score_rim_images
         from MSPathobiologyLib.nodes import imageFromNode
@@ -407,8 +416,15 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
         if lesionsNode is None or imageVolumeNode is None:
             raise ValueError(_("Select the lesions and a QSM or phase volume."))
         lesions = self.lesionImage(lesionsNode, imageVolumeNode)
+        from mspathobiology.rims import white_matter_mask
+
         t1post = imageFromNode(t1PostVolume) if t1PostVolume is not None else None
-        rows = score_rim_images(lesions, imageFromNode(imageVolumeNode), kind=kind, phase_sign=phaseSign, t1post=t1post)
+        t1 = imageFromNode(t1Volume) if t1Volume is not None else None
+        tissue = None
+        if anatomyVolume is not None:
+            tissue = white_matter_mask(self.lesionImage(anatomyVolume, imageVolumeNode), lesions)
+        rows = score_rim_images(lesions, imageFromNode(imageVolumeNode), kind=kind, phase_sign=phaseSign,
+                                t1post=t1post, t1=t1, tissue_mask=tissue)
         if t2starVolume is not None:
             from mspathobiology.rims.cvs import central_vein_sign_images
 
@@ -536,10 +552,11 @@ class MSRimLesionsTest(ScriptedLoadableModuleTest):
         qsm = bridge.image_to_volume(scene, session.images["qsm"], "QSM")
         flair = bridge.image_to_volume(scene, session.images["flair"], "FLAIR")
         lesions = bridge.label_image_to_segmentation(scene, session.lesions, name="Lesions", reference_volume_node=qsm)
+        anatomy = bridge.image_to_volume(scene, session.anatomy, "aseg", labelmap=True)
         table = scene.AddNewNodeByClass("vtkMRMLTableNode", "Rim scores")
 
         logic = MSRimLesionsLogic()
-        rows = logic.scoreRims(lesions, qsm, "qsm", tableNode=table)
+        rows = logic.scoreRims(lesions, qsm, "qsm", tableNode=table, anatomyVolume=anatomy)
         truth = {les["id"]: les for les in session.truth["lesions"]}
         self.assertEqual(len(rows), len(truth))
         self.assertEqual(table.GetNumberOfRows(), len(rows))

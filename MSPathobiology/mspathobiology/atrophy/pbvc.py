@@ -58,47 +58,16 @@ from ..defaults.atrophy import (CHANGE_WITHIN_FIXED_REGION, PBVC_APPLY_CALIBRATI
                                 PBVC_BIAS_MAX_SAMPLES, PBVC_CALIBRATION_BOUNDS, PBVC_CALIBRATION_SCALE,
                                 PBVC_CROP_MARGIN_MM, PBVC_DIFFERENTIAL_BIAS_ORDER, PBVC_EDGE_BAND_MM,
                                 PBVC_MASK_DILATION_MM, PBVC_MIN_EDGE_GRADIENT, PBVC_NOISE_EROSION_MM,
-                                PBVC_SMOOTHING_MM, RIGID_ITERATIONS, RIGID_SAMPLING_FRACTION,
-                                RIGID_SHRINK_FACTORS, RIGID_SMOOTHING_SIGMAS_MM)
+                                PBVC_SMOOTHING_MM)
 from ..errors import InputError
 from ..geometry import check_same_geometry, voxel_volume_mm3
 from ..io import validate_image
+from ..registration import register_rigid
 from .brain_extraction import extract_brain
 from .filling import fill_lesions
 from .tissue import fit_partial_volume_mixture
 
 # ----------------------------------------------------------------------------- registration
-
-
-def rigid_register(fixed: sitk.Image, moving: sitk.Image, fixed_mask: sitk.Image | None = None,
-                   seed: int = 1) -> sitk.Euler3DTransform:
-    """Rigid transform T mapping fixed (baseline) physical points (LPS mm) to moving points.
-
-    Correlation metric (insensitive to a global intensity scale between visits),
-    regular-step gradient descent, 3-level pyramid; the fixed mask restricts the metric.
-    """
-    fixed = sitk.Cast(fixed, sitk.sitkFloat32)
-    moving = sitk.Cast(moving, sitk.sitkFloat32)
-    transform = sitk.CenteredTransformInitializer(fixed, moving, sitk.Euler3DTransform(),
-                                                  sitk.CenteredTransformInitializerFilter.MOMENTS)
-    transform = sitk.Euler3DTransform(transform)
-    reg = sitk.ImageRegistrationMethod()
-    reg.SetMetricAsCorrelation()
-    reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(RIGID_SAMPLING_FRACTION, seed)
-    if fixed_mask is not None:
-        reg.SetMetricFixedMask(fixed_mask)
-    reg.SetInterpolator(sitk.sitkLinear)
-    reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-4,
-                                                 numberOfIterations=RIGID_ITERATIONS,
-                                                 gradientMagnitudeTolerance=1e-8)
-    reg.SetOptimizerScalesFromPhysicalShift()
-    reg.SetShrinkFactorsPerLevel(list(RIGID_SHRINK_FACTORS))
-    reg.SetSmoothingSigmasPerLevel(list(RIGID_SMOOTHING_SIGMAS_MM))
-    reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
-    reg.SetInitialTransform(transform, inPlace=True)
-    reg.Execute(fixed, moving)
-    return transform
 
 
 def transform_matrix(transform: sitk.Transform) -> np.ndarray:
@@ -343,7 +312,7 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
         followup = _filled(followup, followup_lesions, fmask, "follow-up lesions")
 
     dilated_bmask = sitk.BinaryDilate(bmask, (2, 2, 2))
-    transform = rigid_register(baseline, followup, dilated_bmask)
+    transform = register_rigid(baseline, followup, dilated_bmask, metric="correlation")
     a_half, b_half = halfway_transforms(transform)
 
     # halfway grid: baseline grid cropped to the joint brain box

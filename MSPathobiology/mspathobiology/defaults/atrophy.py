@@ -90,11 +90,7 @@ HEAD_SIZE_REGISTRATION_MM = 3.0
 
 # --- PBVC -------------------------------------------------------------------------------
 
-#: Rigid registration (correlation metric): sampling fraction, pyramid, iterations.
-RIGID_SAMPLING_FRACTION = 0.10
-RIGID_SHRINK_FACTORS = (4, 2, 1)
-RIGID_SMOOTHING_SIGMAS_MM = (2.0, 1.0, 0.0)
-RIGID_ITERATIONS = 100
+#: Rigid registration: mspathobiology.registration (defaults.common.REGISTRATION_*), correlation metric.
 #: The registration crops both images to the joint brain bounding box plus this margin (mm).
 PBVC_CROP_MARGIN_MM = 12.0
 

@@ -90,14 +90,10 @@ VENTRICLE_MIN_DEPTH_MM = 12.0
 INFRATENTORIAL_HEIGHT_FRACTION = 0.3
 
 # --- Change between visits
-#: Rigid registration: Mattes mutual information (Mattes et al., IEEE TMI 2003), bins.
-REGISTRATION_HISTOGRAM_BINS = 50
-#: Fraction of voxels sampled for the metric (SimpleITK examples use 1-10 %).
-REGISTRATION_SAMPLING = 0.1
-#: Shrink factors and smoothing sigmas (voxels) of the registration pyramid.
-REGISTRATION_SHRINK = (4, 2, 1)
-REGISTRATION_SMOOTHING = (2.0, 1.0, 0.0)
-REGISTRATION_ITERATIONS = 200
+#: Rigid registration of the two visits' FLAIR (mspathobiology.registration, pyramid and
+#: sampling in defaults.common): Mattes mutual information (Mattes et al., IEEE TMI 2003),
+#: robust to the intensity drift between visits of FLAIR.
+CHANGE_REGISTRATION_METRIC = "mattes"
 #: Lesions of the two visits are matched with this tolerance (voxels): each visit's lesions are
 #: dilated by it before overlaps are counted, absorbing registration and nearest-neighbour
 #: resampling errors of up to one voxel (new lesions must then lie >= 2 voxels from old ones).

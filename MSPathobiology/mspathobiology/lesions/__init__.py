@@ -8,12 +8,13 @@ Entry points for the CLI, the cohort runner and the Slicer module MSLesions:
   :func:`split_lesion`, :func:`merge_lesions`, :func:`delete_lesions` (:mod:`.labeling`);
 - :func:`lesion_rows` (:mod:`.measure`), :func:`classify_locations`,
   :func:`dissemination_in_space` (:mod:`.locations`);
-- :func:`classify_change`, :func:`register_rigid` (:mod:`.change`);
+- :func:`classify_change` (:mod:`.change`), :func:`register_rigid` (from :mod:`mspathobiology.registration`);
 - :func:`enhancing_lesions` (:mod:`.enhancing`); :func:`dice`, :func:`lesion_detection`
   (:mod:`.evaluation`).
 """
 
-from .change import classify_change, register_rigid, summarise_change
+from ..registration import register_rigid
+from .change import classify_change, summarise_change
 from .enhancing import enhancing_lesions
 from .evaluation import dice, lesion_detection
 from .labeling import (delete_lesions, label_image, label_lesions, lesion_ids, merge_lesions, relabel_after_edit,

@@ -30,31 +30,6 @@ from ..defaults import lesions as D
 from ..defaults.common import DEFAULT_CONNECTIVITY
 
 
-def register_rigid(fixed: sitk.Image, moving: sitk.Image, fixed_mask: sitk.Image | None = None) -> sitk.Transform:
-    """Rigid (Euler 3D) transform mapping ``fixed`` physical points to ``moving`` (LPS mm),
-    by Mattes mutual information over a shrink/smooth pyramid (defaults.lesions.REGISTRATION_*)."""
-    fixed = sitk.Cast(fixed, sitk.sitkFloat32)
-    moving = sitk.Cast(moving, sitk.sitkFloat32)
-    initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.Euler3DTransform(),
-                                                sitk.CenteredTransformInitializerFilter.GEOMETRY)
-    reg = sitk.ImageRegistrationMethod()
-    reg.SetMetricAsMattesMutualInformation(D.REGISTRATION_HISTOGRAM_BINS)
-    reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(D.REGISTRATION_SAMPLING, seed=1)
-    if fixed_mask is not None:
-        reg.SetMetricFixedMask(fixed_mask)
-    reg.SetInterpolator(sitk.sitkLinear)
-    reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-3,
-                                                 numberOfIterations=D.REGISTRATION_ITERATIONS,
-                                                 relaxationFactor=0.5)
-    reg.SetOptimizerScalesFromPhysicalShift()
-    reg.SetShrinkFactorsPerLevel(list(D.REGISTRATION_SHRINK))
-    reg.SetSmoothingSigmasPerLevel(list(D.REGISTRATION_SMOOTHING))
-    reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
-    reg.SetInitialTransform(initial, inPlace=False)
-    return reg.Execute(fixed, moving)
-
-
 def resample_labels_to(labels: sitk.Image, reference: sitk.Image, transform: sitk.Transform | None = None) -> sitk.Image:
     """Nearest-neighbour resampling of a label image onto ``reference`` through ``transform``
     (reference physical point -> labels physical point; identity when None)."""

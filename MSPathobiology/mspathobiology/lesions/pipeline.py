@@ -20,6 +20,7 @@ from ..errors import InputError
 from ..geometry import check_same_geometry, image_like, same_geometry, voxel_volume_mm3
 from ..io import read_image, read_json, write_image, write_json
 from ..lesion_table import write_lesion_table
+from ..registration import register_rigid
 from ..tables import write_table
 from . import change as _change
 from .enhancing import enhancing_lesions
@@ -272,8 +273,8 @@ def run_change(baseline_dir, followup_dir, out_dir, baseline_flair=None, followu
     if register or (register is None and can_register):
         moving = read_image(f_flair, name="follow-up FLAIR")
         check_same_geometry(moving, follow, names=(f"follow-up FLAIR {f_flair}", "follow-up lesions"))
-        transform = _change.register_rigid(fixed, moving)
-        method = "rigid (Mattes MI)"
+        transform = register_rigid(fixed, moving, metric=D.CHANGE_REGISTRATION_METRIC)
+        method = f"rigid ({D.CHANGE_REGISTRATION_METRIC})"
     elif not same_geometry(base, follow):
         raise InputError("--baseline/--followup", "the two lesion maps are on different grids and no FLAIR was "
                                                   "found to register them; give --baseline-flair and --followup-flair")

@@ -157,3 +157,21 @@ def test_cli_help_and_version(capsys, tmp_path, oblique):
     assert main(["info", str(tmp_path / "nope.nii")]) == 2
     done = subprocess.run([sys.executable, "-m", "mspathobiology", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "info" in done.stdout
+
+
+def test_slicer_requirements_follow_pyproject():
+    """The packages Slicer installs at run time are pyproject dependencies with the same lower bounds."""
+    import re
+    import tomllib
+
+    from conftest import ROOT
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = {re.split(r"[<>=!~\[ ]", d)[0].lower(): d.replace(" ", "") for d in pyproject["project"]["dependencies"]}
+    lines = (ROOT / "MSPathobiology/mspathobiology_mrml/requirements.txt").read_text().splitlines()
+    wanted = [line.strip().replace(" ", "") for line in lines if line.strip() and not line.startswith("#")]
+    assert wanted
+    for requirement in wanted:
+        name = re.split(r"[<>=!~\[ ]", requirement)[0].lower()
+        assert declared.get(name) == requirement, f"{requirement} differs from pyproject's {declared.get(name)}"
+    assert not {"numpy", "simpleitk", "scipy", "vtk"} & {re.split(r"[<>=!~\[ ]", w)[0].lower() for w in wanted}

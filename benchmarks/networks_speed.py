@@ -34,6 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "MSPathobiology"))
+from mspathobiology.defaults.networks import SAMPLING_STEP_VOXELS  # noqa: E402
 
 GRID = (100, 100, 100)
 REGIONS = 100
@@ -193,7 +194,7 @@ def main():
                           f"{disc_wall:.2f} s wall ({disc_cpu:.2f} s CPU), {hit.mean() * 100:.1f}% of "
                           f"streamlines hit", "< 5 s", disc_wall < 5.0))
     subset = streamlines[:3000]
-    reference = reference_hits(subset, lesions, affine, 0.5)
+    reference = reference_hits(subset, lesions, affine, SAMPLING_STEP_VOXELS)
     same = np.array_equal(reference, lesioned_streamlines(subset, lesions, affine))
     results.append(report("disconnection equals the per-streamline reference (first 3000)",
                           f"{same} ({int(reference.sum())} hit)", "identical", same))

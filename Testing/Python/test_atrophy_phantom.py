@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-phantom = pytest.importorskip("mspathobiology.phantom")
+import mspathobiology.phantom as phantom
 
 from mspathobiology.atrophy import compute_pbvc, run_case  # noqa: E402
 from mspathobiology.atrophy.pipeline import analyse_tissues  # noqa: E402

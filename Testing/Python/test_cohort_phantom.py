@@ -11,7 +11,7 @@ from mspathobiology.cohort.cases import discover_cases
 from mspathobiology.io import read_json
 from mspathobiology.tables import read_table
 
-pytest.importorskip("mspathobiology.phantom")
+import mspathobiology.phantom  # noqa: F401
 pytestmark = pytest.mark.slow
 
 

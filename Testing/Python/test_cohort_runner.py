@@ -252,7 +252,7 @@ def test_cli_run_exit_code_and_progress(tmp_path, env_log):
 
 
 def test_dask_executor_with_a_scheduler_address(tmp_path, env_log):
-    distributed = pytest.importorskip("distributed")
+    import distributed
     ds = make_dataset(tmp_path / "ds", subjects=("01",))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-phantom = pytest.importorskip("mspathobiology.phantom")
+import mspathobiology.phantom as phantom
 if not hasattr(phantom, "generate_subject"):
     pytest.skip("phantom.generate_subject not available yet", allow_module_level=True)
 

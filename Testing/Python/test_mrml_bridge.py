@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-slicer = pytest.importorskip("slicer", reason="slicer-core wheel (pip install slicer-core==5.12.4.0)")
+import slicer  # the slicer-core wheel (pip install slicer-core==5.12.4.0)
 
 import mspathobiology_mrml as bridge  # noqa: E402
 from mspathobiology.errors import InputError  # noqa: E402

@@ -164,7 +164,7 @@ def test_run_case_scalar_weight_and_errors(case, tmp_path):
 
 @pytest.fixture(scope="module")
 def phantom():
-    pytest.importorskip("mspathobiology.phantom")
+    import mspathobiology.phantom  # noqa: F401
     from mspathobiology.phantom import generate_subject
 
     return generate_subject(seed=0, small=True)

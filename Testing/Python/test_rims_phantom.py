@@ -10,7 +10,7 @@ from mspathobiology.tables import read_table
 
 @pytest.fixture(scope="module")
 def session():
-    phantom = pytest.importorskip("mspathobiology.phantom")
+    import mspathobiology.phantom as phantom
     if not hasattr(phantom, "generate_subject"):
         pytest.skip("mspathobiology.phantom.generate_subject is not written yet")
     return phantom.generate_subject(seed=1, small=True, sessions=1).sessions[0]

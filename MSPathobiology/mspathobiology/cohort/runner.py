@@ -18,8 +18,8 @@ and ``pbvc`` (mspathobiology.atrophy.run_pbvc). When a case has no lesions image
 analyses that use lesions take the label map written by the ``lesions`` step.
 
 An analysis is done when its ``done.json`` exists and records the same inputs (path,
-size, modification time in ns) and options; the marker is written atomically after the
-analysis returns, so an interrupted run redoes only the analyses that had not finished.
+size, modification time in ns) and options, and every output file it recorded is still
+there with its size; the marker is written atomically after the analysis returns, so an interrupted run redoes only the analyses that had not finished.
 
 Parallel runs: ``jobs=N`` runs N cases at once in local processes
 (:class:`concurrent.futures.ProcessPoolExecutor`, spawn start method, SimpleITK limited
@@ -134,12 +134,24 @@ def read_marker(folder: Path) -> dict | None:
         return None
 
 
+def output_sizes(folder: Path) -> dict:
+    """{relative path: size in bytes} of the files an analysis wrote into ``folder`` (marker excluded)."""
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != DONE_MARKER and not p.name.startswith(".tmp-")}
+
+
 def marker_valid(folder: Path, inputs: dict, options: dict) -> dict | None:
-    """The marker of ``folder`` if it records exactly these inputs and options, else None."""
+    """The marker of ``folder`` if it records exactly these inputs and options and every output it
+    recorded is still there with its size, else None."""
     marker = read_marker(folder)
-    if marker and marker.get("inputs") == fingerprint(inputs) and marker.get("options") == _jsonable(options):
-        return marker
-    return None
+    if not marker or marker.get("inputs") != fingerprint(inputs) or marker.get("options") != _jsonable(options):
+        return None
+    for name, size in marker.get("outputs", {}).items():
+        path = Path(folder) / name
+        if not path.is_file() or path.stat().st_size != size:
+            return None
+    return marker
 
 
 def _jsonable(obj):
@@ -229,6 +241,7 @@ def _run_one(analysis: str, case: Case, folder: Path, inputs: dict, call, option
     summary = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool)) or v is None}
     marker = {"analysis": analysis, "case": case.id, "function": functions[analysis],
               "inputs": fingerprint(inputs), "options": _jsonable(options), "summary": summary,
+              "outputs": output_sizes(folder),
               "seconds": round(seconds, 3), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "mspathobiology_version": __version__}
     if analysis == "lesions":

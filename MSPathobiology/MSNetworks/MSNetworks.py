@@ -99,6 +99,7 @@ class MSNetworksParameterNode:
     """
     tractogramFile - file loaded by "Load tractogram"; tractogram - fiber bundle or model node.
     parcellationVolume - region labels; lesions - optional lesion segmentation or labelmap.
+    scalarVolume - optional scalar map (e.g. FA) for the "mean_scalar" edge weight.
     assignment, radialSearchMm, weight - connectome options; nodeSizeMetric - 3D sphere size.
     nodesTable, disconnectionTable - outputs (more outputs are referenced from nodesTable).
     """
@@ -107,9 +108,10 @@ class MSNetworksParameterNode:
     tractogram: vtkMRMLModelNode
     parcellationVolume: vtkMRMLScalarVolumeNode
     lesions: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]
+    scalarVolume: vtkMRMLScalarVolumeNode
     assignment: Annotated[str, Choice(["end", "radial"])] = NETWORK_DEFAULTS.DEFAULT_ASSIGNMENT
     radialSearchMm: Annotated[float, WithinRange(0.5, 20.0)] = NETWORK_DEFAULTS.RADIAL_SEARCH_MM
-    weight: Annotated[str, Choice(["count", "invlength", "invnodevol"])] = NETWORK_DEFAULTS.DEFAULT_WEIGHT
+    weight: Annotated[str, Choice(["count", "invlength", "invnodevol", "mean_scalar"])] = NETWORK_DEFAULTS.DEFAULT_WEIGHT
     nodeSizeMetric: Annotated[str, Choice(["degree", "strength"])] = "strength"
     nodesTable: vtkMRMLTableNode
     disconnectionTable: vtkMRMLTableNode
@@ -213,7 +215,8 @@ class MSNetworksWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             if p.lesions and not p.disconnectionTable:
                 p.disconnectionTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Edge disconnection")
             result = self.logic.compute(p.tractogram, p.parcellationVolume, p.lesions, assignment=p.assignment,
-                                        radialSearchMm=p.radialSearchMm, weight=p.weight)
+                                        radialSearchMm=p.radialSearchMm, weight=p.weight,
+                                        scalarVolumeNode=p.scalarVolume)
             self.logic.fillTables(result, p.nodesTable, p.disconnectionTable)
             self.logic.showConnectome(result, p.nodesTable, sizeMetric=p.nodeSizeMetric)
             self.ui.globalMetricsLabel.text = self.logic.globalText(result)
@@ -296,7 +299,7 @@ class MSNetworksLogic(ScriptedLoadableModuleLogic):
     # --- analysis -----------------------------------------------------------------------
 
     def compute(self, tractogramNode, parcellationNode, lesionsNode=None, assignment="end",
-                radialSearchMm=NETWORK_DEFAULTS.RADIAL_SEARCH_MM, weight="count") -> dict:
+                radialSearchMm=NETWORK_DEFAULTS.RADIAL_SEARCH_MM, weight="count", scalarVolumeNode=None) -> dict:
         """Connectome and graph metrics (``mspathobiology.networks.connectome`` / ``analyse``) or, with
         lesions, intact + lesioned connectomes (``disconnection``) and metric changes (``network_disruption``).
 
@@ -316,17 +319,29 @@ class MSNetworksLogic(ScriptedLoadableModuleLogic):
         parcellation = imageFromNode(parcellationNode)
         assign = "end" if assignment == "end" else f"radial:{radialSearchMm}"
         result = {"streamline_count": len(streamlines)}
+        scalar = None
+        if scalarVolumeNode is not None:
+            from mspathobiology.geometry import resample_intensity
+
+            scalarImage = imageFromNode(scalarVolumeNode)
+            if not same_geometry(scalarImage, parcellation):
+                scalarImage = resample_intensity(scalarImage, parcellation, "linear")
+            scalar = sitk.GetArrayFromImage(scalarImage).transpose(2, 1, 0)
+        elif weight == "mean_scalar":
+            raise ValueError(_("The mean_scalar weight needs a scalar map (e.g. FA)."))
         if lesionsNode is not None:
             lesions = imageFromNode(lesionsNode, parcellationNode)
             if not same_geometry(lesions, parcellation):
                 lesions = resample_label(lesions, parcellation)
-            found = networks.disconnection(streamlines, parcellation, None, lesions, assignment=assign, weight=weight)
+            found = networks.disconnection(streamlines, parcellation, None, lesions, assignment=assign, weight=weight,
+                                           scalar=scalar)
             disruption = networks.network_disruption(found["matrix"], found["lesioned"], found["row_labels"])
             result.update(row_labels=found["row_labels"], matrix=found["matrix"], lesioned=found["lesioned"],
                           edges=found["edges"], regions=found["regions"], summary=found["summary"],
                           nodes=disruption["nodes_intact"], global_=disruption["intact"], disruption=disruption)
         else:
-            matrix, rowLabels = networks.connectome(streamlines, parcellation, None, assignment=assign, weight=weight)
+            matrix, rowLabels = networks.connectome(streamlines, parcellation, None, assignment=assign, weight=weight,
+                                                    scalar=scalar)
             nodes, globalMetrics = networks.analyse(matrix, rowLabels)
             result.update(row_labels=rowLabels, matrix=matrix, nodes=nodes, global_=globalMetrics)
         labels_ijk = sitk.GetArrayFromImage(parcellation).transpose(2, 1, 0)
@@ -463,4 +478,13 @@ class MSNetworksTest(ScriptedLoadableModuleTest):
         self.assertGreater(nodesModel.GetPolyData().GetNumberOfPoints(), 0)
         self.assertGreater(edgesModel.GetPolyData().GetNumberOfPoints(), 0)
         self.assertTrue(logic.matrixPicture(result).startswith(b"\x89PNG"))
+
+        self.delayDisplay("Mean-of-scalar edge weights")
+        scalarNode = bridge.image_to_volume(scene, session.images["t1"], "scalar map")
+        weighted = logic.compute(tractogram, parcellation, weight="mean_scalar", scalarVolumeNode=scalarNode)
+        counts = np.asarray(result["matrix"]) > 0
+        self.assertTrue(np.all(np.asarray(weighted["matrix"])[counts] > 0))
+        self.assertTrue(np.all(np.asarray(weighted["matrix"])[~counts] == 0))
+        with self.assertRaises(ValueError):
+            logic.compute(tractogram, parcellation, weight="mean_scalar")
         self.delayDisplay("Test passed")

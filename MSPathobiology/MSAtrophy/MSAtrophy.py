@@ -3,7 +3,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Union
 
-import vtk
 
 import slicer
 from slicer.i18n import tr as _
@@ -28,6 +27,8 @@ def _addSourceCheckoutPaths():
 
 
 _addSourceCheckoutPaths()
+
+from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
 
 #: Parameter-node field -> image key of ``mspathobiology.atrophy.run_case`` / the ``atrophy`` command.
 INPUT_KEYS = {
@@ -112,7 +113,7 @@ class MSAtrophyParameterNode:
 #
 
 
-class MSAtrophyWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class MSAtrophyWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Uses ScriptedLoadableModuleWidget base class, available at:
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
@@ -148,35 +149,6 @@ class MSAtrophyWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._job is not None:
             self._job.cancel()
         self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-            self._onParameterNodeModified()
 
     def _onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode

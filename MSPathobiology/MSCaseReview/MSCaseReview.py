@@ -4,7 +4,6 @@ import pathlib
 import sys
 
 import qt
-import vtk
 
 import slicer
 from slicer.i18n import tr as _
@@ -26,6 +25,8 @@ def _addSourceCheckoutPaths():
 
 
 _addSourceCheckoutPaths()
+
+from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
 
 #: Files saved per case: key -> (desc label, BIDS suffix, extension). The reader's name is appended
 #: to the desc label by ``mspathobiology.cohort.save_derivative`` (``desc-lesionsJaneDoe``).
@@ -150,7 +151,7 @@ class MSCaseReviewParameterNode:
 #
 
 
-class MSCaseReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class MSCaseReviewWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Uses ScriptedLoadableModuleWidget base class, available at:
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
@@ -208,16 +209,9 @@ class MSCaseReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.removeObservers()
 
     def enter(self) -> None:
-        self.initializeParameterNode()
+        ParameterNodeGuiMixin.enter(self)
         for shortcut in self._shortcuts:
             shortcut.setEnabled(True)
-
-    def exit(self) -> None:
-        # Ctrl+N / Ctrl+P stay active while the reader works in the other MS modules.
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
 
     def onSceneStartClose(self, caller, event) -> None:
         if self.logic.currentCase is not None and self._parameterNode and self._parameterNode.saveOnLeave:
@@ -226,24 +220,7 @@ class MSCaseReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             except Exception:  # noqa: BLE001 - never block closing the scene; the error is logged
                 logging.exception("MSCaseReview: saving the open case before closing the scene failed")
         self.logic.forgetCase()
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-            self._onParameterNodeModified()
+        ParameterNodeGuiMixin.onSceneStartClose(self, caller, event)
 
     def _onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode

@@ -2,7 +2,6 @@ import os
 import sys
 from typing import Annotated
 
-import vtk
 
 import slicer
 from slicer.i18n import tr as _
@@ -31,6 +30,8 @@ def _addSourceCheckoutPaths():
 
 
 _addSourceCheckoutPaths()
+
+from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
 
 from mspathobiology.defaults.common import DEFAULT_CONNECTIVITY, MIN_LESION_VOLUME_MM3  # noqa: E402
 
@@ -117,7 +118,7 @@ class MSLesionsParameterNode:
 #
 
 
-class MSLesionsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class MSLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Uses ScriptedLoadableModuleWidget base class, available at:
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
@@ -164,39 +165,12 @@ class MSLesionsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._job.cancel()
         self.removeObservers()
 
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
     def initializeParameterNode(self) -> None:
         self.setParameterNode(self.logic.getParameterNode())
         if not self._parameterNode.flairVolume:
             first = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
             if first and not first.IsA("vtkMRMLLabelMapVolumeNode"):
                 self._parameterNode.flairVolume = first
-
-    def setParameterNode(self, inputParameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            # Widgets carry the dynamic property "SlicerParameterName" in MSLesions.ui.
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-            self._onParameterNodeModified()
 
     def _onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode

@@ -4,7 +4,6 @@ import sys
 from typing import Annotated, Union
 
 import qt
-import vtk
 
 import slicer
 from slicer.i18n import tr as _
@@ -36,6 +35,8 @@ def _addSourceCheckoutPaths():
 
 
 _addSourceCheckoutPaths()
+
+from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
 
 from mspathobiology.defaults import networks as NETWORK_DEFAULTS  # noqa: E402
 
@@ -122,7 +123,7 @@ class MSNetworksParameterNode:
 #
 
 
-class MSNetworksWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class MSNetworksWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Uses ScriptedLoadableModuleWidget base class, available at:
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
@@ -154,35 +155,6 @@ class MSNetworksWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def cleanup(self) -> None:
         self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-            self._onParameterNodeModified()
 
     def _onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode

@@ -4,7 +4,6 @@ import sys
 from typing import Annotated, Union
 
 import qt
-import vtk
 
 import slicer
 from slicer.i18n import tr as _
@@ -30,6 +29,8 @@ def _addSourceCheckoutPaths():
 
 
 _addSourceCheckoutPaths()
+
+from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
 
 from mspathobiology.defaults import rims as RIM_DEFAULTS  # noqa: E402
 
@@ -121,7 +122,7 @@ class MSRimLesionsParameterNode:
 #
 
 
-class MSRimLesionsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Uses ScriptedLoadableModuleWidget base class, available at:
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
@@ -185,36 +186,16 @@ class MSRimLesionsWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.removeObservers()
 
     def enter(self) -> None:
-        self.initializeParameterNode()
+        ParameterNodeGuiMixin.enter(self)
         self._enableShortcuts(True)
 
     def exit(self) -> None:
         self._enableShortcuts(False)
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
+        ParameterNodeGuiMixin.exit(self)
 
     def onSceneStartClose(self, caller, event) -> None:
         self.logic.closeSession()
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
-            self._onParameterNodeModified()
+        ParameterNodeGuiMixin.onSceneStartClose(self, caller, event)
 
     def _onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode

@@ -28,7 +28,7 @@ def _addSourceCheckoutPaths():
 
 _addSourceCheckoutPaths()
 
-from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
+from MSPathobiologyLib.widgets import BackgroundJobMixin, ParameterNodeGuiMixin  # noqa: E402
 
 #: Parameter-node field -> image key of ``mspathobiology.atrophy.run_case`` / the ``atrophy`` command.
 INPUT_KEYS = {
@@ -113,7 +113,7 @@ class MSAtrophyParameterNode:
 #
 
 
-class MSAtrophyWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
+class MSAtrophyWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Uses ScriptedLoadableModuleWidget base class, available at:
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
@@ -217,24 +217,6 @@ class MSAtrophyWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKOb
                                        onProgress=lambda fraction: self._setProgress(fraction),
                                        onFinished=finished).start()
         self._onParameterNodeModified()
-
-    def onCancelButton(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-
-    def _setProgress(self, fraction, text=None):
-        bar = self.ui.progressBar
-        if fraction is False:
-            bar.setVisible(False)
-            return
-        bar.setVisible(True)
-        if fraction is None:
-            bar.setRange(0, 0)
-        else:
-            bar.setRange(0, 100)
-            bar.setValue(int(round(100 * fraction)))
-        if text:
-            self.ui.statusLabel.text = text
 
     def _showResults(self, summary: dict):
         self.ui.statusLabel.text = _("Done.")

@@ -31,7 +31,7 @@ def _addSourceCheckoutPaths():
 
 _addSourceCheckoutPaths()
 
-from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
+from MSPathobiologyLib.widgets import BackgroundJobMixin, ParameterNodeGuiMixin  # noqa: E402
 
 from mspathobiology.defaults.common import DEFAULT_CONNECTIVITY, MIN_LESION_VOLUME_MM3  # noqa: E402
 
@@ -118,7 +118,7 @@ class MSLesionsParameterNode:
 #
 
 
-class MSLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
+class MSLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Uses ScriptedLoadableModuleWidget base class, available at:
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
@@ -244,25 +244,6 @@ class MSLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKOb
                                       onProgress=lambda fraction: self._setProgress(fraction),
                                       onFinished=finished).start()
         self._onParameterNodeModified()
-
-    def onCancelButton(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
-
-    def _setProgress(self, fraction, text=None):
-        """fraction: None = busy, False = hide, else 0..1."""
-        bar = self.ui.progressBar
-        if fraction is False:
-            bar.setVisible(False)
-            return
-        bar.setVisible(True)
-        if fraction is None:
-            bar.setRange(0, 0)
-        else:
-            bar.setRange(0, 100)
-            bar.setValue(int(round(100 * fraction)))
-        if text is not None:
-            self.ui.statusLabel.text = text
 
     def _showResults(self, summary):
         self.ui.statusLabel.text = _("Done.")

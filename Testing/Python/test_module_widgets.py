@@ -13,7 +13,7 @@ from slicer.util import VTKObservationMixin
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "MSPathobiology" / "MSLesions"))
-from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
+from MSPathobiologyLib.widgets import BackgroundJobMixin, ParameterNodeGuiMixin  # noqa: E402
 
 
 class RecordingParameterNode(vtk.vtkObject):
@@ -65,3 +65,33 @@ def test_scene_close_drops_the_node_and_reopen_rebinds():
     assert widget.modified == 1
     widget.onSceneEndClose(None, None)
     assert widget._parameterNode is node and node.calls[-1] == ("connect", "ui") and widget.modified == 2
+
+
+class Bar:
+    def __init__(self):
+        self.visible, self.range, self.value = False, None, None
+
+    def setVisible(self, visible):
+        self.visible = visible
+
+    def setRange(self, low, high):
+        self.range = (low, high)
+
+    def setValue(self, value):
+        self.value = value
+
+
+def test_background_progress_and_cancel():
+    ui = type("UI", (), {})()
+    ui.progressBar, ui.statusLabel = Bar(), type("Label", (), {"text": ""})()
+    job = type("Job", (), {"cancelled": False, "cancel": lambda self: setattr(self, "cancelled", True)})()
+    widget = type("W", (BackgroundJobMixin,), {})()
+    widget.ui, widget._job = ui, job
+    widget._setProgress(None, "Segmenting")
+    assert ui.progressBar.visible and ui.progressBar.range == (0, 0) and ui.statusLabel.text == "Segmenting"
+    widget._setProgress(0.426)
+    assert ui.progressBar.range == (0, 100) and ui.progressBar.value == 43
+    widget._setProgress(False)
+    assert not ui.progressBar.visible
+    widget.onCancelButton()
+    assert job.cancelled

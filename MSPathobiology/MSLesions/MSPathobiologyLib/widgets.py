@@ -45,3 +45,29 @@ class ParameterNodeGuiMixin:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self._parameterNodeGuiTag = None
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
+
+
+class BackgroundJobMixin:
+    """Progress bar and Cancel for widgets that run work in a background process
+    (``MSPathobiologyLib.background``); the ``.ui`` has ``progressBar`` and ``statusLabel``."""
+
+    _job = None
+
+    def onCancelButton(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def _setProgress(self, fraction, text=None) -> None:
+        """``fraction``: None = busy, False = hide, else 0..1; ``text`` goes to the status label."""
+        bar = self.ui.progressBar
+        if fraction is False:
+            bar.setVisible(False)
+            return
+        bar.setVisible(True)
+        if fraction is None:
+            bar.setRange(0, 0)
+        else:
+            bar.setRange(0, 100)
+            bar.setValue(int(round(100 * fraction)))
+        if text:
+            self.ui.statusLabel.text = text

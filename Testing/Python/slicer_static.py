@@ -8,6 +8,8 @@ to print every problem of the repository, ``--cmake-lists`` to print the file li
 What is checked, and why:
 
 - every ``.ui`` file parses as XML (``slicer.util.loadUI`` fails on a broken file);
+- every ``qMRML*`` widget of a ``.ui`` receives the scene (``mrmlSceneChanged`` -> ``setMRMLScene``
+  from the root ``qMRMLWidget``, which the module gives ``slicer.mrmlScene``); else it stays empty;
 - every ``self.ui.<name>`` used in a module's Python exists as an object name in its
   ``.ui`` (``slicer.util.childWidgetVariables`` makes an attribute for each named widget,
   layout, action and button group; a misspelled name is an AttributeError at run time);
@@ -266,6 +268,49 @@ def check_ui_parse(module_dir: Path) -> list[str]:
             continue
         if root.tag != "ui":
             problems.append(f"{rel(path)}: root element is <{root.tag}>, not <ui>")
+    return problems
+
+
+def check_ui_scene(module_dir: Path) -> list[str]:
+    """Every qMRML widget of a .ui receives the scene: the root is a ``qMRMLWidget`` that the module's
+    Python gives the scene (``setMRMLScene(slicer.mrmlScene)``), and each other ``qMRML*`` widget is the
+    receiver of ``mrmlSceneChanged(vtkMRMLScene*)`` -> ``setMRMLScene(vtkMRMLScene*)`` from a widget that
+    has the scene itself. A selector without it stays empty in Slicer."""
+    module_dir = Path(module_dir)
+    python = "".join(path.read_text(encoding="utf-8") for path in python_files(module_dir))
+    problems = []
+    for path in ui_files(module_dir):
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError:
+            continue  # reported by check_ui_parse
+        top = root.find("widget")
+        if top is None:
+            continue
+        classes = {w.get("name"): w.get("class", "") for w in root.iter("widget")}
+        edges = {}
+        for connection in root.iter("connection"):
+            signal = (connection.findtext("signal") or "").replace(" ", "")
+            slot = (connection.findtext("slot") or "").replace(" ", "")
+            if signal == "mrmlSceneChanged(vtkMRMLScene*)" and slot == "setMRMLScene(vtkMRMLScene*)":
+                edges.setdefault((connection.findtext("sender") or "").strip(), set()).add(
+                    (connection.findtext("receiver") or "").strip())
+        has_scene, todo = set(), []
+        if classes.get(top.get("name"), "").startswith("qMRML") and "setMRMLScene(" in python:
+            has_scene.add(top.get("name"))
+            todo.append(top.get("name"))
+        elif any(c.startswith("qMRML") for c in classes.values()):
+            problems.append(f"{rel(path)}: the root widget {top.get('name')!r} is a {classes.get(top.get('name'))} "
+                            "that the module never gives the scene (qMRMLWidget + uiWidget.setMRMLScene(slicer.mrmlScene))")
+        while todo:
+            for receiver in edges.get(todo.pop(), ()):
+                if receiver not in has_scene:
+                    has_scene.add(receiver)
+                    todo.append(receiver)
+        for name, cls in sorted(classes.items()):
+            if cls.startswith("qMRML") and name != top.get("name") and name not in has_scene:
+                problems.append(f"{rel(path)}: {cls} {name!r} never receives the scene (add a connection "
+                                f"{top.get('name')}.mrmlSceneChanged(vtkMRMLScene*) -> {name}.setMRMLScene(vtkMRMLScene*))")
     return problems
 
 
@@ -584,7 +629,7 @@ def check_self_test(module_dir: Path) -> list[str]:
     return problems
 
 
-MODULE_CHECKS = (check_ui_parse, check_ui_names, check_parameter_bindings, check_module_cmake,
+MODULE_CHECKS = (check_ui_parse, check_ui_scene, check_ui_names, check_parameter_bindings, check_module_cmake,
                  check_python312, check_forbidden_forms, check_module_classes, check_self_test)
 
 

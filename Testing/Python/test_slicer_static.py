@@ -85,6 +85,48 @@ def test_broken_fixture_misspelled_widget_name():
     assert len(problems) == 1
 
 
+def test_broken_fixture_selector_without_scene():
+    problems = static.check_ui_scene(BROKEN)
+    assert _only(problems, "BrokenModule.ui", "qMRMLNodeComboBox 'inputSelector' never receives the scene")
+    assert len(problems) == 1
+
+
+def test_scene_check_bites_on_each_real_module(tmp_path):
+    """Dropping one selector's scene connection from any real module's .ui is reported."""
+    import re
+
+    for module in static.EXPECTED_MODULES:
+        copy = tmp_path / module
+        shutil.copytree(static.EXTENSION_DIR / module, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        ui = copy / "Resources" / "UI" / f"{module}.ui"
+        text = ui.read_text()
+        found = re.search(r"<connection>\s*<sender>\w+</sender>\s*<signal>mrmlSceneChanged\(vtkMRMLScene\*\)</signal>"
+                          r"\s*<receiver>(\w+)</receiver>.*?</connection>", text, re.S)
+        if found is None:
+            assert static.check_ui_scene(copy) == [], module  # no qMRML widget besides the root
+            continue
+        ui.write_text(text.replace(found.group(0), "", 1))
+        assert _only(static.check_ui_scene(copy), f"'{found.group(1)}' never receives the scene"), module
+
+
+def test_scene_check_follows_nested_qmrml_widgets(tmp_path):
+    module = tmp_path / "GoodModule"
+    shutil.copytree(GOOD, module)
+    ui = module / "Resources" / "UI" / "GoodModule.ui"
+    text = ui.read_text()
+    # the output selector gets the scene from the input selector, which has it: fine
+    ui.write_text(text.replace("<sender>GoodModule</sender>\n   <signal>mrmlSceneChanged(vtkMRMLScene*)</signal>\n"
+                               "   <receiver>outputSelector</receiver>",
+                               "<sender>inputSelector</sender>\n   <signal>mrmlSceneChanged(vtkMRMLScene*)</signal>\n"
+                               "   <receiver>outputSelector</receiver>"))
+    assert "<sender>inputSelector</sender>" in ui.read_text()
+    assert static.check_ui_scene(module) == []
+    py = module / "GoodModule.py"
+    py.write_text(py.read_text().replace("uiWidget.setMRMLScene(slicer.mrmlScene)", "pass"))
+    problems = static.check_ui_scene(module)
+    assert _only(problems, "root widget 'GoodModule'") and _only(problems, "'inputSelector' never receives")
+
+
 def test_broken_fixture_unbound_parameter():
     problems = static.check_parameter_bindings(BROKEN)
     assert problems and _only(problems, "'thresholdd'", "thresholdSlider", "not a field")
@@ -142,7 +184,7 @@ def test_broken_fixture_missing_test_class():
 
 def test_every_broken_fixture_mistake_is_found_once_by_check_module():
     problems = static.check_module(BROKEN)
-    assert len(problems) == 12, "\n".join(problems)
+    assert len(problems) == 13, "\n".join(problems)
 
 
 def test_self_test_check_bites(tmp_path):

@@ -39,11 +39,13 @@ SCHEMA = (
     ("bbox_i_max", int, "bounding box, voxel index i (inclusive)"),
     ("bbox_j_max", int, "bounding box, voxel index j (inclusive)"),
     ("bbox_k_max", int, "bounding box, voxel index k (inclusive)"),
-    ("long_axis_mm", float, "longest extent in mm: max distance between voxel centres + the width of one voxel along that line"),
+    ("long_axis_mm", float, "long axis in mm, the longest extent within one image (lesions.measure.long_axis_mm): max "
+                            "distance between voxel centres + the in-plane width of one voxel along that line; on 2D "
+                            "(anisotropic) grids measured within the acquired slices, so slice thickness is not length"),
     ("flair_mean", float, "mean FLAIR normalised to normal-appearing white matter (NAWM = 1); empty without FLAIR"),
     ("flair_max", float, "max normalised FLAIR; empty without FLAIR"),
     ("location", str, "one of " + ", ".join(LOCATIONS)),
-    ("mcdonald_countable", bool, "long axis >= MCDONALD_MIN_LONG_AXIS_MM"),
+    ("mcdonald_countable", bool, "long axis >= MCDONALD_MIN_LONG_AXIS_MM; empty = unknown (not counted for DIS)"),
     ("enhancing", bool, "enhances on T1 post-contrast; empty when no post-contrast image was given"),
 )
 COLUMNS = tuple(name for name, _, _ in SCHEMA)

@@ -158,23 +158,65 @@ def test_table_values_on_hand_made_arrays():
     labels = np.zeros((5, 6, 8), np.int32)   # [k, j, i]
     labels[4, 2, 1:4] = 1                    # 3 voxels along i (2 mm each)
     labels[0, 0, 7] = 2                      # one voxel
+    labels[2, 1:5, 5] = 3                    # 4 voxels along j, within one sagittal slice
     flair = np.ones(labels.shape, np.float32)
     flair[4, 2, 1:4] = [1.5, 2.0, 2.5]
-    rows = lesion_rows(labels, image, flair, {1: "deep_white_matter", 2: "cortical"}, {1: True, 2: False})
-    first, second = rows
+    rows = lesion_rows(labels, image, flair, {1: "deep_white_matter", 2: "cortical", 3: "periventricular"},
+                       {1: True, 2: False, 3: False})
+    first, second, third = rows
     assert first["voxels"] == 3 and first["volume_mm3"] == pytest.approx(6.0)
     # LPS centroid (10 + 2*2, 20 + 2, 30 + 4) -> RAS (-14, -22, 34)
     assert (first["centroid_r"], first["centroid_a"], first["centroid_s"]) == pytest.approx((-14.0, -22.0, 34.0))
     assert (first["bbox_i_min"], first["bbox_i_max"], first["bbox_j_min"], first["bbox_k_max"]) == (1, 3, 2, 4)
-    assert first["long_axis_mm"] == pytest.approx(6.0)   # 4 mm between centres + one 2 mm voxel
+    # 2 x 1 x 1 mm is read as sagittal slices (2 mm thick): lesion 1 is one 1 mm voxel in each of
+    # three slices, so its long axis is 1 mm, not 6 mm; slice thickness is not length
+    assert first["long_axis_mm"] == pytest.approx(1.0)
     assert first["flair_mean"] == pytest.approx(2.0) and first["flair_max"] == pytest.approx(2.5)
-    assert first["mcdonald_countable"] is True and first["enhancing"] is True
-    assert second["long_axis_mm"] == pytest.approx(2.0) and second["mcdonald_countable"] is False
+    assert first["mcdonald_countable"] is False and first["enhancing"] is True
+    assert second["long_axis_mm"] == pytest.approx(1.0) and second["mcdonald_countable"] is False
     assert second["location"] == "cortical" and second["enhancing"] is False
+    assert third["long_axis_mm"] == pytest.approx(4.0) and third["mcdonald_countable"] is True  # 3 mm + 1 voxel
     summary = summarise(rows)
-    assert summary["lesion_count"] == 2 and summary["lesion_volume_mm3"] == pytest.approx(8.0)
+    assert summary["lesion_count"] == 3 and summary["lesion_volume_mm3"] == pytest.approx(16.0)
     assert summary["lesion_count_cortical"] == 1 and summary["lesion_volume_mm3_deep_white_matter"] == pytest.approx(6.0)
     assert summary["lesion_count_mcdonald"] == 1 and summary["lesion_count_enhancing"] == 1
+
+
+def test_long_axis_ignores_slice_thickness_on_2d_grid():
+    """Issue 12: on a 1 x 1 x 3 mm grid a one-voxel lesion is 1 mm long, not 3 mm, and not countable."""
+    from mspathobiology.lesions import long_axis_mm
+    from mspathobiology.lesions.measure import slice_axis
+    image = sitk.Image(12, 12, 10, sitk.sitkUInt8)
+    image.SetSpacing((1.0, 1.0, 3.0))
+    matrix = voxel_to_ras(image)
+    assert slice_axis(matrix) == 0          # k: the 3 mm axis
+    labels = np.zeros((10, 12, 12), np.int32)
+    labels[2, 3, 3] = 1                     # one voxel
+    labels[5:8, 8, 8] = 2                   # a column through 3 slices (9 mm of slice thickness)
+    labels[8, 2, 2:5] = 3                   # three voxels in one slice: 2 mm + 1 mm
+    labels[8, 6:8, 6:8] = 4                 # 2 x 2 in plane: diagonal sqrt(2) + sqrt(2)
+    rows = {r["id"]: r for r in lesion_rows(labels, image)}
+    assert rows[1]["long_axis_mm"] == pytest.approx(1.0) and rows[1]["mcdonald_countable"] is False
+    assert rows[2]["long_axis_mm"] == pytest.approx(1.0) and rows[2]["mcdonald_countable"] is False
+    assert rows[3]["long_axis_mm"] == pytest.approx(3.0) and rows[3]["mcdonald_countable"] is True
+    assert rows[4]["long_axis_mm"] == pytest.approx(2 * np.sqrt(2))
+    # the same column on a 1 mm isotropic (3D) grid can be reformatted: 3 mm long
+    iso = sitk.Image(12, 12, 10, sitk.sitkUInt8)
+    assert long_axis_mm(np.argwhere(labels == 2), voxel_to_ras(iso)) == pytest.approx(3.0)
+    # forcing the slice axis gives the in-plane value on any grid
+    assert long_axis_mm(np.argwhere(labels == 2), voxel_to_ras(iso), slice_axis_kji=0) == pytest.approx(1.0)
+
+
+def test_long_axis_in_plane_on_oblique_2d_grid():
+    image = sitk.Image(20, 20, 6, sitk.sitkUInt8)
+    image.SetSpacing((0.5, 0.5, 4.0))
+    angle = np.deg2rad(30)
+    c, s = np.cos(angle), np.sin(angle)
+    image.SetDirection((c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0))
+    labels = np.zeros((6, 20, 20), np.int32)
+    labels[1:4, 5, 3:9] = 1                 # 6 voxels along i in each of 3 slices
+    row = lesion_rows(labels, image)[0]
+    assert row["long_axis_mm"] == pytest.approx(3.0)   # 2.5 mm between centres + one 0.5 mm voxel
 
 
 def test_centroid_matches_affine_on_oblique_grid(oblique):
@@ -242,6 +284,13 @@ def test_dissemination_in_space():
     assert dissemination_in_space(_rows("deep_white_matter", "deep_white_matter"))["dis_2017_areas"] == 0
     small = dissemination_in_space(_rows("periventricular", "infratentorial", countable=False))
     assert small["dis_2017_met"] is False
+    unknown = dissemination_in_space(_rows("periventricular", "infratentorial", countable=None))
+    assert unknown["dis_2017_met"] is False and unknown["dis_2017_areas"] == 0
+    assert unknown["dis_lesions_countability_unknown"] == 2
+    missing = [{k: v for k, v in r.items() if k != "mcdonald_countable"} for r in _rows("cortical", "infratentorial")]
+    assert dissemination_in_space(missing)["dis_2024_met"] is False
+    mixed = _rows("periventricular") + [dict(r, id=2) for r in _rows("infratentorial", countable=None)]
+    assert dissemination_in_space(mixed)["dis_2017_areas_involved"] == "periventricular"
     cord = dissemination_in_space(_rows("periventricular"), spinal_cord_lesions=1)
     assert cord["dis_2017_met"] is True and cord["dis_2017_areas_involved"] == "periventricular,spinal_cord"
     optic = dissemination_in_space(_rows("juxtacortical"), optic_nerve_lesions=2)

@@ -52,6 +52,18 @@ SEED_MIN_DEPTH_MM = 1.0
 #: Gaussian smoothing (mm) of normalised FLAIR before thresholding (noise suppression).
 SEGMENT_SMOOTHING_MM = 0.0
 
+# --- Lesion length for the McDonald >= 3 mm rule
+#: The ">= 3 mm in long axis" rule (Filippi et al., MAGNIMS, Lancet Neurol 2016; Thompson et al.,
+#: McDonald 2017, Lancet Neurol 2018) is applied by radiologists on the images they read: the
+#: longest diameter within one image (the RECIST convention of "longest diameter in the plane of
+#: measurement", Eisenhauer et al., Eur J Cancer 2009). 2D acquisitions are read on their acquired
+#: slices, so slice thickness is not length; 3D acquisitions (<= 1 mm near-isotropic, the
+#: MAGNIMS-CMSC-NAIMS 2021 recommendation, Wattjes et al., Lancet Neurol 2021) are read in any
+#: reformatted plane, so their longest extent is the 3D one. A grid whose thickest voxel axis is
+#: at least this many times its finest is read as 2D slices along that axis (2D FLAIR: 3-5 mm
+#: slices at <= 1 mm in plane; 3D FLAIR exported at 1 x 1 x 1.2 mm stays 3D).
+LONG_AXIS_SLICE_ANISOTROPY = 1.5
+
 # --- Lesion table (performance knobs of the long axis; results are exact below them)
 #: Lesions with more surface voxels than this use their convex hull vertices.
 LONG_AXIS_HULL_ABOVE = 400

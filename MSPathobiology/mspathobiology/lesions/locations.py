@@ -188,12 +188,14 @@ def dissemination_in_space(rows: list[dict], spinal_cord_lesions: int | None = N
     (Montalban et al., Lancet Neurol 2025): >= 1 lesion in >= 2 of 5 areas (adds the optic
     nerve); its alternatives with one area plus supporting markers (central vein sign,
     paramagnetic rim lesions, CSF) are not decided here. Only lesions with
-    ``mcdonald_countable`` (long axis >= 3 mm) are counted. A ``False`` with unassessed
-    areas means "not shown on the data given".
+    ``mcdonald_countable`` True (long axis >= 3 mm) are counted: a lesion whose countability
+    is unknown (None or missing, e.g. a table from elsewhere without lengths) does not count,
+    and ``dis_lesions_countability_unknown`` says how many there were. A ``False`` with
+    unassessed areas means "not shown on the data given".
     """
-    countable = [r for r in rows if r.get("mcdonald_countable") is not False]
+    countable = [r for r in rows if r.get("mcdonald_countable") is True]
     extra = {"spinal_cord": spinal_cord_lesions, "optic_nerve": optic_nerve_lesions}
-    result = {}
+    result = {"dis_lesions_countability_unknown": sum(1 for r in rows if r.get("mcdonald_countable") is None)}
     for year, areas in (("2017", DIS_AREAS_2017), ("2024", DIS_AREAS_2024)):
         involved, unassessed = [], []
         for area, locs in areas.items():

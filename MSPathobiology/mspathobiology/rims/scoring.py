@@ -28,10 +28,12 @@ Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-le
    ``rim_coverage`` is the mean slice coverage over assessable slices weighted by each slice's
    count of lesion surface voxels (the fraction of the whole 3D edge, as a surface); ``rim_slices`` the longest run of consecutive slices with coverage
    >= ``slice_coverage``.
-5. ``rim_score = rim_coverage * min(1, rim_slices / min_slices)`` ranks lesions in [0, 1];
-   ``rim`` (the NAIMS rim: >= 2/3 of the edge, on >= 2 consecutive slices) is
-   ``rim_score >= min_coverage`` (0.55: 2/3 less the measured partial-volume loss, see
-   :mod:`mspathobiology.defaults.rims`), and ``prl_candidate`` = ``rim`` and not enhancing.
+5. The raw whole-edge coverage (``rim_coverage_measured``) is calibrated to the true edge
+   fraction (``rim_coverage``, piecewise linear, ``RIM_COVERAGE_CALIBRATION``: unbiased at
+   0.6-1.5 mm and 1 x 1 x 2 mm voxels, benchmarks/rims_calibration.py).
+   ``rim_score = rim_coverage * min(1, rim_slices / min_slices)`` ranks lesions in [0, 1];
+   ``rim`` is the NAIMS rim: ``rim_coverage >= 2/3`` and ``rim_slices >= 2``, and
+   ``prl_candidate`` = ``rim`` and not enhancing.
    The whole-edge fraction matters: slice coverage alone calls a polar cap of 1/4 of the
    edge a full ring in the slices near its pole.
 
@@ -55,8 +57,9 @@ from ..io import validate_image
 #: Output columns of :func:`score_rims` / :func:`score_rim_images`, with units.
 RIM_COLUMNS = (
     ("id", "lesion label value"),
-    ("rim_score", "rim_coverage x min(1, rim_slices / 2), 0..1; >= 0.55 = NAIMS rim (2/3 of the edge)"),
+    ("rim_score", "continuous score: rim_coverage x min(1, rim_slices / 2), 0..1"),
     ("rim_coverage", "paramagnetic fraction of the whole lesion edge: slice coverage weighted by surface voxels, 0..1"),
+    ("rim_coverage_measured", "raw whole-edge coverage before calibration (RIM_COVERAGE_CALIBRATION), 0..1"),
     ("rim_coverage_max", "coverage of the best slice, 0..1"),
     ("rim_slices", "longest run of consecutive axial slices with slice coverage >= 0.5"),
     ("rim_contrast", "mean excess of paramagnetic sectors over the baseline = max(reference, core) median "
@@ -67,7 +70,7 @@ RIM_COLUMNS = (
     ("core_median", "median of the lesion core, deeper than the edge band (whole lesion if no core; same unit)"),
     ("slices_assessed", "axial slices with an assessable edge"),
     ("enhancing", "lesion enhances (empty when unknown)"),
-    ("rim", "NAIMS rim criteria met (rim_score >= 0.55), enhancing or not"),
+    ("rim", "NAIMS rim criteria met (rim_coverage >= 2/3 and rim_slices >= 2), enhancing or not"),
     ("prl_candidate", "NAIMS PRL candidate: rim and not enhancing"),
     ("prl_exclusion", "why a rim lesion is not a candidate (enhancing), else empty"),
 )
@@ -87,6 +90,13 @@ def paramagnetic_map(values: np.ndarray, kind: str, phase_sign: int = D.DEFAULT_
             raise InputError("--phase-sign", f"must be +1 or -1, not {phase_sign!r}")
         return np.asarray(values, dtype=np.float32) * np.float32(phase_sign)
     raise InputError("kind", f"must be 'qsm' or 'phase', not {kind!r}")
+
+
+def calibrate_coverage(measured, knots=D.RIM_COVERAGE_CALIBRATION) -> np.ndarray:
+    """True whole-edge fraction (0..1) from the raw measured coverage: piecewise linear through
+    ``knots`` = (measured, true) (NaN stays NaN). See :data:`~mspathobiology.defaults.rims.RIM_COVERAGE_CALIBRATION`."""
+    measured = np.asarray(measured, dtype=float)
+    return np.where(np.isnan(measured), np.nan, np.interp(np.nan_to_num(measured), knots[0], knots[1]))
 
 
 def group_quantile(groups: np.ndarray, values: np.ndarray, n_groups: int, q: float) -> np.ndarray:
@@ -184,7 +194,7 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     ``tissue_mask``: optional boolean array, ideally white matter (plus lesions): ring and
     outer-band voxels outside it are ignored. Strongly recommended: without it, lesions next
     to cortex or ventricles are judged against grey matter or CSF.
-    ``min_coverage``: rim_score threshold of a rim (whole-edge fraction, see module doc);
+    ``min_coverage``: calibrated whole-edge coverage of a rim (2/3, see module doc);
     ``slice_coverage``: slice coverage for a slice to show the rim; ``min_slices``: run length.
     ``vein_contrast``: band voxels this far above the baseline are ignored as veins (map units;
     default VEIN_MIN_CONTRAST_PPB / _RAD).
@@ -315,7 +325,8 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     weight = np.where(assessable, weight, 0.0).reshape(n_les, n_z)
     with np.errstate(invalid="ignore", divide="ignore"):
         total = weight.sum(axis=1)
-        rim_coverage = np.where(total > 0, (weight * coverage).sum(axis=1) / np.maximum(total, 1e-12), np.nan)
+        measured = np.where(total > 0, (weight * coverage).sum(axis=1) / np.maximum(total, 1e-12), np.nan)
+        rim_coverage = calibrate_coverage(measured)
         pos_excess = np.bincount(cell_les[positive], excess[positive], minlength=n_les)
         rim_contrast = np.where(positive.reshape(n_les, -1).any(axis=1),
                                 pos_excess / np.bincount(cell_les[positive], minlength=n_les), np.nan)
@@ -327,12 +338,13 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     enh = _enhancing_vector(ids, enhancing)
     rows = []
     for n, lesion_id in enumerate(ids.tolist()):
-        rim = bool(rim_slices[n] >= min_slices and rim_score[n] >= min_coverage - 1e-9)
+        rim = bool(rim_slices[n] >= min_slices and rim_coverage[n] >= min_coverage - 1e-9)
         excluded = bool(D.PRL_EXCLUDE_ENHANCING and enh[n] is True)
         rows.append({
             "id": int(lesion_id),
             "rim_score": float(rim_score[n]),
             "rim_coverage": float(rim_coverage[n]),
+            "rim_coverage_measured": float(measured[n]),
             "rim_coverage_max": float(coverage[n].max()) if n_z else 0.0,
             "rim_slices": int(rim_slices[n]),
             "rim_contrast": float(rim_contrast[n]),

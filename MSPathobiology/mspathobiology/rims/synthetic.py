@@ -128,7 +128,7 @@ def cap_lesions(classes, spacing=(1.0, 1.0, 1.0), radius_mm=(4.0, 9.0), rim_mm=1
                 lesion_ppb=5.0, noise_ppb=3.0, axes=None, seed=0):
     """Spherical lesions whose paramagnetic shell is a spherical cap covering a solid-angle fraction.
 
-    ``classes``: keys of :data:`CAP_FRACTIONS`. The shell spans radius - rim_mm .. radius +
+    ``classes``: keys of :data:`CAP_FRACTIONS` or floats (the fraction itself, 0..1). The shell spans radius - rim_mm .. radius +
     rim_mm (it straddles the label edge) over the cap around ``axes[m]`` ((3,) in k, j, i;
     random when None); radius and rim increment are drawn uniformly from the given ranges.
     Returns ``(labels, qsm_ppb, spacing, truth)``, truth rows {id, cls, fraction, axis, radius_mm}.
@@ -141,7 +141,7 @@ def cap_lesions(classes, spacing=(1.0, 1.0, 1.0), radius_mm=(4.0, 9.0), rim_mm=1
     qsm = rng.normal(0, noise_ppb, shape).astype(np.float32)
     truth = []
     for m, cls in enumerate(classes):
-        fraction = CAP_FRACTIONS[cls]
+        fraction = CAP_FRACTIONS[cls] if isinstance(cls, str) else float(cls)
         center = np.array([pitch / 2, pitch / 2, pitch / 2 + m * pitch])
         axis = rng.normal(size=3) if axes is None else np.asarray(axes[m], float)
         axis = axis / np.linalg.norm(axis)

@@ -1,0 +1,124 @@
+"""Calibration of the PRL edge-coverage measurement across voxel sizes and rim orientations (issue 12).
+
+Synthetic spherical lesions carry a paramagnetic spherical cap (random axis, so every
+orientation to the slices) covering a known fraction of the edge (for a sphere the solid-angle
+fraction IS the area fraction, so the truth needs no measurement). Per true fraction and voxel
+size the script prints the raw measured coverage (mean, SD), the calibrated coverage, and the
+PRL call rate (the NAIMS flag: calibrated coverage >= 2/3 on >= 2 consecutive slices), then
+saves the calibration curve as benchmarks/results/rims_calibration.png.
+
+Targets (PASS/FAIL), at EVERY voxel size: call rate <= 10 % at true fractions <= 0.55 and
+>= 90 % at true fractions >= 0.72; mean calibrated coverage within 0.03 of the truth.
+
+``--fit`` prints the calibration knots (measured -> true) from a training set of seeds disjoint
+from the evaluation seeds; they are ``RIM_COVERAGE_CALIBRATION`` in defaults/rims.py.
+
+Run: python benchmarks/rims_calibration.py [--per-fraction 30] [--fit]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "MSPathobiology"))
+
+from mspathobiology.defaults import rims as D  # noqa: E402
+from mspathobiology.rims.scoring import score_rims  # noqa: E402
+from mspathobiology.rims.synthetic import cap_lesions  # noqa: E402
+
+FRACTIONS = (0.0, 0.25, 0.4, 0.5, 0.55, 0.6, 0.67, 0.72, 0.75, 0.9, 1.0)
+#: voxel sizes (mm, array order k, j, i; k = slice axis): isotropic 0.6-1.5 mm and 1 x 1 x 2 mm slices
+SPACINGS = ((0.6, 0.6, 0.6), (0.8, 0.8, 0.8), (1.0, 1.0, 1.0), (1.25, 1.25, 1.25), (1.5, 1.5, 1.5),
+            (2.0, 1.0, 1.0))
+LOW, HIGH, LOW_RATE, HIGH_RATE, BIAS = 0.55, 0.72, 0.10, 0.90, 0.03
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def measure(spacing, per_fraction: int, seed: int, fractions=FRACTIONS):
+    """(true fraction, raw coverage, calibrated coverage, flag) arrays for caps on one voxel size."""
+    classes = [f for f in fractions for _ in range(per_fraction)]
+    out = []
+    for start in range(0, len(classes), 60):  # batches keep the arrays small
+        chunk = classes[start:start + 60]
+        labels, qsm, sp, truth = cap_lesions(chunk, spacing=spacing, radius_mm=(3.5, 8.0), seed=seed + start)
+        rows = score_rims(labels, qsm, sp)
+        out += [(t["fraction"], r["rim_coverage_measured"], r["rim_coverage"], r["rim"]) for r, t in zip(rows, truth)]
+    a = np.array(out, dtype=float)
+    return a[:, 0], a[:, 1], a[:, 2], a[:, 3] > 0
+
+
+def fit(per_fraction: int) -> None:
+    """Calibration knots: mean raw coverage per true fraction, pooled over voxel sizes (training seeds)."""
+    truth, raw = [], []
+    for spacing in SPACINGS:
+        t, m, _, _ = measure(spacing, per_fraction, seed=1000)
+        truth.append(t)
+        raw.append(m)
+    truth, raw = np.concatenate(truth), np.concatenate(raw)
+    knots = [(float(np.mean(raw[truth == f])), f) for f in FRACTIONS]
+    knots = [(0.0, 0.0)] + [k for k in knots if 0.0 < k[1] < 1.0] + [(1.0, 1.0)]
+    print("RIM_COVERAGE_CALIBRATION = (")
+    print("    (" + ", ".join(f"{m:.3f}" for m, _ in knots) + "),")
+    print("    (" + ", ".join(f"{f:.3f}" for _, f in knots) + "),")
+    print(")")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-fraction", type=int, default=30, help="lesions per true fraction and voxel size")
+    parser.add_argument("--fit", action="store_true", help="print calibration knots from training seeds")
+    args = parser.parse_args(argv)
+    if args.fit:
+        fit(args.per_fraction)
+        return 0
+    print(f"calibration knots (measured -> true): {D.RIM_COVERAGE_CALIBRATION}")
+    print(f"PRL flag: calibrated coverage >= {D.PRL_MIN_EDGE_COVERAGE:.3f} on >= {D.PRL_MIN_CONSECUTIVE_SLICES} "
+          f"consecutive slices; {args.per_fraction} lesions (radius 3.5-8 mm, random cap axis) per fraction and size")
+    ok = True
+    curves = {}
+    for spacing in SPACINGS:
+        truth, raw, calibrated, flag = measure(spacing, args.per_fraction, seed=0)
+        name = "x".join(f"{s:g}" for s in spacing[::-1]) + " mm"
+        print(f"[{name}] true  raw mean (sd)     calibrated mean (sd)  call rate")
+        rates = []
+        for f in FRACTIONS:
+            sel = truth == f
+            rate = float(flag[sel].mean())
+            rates.append(rate)
+            bias = float(calibrated[sel].mean() - f)
+            tested = f <= LOW or f >= HIGH
+            good = (rate <= LOW_RATE if f <= LOW else rate >= HIGH_RATE) and (f == 0.0 or abs(bias) <= BIAS)
+            print(f"  {f:4.2f}  {raw[sel].mean():.3f} ({raw[sel].std():.3f})   {calibrated[sel].mean():.3f} "
+                  f"({calibrated[sel].std():.3f}) bias {bias:+.3f}   {100 * rate:5.1f} %"
+                  + (f"  {'PASS' if good else 'FAIL'}" if tested else ""))
+            ok &= good or not tested
+        curves[name] = rates
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.0, 3.6))
+    for name, rates in curves.items():
+        ax.plot(FRACTIONS, rates, marker="o", markersize=3, label=name)
+    ax.axvline(2 / 3, color="k", linestyle="--", linewidth=0.8)
+    ax.axvspan(0, LOW, color="0.9")
+    ax.axvspan(HIGH, 1.0, color="0.9")
+    ax.set_xlabel("true fraction of the lesion edge with a paramagnetic rim")
+    ax.set_ylabel("PRL call rate")
+    ax.set_title("PRL calibration curve (NAIMS >= 2/3)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    RESULTS.mkdir(exist_ok=True)
+    fig.savefig(RESULTS / "rims_calibration.png", dpi=120)
+    print(f"saved {RESULTS / 'rims_calibration.png'}")
+    print("ALL PASS" if ok else "SOME FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,7 +2,8 @@
 
 This is the one table format of the project: the lesion table, rim scores, ratings,
 disconnection and cohort tables all go through :func:`write_table` / :func:`read_table`.
-Booleans are written ``true``/``false``; missing values are empty cells.
+Booleans are written ``true``/``false``; missing values are empty cells; tabs and line
+breaks inside text cells become spaces (one row per line, as BIDS tables require).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def _format(value) -> str:
     if isinstance(value, float) or type(value).__name__.startswith("float"):
         value = float(value)
         return "" if math.isnan(value) else repr(value)
+    if isinstance(value, str):
+        return value.replace("\r", " ").replace("\n", " ").replace("\t", " ")
     return str(value)
 
 
@@ -75,16 +78,27 @@ def read_table(path, name: str | None = None, typed: bool = True) -> list[dict]:
     source = f"{name} ({path})" if name else str(path)
     if not path.exists():
         raise InputError(source, "file not found")
+    if path.is_dir():
+        raise InputError(source, "is a folder, not a table file")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(source, "is not a UTF-8 text table") from None
+    except OSError as exc:
+        raise InputError(source, f"cannot be read: {exc.strerror or exc}") from None
+    if "\x00" in text:
+        raise InputError(source, "holds NUL bytes; it is a binary file, not a text table")
     reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(path))
-    if reader.fieldnames is None:
-        raise InputError(source, "is empty (no header row)")
     rows = []
-    for number, row in enumerate(reader, start=2):
-        if None in row:
-            raise InputError(source, f"line {number} has more cells than the header")
-        rows.append({k: (parse_value(v or "") if typed else (v or "")) for k, v in row.items()})
+    try:
+        if reader.fieldnames is None:
+            raise InputError(source, "is empty (no header row)")
+        if len(set(reader.fieldnames)) != len(reader.fieldnames):
+            raise InputError(source, "has repeated column names in its header")
+        for number, row in enumerate(reader, start=2):
+            if None in row:
+                raise InputError(source, f"line {number} has more cells than the header")
+            rows.append({k: (parse_value(v or "") if typed else (v or "")) for k, v in row.items()})
+    except csv.Error as exc:
+        raise InputError(source, f"is not a valid table: {exc}") from None
     return rows

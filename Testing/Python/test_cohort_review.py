@@ -17,7 +17,7 @@ CASES = [Case("01", "01"), Case("01", "02"), Case("02", "01"), Case("02", "02")]
 
 def test_statuses_persist_and_resume(tmp_path):
     store = ReviewStore(tmp_path, "jane doe")
-    assert store.path.name == "reader-JaneDoe_review.json"
+    assert store.path.name == "reader-janedoe_review.json"
     assert store.statuses(CASES) == {c.id: STATUS_NOT_STARTED for c in CASES}
     assert store.resume_index(CASES) == 0
     assert store.open_case(CASES[0]) == STATUS_IN_PROGRESS
@@ -60,32 +60,40 @@ def test_state_file_is_valid_json_written_atomically(tmp_path):
 
 def test_save_derivative_names_reader_and_keeps_backups(tmp_path):
     case = Case("01", "02")
-    first = save_derivative(tmp_path, case, "lesions", "jane doe", data=b"version 1")
-    assert first.path == tmp_path / "sub-01/ses-02/anat/sub-01_ses-02_desc-lesionsJaneDoe_dseg.nii.gz"
+    first = save_derivative(tmp_path, case, "lesions", "jane doe", data=b"version 1", ext=".txt")
+    assert first.path == tmp_path / "sub-01/ses-02/anat/sub-01_ses-02_desc-lesionsjanedoe_dseg.txt"
     assert first.backup is None
-    same = save_derivative(tmp_path, case, "lesions", "jane doe", data=b"version 1")
+    same = save_derivative(tmp_path, case, "lesions", "jane doe", data=b"version 1", ext=".txt")
     assert same.backup is None  # identical content: nothing to keep
-    second = save_derivative(tmp_path, case, "lesions", "jane doe", data=b"version 2")
+    second = save_derivative(tmp_path, case, "lesions", "jane doe", data=b"version 2", ext=".txt")
     assert second.path.read_bytes() == b"version 2"
     assert second.backup is not None and second.backup.read_bytes() == b"version 1"
     assert second.backup.parent == tmp_path / "backups/sub-01/ses-02/anat"
-    assert second.backup.name.endswith("_sub-01_ses-02_desc-lesionsJaneDoe_dseg.nii.gz")
-    third = save_derivative(tmp_path, case, "lesions", "jane doe", data=b"version 3")
+    assert second.backup.name.endswith("_sub-01_ses-02_desc-lesionsjanedoe_dseg.txt")
+    third = save_derivative(tmp_path, case, "lesions", "jane doe", data=b"version 3", ext=".txt")
     backups = sorted((tmp_path / "backups/sub-01/ses-02/anat").iterdir())
     assert [b.read_bytes() for b in backups] == [b"version 1", b"version 2"]
     assert third.path.read_bytes() == b"version 3"
     # another reader's file never touches this one
-    other = save_derivative(tmp_path, case, "lesions", "bob", data=b"bob's")
-    assert other.path.name == "sub-01_ses-02_desc-lesionsBob_dseg.nii.gz"
+    other = save_derivative(tmp_path, case, "lesions", "bob", data=b"bob's", ext=".txt")
+    assert other.path.name == "sub-01_ses-02_desc-lesionsbob_dseg.txt"
     assert third.path.read_bytes() == b"version 3"
     assert not [p for p in third.path.parent.iterdir() if p.name.startswith(".tmp")]
+    # bytes that are not an image are refused under an image name; the saved image stays
+    image = sitk.GetImageFromArray(np.ones((3, 3, 3), np.uint8))
+    kept = save_derivative(tmp_path, case, "lesions", "jane doe", writer=lambda p: sitk.WriteImage(image, str(p)))
+    before = kept.path.read_bytes()
+    with pytest.raises(InputError, match="corrupt"):
+        save_derivative(tmp_path, case, "lesions", "Jane.Doe", data=b"not an image")
+    assert kept.path.read_bytes() == before
+    assert not [p for p in kept.path.parent.iterdir() if p.name.startswith(".tmp")]
 
 
 def test_save_with_writer_and_failed_writer_leaves_old_file(tmp_path):
     case = Case("03", None)
     image = sitk.GetImageFromArray(np.arange(27, dtype=np.uint8).reshape(3, 3, 3))
     saved = save_derivative(tmp_path, case, "lesions", "ann", writer=lambda p: sitk.WriteImage(image, str(p)))
-    assert saved.path.name == "sub-03_desc-lesionsAnn_dseg.nii.gz"
+    assert saved.path.name == "sub-03_desc-lesionsann_dseg.nii.gz"
     assert sitk.GetArrayFromImage(sitk.ReadImage(str(saved.path))).sum() == 351
 
     def broken(path):
@@ -108,11 +116,11 @@ def test_store_records_files_and_finds_them_again(tmp_path):
     again = ReviewStore(tmp_path, "Ann")
     files = again.files(case)
     assert set(files) == {"lesions", "rimratings"}
-    assert files["rimratings"].name == "sub-01_ses-01_desc-rimratingsAnn_ratings.tsv"
+    assert files["rimratings"].name == "sub-01_ses-01_desc-rimratingsann_ratings.tsv"
     save_derivative(tmp_path, case, "lesions", "Bob", data=b"other")
     ReviewStore(tmp_path, "Bob").save()
     found = reviewed_files(tmp_path, case)
     assert found["Ann"] == {"lesions": files["lesions"], "rimratings": files["rimratings"]}
     assert found["Bob"]["lesions"].read_bytes() == b"other"
-    assert reader_label("o'neil-smith") == "ONeilSmith"
+    assert reader_label("o'neil-smith") == "oneilsmith"
     assert derivative_file(tmp_path, case, "cvs", "x", suffix="ratings", ext=".tsv").parent.name == "anat"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mspathobiology.errors import InputError
+from mspathobiology.errors import InputError, OutputError, ReadOnlyError
 from mspathobiology.rims.ratings import RatingSession, order_by_score, order_random, read_ratings
 
 LESIONS = [{"id": i, "rim_score": s} for i, s in [(1, 0.2), (2, 0.9), (3, 0.5), (4, 0.9), (5, None), (6, 0.7)]]
@@ -84,9 +84,12 @@ def test_invalid_values(tmp_path):
         s.rate(1, "maybe")
     assert s.progress() == (0, 6)
     s.close()
-    for bad in ("", "a b", "../x", "al/ice"):
+    for bad in ("", " ", "../", "//", "!!"):
         with pytest.raises(InputError):
             RatingSession(tmp_path, "c1", bad, LESIONS)
+    # a name with separators is reduced to its letters and digits (the one identity rule)
+    with RatingSession(tmp_path, "c1", "../Al/ice", LESIONS) as named:
+        assert named.path.name == "c1_rater-alice_ratings.tsv" and named.path.parent == tmp_path
     with pytest.raises(InputError):
         RatingSession(tmp_path, "c 1", "dave", LESIONS)
 
@@ -130,9 +133,10 @@ def test_failed_write_keeps_previous_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="disk full"):
         s.rate(4, "PRL")
     monkeypatch.undo()
+    assert s.progress() == (1, 6) and s.rating(4) is None  # only what is on disk counts
     assert s.path.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
     s.close()

@@ -2,10 +2,16 @@
 
 * :class:`ReviewStore` keeps, per reader, each case's status (not started, in progress,
   done, flagged), notes, saved files and the resume position in one JSON file,
-  ``<derivatives root>/review/reader-<Reader>_review.json``, rewritten atomically after
-  every change.
+  ``<derivatives root>/review/reader-<label>_review.json``. Every change takes the
+  store's lock (``fcntl.flock``; a lock file elsewhere), reads the file, applies the change
+  to what is on disk and writes it atomically, so two Slicer windows or two spellings of
+  one reader never lose each other's updates. In a folder that cannot be written the store
+  opens read-only (``read_only``, ``read_only_reason``) and refuses changes with a message.
+* The reader's label is :func:`mspathobiology.identity.person_label` (the one rule for
+  names: ``"jane doe"`` and ``"Jane.Doe"`` are both ``janedoe``); the spellings used are
+  recorded in the store.
 * :func:`save_derivative` saves a file under BIDS-derivatives names with the reader in
-  the ``desc`` entity (``sub-01_ses-01_desc-lesionsJane_dseg.nii.gz``) and never
+  the ``desc`` entity (``sub-01_ses-01_desc-lesionsjanedoe_dseg.nii.gz``) and never
   overwrites: the previous version is copied to ``<root>/backups/...`` first.
 
 The reader name in file names follows SlicerCaseIterator (JoostJM/SlicerCaseIterator),
@@ -16,9 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import filecmp
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +30,10 @@ from .. import __version__, bids
 from ..defaults.cohort import (BACKUP_FOLDER, BIDS_VERSION, REVIEW_PIPELINE_NAME, STATUS_DONE,
                                STATUS_FLAGGED, STATUS_IN_PROGRESS, STATUS_LABELS, STATUS_NOT_STARTED,
                                STATUSES)
-from ..errors import InputError
-from ..io import read_json, write_json
+from ..errors import InputError, ReadOnlyError
+from ..identity import display_name, person_label
+from ..io import (IMAGE_SUFFIXES, check_image_file, clean_stale_temp, commit_file, file_lock, folder_writable,
+                  read_json, temporary_file, write_json)
 from .cases import Case, label_value
 
 __all__ = ["ReviewStore", "SavedFile", "save_derivative", "derivative_file", "reviewed_files",
@@ -39,11 +45,8 @@ def _now() -> str:
 
 
 def reader_label(reader: str) -> str:
-    """The reader name as a BIDS label: letters and digits, each word capitalised (``'jane doe'`` -> ``'JaneDoe'``)."""
-    words = [w for w in "".join(c if c.isalnum() else " " for c in str(reader)).split() if w]
-    if not words:
-        raise InputError("reader name", f"{reader!r} has no letters or digits; give a reader name")
-    return "".join(w[:1].upper() + w[1:] for w in words)
+    """The reader's identity label (:func:`mspathobiology.identity.person_label`): ``'Jane.Doe'`` -> ``'janedoe'``."""
+    return person_label(reader, "reader")
 
 
 def ensure_dataset_description(root, name: str, description: str = "") -> Path:
@@ -65,57 +68,107 @@ class ReviewStore:
 
     ``root`` is the derivatives folder of the review (e.g.
     ``<dataset>/derivatives/mspathobiology-review``). Every method that changes the state
-    writes the file at once (atomic rename), so a crash loses nothing already set.
+    does a read-merge-write of the file under the store's lock at once, so a crash loses
+    nothing already set and concurrent writers lose nothing. Queries answer from the last
+    read; :meth:`reload` (called by :meth:`progress`) re-reads the file.
     """
 
     def __init__(self, root, reader: str):
         self.root = Path(root)
-        self.reader = str(reader).strip()
-        self.reader_label = reader_label(self.reader)
+        self.reader = display_name(reader)
+        self.reader_label = reader_label(reader)
         self.path = self.root / "review" / f"reader-{self.reader_label}_review.json"
+        self.lock_path = self.path.with_name(f".{self.path.name}.lock")
+        self.read_only = not folder_writable(self.path.parent)
+        self.read_only_reason = (f"{self.path.parent} is not writable: the review of {self.reader!r} opens "
+                                 "read-only (statuses can be viewed, not changed)") if self.read_only else ""
+        self.data = self._read()
+        if not self.read_only and self.path.parent.is_dir():
+            clean_stale_temp(self.path.parent)
+
+    # -- the file -----------------------------------------------------------------------
+    def _blank(self) -> dict:
+        return {"reader": self.reader, "reader_label": self.reader_label, "reader_spellings": [self.reader],
+                "position": None, "created": _now(), "cases": {}}
+
+    def _read(self) -> dict:
+        data = self._blank()
         if self.path.exists():
-            data = read_json(self.path, name="review state")
-            if not isinstance(data, dict) or not isinstance(data.get("cases", {}), dict):
+            disk = read_json(self.path, name="review state")
+            if not isinstance(disk, dict) or not isinstance(disk.get("cases", {}), dict) \
+                    or not all(isinstance(v, dict) for v in disk.get("cases", {}).values()):
                 raise InputError(self.path, "is not a review state file (no 'cases' object)")
-        else:
-            data = {}
-        self.data = {"reader": self.reader, "reader_label": self.reader_label, "position": None,
-                     "created": _now(), "cases": {}, **data}
+            data.update(disk)
+        return data
+
+    def reload(self) -> dict:
+        """Re-read the state from disk (what other windows or processes saved)."""
+        self.data = self._read()
+        return self.data
+
+    def _change(self, apply) -> None:
+        """Read-merge-write: under the lock, read the file, ``apply(data)``, write it."""
+        if self.read_only:
+            raise ReadOnlyError(self.path, self.read_only_reason)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dataset_description(self.root, "MSPathobiology case review",
+                                   "Reader corrections and annotations from MSCaseReview")
+        with file_lock(self.lock_path, what="review store"):
+            data = self._read()
+            apply(data)
+            if self.reader not in data.setdefault("reader_spellings", []):
+                data["reader_spellings"].append(self.reader)
+            data["updated"] = _now()
+            write_json(self.path, data)
+        self.data = data
 
     # -- statuses ---------------------------------------------------------------------
-    def _entry(self, case) -> dict:
-        return self.data["cases"].setdefault(_case_id(case), {"status": STATUS_NOT_STARTED, "files": {},
-                                                              "history": []})
+    @staticmethod
+    def _entry_of(data, case) -> dict:
+        entry = data["cases"].setdefault(_case_id(case), {})
+        entry.setdefault("status", STATUS_NOT_STARTED)
+        entry.setdefault("files", {})
+        entry.setdefault("history", [])
+        return entry
 
     def status(self, case) -> str:
         """One of :data:`STATUSES` (``not_started`` for a case never opened)."""
         entry = self.data["cases"].get(_case_id(case))
-        return entry["status"] if entry else STATUS_NOT_STARTED
+        status = (entry or {}).get("status", STATUS_NOT_STARTED)
+        return status if status in STATUSES else STATUS_NOT_STARTED
 
     def statuses(self, cases) -> dict[str, str]:
         return {_case_id(c): self.status(c) for c in cases}
 
     def note(self, case) -> str:
         entry = self.data["cases"].get(_case_id(case))
-        return (entry or {}).get("note", "")
+        return str((entry or {}).get("note", ""))
 
-    def set_status(self, case, status: str, note: str | None = None) -> None:
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
-        entry = self._entry(case)
+    @staticmethod
+    def _set(data, case, status, note) -> None:
+        entry = ReviewStore._entry_of(data, case)
         entry["status"] = status
         entry["updated"] = _now()
         entry["history"].append({"status": status, "time": entry["updated"]})
         if note is not None:
             entry["note"] = note
-        self.save()
+
+    def set_status(self, case, status: str, note: str | None = None) -> None:
+        if status not in STATUSES:
+            raise InputError("status", f"must be one of {', '.join(STATUSES)}, not {status!r}")
+        if note is not None and not isinstance(note, str):
+            raise InputError("note", f"must be text, not {type(note).__name__}")
+        self._change(lambda data: self._set(data, case, status, note))
 
     def open_case(self, case) -> str:
         """Mark a case as the current one; a case not started becomes in progress. Returns its status."""
-        if self.status(case) == STATUS_NOT_STARTED:
-            self.set_status(case, STATUS_IN_PROGRESS)
-        self.data["position"] = _case_id(case)
-        self.save()
+        def apply(data):
+            if data["cases"].get(_case_id(case), {}).get("status", STATUS_NOT_STARTED) == STATUS_NOT_STARTED:
+                self._set(data, case, STATUS_IN_PROGRESS, None)
+            data["position"] = _case_id(case)
+        if self.read_only:
+            return self.status(case)
+        self._change(apply)
         return self.status(case)
 
     def mark_done(self, case, note: str | None = None) -> None:
@@ -131,8 +184,7 @@ class ReviewStore:
         return self.data.get("position")
 
     def set_position(self, case) -> None:
-        self.data["position"] = _case_id(case)
-        self.save()
+        self._change(lambda data: data.__setitem__("position", _case_id(case)))
 
     def resume_index(self, cases) -> int:
         """Index in ``cases`` to resume at: the last open case if it is not done, else the first
@@ -157,7 +209,8 @@ class ReviewStore:
                  "images": ",".join(sorted(c.images))} for c in cases]
 
     def progress(self, cases) -> tuple[int, int]:
-        """(cases done or flagged, total)."""
+        """(cases done or flagged, total), as saved on disk now."""
+        self.reload()
         ids = [_case_id(c) for c in cases]
         return sum(self.status(i) in (STATUS_DONE, STATUS_FLAGGED) for i in ids), len(ids)
 
@@ -165,29 +218,32 @@ class ReviewStore:
     def save_file(self, case: Case, label: str, suffix: str = "dseg", ext: str = ".nii.gz",
                   datatype: str = "anat", **content) -> "SavedFile":
         """:func:`save_derivative` for this reader, recorded in the state under ``label``."""
+        if self.read_only:
+            raise ReadOnlyError(self.path, self.read_only_reason)
         saved = save_derivative(self.root, case, label, self.reader, suffix=suffix, ext=ext,
                                 datatype=datatype, **content)
-        entry = self._entry(case)
-        entry["files"][label] = str(saved.path.relative_to(self.root))
-        entry["updated"] = _now()
-        self.save()
+
+        def apply(data):
+            entry = self._entry_of(data, case)
+            entry["files"][label] = str(saved.path.relative_to(self.root))
+            entry["updated"] = _now()
+        self._change(apply)
         return saved
 
     def files(self, case) -> dict[str, Path]:
         """label -> path of the files this reader saved for a case (that still exist)."""
         entry = self.data["cases"].get(_case_id(case)) or {}
         out = {}
-        for label, rel in entry.get("files", {}).items():
-            path = self.root / rel
+        for label, rel in (entry.get("files") or {}).items():
+            path = self.root / str(rel)
             if path.exists():
                 out[label] = path
         return out
 
     def save(self) -> Path:
-        ensure_dataset_description(self.root, "MSPathobiology case review",
-                                   "Reader corrections and annotations from MSCaseReview")
-        self.data["updated"] = _now()
-        return write_json(self.path, self.data)
+        """Write the state as it is on disk plus nothing new (kept for callers of the old API)."""
+        self._change(lambda data: None)
+        return self.path
 
 
 @dataclass
@@ -225,11 +281,8 @@ def save_derivative(root, case: Case, label: str, reader: str, suffix: str = "ds
     if sum(x is not None for x in (source, data, writer)) != 1:
         raise ValueError("give exactly one of source=, data= or writer=")
     target = derivative_file(root, case, label, reader, suffix, ext, datatype)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    backup = None
+    with temporary_file(target, ext) as tmp:
         if source is not None:
             if not Path(source).is_file():
                 raise InputError(source, "file to save not found")
@@ -240,18 +293,14 @@ def save_derivative(root, case: Case, label: str, reader: str, suffix: str = "ds
             writer(tmp)
             if not tmp.exists() or tmp.stat().st_size == 0:
                 raise InputError(target, "the writer produced no file")
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        backup = None
+        if ext.lower() in IMAGE_SUFFIXES:
+            check_image_file(tmp, name=f"file to save as {target.name}")
         if target.exists() and not filecmp.cmp(target, tmp, shallow=False):
             stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
             backup = Path(root) / BACKUP_FOLDER / target.parent.relative_to(root) / f"{stamp}_{target.name}"
             backup.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(target, backup)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        commit_file(tmp, target)
     ensure_dataset_description(root, "MSPathobiology case review")
     return SavedFile(target, backup)
 

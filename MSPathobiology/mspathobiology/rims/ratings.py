@@ -15,6 +15,16 @@ Safety:
   file whose sidecar or rows name another rater, so no rater can write another's file.
 - While a session is open it holds an advisory lock (``fcntl.flock`` where available; the
   operating system releases it when the process dies), so two windows cannot interleave.
+  Each save is also a read-merge-write: the TSV on disk is read, the one changed rating is
+  merged in, the result written and read back. :meth:`RatingSession.progress` and
+  :attr:`RatingSession.ratings` report only what is on disk; a rating whose write failed
+  is not counted.
+- In a folder that cannot be written an existing session opens read-only
+  (``read_only`` and ``read_only_reason`` say why); rating then raises
+  :class:`~mspathobiology.errors.ReadOnlyError`. Temporary files left by killed sessions
+  are removed when a session opens (:func:`mspathobiology.io.clean_stale_temp`).
+- The rater's name becomes its label by the one rule of :mod:`mspathobiology.identity`
+  (``"Jane Doe"`` and ``"jane.doe"`` are ``janedoe``); the sidecar keeps the spelling.
 - Resuming: reopening a session reads the TSV back; :meth:`RatingSession.next_unrated`
   is the first lesion in the stored order without a rating, i.e. exactly where the
   rater stopped.
@@ -33,8 +43,9 @@ from pathlib import Path
 import numpy as np
 
 from ..defaults import rims as D
-from ..errors import InputError
-from ..io import read_json, write_json
+from ..errors import InputError, ReadOnlyError
+from ..identity import display_name, person_label
+from ..io import clean_stale_temp, folder_writable, read_json, write_json
 from ..tables import read_table, write_table
 
 try:  # POSIX advisory locks; released by the OS when the process ends
@@ -60,15 +71,12 @@ COLUMN_HELP = {
     "timestamp": "UTC time of the rating, ISO 8601",
     "auto_score": "automatic score shown to the rater (empty when blinded)",
 }
-_NAME = re.compile(r"[A-Za-z0-9]+")
 _CASE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def check_rater_name(rater: str) -> str:
-    """Return ``rater`` if it is a non-empty alphanumeric name (it is part of the file name)."""
-    if not isinstance(rater, str) or not _NAME.fullmatch(rater):
-        raise InputError("rater", f"name {rater!r} must be letters and digits only (it names the file)")
-    return rater
+    """The rater's label in file names (:func:`mspathobiology.identity.person_label`)."""
+    return person_label(rater, "rater")
 
 
 def _check_case(case: str) -> str:
@@ -155,22 +163,45 @@ def read_ratings(path) -> tuple[list[dict], dict]:
     Checks that every row names the sidecar's rater and case.
     """
     path = Path(path)
-    sidecar = read_json(sidecar_path(path), name="ratings sidecar")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a ratings file")
+    sidecar = read_json(sidecar_path(path), name="ratings sidecar", expect=dict)
     for key in ("rater", "case", "tasks"):
         if key not in sidecar:
             raise InputError(sidecar_path(path), f"is not a ratings sidecar (no {key!r})")
+    if not isinstance(sidecar["tasks"], dict) or not isinstance(sidecar["rater"], str) \
+            or not isinstance(sidecar["case"], str):
+        raise InputError(sidecar_path(path), "is not a ratings sidecar (wrong types of rater/case/tasks)")
+    sidecar["rater"] = person_label(sidecar["rater"], "rater")
     rows = read_table(path, name="ratings", typed=False) if path.exists() else []
     for n, row in enumerate(rows, start=2):
-        if row.get("rater") != sidecar["rater"] or row.get("case") != sidecar["case"]:
+        missing = [c for c in ("case", "lesion_id", "rater", "task", "label") if c not in row]
+        if missing:
+            raise InputError(path, f"is not a ratings table (no column {', '.join(missing)})")
+        if _label_or_none(row.get("rater")) != sidecar["rater"] or row.get("case") != sidecar["case"]:
             raise InputError(path, f"line {n} names rater {row.get('rater')!r} / case {row.get('case')!r}, "
                                    f"but the file belongs to rater {sidecar['rater']!r}, case {sidecar['case']!r}")
+        row["rater"] = sidecar["rater"]
         try:
             row["lesion_id"] = int(row["lesion_id"])
             row["confidence"] = int(row["confidence"]) if row.get("confidence") else None
             row["auto_score"] = float(row["auto_score"]) if row.get("auto_score") else None
         except (KeyError, ValueError) as exc:
             raise InputError(path, f"line {n} is malformed ({exc})") from None
+        if row["auto_score"] is not None and not np.isfinite(row["auto_score"]):
+            raise InputError(path, f"line {n} has a non-finite auto_score {row['auto_score']!r}")
+        try:
+            validate_rating(row["task"], row["label"], row["confidence"], row.get("reason") or None)
+        except InputError as exc:
+            raise InputError(path, f"line {n}: {exc.source} {exc.problem}") from None
     return rows, sidecar
+
+
+def _label_or_none(name):
+    try:
+        return person_label(name)
+    except InputError:
+        return None
 
 
 class RatingSession:
@@ -199,12 +230,21 @@ class RatingSession:
         if task not in TASKS:
             raise InputError("task", f"must be one of {', '.join(TASKS)}, not {task!r}")
         self.rater = check_rater_name(rater)
+        self.rater_name = display_name(rater)
         self.case = _check_case(case)
         self.task = task
         self.path = ratings_path(directory, case, rater)
         self.sidecar_path = sidecar_path(self.path)
         self._lock_handle = None
-        self._lock()
+        self.read_only = not folder_writable(self.path.parent)
+        self.read_only_reason = (f"{self.path.parent} is not writable: the ratings of {self.rater!r} for "
+                                 f"{self.case!r} open read-only (they can be viewed, not changed)"
+                                 if self.read_only else "")
+        if self.read_only and not self.sidecar_path.exists():
+            raise ReadOnlyError(self.path.parent, "is not writable; a new rating session cannot be started there")
+        if not self.read_only:
+            self._lock()
+            clean_stale_temp(self.path.parent)
         try:
             self._load_or_create(lesions, order, seed, score_key, show_scores)
         except Exception:
@@ -219,7 +259,7 @@ class RatingSession:
         match = re.fullmatch(r"(?P<case>.+)_rater-(?P<rater>[A-Za-z0-9]+)_ratings\.tsv", path.name)
         if not match:
             raise InputError(path, "is not a ratings file name (<case>_rater-<rater>_ratings.tsv)")
-        if match["rater"] != rater:
+        if _label_or_none(match["rater"]) != check_rater_name(rater):
             raise InputError(path, f"belongs to rater {match['rater']!r}; rater {rater!r} may not write it")
         return cls(path.parent, match["case"], rater, lesions=lesions, task=task, **kwargs)
 
@@ -234,7 +274,10 @@ class RatingSession:
         if fcntl is None:
             return
         lock_path = self.path.parent / f".{self.path.stem}.lock"
-        handle = open(lock_path, "a+")
+        try:
+            handle = open(lock_path, "a+")
+        except OSError as exc:
+            raise ReadOnlyError(lock_path, f"cannot create the session lock: {exc.strerror or exc}") from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -269,7 +312,7 @@ class RatingSession:
             if self.path.exists():
                 raise InputError(self.path, "exists without its JSON sidecar; refusing to overwrite it")
             self.sidecar = {"format_version": FORMAT_VERSION, "case": self.case, "rater": self.rater,
-                            "created": _now(), "updated": None, "tasks": {},
+                            "rater_name": self.rater_name, "created": _now(), "updated": None, "tasks": {},
                             "labels": {t: list(v) for t, v in TASKS.items()},
                             "exclusion_reasons": list(D.CVS_EXCLUSION_REASONS), "columns": COLUMN_HELP}
             self._rows = []
@@ -290,7 +333,7 @@ class RatingSession:
                 "order": order_lesions(lesions if scores else [{"id": i} for i in ids], order, seed, score_key),
                 "order_method": order, "seed": seed, "score_key": score_key,
                 "show_scores": bool(show_scores), "scores": scores}
-            self._save()
+            self._save(None)
         self._spec = self.sidecar["tasks"][self.task]
         self._order = [int(i) for i in self._spec["order"]]
         self._position = {lesion: n for n, lesion in enumerate(self._order)}
@@ -363,30 +406,43 @@ class RatingSession:
         Returns the saved row.
         """
         self._index(lesion_id)
-        if self._lock_handle is None and fcntl is not None:
-            raise InputError(self.path, "session is closed")
+        self._check_writable()
         validate_rating(self.task, label, confidence, reason)
         row = {"case": self.case, "lesion_id": int(lesion_id), "rater": self.rater, "task": self.task,
                "label": label, "reason": reason or "", "confidence": None if confidence is None else int(confidence),
                "comment": str(comment or "").replace("\t", " ").replace("\n", " "),
                "timestamp": _now(), "auto_score": self.score(lesion_id)}
-        rows = [r for r in self._rows if not (r["task"] == self.task and r["lesion_id"] == row["lesion_id"])]
-        rows.append(row)
-        self._rows = rows
-        self._save()
+        self._save((self.task, row["lesion_id"], row))
         return dict(row)
 
     def remove(self, lesion_id: int) -> None:
         """Delete this rater's rating of ``lesion_id`` (saved at once)."""
         self._index(lesion_id)
-        self._rows = [r for r in self._rows if not (r["task"] == self.task and r["lesion_id"] == int(lesion_id))]
-        self._save()
+        self._check_writable()
+        self._save((self.task, int(lesion_id), None))
 
-    def _save(self) -> None:
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(self.path, self.read_only_reason)
+        if self._lock_handle is None and fcntl is not None:
+            raise InputError(self.path, "session is closed")
+
+    def _save(self, change) -> None:
+        """Read-merge-write: merge ``change`` = (task, lesion id, row or None to delete) into the
+        rows on disk, write sidecar then TSV, and keep as state what was read back."""
+        if self.read_only:
+            raise ReadOnlyError(self.path, self.read_only_reason)
+        rows = read_ratings(self.path)[0] if self.path.exists() and self.sidecar_path.exists() else []
+        if change is not None:
+            task, lesion, row = change
+            rows = [r for r in rows if not (r["task"] == task and r["lesion_id"] == lesion)]
+            if row is not None:
+                rows.append(row)
         # sidecar first: a TSV never exists without its sidecar; the TSV is the record of ratings
         self.sidecar["updated"] = _now()
         write_json(self.sidecar_path, self.sidecar)
-        write_table(self._rows, self.path, columns=RATING_COLUMNS)
+        write_table(rows, self.path, columns=RATING_COLUMNS)
+        self._rows = read_ratings(self.path)[0]
         if fcntl is not None:  # make the renames durable
             try:
                 fd = os.open(self.path.parent, os.O_RDONLY)

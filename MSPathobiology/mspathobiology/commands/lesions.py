@@ -10,11 +10,15 @@ HELP = ("Segment FLAIR lesions (or label a given mask), write DIR/lesions.nii.gz
 
 def add_arguments(parser):
     parser.add_argument("--flair", required=True, help="FLAIR image (NIfTI/NRRD)")
-    parser.add_argument("--t1", help="T1-weighted image on the FLAIR grid (optional)")
-    parser.add_argument("--t1-post", dest="t1post", help="post-contrast T1 on the FLAIR grid (needs --t1): "
+    parser.add_argument("--t1", help="T1-weighted image of the same session (optional; recommended for whole-head "
+                                     "images): the brain mask is extracted from it, and it is registered rigidly "
+                                     "to the FLAIR when on another grid")
+    parser.add_argument("--t1-post", dest="t1post", help="post-contrast T1 on the T1's grid (needs --t1): "
                                                          "marks enhancing lesions")
     parser.add_argument("--anatomy", help="FreeSurfer aseg / SynthSeg labelmap on the FLAIR grid (for locations)")
-    parser.add_argument("--brain-mask", dest="brain_mask", help="brain mask on the FLAIR grid (else estimated)")
+    parser.add_argument("--brain-mask", dest="brain_mask",
+                        help="brain mask on the FLAIR grid (else extracted from --t1; with a FLAIR alone, the FLAIR "
+                             "must be skull-stripped); a mask made here is written to DIR/brain_mask.nii.gz")
     parser.add_argument("--labels", help="lesion mask or labelmap (e.g. an expert's): skips segmentation")
     parser.add_argument("--keep-ids", action="store_true",
                         help="with --labels: keep the labelmap's lesion ids instead of renumbering by size")

@@ -20,6 +20,14 @@ BRAIN_SMOOTHING_MM = 1.0
 #: component is kept; the same radius is dilated back (a morphological opening).
 BRAIN_OPENING_MM = 2.0
 
+#: FLAIR-only runs: an Otsu head mask larger than this (mL) cannot be a brain: adult
+#: intracranial volume is about 1.1-1.9 L (eTIV 1.2-1.8 L in Buckner et al., NeuroImage 2004),
+#: so the FLAIR still has scalp and skull and a T1 or a brain mask is required.
+FLAIR_ONLY_MAX_BRAIN_ML = 2000.0
+#: A T1 on another grid than the FLAIR is registered rigidly to it with Mattes mutual
+#: information (different contrasts; Mattes et al., IEEE TMI 2003) to carry its brain mask over.
+BRAIN_MASK_REGISTRATION_METRIC = "mattes"
+
 # --- NAWM normalisation (LST-LGA, Schmidt et al., NeuroImage 2012, normalises FLAIR to WM)
 #: Normal-appearing WM intensity = the mode of the brain FLAIR histogram among voxels
 #: classified as WM; the histogram has this many bins between the 1st and 99th percentile.

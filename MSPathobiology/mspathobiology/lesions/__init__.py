@@ -2,8 +2,10 @@
 
 Entry points for the CLI, the cohort runner and the Slicer module MSLesions:
 
-- :func:`run_case` / :func:`run_change` (files in, files out; :mod:`.pipeline`) and
-  :func:`analyse_case` (SimpleITK images in, :class:`CaseResult` out; for Slicer);
+- :func:`analyse` (SimpleITK images in, :class:`LesionsResult` out; ``analyse_case`` is its
+  former name) and :func:`analyse_change` (:class:`ChangeResult`): the in-memory entry points;
+  :func:`run_case` / :func:`run_change` are read -> analyse -> write (:mod:`.pipeline`);
+- :func:`brain_mask_on_flair` (:mod:`.brain`): the brain mask lesions are searched in;
 - :func:`segment_flair` (:mod:`.segment`), :func:`label_lesions`, :func:`relabel_after_edit`,
   :func:`split_lesion`, :func:`merge_lesions`, :func:`delete_lesions` (:mod:`.labeling`);
 - :func:`lesion_rows` (:mod:`.measure`), :func:`classify_locations`,
@@ -22,10 +24,13 @@ from .labeling import (delete_lesions, label_image, label_lesions, lesion_ids, m
 from .locations import (anatomy_classes, classify_locations, dissemination_in_space, estimate_anatomy_classes,
                         summarise)
 from .measure import lesion_rows, long_axis_mm
-from .pipeline import CaseResult, analyse_case, label_and_measure, run_case, run_change
+from .brain import brain_mask_on_flair
+from .pipeline import (ChangeResult, CaseResult, LesionsResult, analyse, analyse_case, analyse_change,
+                       label_and_measure, run_case, run_change)
 from .segment import Segmentation, estimate_brain_mask, n4_correct, segment_flair
 
 __all__ = [
+    "analyse", "analyse_change", "LesionsResult", "ChangeResult", "brain_mask_on_flair",
     "run_case", "run_change", "analyse_case", "CaseResult", "label_and_measure", "segment_flair", "Segmentation", "estimate_brain_mask",
     "n4_correct", "label_lesions", "label_image", "lesion_ids", "relabel_after_edit", "renumber_by_size",
     "split_lesion", "merge_lesions", "delete_lesions", "lesion_rows", "long_axis_mm", "anatomy_classes",

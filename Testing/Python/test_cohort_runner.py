@@ -134,13 +134,13 @@ def test_run_writes_tables_and_rerun_redoes_nothing(tmp_path, env_log):
     assert {k: r["lesion_count"] for k, r in rows.items()} == BLOBS
     assert {k: r["prl_candidates"] for k, r in rows.items()} == BLOBS
     assert rows[("sub-01", "ses-02")]["lesions_new"] == 1 and rows[("sub-01", "ses-01")]["lesions_new"] is None
-    assert rows[("sub-01", "ses-02")]["pbvc_percent"] == pytest.approx(-100 / 9)
-    assert rows[("sub-01", "ses-02")]["interval_years"] == pytest.approx(366 / 365.25)  # from sessions.tsv (2012 is a leap year)
+    assert rows[("sub-01", "ses-02")]["pbvc_percent"] == round(-100 / 9, 2)  # percent to 0.01 in tables
+    assert rows[("sub-01", "ses-02")]["interval_years"] == round(366 / 365.25, 3)  # from sessions.tsv (2012 is a leap year)
     assert rows[("sub-01", "ses-02")]["change_from_session"] == 1  # typed read of "01"
     assert all(r["status"] == "ok" for r in rows.values())
     assert "network" not in rows[("sub-01", "ses-01")]["analyses_done"]  # no tractogram: skipped, not failed
     topic = read_table(out / "cohort_atrophy.tsv")
-    assert set(topic[0]) == {"participant_id", "session_id", "bpf", "gm_ml", "pbvc_percent", "interval_years"}
+    assert set(topic[0]) == {"participant_id", "session_id", "lesions_source", "bpf", "gm_ml", "pbvc_percent", "interval_years"}
     assert read_table(out / "cohort_failures.tsv") == []
     marker = read_json(out / "sub-01/ses-01/lesions/done.json")
     assert marker["summary"]["lesion_count"] == 2 and "flair" in marker["inputs"]
@@ -175,7 +175,7 @@ def test_corrupt_image_fails_alone_with_parallel_jobs(tmp_path, env_log):
     result = run_cohort(ds, out, jobs=2, functions=PLUGINS, progress=False)
     failures = read_table(out / "cohort_failures.tsv")
     assert [(f["participant_id"], f["session_id"], f["analysis"]) for f in failures] == [("sub-02", "ses-01", "lesions")]
-    assert "cannot be read" in failures[0]["error"] and str(bad.name) in failures[0]["error"]
+    assert "corrupt" in failures[0]["error"] and str(bad.name) in failures[0]["error"]
     rows = {(r["participant_id"], r["session_id"]): r for r in read_table(out / "cohort.tsv")}
     assert rows[("sub-02", "ses-01")]["status"] == "partial" and rows[("sub-02", "ses-01")]["bpf"] is not None
     assert "lesions:" in rows[("sub-02", "ses-01")]["error"]
@@ -255,7 +255,8 @@ def test_cli_run_exit_code_and_progress(tmp_path, env_log):
     rc = subprocess.run([sys.executable, "-m", "mspathobiology", "run", str(ds), "--only", "lesions"],
                         capture_output=True, text=True, timeout=120)
     assert rc.returncode == 0, rc.stderr
-    assert "1/1" in rc.stderr and "cohort table" in rc.stdout  # progress bar, summary
+    # one count from start to end: the progress bar and the summary count the same 4 analyses
+    assert "4/4 analyses" in rc.stderr and "4 analyses: 1 ran" in rc.stdout and "cohort table" in rc.stdout
     assert (ds / "derivatives/mspathobiology/cohort.tsv").exists()
     assert main(["run", str(tmp_path / "missing")]) == 2
 
@@ -269,25 +270,54 @@ def test_dask_executor_with_a_scheduler_address(tmp_path, env_log):
                             functions=PLUGINS, progress=False)
     assert not result.failed
     rows = {r["session_id"]: r for r in result.rows}
-    assert rows["ses-01"]["lesion_count"] == 2 and rows["ses-02"]["pbvc_percent"] == pytest.approx(-100 / 9)
+    assert rows["ses-01"]["lesion_count"] == 2 and rows["ses-02"]["pbvc_percent"] == round(-100 / 9, 2)
 
 
-def test_a_live_run_lock_refuses_a_second_run_but_a_stale_one_is_taken_over(tmp_path, env_log):
+def test_a_live_run_lock_refuses_a_second_run_and_dies_with_its_process(tmp_path, env_log):
     ds = make_dataset(tmp_path / "ds", subjects=("01",), sessions=("01",))
     out = tmp_path / "out"
     out.mkdir()
-    import socket
-
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from mspathobiology.cohort.runner import run_lock\n"
+        f"with run_lock({str(out)!r}):\n    print('locked', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
     try:
-        (out / ".run.lock").write_text(f"{socket.gethostname()} {sleeper.pid}\n")
-        with pytest.raises(InputError, match="another run"):
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(InputError, match="another `mspathobiology run`"):
             run_cohort(ds, out, functions=PLUGINS, progress=False)
+        assert not (out / "cohort.tsv").exists()
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    result = run_cohort(ds, out, functions=PLUGINS, progress=False)  # the lock's process is gone
-    assert not result.failed and not (out / ".run.lock").exists()
+        holder.kill()
+        holder.wait()
+    result = run_cohort(ds, out, functions=PLUGINS, progress=False)  # the system released the killed run's lock
+    assert not result.failed
+
+
+def test_simultaneous_runs_never_both_hold_the_lock(tmp_path):
+    import threading
+
+    from mspathobiology.cohort.runner import run_lock
+
+    for attempt in range(5):
+        out = tmp_path / f"out{attempt}"
+        out.mkdir()
+        barrier, held, refused = threading.Barrier(6), [], []
+
+        def contender():
+            barrier.wait()
+            try:
+                with run_lock(out):
+                    held.append(1)
+                    time.sleep(0.2)
+            except InputError:
+                refused.append(1)
+
+        threads = [threading.Thread(target=contender) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(held) == 1 and len(refused) == 5
 
 
 def test_a_dying_worker_process_fails_its_case_only(tmp_path, env_log, monkeypatch):

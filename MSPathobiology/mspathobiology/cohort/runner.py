@@ -20,10 +20,27 @@ analyses that use lesions take the label map written by the ``lesions`` step.
 An analysis is done when its ``done.json`` exists and records the same inputs (path,
 size, modification time in ns) and options, and every output file it recorded is still
 there with its size; the marker is written atomically after the analysis returns, so an interrupted run redoes only the analyses that had not finished.
+An analysis that fails leaves no ``done.json`` and a ``stale.json`` listing the files left
+in its folder: they are not current, and neither the tables nor the reports read them.
+
+Provenance: every ``done.json`` records where each input came from (raw image,
+derivative, ground truth, reader's correction, an earlier step of this run), its BIDS URI
+(``Sources``), the function that made the outputs and the mspathobiology version; the
+cohort table says where each session's lesions came from (``lesions_source``). Lesion
+maps of derivative pipelines are used only when asked (``lesions_from``) or when a
+reader's own corrections exist (``derivatives/mspathobiology-review``); otherwise the
+lesions step segments FLAIR. The lesion map of each session is also written under its
+BIDS-derivatives name (``sub-01/ses-01/anat/sub-01_ses-01_desc-lesions_dseg.nii.gz``
+with a JSON sidecar holding ``Sources``); everything else is listed in ``.bidsignore``.
+
+One run at a time writes into a folder: ``OUT/.run.lock`` is held with ``flock``
+(:func:`mspathobiology.io.file_lock`), released by the system when the process ends.
 
 Parallel runs: ``jobs=N`` runs N cases at once in local processes
-(:class:`concurrent.futures.ProcessPoolExecutor`, spawn start method, SimpleITK limited
-to cores/N threads per worker). ``executor="dask"`` sends the same tasks to a
+(:class:`concurrent.futures.ProcessPoolExecutor`, spawn start method). Each job may use
+cores // N threads (at least 1): SimpleITK's global default, BLAS/OpenMP through the
+environment of the workers and threadpoolctl when installed, so that threads x jobs never
+exceeds the cores. ``executor="dask"`` sends the same tasks to a
 dask.distributed cluster: ``scheduler="tcp://host:8786"`` uses a running scheduler
 (started e.g. with ``dask scheduler`` and ``dask worker tcp://host:8786 --nthreads 1``
 on each node); every worker must have mspathobiology installed and see the dataset and
@@ -42,14 +59,18 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, bids
 from ..bids import IMAGE_KEYS
-from ..defaults.cohort import DONE_MARKER, PIPELINE_NAME, PROGRESS_BAR_WIDTH
+from ..defaults.cohort import (BIDS_VERSION, DONE_MARKER, PIPELINE_NAME, PROGRESS_BAR_WIDTH, REVIEW_PIPELINE_NAME,
+                               THREAD_ENV_VARS)
 from ..errors import InputError
-from ..io import IMAGE_SUFFIXES, read_json, write_json
+from ..io import IMAGE_SUFFIXES, atomic_write_text, file_lock, read_json, write_json
 from ..tables import write_table
-from .cases import Case, consecutive_pairs, discover_cases, interval_years, sort_cases
-from .review import ensure_dataset_description
+from .cases import Case, consecutive_pairs, discover_cases, display_path, interval_years, origin_text, sort_cases
+from .numbers import round_row
+
+#: Marker left in the folder of an analysis that failed: its other files are not current.
+STALE_MARKER = "stale.json"
 
 #: ``--only`` groups and the analyses each one selects.
 GROUPS = {
@@ -138,7 +159,7 @@ def output_sizes(folder: Path) -> dict:
     """{relative path: size in bytes} of the files an analysis wrote into ``folder`` (marker excluded)."""
     folder = Path(folder)
     return {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != DONE_MARKER and not p.name.startswith(".tmp-")}
+            if p.is_file() and p.name not in (DONE_MARKER, STALE_MARKER) and not p.name.startswith(".tmp-")}
 
 
 def marker_valid(folder: Path, inputs: dict, options: dict) -> dict | None:
@@ -187,7 +208,6 @@ def lesion_output(folder: Path) -> Path | None:
     return None
 
 
-# --------------------------------------------------------------------------- worker side
 def _resolve(analysis: str, functions: dict):
     module_name, func_name = functions[analysis].split(":")
     module = importlib.import_module(module_name)
@@ -209,8 +229,54 @@ def _record(case: Case, analysis: str, status: str, **extra) -> dict:
             "status": status, "ran": False, "summary": {}, "error": "", "seconds": 0.0, **extra}
 
 
+# --------------------------------------------------------------------------- provenance
+def bids_uri(path, case: Case, out: Path) -> str:
+    """BIDS URI of an input file (BIDS 1.9 "BIDS URI"): ``bids::`` inside this derivatives
+    folder, ``bids:raw:`` inside the case's dataset, ``bids:<pipeline>:`` inside one of its
+    derivative pipelines; ``file://`` + absolute path otherwise. The dataset names are
+    declared in ``DatasetLinks`` of ``OUT/dataset_description.json``."""
+    path = Path(os.path.abspath(path))
+    try:
+        return "bids::" + path.relative_to(Path(os.path.abspath(out))).as_posix()
+    except ValueError:
+        pass
+    root = Path(case.source) if case.source else None
+    if root is not None and root.is_dir():
+        root = Path(os.path.abspath(root))
+        try:
+            rel = path.relative_to(root)
+        except ValueError:
+            rel = None
+        if rel is not None:
+            parts = rel.parts
+            if len(parts) > 2 and parts[0] == "derivatives":
+                return f"bids:{parts[1]}:" + Path(*parts[2:]).as_posix()
+            return "bids:raw:" + rel.as_posix()
+    return path.as_uri()
+
+
+def input_provenance(case: Case, inputs: dict, origins: dict, out: Path) -> dict:
+    """{input name: {"path": shown path, "origin": phrase, "uri": BIDS URI}} of file inputs."""
+    described = {}
+    for name, path in sorted(inputs.items()):
+        if path is None or not isinstance(path, (str, os.PathLike)):
+            continue
+        origin = origins.get(name) or case.origin(name)
+        described[name] = {"path": case.display_path(path), "origin": origin.get("text") or origin_text(origin),
+                           "uri": bids_uri(path, case, out)}
+    return described
+
+
+def lesions_source(case: Case) -> str:
+    """Where the lesions of a case come from, in words (shown on screen, in cohort.tsv and reports)."""
+    if "lesions" not in case.images:
+        return "segmented from FLAIR" if "flair" in case.images else "none"
+    return origin_text(case.origin("lesions"))
+
+
+# --------------------------------------------------------------------------- worker side
 def _run_one(analysis: str, case: Case, folder: Path, inputs: dict, call, options: dict,
-             selected: bool, functions: dict) -> dict:
+             selected: bool, functions: dict, origins: dict | None = None, out: Path | None = None) -> dict:
     """Run one analysis unless its marker is valid; never raises."""
     marker = marker_valid(folder, inputs, options)
     if marker is not None:
@@ -235,11 +301,18 @@ def _run_one(analysis: str, case: Case, folder: Path, inputs: dict, call, option
             raise TypeError(f"{functions[analysis]} returned {type(summary).__name__}, not a dict")
     except Exception as exc:  # one analysis failing must not stop the cohort
         tb = traceback.format_exc(limit=-3)
+        _mark_stale(folder, analysis, exc)
         return _record(case, analysis, FAILED, error=_error_text(exc), traceback=tb, ran=True,
                        seconds=time.perf_counter() - start)
     seconds = time.perf_counter() - start
     summary = {k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    out = Path(out) if out is not None else folder.parent.parent
+    provenance = input_provenance(case, inputs, origins or {}, out)
     marker = {"analysis": analysis, "case": case.id, "function": functions[analysis],
+              "GeneratedBy": [{"Name": "MSPathobiology", "Version": __version__,
+                               "Description": f"{analysis}: {functions[analysis]}"}],
+              "Sources": [item["uri"] for item in provenance.values()],
+              "provenance": provenance,
               "inputs": fingerprint(inputs), "options": _jsonable(options), "summary": summary,
               "outputs": output_sizes(folder),
               "seconds": round(seconds, 3), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -249,26 +322,59 @@ def _run_one(analysis: str, case: Case, folder: Path, inputs: dict, call, option
         if found is not None:
             marker["lesion_map"] = found.name
     write_json(folder / DONE_MARKER, marker)
+    (folder / STALE_MARKER).unlink(missing_ok=True)
     return _record(case, analysis, DONE, summary=summary, ran=True, seconds=seconds)
 
 
-def _lesions_for(case: Case, out: Path) -> tuple[Path | None, str]:
-    """(lesion label map, where it came from) for analyses that use lesions."""
-    if "lesions" in case.images:
-        return Path(case.images["lesions"]), "case"
+def _mark_stale(folder: Path, analysis: str, exc: BaseException) -> None:
+    """Leave ``stale.json`` in the folder of a failed analysis, listing the files that are not current."""
+    try:
+        if folder.is_dir():
+            write_json(folder / STALE_MARKER, {
+                "analysis": analysis, "error": _error_text(exc),
+                "failed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "stale_files": sorted(output_sizes(folder)),
+                "note": "the last run of this analysis failed: these files are not current outputs"})
+    except Exception:  # noqa: BLE001 - the failure record is what matters; a full disk must not hide it
+        pass
+
+
+def is_current(folder) -> bool:
+    """Whether ``folder`` holds the current outputs of a finished analysis (a readable
+    ``done.json``, no ``stale.json``, every recorded output present with its size)."""
+    folder = Path(folder)
+    marker = read_marker(folder)
+    if marker is None or (folder / STALE_MARKER).exists():
+        return False
+    return all((folder / name).is_file() and (folder / name).stat().st_size == size
+               for name, size in (marker.get("outputs") or {}).items())
+
+
+def _lesions_for(case: Case, out: Path) -> tuple[Path | None, dict]:
+    """(lesion label map, its origin) for analyses that use lesions: the map the lesions step
+    wrote (so that lesion ids match its lesion table), else the case's own lesion map."""
     folder = analysis_dir(out, case, "lesions")
-    if read_marker(folder) is not None:
+    if is_current(folder):
         found = lesion_output(folder)
         if found is not None:
-            return found, "lesions step"
-    return None, ""
+            return found, {"text": f"lesions step of this run ({lesions_source(case)})"}
+    if "lesions" in case.images:
+        return Path(case.images["lesions"]), case.origin("lesions")
+    return None, {}
+
+
+def _lesion_table_for(case: Case, out: Path) -> Path | None:
+    """The lesion table (``lesions.tsv``) the lesions step wrote, when current."""
+    folder = analysis_dir(out, case, "lesions")
+    table = folder / "lesions.tsv"
+    return table if is_current(folder) and table.is_file() else None
 
 
 #: Image keys each session analysis is given (from the domain functions' docstrings); the
 #: done marker fingerprints exactly these, so changing another image does not rerun it.
 USES = {
     "lesions": ("flair", "t1", "t1post", "anatomy", "brain_mask", "lesions"),
-    "rims": ("lesions", "qsm", "phase", "t2star", "t1post", "brain_mask"),
+    "rims": ("lesions", "qsm", "phase", "t2star", "t1post", "t1", "anatomy", "brain_mask", "flair"),
     "atrophy": ("t1", "flair", "lesions", "brain_mask", "anatomy", "parcellation"),
     "network": ("tractogram", "parcellation", "lesions"),
 }
@@ -288,13 +394,16 @@ def run_session_task(task: dict) -> list[dict]:
     selected = set(task["analyses"])
     options = task.get("options") or {}
     functions = {**FUNCTIONS, **(task.get("functions") or {})}
+    limit_threads(task.get("threads"))
     records = []
     for analysis in SESSION_ANALYSES:
         images = {k: v for k, v in case.images.items() if k in USES[analysis]}
+        origins = {}
         if analysis != "lesions" and "lesions" in USES[analysis]:
-            lesions, _ = _lesions_for(case, out)
+            lesions, origin = _lesions_for(case, out)
+            images.pop("lesions", None)
             if lesions is not None:
-                images["lesions"] = lesions
+                images["lesions"], origins["lesions"] = lesions, origin
         missing = [alts for alts in _SESSION_NEEDS[analysis] if not any(k in images for k in alts)]
         if missing:
             need = " and ".join("/".join(a) for a in missing)
@@ -306,9 +415,19 @@ def run_session_task(task: dict) -> list[dict]:
             continue
         folder = analysis_dir(out, case, analysis)
         opts = options.get(analysis, {})
-        records.append(_run_one(analysis, case, folder, images,
-                                lambda f, im=images, d=folder, o=opts: f(im, d, **o), opts,
-                                analysis in selected, functions))
+        inputs, extra = dict(images), {}
+        if analysis == "rims":  # as `mspathobiology rims --lesion-table`: the enhancing column of the lesions step
+            table = _lesion_table_for(case, out)
+            if table is not None and "lesion_table" not in opts:
+                extra["lesion_table"] = inputs["lesion_table"] = table
+                origins["lesion_table"] = {"text": "lesions step of this run"}
+        records.append(_run_one(analysis, case, folder, inputs,
+                                lambda f, im=images, d=folder, o=opts, x=extra: f(im, d, **_accepted(f, x), **o),
+                                opts, analysis in selected, functions, origins, out))
+        if analysis == "lesions" and records[-1]["status"] == DONE:
+            publish_lesion_map(out, case, folder)
+    for record in records:
+        record["lesions_source"] = lesions_source(case)
     write_json(case_dir(out, case) / "case.json", {"case": case.to_dict(), "records": records})
     return records
 
@@ -321,6 +440,7 @@ def run_pair_task(task: dict) -> list[dict]:
     selected = set(task["analyses"])
     options = task.get("options") or {}
     functions = {**FUNCTIONS, **(task.get("functions") or {})}
+    limit_threads(task.get("threads"))
     records = []
     # lesion change: both sessions' lesions step outputs
     b_dir, f_dir = analysis_dir(out, base, "lesions"), analysis_dir(out, follow, "lesions")
@@ -334,25 +454,36 @@ def run_pair_task(task: dict) -> list[dict]:
                   "baseline_flair": base.images.get("flair"), "followup_flair": follow.images.get("flair")}
         opts = options.get("lesion_change", {})
         folder = analysis_dir(out, follow, "lesion_change")
+        origins = {"baseline_lesions": {"text": f"lesions step of this run, session {base.session}"},
+                   "followup_lesions": {"text": f"lesions step of this run, session {follow.session}"},
+                   "baseline_flair": base.origin("flair"), "followup_flair": follow.origin("flair")}
         records.append(_run_one("lesion_change", follow, folder, inputs, lambda f: f(
             b_dir, f_dir, folder, baseline_flair=base.images.get("flair"),
-            followup_flair=follow.images.get("flair"), **opts), opts, "lesion_change" in selected, functions))
+            followup_flair=follow.images.get("flair"), **opts), opts, "lesion_change" in selected, functions,
+            origins, out))
     records[-1]["summary"] = {"change_from_session": base.session, **records[-1]["summary"]} \
         if records[-1]["status"] == DONE else records[-1]["summary"]
     # PBVC: both T1 (+ brain masks, lesions for filling, baseline parcellation for regional change)
     if "t1" not in base.images or "t1" not in follow.images:
         records.append(_record(follow, "pbvc", SKIPPED, reason="needs t1 at both sessions"))
     else:
+        (b_les, b_origin), (f_les, f_origin) = _lesions_for(base, out), _lesions_for(follow, out)
         kwargs = {"baseline_mask": base.images.get("brain_mask"), "followup_mask": follow.images.get("brain_mask"),
-                  "baseline_lesions": _lesions_for(base, out)[0], "followup_lesions": _lesions_for(follow, out)[0],
+                  "baseline_lesions": b_les, "followup_lesions": f_les,
                   "baseline_parcellation": base.images.get("parcellation"),
                   "interval_years": interval_years(base, follow)}
         inputs = {"baseline_t1": base.images["t1"], "followup_t1": follow.images["t1"], **kwargs}
         opts = options.get("pbvc", {})
         folder = analysis_dir(out, follow, "pbvc")
+        origins = {"baseline_t1": base.origin("t1"), "followup_t1": follow.origin("t1"),
+                   "baseline_mask": base.origin("brain_mask"), "followup_mask": follow.origin("brain_mask"),
+                   "baseline_lesions": b_origin, "followup_lesions": f_origin,
+                   "baseline_parcellation": base.origin("parcellation")}
         records.append(_run_one("pbvc", follow, folder, inputs, lambda f: f(
             base.images["t1"], follow.images["t1"], folder, **_accepted(f, kwargs), **opts), opts,
-            "pbvc" in selected, functions))
+            "pbvc" in selected, functions, origins, out))
+    for record in records:
+        record["lesions_source"] = lesions_source(follow)
     write_json(case_dir(out, follow) / "pairs.json", {"baseline": base.to_dict(), "records": records})
     return records
 
@@ -372,6 +503,71 @@ def _accepted(func, optional: dict) -> dict:
     return {k: v for k, v in optional.items() if k in params}
 
 
+def threads_per_job(jobs: int, cores: int | None = None) -> int:
+    """Threads each of ``jobs`` parallel jobs may use: cores // jobs, at least 1."""
+    cores = cores or available_cores()
+    return max(1, cores // max(1, int(jobs)))
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def limit_threads(threads: int | None) -> dict:
+    """Limit this process to ``threads`` threads: SimpleITK's global default and, when
+    threadpoolctl is installed, the BLAS/OpenMP pools already loaded. Returns what is in
+    effect ``{"simpleitk": n, "blas": n or None}`` (None = not limited / unknown)."""
+    state = {"simpleitk": None, "blas": None}
+    try:
+        import SimpleITK as sitk
+
+        if threads:
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(max(1, int(threads)))
+        state["simpleitk"] = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    except Exception:  # pragma: no cover - SimpleITK is a hard dependency
+        pass
+    try:
+        import threadpoolctl
+    except ImportError:
+        return state
+    if threads:
+        threadpoolctl.threadpool_limits(limits=max(1, int(threads)))
+    pools = threadpoolctl.threadpool_info()
+    state["blas"] = max((p.get("num_threads") or 0 for p in pools), default=None) or None
+    return state
+
+
+def thread_environment(threads: int) -> dict:
+    """Environment variables that cap BLAS/OpenMP/ITK threads of processes started now."""
+    return {name: str(max(1, int(threads))) for name in THREAD_ENV_VARS}
+
+
+class _ThreadEnvironment:
+    """Sets :func:`thread_environment` in this process while parallel workers may start
+    (they inherit it), and restores the previous values afterwards."""
+
+    def __init__(self, threads: int):
+        self.values = thread_environment(threads)
+        self.saved = {}
+
+    def __enter__(self):
+        self.saved = {k: os.environ.get(k) for k in self.values}
+        os.environ.update(self.values)
+        return self
+
+    def __exit__(self, *exc):
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        return False
+
+
 def _worker_init(threads: int) -> None:
     if sys.platform.startswith("linux"):
         # die with the parent (prctl PR_SET_PDEATHSIG = 1): a killed run leaves no worker
@@ -383,16 +579,17 @@ def _worker_init(threads: int) -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))
         except (OSError, AttributeError):
             pass
-    try:
-        import SimpleITK as sitk
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(max(1, threads))
-    except Exception:  # pragma: no cover - SimpleITK is a hard dependency
-        pass
+    limit_threads(threads)
 
 
 # --------------------------------------------------------------------------- progress
 class Progress:
-    """A text progress bar on stderr: ``[#####.....] 7/20  12.3 s  sub-03_ses-01 done``."""
+    """A text progress bar on stderr counting analyses from start to end, with the time left:
+    ``[#####.....]  7/24 analyses  12 s, about 29 s left  sub-03_ses-01: done``.
+
+    The count is the same one the run's summary reports (every analysis of every session
+    and every pair of sessions, whether it ran, was already done, was skipped or failed).
+    """
 
     def __init__(self, total: int, enabled: bool = True, stream=None):
         self.total, self.count, self.enabled = total, 0, enabled
@@ -400,18 +597,37 @@ class Progress:
         self.start = time.perf_counter()
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def update(self, label: str) -> None:
-        self.count += 1
+    def remaining(self) -> float | None:
+        """Seconds left, extrapolated from the analyses finished so far (None before the first)."""
+        if self.count <= 0:
+            return None
+        elapsed = time.perf_counter() - self.start
+        return elapsed / self.count * max(self.total - self.count, 0)
+
+    def update(self, label: str, step: int = 1) -> None:
+        self.count = min(self.count + step, self.total) if self.total else self.count + step
         if not self.enabled:
             return
         filled = int(PROGRESS_BAR_WIDTH * self.count / max(self.total, 1))
         bar = "#" * filled + "." * (PROGRESS_BAR_WIDTH - filled)
-        line = f"[{bar}] {self.count}/{self.total}  {time.perf_counter() - self.start:7.1f} s  {label}"
+        left = self.remaining()
+        eta = "" if left is None or self.count >= self.total else f", about {_duration(left)} left"
+        line = (f"[{bar}] {self.count:>{len(str(self.total))}}/{self.total} analyses  "
+                f"{_duration(time.perf_counter() - self.start)}{eta}  {label}")
         if self.tty:
             self.stream.write("\r" + line[:150].ljust(150) + ("\n" if self.count >= self.total else ""))
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 # --------------------------------------------------------------------------- executors
@@ -439,7 +655,7 @@ class _PoolExecutor:
         import multiprocessing
 
         self.jobs = jobs
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        threads = threads_per_job(jobs)
         self.pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                            initializer=_worker_init, initargs=(threads,))
 
@@ -494,6 +710,19 @@ class CohortResult:
     records: list = field(default_factory=list)
     tables: dict = field(default_factory=dict)
     seconds: float = 0.0
+    cases: list = field(default_factory=list)
+    total: int = 0  # analyses counted by the progress bar and the summary
+    threads_per_job: int = 1
+    jobs: int = 1
+
+    @property
+    def lesion_sources(self) -> dict:
+        """{where the lesions came from: number of sessions}, e.g. {"segmented from FLAIR": 4}."""
+        counts: dict[str, int] = {}
+        for case in self.cases:
+            source = lesions_source(case)
+            counts[source] = counts.get(source, 0) + 1
+        return counts
 
     @property
     def ran(self) -> list:
@@ -518,7 +747,8 @@ def _task_failure(task: dict, exc: BaseException) -> list[dict]:
 
 def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", scheduler=None,
                progress: bool = True, options: dict | None = None, cases=None,
-               functions: dict | None = None, ignore=()) -> CohortResult:
+               functions: dict | None = None, ignore=(), lesions_from: str | None = None,
+               corrections: bool = True, reader: str | None = None) -> CohortResult:
     """Run every analysis the cases' images allow and write the cohort tables.
 
     ``dataset``: a BIDS dataset, a folder of case folders or a CSV/TSV case list
@@ -529,8 +759,11 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
     a local dask cluster). ``options``: per-analysis keyword arguments. ``functions``:
     ``{analysis: "module:function"}`` replacing entries of :data:`FUNCTIONS` (plug-ins,
     tests of the machinery). ``ignore``: image keys left out of every case (e.g.
-    ``("lesions",)`` to segment FLAIR although a lesion derivative exists). Returns a
-    :class:`CohortResult`; failures are in the result and the tables, never raised.
+    ``("lesions",)`` to segment FLAIR even where a reader's correction exists).
+    ``lesions_from``: the derivative pipeline whose lesion maps to use (e.g. ``"phantom"``);
+    by default no derivative lesion map is used and the lesions step segments FLAIR, except
+    where a reader's correction exists (``corrections``; ``reader`` limits to one reader).
+    Returns a :class:`CohortResult`; failures are in the result and the tables, never raised.
     """
     start = time.perf_counter()
     out = Path(out)
@@ -542,83 +775,130 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
     if scheduler and executor != "dask":
         raise InputError("--scheduler", "a scheduler address needs --executor dask")
     if cases is None:
-        cases = discover_cases(dataset, exclude=[out])
+        cases = discover_cases(dataset, exclude=[out], lesions_from=lesions_from, corrections=corrections,
+                               reader=reader)
     ignore = [ignore] if isinstance(ignore, str) else list(ignore or ())
     unknown_keys = [k for k in ignore if k not in IMAGE_KEYS]
     if unknown_keys:
         raise InputError("--ignore", f"unknown image keys {unknown_keys}; known: {', '.join(IMAGE_KEYS)}")
     cases = sort_cases([Case(c.subject, c.session, {k: v for k, v in c.images.items() if k not in ignore}, c.source,
-                             c.acq_time) for c in cases])
+                             c.acq_time, {k: v for k, v in c.origins.items() if k not in ignore}) for c in cases])
     out.mkdir(parents=True, exist_ok=True)
-    ensure_dataset_description(out, "MSPathobiology cohort run", "Lesions, rim lesions, atrophy and networks")
     options = options or {}
     functions = dict(functions or {})
     unknown = set(functions) - set(FUNCTIONS)
     if unknown:
         raise ValueError(f"functions: unknown analyses {sorted(unknown)}")
 
-    session_tasks = {c.id: {"kind": "session", "case": c.to_dict(), "out": str(out), "analyses": analyses,
-                            "options": options, "functions": functions} for c in cases}
-    pair_tasks = [{"kind": "pair", "baseline": a.to_dict(), "followup": b.to_dict(), "out": str(out),
-                   "analyses": analyses, "options": options, "functions": functions, "needs": {a.id, b.id}}
+    threads = 1 if executor == "dask" and scheduler else threads_per_job(jobs)
+    common = {"out": str(out), "analyses": analyses, "options": options, "functions": functions,
+              "threads": threads}
+    session_tasks = {c.id: {"kind": "session", "case": c.to_dict(), **common} for c in cases}
+    pair_tasks = [{"kind": "pair", "baseline": a.to_dict(), "followup": b.to_dict(), "needs": {a.id, b.id}, **common}
                   for a, b in consecutive_pairs(cases)]
-    bar = Progress(len(session_tasks) + len(pair_tasks), enabled=progress)
-    lock = _acquire_lock(out)
-    engine = None
-    try:
-        if executor == "dask":
-            engine = _DaskExecutor(scheduler, jobs)
-        elif jobs == 1:
-            engine = _InlineExecutor()
-        else:
-            engine = _PoolExecutor(jobs)
-        scheduler_ = _Scheduler(engine, pair_tasks, bar)
-        for task in session_tasks.values():
-            scheduler_.submit(task)
-            if isinstance(engine, _InlineExecutor):
-                scheduler_.drain()
-        scheduler_.drain()
-        engine.shutdown()
+    total = len(session_tasks) * len(SESSION_ANALYSES) + len(pair_tasks) * len(PAIR_ANALYSES)
+    with run_lock(out):
+        write_dataset_description(out, cases)
+        write_bidsignore(out)
+        bar = Progress(total, enabled=progress)
         engine = None
-        result = CohortResult(out=out, records=scheduler_.records)
-        write_tables(out, cases, scheduler_.records, result)
-    finally:
-        if engine is not None:
-            engine.shutdown()
-        lock.unlink(missing_ok=True)
+        try:
+            with _ThreadEnvironment(threads):
+                if executor == "dask":
+                    engine = _DaskExecutor(scheduler, jobs)
+                elif jobs == 1:
+                    engine = _InlineExecutor()
+                else:
+                    engine = _PoolExecutor(jobs)
+                scheduler_ = _Scheduler(engine, pair_tasks, bar)
+                for task in session_tasks.values():
+                    scheduler_.submit(task)
+                    if isinstance(engine, _InlineExecutor):
+                        scheduler_.drain()
+                scheduler_.drain()
+                engine.shutdown()
+                engine = None
+            result = CohortResult(out=out, records=scheduler_.records, cases=list(cases), total=total,
+                                  threads_per_job=threads, jobs=jobs)
+            write_tables(out, cases, scheduler_.records, result)
+        finally:
+            if engine is not None:
+                engine.shutdown()
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _acquire_lock(out: Path) -> Path:
-    """``OUT/.run.lock`` holding host and pid; refuses a second live run into the same folder
-    (a lock left by a killed run is taken over)."""
-    import socket
+def run_lock(out: Path):
+    """Hold ``OUT/.run.lock`` (``flock``, atomic; released by the system when the process
+    ends) for the whole run; a second run into the same folder stops at once with a
+    :class:`~mspathobiology.errors.LockedError`."""
+    return file_lock(Path(out) / ".run.lock", timeout=0, what="output folder (another `mspathobiology run` "
+                                                              "is writing into it)")
 
-    lock = out / ".run.lock"
-    host = socket.gethostname()
-    if lock.exists():
+
+def write_dataset_description(out: Path, cases) -> Path:
+    """``OUT/dataset_description.json`` of the derivatives (BIDS 1.9 "Derivatives"): GeneratedBy
+    (name, version), the source dataset(s) in ``SourceDatasets`` and ``DatasetLinks`` naming
+    the datasets that ``Sources`` URIs point into (``raw`` and each derivative pipeline read)."""
+    out = Path(out)
+    links, sources = {}, []
+    roots = sorted({c.source for c in cases if c.source and Path(c.source).is_dir()})
+    for root in roots[:1]:  # BIDS URIs of one source dataset; other inputs get file:// URIs
+        root = Path(os.path.abspath(root))
+        links["raw"] = Path(os.path.relpath(root, os.path.abspath(out))).as_posix()
+        sources.append({"URL": links["raw"]})
+        pipelines = sorted({o.get("pipeline") for c in cases for o in c.origins.values() if o.get("pipeline")})
+        for pipeline in pipelines:
+            folder = root / "derivatives" / pipeline
+            if folder.is_dir():
+                links[pipeline] = Path(os.path.relpath(folder, os.path.abspath(out))).as_posix()
+    description = {"Name": "MSPathobiology cohort run", "BIDSVersion": BIDS_VERSION, "DatasetType": "derivative",
+                   "GeneratedBy": [{"Name": "MSPathobiology", "Version": __version__,
+                                    "Description": "lesions, rim lesions, atrophy and networks "
+                                                   "(mspathobiology run)"}]}
+    if sources:
+        description["SourceDatasets"] = sources
+    if links:
+        description["DatasetLinks"] = links
+    return write_json(out / "dataset_description.json", description)
+
+
+#: Files of a run that are not BIDS-derivatives files (.bidsignore, gitignore syntax).
+BIDSIGNORE = ("/reports/", "/cohort*.tsv", "/cohort_run.json", "/.run.lock", "/sub-*/**/case.json",
+              "/sub-*/**/pairs.json", *(f"/sub-*/**/{a}/" for a in ANALYSES))
+
+
+def write_bidsignore(out: Path) -> Path:
+    return atomic_write_text(Path(out) / ".bidsignore", "\n".join(BIDSIGNORE) + "\n")
+
+
+def publish_lesion_map(out: Path, case: Case, folder: Path) -> Path | None:
+    """Write the lesions step's label map under its BIDS-derivatives name,
+    ``OUT/sub-X/ses-Y/anat/sub-X_ses-Y_desc-lesions_dseg.nii.gz`` (a hard link when the file
+    system allows, else a copy), with a sidecar holding ``Sources`` and provenance."""
+    import shutil
+
+    found = lesion_output(folder)
+    marker = read_marker(folder) or {}
+    if found is None or not found.name.endswith(".nii.gz"):
+        return None
+    target = Path(out) / case.relative_dir / "anat" / bids.filename(case.subject, case.session, "lesions")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not (target.exists() and os.path.samefile(target, found)):
+        tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
+        tmp.unlink(missing_ok=True)
         try:
-            other_host, other_pid = lock.read_text().split()
-            other_pid = int(other_pid)
-        except (OSError, ValueError):
-            other_host, other_pid = "", -1
-        alive = False
-        if other_host == host and other_pid > 0 and other_pid != os.getpid():
-            try:
-                os.kill(other_pid, 0)
-                alive = True
-            except ProcessLookupError:
-                alive = False
-            except PermissionError:
-                alive = True
-        if alive:
-            raise InputError(out, f"another run (pid {other_pid}) is writing to this folder; wait for it or "
-                                  f"remove {lock} if that process is gone")
-    from ..io import atomic_write_text
-
-    atomic_write_text(lock, f"{host} {os.getpid()}\n")
-    return lock
+            os.link(found, tmp)
+        except OSError:
+            shutil.copy2(found, tmp)
+        os.replace(tmp, target)
+    sidecar = {"Description": f"lesion label map (voxel = lesion id): {lesions_source(case)}",
+               "Sources": marker.get("Sources", []),
+               "GeneratedBy": marker.get("GeneratedBy", []),
+               "LesionsSource": lesions_source(case),
+               "Provenance": marker.get("provenance", {})}
+    write_json(str(target)[: -len(".nii.gz")] + ".json", sidecar)
+    return target
 
 
 def _task_id(task):
@@ -696,7 +976,8 @@ class _Scheduler:
                 if task["kind"] == "session":
                     self.finished.add(Case.from_dict(task["case"]).id)
                 states = sorted({r["status"] for r in task_records})
-                self.bar.update(f"{_task_id(task)}: {', '.join(states) if states else 'nothing to do'}")
+                self.bar.update(f"{_task_id(task)}: {', '.join(states) if states else 'nothing to do'}",
+                                step=len(SESSION_ANALYSES if task["kind"] == "session" else PAIR_ANALYSES))
                 self.release()
 
 
@@ -720,15 +1001,18 @@ def write_tables(out, cases, records, result: CohortResult | None = None) -> dic
         row["analyses_done"] = ",".join(done)
         row["analyses_failed"] = ",".join(failed)
         row["error"] = "; ".join(f"{a}: {recs[a]['error']}" for a in failed)
+        row["lesions_source"] = lesions_source(case)
+        row["mspathobiology_version"] = __version__
         origin = {}
         for analysis in ANALYSES:
             for key, value in (recs.get(analysis, {}).get("summary") or {}).items():
                 name = key if key not in row or row[key] == value else f"{analysis}_{key}"
                 row[name] = value
                 origin[name] = analysis
+        row = round_row(row)
         rows.append(row)
         for table, members in TOPIC_TABLES.items():
-            topic = {k: row[k] for k in ("participant_id", "session_id")}
+            topic = {k: row[k] for k in ("participant_id", "session_id", "lesions_source")}
             topic.update({k: v for k, v in row.items() if origin.get(k) in members})
             topic_rows[table].append(topic)
         for analysis in failed:

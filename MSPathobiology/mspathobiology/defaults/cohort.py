@@ -54,3 +54,51 @@ REPORT_MAX_TABLE_ROWS = 40
 
 #: Width of the text progress bar, in characters.
 PROGRESS_BAR_WIDTH = 30
+
+#: Words that mark a derivative pipeline as ground truth, looked for in the Name and the
+#: GeneratedBy names/descriptions of its dataset_description.json (the phantom writes
+#: "mspathobiology.phantom" and "ground truth").
+GROUND_TRUTH_WORDS = ("phantom", "ground truth", "groundtruth")
+
+#: Decimal places of numbers in cohort tables and reports, by the unit the column name ends
+#: with (checked in this order; first match wins). Chosen for what the methods resolve:
+#: a lesion volume to a tenth of a 1 mm voxel (0.1 mm3), tissue volumes to 10 uL
+#: (0.01 mL), percentages (PBVC, disconnection) to 0.01 percentage points, which is below
+#: the 0.1-0.2 pp scan-rescan error of SIENA-type PBVC (Smith et al., NeuroImage 2002), and
+#: seconds to 0.1 s.
+ROUND_BY_SUFFIX = (("_mm3", 1), ("_ml", 2), ("_percent", 2), ("_percent_per_year", 2), ("_mm", 2),
+                   ("_s", 1), ("seconds", 1), ("_ppb", 2), ("_years", 3))
+#: Decimal places of every other real number: fractions (BPF, efficiency, coverage, kappa)
+#: to 4 places, i.e. 0.01 % of the range [0, 1].
+ROUND_DEFAULT_DECIMALS = 4
+
+#: The cohort page's summary: one row per session, one key biomarker per family, as
+#: (column of cohort.tsv, heading, unit). The full table is the downloadable cohort.tsv.
+SUMMARY_COLUMNS = (
+    ("lesion_count", "T2 lesions", "n"),
+    ("lesion_volume_mm3", "T2 lesion volume", "mm³"),
+    ("lesions_new", "new lesions", "n"),
+    ("lesions_enlarging", "enlarging lesions", "n"),
+    ("prl_candidates", "PRL", "n"),
+    ("bpf", "BPF", "fraction"),
+    ("pbvc_annualised_percent_per_year", "PBVC", "%/year"),
+    ("network_global_efficiency", "global efficiency", ""),
+    ("network_disconnected_percent", "disconnected streamlines", "%"),
+)
+
+#: Content-Security-Policy of every report page (a meta element; W3C CSP Level 3): nothing
+#: may load or run except images from the report's own folder and the page's one inline
+#: style sheet, allowed by its SHA-256 hash (added per page). No scripts, frames, forms,
+#: plug-ins or base-URL changes.
+REPORT_CSP = ("default-src 'none'; img-src 'self'; script-src 'none'; object-src 'none'; "
+              "base-uri 'none'; form-action 'none'")
+
+#: Threads each parallel job may use (SimpleITK, BLAS/OpenMP): cores // jobs, at least 1,
+#: so that threads x jobs never exceeds the cores.
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS")
+
+#: Plot styles: one per subject, cycling markers and line styles so that overlapping
+#: subjects stay distinguishable in print and for colour-blind readers.
+PLOT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+PLOT_LINESTYLES = ("-", "--", ":", "-.")

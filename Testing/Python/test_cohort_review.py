@@ -111,16 +111,16 @@ def test_save_with_writer_and_failed_writer_leaves_old_file(tmp_path):
 def test_store_records_files_and_finds_them_again(tmp_path):
     case = CASES[0]
     store = ReviewStore(tmp_path, "Ann")
-    store.save_file(case, "lesions", data=b"mask")
+    store.save_file(case, "lesions", ext=".txt", data=b"mask")
     store.save_file(case, "rimratings", suffix="ratings", ext=".tsv", data="id\trating\n1\tPRL\n")
     again = ReviewStore(tmp_path, "Ann")
     files = again.files(case)
     assert set(files) == {"lesions", "rimratings"}
     assert files["rimratings"].name == "sub-01_ses-01_desc-rimratingsann_ratings.tsv"
-    save_derivative(tmp_path, case, "lesions", "Bob", data=b"other")
+    save_derivative(tmp_path, case, "lesions", "Bob", ext=".txt", data=b"other")
     ReviewStore(tmp_path, "Bob").save()
     found = reviewed_files(tmp_path, case)
-    assert found["Ann"] == {"lesions": files["lesions"], "rimratings": files["rimratings"]}
-    assert found["Bob"]["lesions"].read_bytes() == b"other"
+    assert found["ann"] == {"lesions": files["lesions"], "rimratings": files["rimratings"]}
+    assert found["bob"]["lesions"].read_bytes() == b"other"
     assert reader_label("o'neil-smith") == "oneilsmith"
     assert derivative_file(tmp_path, case, "cvs", "x", suffix="ratings", ext=".tsv").parent.name == "anat"

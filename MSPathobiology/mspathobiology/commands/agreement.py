@@ -1,5 +1,6 @@
 """``mspathobiology agreement``: inter-rater agreement of lesion ratings (kappas and count ICC)."""
 
+from ..arguments import input_file, output_file
 from ..defaults import rims as D
 
 NAME = "agreement"
@@ -8,12 +9,12 @@ HELP = ("Cohen's kappa (2 raters), Fleiss' kappa (n raters) and the per-subject 
 
 
 def add_arguments(parser):
-    parser.add_argument("ratings", nargs="+", metavar="RATINGS.tsv",
+    parser.add_argument("ratings", nargs="+", metavar="RATINGS.tsv", type=input_file,
                         help="rating files <case>_rater-<rater>_ratings.tsv (with their .json sidecars)")
     parser.add_argument("--icc-form", default=D.DEFAULT_ICC_FORM,
                         choices=("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)"),
                         help=f"Shrout & Fleiss (1979) form for the count ICC (default {D.DEFAULT_ICC_FORM})")
-    parser.add_argument("--json", metavar="OUT", help="also write the results as JSON")
+    parser.add_argument("--json", metavar="OUT", type=output_file, help="also write the results as JSON")
 
 
 def _fmt(value):

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from ..arguments import output_folder, positive_int
 from ..defaults.cohort import DEMO_SESSIONS, DEMO_SUBJECTS
 
 NAME = "demo"
@@ -10,10 +11,10 @@ HELP = ("Make a small digital-phantom MS cohort, run every analysis on it and wr
 
 
 def add_arguments(parser):
-    parser.add_argument("--out", default="mspathobiology-demo", help="output folder (default: ./mspathobiology-demo)")
-    parser.add_argument("--subjects", type=int, default=DEMO_SUBJECTS, help=f"phantom subjects (default {DEMO_SUBJECTS})")
-    parser.add_argument("--sessions", type=int, default=DEMO_SESSIONS, help=f"sessions per subject (default {DEMO_SESSIONS})")
-    parser.add_argument("--jobs", type=int, default=1, help="cases run in parallel (default 1)")
+    parser.add_argument("--out", default="mspathobiology-demo", type=output_folder, help="output folder (default: ./mspathobiology-demo)")
+    parser.add_argument("--subjects", type=positive_int, default=DEMO_SUBJECTS, help=f"phantom subjects (default {DEMO_SUBJECTS})")
+    parser.add_argument("--sessions", type=positive_int, default=DEMO_SESSIONS, help=f"sessions per subject (default {DEMO_SESSIONS})")
+    parser.add_argument("--jobs", type=positive_int, default=1, help="cases run in parallel (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

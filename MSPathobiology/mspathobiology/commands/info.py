@@ -1,5 +1,6 @@
 """``mspathobiology info``: print the grid of one or more images and whether they share it."""
 
+from ..arguments import input_file
 from ..geometry import geometry_differences, voxel_to_ras
 from ..io import read_image
 
@@ -8,7 +9,7 @@ HELP = "Print size, spacing (mm), voxel-to-RAS matrix and value range of images;
 
 
 def add_arguments(parser):
-    parser.add_argument("images", nargs="+", help="NIfTI or NRRD images")
+    parser.add_argument("images", nargs="+", type=input_file, help="NIfTI or NRRD images")
 
 
 def run(args) -> int:

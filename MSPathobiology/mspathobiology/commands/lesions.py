@@ -1,5 +1,6 @@
 """``mspathobiology lesions``: segment (or take) FLAIR lesions, label, measure and place them."""
 
+from ..arguments import input_file, non_negative_float, output_folder
 from ..defaults.common import DEFAULT_CONNECTIVITY, MIN_LESION_VOLUME_MM3
 
 NAME = "lesions"
@@ -9,26 +10,26 @@ HELP = ("Segment FLAIR lesions (or label a given mask), write DIR/lesions.nii.gz
 
 
 def add_arguments(parser):
-    parser.add_argument("--flair", required=True, help="FLAIR image (NIfTI/NRRD)")
-    parser.add_argument("--t1", help="T1-weighted image of the same session (optional; recommended for whole-head "
+    parser.add_argument("--flair", required=True, type=input_file, help="FLAIR image (NIfTI/NRRD)")
+    parser.add_argument("--t1", type=input_file, help="T1-weighted image of the same session (optional; recommended for whole-head "
                                      "images): the brain mask is extracted from it, and it is registered rigidly "
                                      "to the FLAIR when on another grid")
-    parser.add_argument("--t1-post", dest="t1post", help="post-contrast T1 on the T1's grid (needs --t1): "
+    parser.add_argument("--t1-post", dest="t1post", type=input_file, help="post-contrast T1 on the T1's grid (needs --t1): "
                                                          "marks enhancing lesions")
-    parser.add_argument("--anatomy", help="FreeSurfer aseg / SynthSeg labelmap on the FLAIR grid (for locations)")
-    parser.add_argument("--brain-mask", dest="brain_mask",
+    parser.add_argument("--anatomy", type=input_file, help="FreeSurfer aseg / SynthSeg labelmap on the FLAIR grid (for locations)")
+    parser.add_argument("--brain-mask", dest="brain_mask", type=input_file,
                         help="brain mask on the FLAIR grid (else extracted from --t1; with a FLAIR alone, the FLAIR "
                              "must be skull-stripped); a mask made here is written to DIR/brain_mask.nii.gz")
-    parser.add_argument("--labels", help="lesion mask or labelmap (e.g. an expert's): skips segmentation")
+    parser.add_argument("--labels", type=input_file, help="lesion mask or labelmap (e.g. an expert's): skips segmentation")
     parser.add_argument("--keep-ids", action="store_true",
                         help="with --labels: keep the labelmap's lesion ids instead of renumbering by size")
     parser.add_argument("--connectivity", type=int, choices=(6, 18, 26), default=DEFAULT_CONNECTIVITY,
                         help="voxel connectivity of a lesion (default %(default)s)")
-    parser.add_argument("--min-volume", dest="min_volume", type=float, default=MIN_LESION_VOLUME_MM3,
+    parser.add_argument("--min-volume", dest="min_volume", type=non_negative_float, default=MIN_LESION_VOLUME_MM3,
                         help="smallest lesion kept, mm^3 (default %(default)s)")
     parser.add_argument("--no-bias-correction", dest="bias_correction", action="store_false", default=None,
                         help="skip N4 bias field correction")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", required=True, type=output_folder, help="output folder")
 
 
 def run(args) -> int:

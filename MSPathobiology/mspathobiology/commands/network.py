@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from ..arguments import input_file, output_folder, positive_float
 from ..defaults.networks import DEFAULT_ASSIGNMENT, DEFAULT_WEIGHT, SAMPLING_STEP_VOXELS
 
 NAME = "network"
@@ -10,10 +11,10 @@ HELP = ("Build a structural connectome from a tractogram (.tck/.trk/.trx/.vtk/.v
 
 
 def add_arguments(parser):
-    parser.add_argument("--tractogram", required=True, help="tractogram file (RAS mm)")
-    parser.add_argument("--parcellation", required=True, help="label image (NIfTI/NRRD), one value per region")
-    parser.add_argument("--lesions", help="lesion mask or lesion label image")
-    parser.add_argument("--scalar", help="scalar map (e.g. FA) sampled along streamlines for --weight mean_scalar")
+    parser.add_argument("--tractogram", required=True, type=input_file, help="tractogram file (RAS mm)")
+    parser.add_argument("--parcellation", required=True, type=input_file, help="label image (NIfTI/NRRD), one value per region")
+    parser.add_argument("--lesions", type=input_file, help="lesion mask or lesion label image")
+    parser.add_argument("--scalar", type=input_file, help="scalar map (e.g. FA) sampled along streamlines for --weight mean_scalar")
     parser.add_argument("--assignment", default=DEFAULT_ASSIGNMENT,
                         help="endpoint assignment: 'end' (nearest voxel, as DIPY) or 'radial:R' (search up to R mm "
                              "for a labelled voxel, as MRtrix3 tck2connectome; 'radial' = 4 mm). Default: %(default)s")
@@ -22,11 +23,11 @@ def add_arguments(parser):
     parser.add_argument("--keep-unassigned", action="store_true",
                         help="keep label 0 (unassigned endpoints) as the first row and column")
     parser.add_argument("--keep-diagonal", action="store_true", help="keep self-connections on the diagonal")
-    parser.add_argument("--step", type=float, default=SAMPLING_STEP_VOXELS,
+    parser.add_argument("--step", type=positive_float, default=SAMPLING_STEP_VOXELS,
                         help="lesion sampling step along streamlines, in voxels (default: %(default)s)")
     parser.add_argument("--vtk-space", choices=("RAS", "LPS"),
                         help="frame of a .vtk/.vtp file that has no SPACE tag (default: LPS, as Slicer)")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", required=True, type=output_folder, help="output folder")
 
 
 def run(args) -> int:

@@ -1,23 +1,25 @@
 """``mspathobiology pbvc``: percent brain volume change between two T1 images of one subject."""
 
+from ..arguments import input_file, output_folder, positive_float
+
 NAME = "pbvc"
 HELP = ("Percent brain volume change (edge displacement in halfway space, shared intensity model) "
         "-> OUT/pbvc.json and OUT/pbvc_edge_displacement_mm.nii.gz on the baseline grid.")
 
 
 def add_arguments(parser):
-    parser.add_argument("--baseline", required=True, help="baseline T1")
-    parser.add_argument("--followup", required=True, help="follow-up T1")
-    parser.add_argument("--baseline-mask", help="baseline brain mask (default: classical brain extraction)")
-    parser.add_argument("--followup-mask", help="follow-up brain mask (default: classical brain extraction)")
-    parser.add_argument("--baseline-lesions", help="baseline lesion mask (filled with NAWM before measuring)")
-    parser.add_argument("--followup-lesions", help="follow-up lesion mask (filled with NAWM before measuring)")
-    parser.add_argument("--baseline-parcellation",
+    parser.add_argument("--baseline", required=True, type=input_file, help="baseline T1")
+    parser.add_argument("--followup", required=True, type=input_file, help="follow-up T1")
+    parser.add_argument("--baseline-mask", type=input_file, help="baseline brain mask (default: classical brain extraction)")
+    parser.add_argument("--followup-mask", type=input_file, help="follow-up brain mask (default: classical brain extraction)")
+    parser.add_argument("--baseline-lesions", type=input_file, help="baseline lesion mask (filled with NAWM before measuring)")
+    parser.add_argument("--followup-lesions", type=input_file, help="follow-up lesion mask (filled with NAWM before measuring)")
+    parser.add_argument("--baseline-parcellation", type=input_file,
                         help="baseline parcellation -> OUT/pbvc_regional_change.tsv (change within a fixed region)")
-    parser.add_argument("--interval-years", type=float, help="time between visits, years (annualised rate)")
+    parser.add_argument("--interval-years", type=positive_float, help="time between visits, years (annualised rate)")
     parser.add_argument("--apply-calibration", action="store_true",
                         help="multiply the PBVC by the SIENA-like self-calibration factor (reported either way)")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", required=True, type=output_folder, help="output folder")
 
 
 def run(args) -> int:

@@ -145,6 +145,29 @@ input_file = _as_type(check_input_file, "input file")
 input_folder = _as_type(check_input_folder, "input folder")
 
 
+def _mask_file(text):
+    from .errors import InputError
+    from .io import check_mask_coverage, read_image
+    check_input_file(text, "value")
+    try:
+        check_mask_coverage(read_image(text, kind="label"), str(text))
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return str(text)
+
+
+def mask_file(text):
+    """argparse type: an existing brain or lesion mask (or lesion labelmap) that is readable,
+    holds labels, and does not cover the whole image (:func:`mspathobiology.io.check_mask_coverage`)."""
+    try:
+        return _mask_file(text)
+    except ArgumentError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
+
+
+mask_file.__name__ = "mask file"
+
+
 def input_path(text):
     """argparse type: an existing file or folder (e.g. a dataset folder or a case list)."""
     if "\x00" in str(text) or not Path(text).exists():

@@ -35,7 +35,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .defaults.common import LABEL_INTEGER_TOLERANCE
-from .defaults.io import LOCK_POLL_SECONDS, LOCK_TIMEOUT_SECONDS, STALE_TEMP_SECONDS
+from .defaults.io import LOCK_POLL_SECONDS, LOCK_TIMEOUT_SECONDS, MAX_MASK_FRACTION, STALE_TEMP_SECONDS
 from .errors import InputError, LockedError, OutputError
 
 try:  # POSIX advisory locks, released by the operating system when the process ends
@@ -227,6 +227,17 @@ def validate_label_array(array: np.ndarray, source: str = "labels") -> None:
                                      "probability map, not labels: threshold it first")
     if array.size and array.min() < 0:
         raise InputError(source, f"holds negative label values (min {array.min()}); labels must be >= 0")
+
+
+def check_mask_coverage(image: sitk.Image, source: str = "mask", max_fraction: float = MAX_MASK_FRACTION) -> float:
+    """Refuse a mask or lesion labelmap whose non-zero voxels fill at least ``max_fraction`` of
+    the image (an inverted mask or a wrong file); return the fraction covered."""
+    array = sitk.GetArrayViewFromImage(image)
+    fraction = float(np.count_nonzero(array)) / max(array.size, 1)
+    if fraction >= max_fraction:
+        raise InputError(source, f"covers {100 * fraction:.1f} % of the image; a brain or lesion mask must "
+                                 f"mark a region (< {100 * max_fraction:.0f} %): is it inverted or the wrong file?")
+    return fraction
 
 
 def read_json(path, name: str | None = None, expect: type | None = None):

@@ -1,6 +1,6 @@
 """``mspathobiology atrophy``: tissue volumes, BPF, deep GM and regional volumes of one T1."""
 
-from ..arguments import input_file, output_folder
+from ..arguments import input_file, mask_file, output_folder
 
 NAME = "atrophy"
 HELP = ("Tissue volumes (mL), brain parenchymal fraction, thalamus/deep GM and regional volumes from a T1 "
@@ -10,8 +10,8 @@ HELP = ("Tissue volumes (mL), brain parenchymal fraction, thalamus/deep GM and r
 def add_arguments(parser):
     parser.add_argument("--t1", required=True, type=input_file, help="T1-weighted image (NIfTI/NRRD)")
     parser.add_argument("--flair", type=input_file, help="FLAIR on the T1 grid (optional second feature)")
-    parser.add_argument("--lesions", type=input_file, help="lesion mask/labels on the T1 grid (filled with NAWM before segmentation)")
-    parser.add_argument("--brain-mask", type=input_file, help="brain (GM+WM) mask on the T1 grid; default: classical brain extraction")
+    parser.add_argument("--lesions", type=mask_file, help="lesion mask/labels on the T1 grid (filled with NAWM before segmentation)")
+    parser.add_argument("--brain-mask", type=mask_file, help="brain (GM+WM) mask on the T1 grid; default: classical brain extraction")
     parser.add_argument("--anatomy", type=input_file, help="FreeSurfer aseg labelmap on the T1 grid (thalamus, deep GM)")
     parser.add_argument("--parcellation", type=input_file, help="parcellation labelmap on the T1 grid -> OUT/regional_volumes.tsv")
     parser.add_argument("--head-size-scaling", action="store_true",

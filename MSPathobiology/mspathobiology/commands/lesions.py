@@ -1,6 +1,6 @@
 """``mspathobiology lesions``: segment (or take) FLAIR lesions, label, measure and place them."""
 
-from ..arguments import input_file, non_negative_float, output_folder
+from ..arguments import input_file, mask_file, non_negative_float, output_folder
 from ..defaults.common import DEFAULT_CONNECTIVITY, MIN_LESION_VOLUME_MM3
 
 NAME = "lesions"
@@ -17,10 +17,10 @@ def add_arguments(parser):
     parser.add_argument("--t1-post", dest="t1post", type=input_file, help="post-contrast T1 on the T1's grid (needs --t1): "
                                                          "marks enhancing lesions")
     parser.add_argument("--anatomy", type=input_file, help="FreeSurfer aseg / SynthSeg labelmap on the FLAIR grid (for locations)")
-    parser.add_argument("--brain-mask", dest="brain_mask", type=input_file,
+    parser.add_argument("--brain-mask", dest="brain_mask", type=mask_file,
                         help="brain mask on the FLAIR grid (else extracted from --t1; with a FLAIR alone, the FLAIR "
                              "must be skull-stripped); a mask made here is written to DIR/brain_mask.nii.gz")
-    parser.add_argument("--labels", type=input_file, help="lesion mask or labelmap (e.g. an expert's): skips segmentation")
+    parser.add_argument("--labels", type=mask_file, help="lesion mask or labelmap (e.g. an expert's): skips segmentation")
     parser.add_argument("--keep-ids", action="store_true",
                         help="with --labels: keep the labelmap's lesion ids instead of renumbering by size")
     parser.add_argument("--connectivity", type=int, choices=(6, 18, 26), default=DEFAULT_CONNECTIVITY,

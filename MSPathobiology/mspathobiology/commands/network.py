@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ..arguments import input_file, output_folder, positive_float
+from ..arguments import input_file, mask_file, output_folder, positive_float
 from ..defaults.networks import DEFAULT_ASSIGNMENT, DEFAULT_WEIGHT, SAMPLING_STEP_VOXELS
 
 NAME = "network"
@@ -13,7 +13,7 @@ HELP = ("Build a structural connectome from a tractogram (.tck/.trk/.trx/.vtk/.v
 def add_arguments(parser):
     parser.add_argument("--tractogram", required=True, type=input_file, help="tractogram file (RAS mm)")
     parser.add_argument("--parcellation", required=True, type=input_file, help="label image (NIfTI/NRRD), one value per region")
-    parser.add_argument("--lesions", type=input_file, help="lesion mask or lesion label image")
+    parser.add_argument("--lesions", type=mask_file, help="lesion mask or lesion label image")
     parser.add_argument("--scalar", type=input_file, help="scalar map (e.g. FA) sampled along streamlines for --weight mean_scalar")
     parser.add_argument("--assignment", default=DEFAULT_ASSIGNMENT,
                         help="endpoint assignment: 'end' (nearest voxel, as DIPY) or 'radial:R' (search up to R mm "

@@ -1,6 +1,6 @@
 """``mspathobiology pbvc``: percent brain volume change between two T1 images of one subject."""
 
-from ..arguments import input_file, output_folder, positive_float
+from ..arguments import input_file, mask_file, output_folder, positive_float
 
 NAME = "pbvc"
 HELP = ("Percent brain volume change (edge displacement in halfway space, shared intensity model) "
@@ -10,10 +10,10 @@ HELP = ("Percent brain volume change (edge displacement in halfway space, shared
 def add_arguments(parser):
     parser.add_argument("--baseline", required=True, type=input_file, help="baseline T1")
     parser.add_argument("--followup", required=True, type=input_file, help="follow-up T1")
-    parser.add_argument("--baseline-mask", type=input_file, help="baseline brain mask (default: classical brain extraction)")
-    parser.add_argument("--followup-mask", type=input_file, help="follow-up brain mask (default: classical brain extraction)")
-    parser.add_argument("--baseline-lesions", type=input_file, help="baseline lesion mask (filled with NAWM before measuring)")
-    parser.add_argument("--followup-lesions", type=input_file, help="follow-up lesion mask (filled with NAWM before measuring)")
+    parser.add_argument("--baseline-mask", type=mask_file, help="baseline brain mask (default: classical brain extraction)")
+    parser.add_argument("--followup-mask", type=mask_file, help="follow-up brain mask (default: classical brain extraction)")
+    parser.add_argument("--baseline-lesions", type=mask_file, help="baseline lesion mask (filled with NAWM before measuring)")
+    parser.add_argument("--followup-lesions", type=mask_file, help="follow-up lesion mask (filled with NAWM before measuring)")
     parser.add_argument("--baseline-parcellation", type=input_file,
                         help="baseline parcellation -> OUT/pbvc_regional_change.tsv (change within a fixed region)")
     parser.add_argument("--interval-years", type=positive_float, help="time between visits, years (annualised rate)")

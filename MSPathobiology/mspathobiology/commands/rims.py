@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ..arguments import input_file, non_negative_float, output_folder
+from ..arguments import input_file, mask_file, non_negative_float, output_folder
 from ..defaults import rims as D
 
 NAME = "rims"
@@ -18,7 +18,7 @@ def _sign(text):
 
 
 def add_arguments(parser):
-    parser.add_argument("--lesions", required=True, type=input_file, help="lesion label image (voxel = lesion id)")
+    parser.add_argument("--lesions", required=True, type=mask_file, help="lesion label image (voxel = lesion id)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--qsm", type=input_file, help="QSM / susceptibility map, ppb (paramagnetic positive)")
     source.add_argument("--phase", type=input_file, help="unwrapped high-pass filtered phase, rad")
@@ -33,8 +33,8 @@ def add_arguments(parser):
     parser.add_argument("--lesion-table", type=input_file, help="lesion table whose 'enhancing' column marks enhancing lesions")
     parser.add_argument("--anatomy", type=input_file, help="FreeSurfer aseg labelmap: rims are judged against white matter only "
                                           "(recommended)")
-    parser.add_argument("--wm-mask", type=input_file, help="white-matter mask (instead of --anatomy)")
-    parser.add_argument("--brain-mask", type=input_file, help="brain mask (used when neither --anatomy nor --wm-mask is given)")
+    parser.add_argument("--wm-mask", type=mask_file, help="white-matter mask (instead of --anatomy)")
+    parser.add_argument("--brain-mask", type=mask_file, help="brain mask (used when neither --anatomy nor --wm-mask is given)")
     parser.add_argument("--band-inner-mm", type=non_negative_float, default=D.EDGE_BAND_INNER_MM,
                         help=f"edge band depth inside the lesion, mm (default {D.EDGE_BAND_INNER_MM})")
     parser.add_argument("--band-outer-mm", type=non_negative_float, default=D.EDGE_BAND_OUTER_MM,

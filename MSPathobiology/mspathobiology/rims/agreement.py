@@ -18,7 +18,8 @@ import numpy as np
 
 from ..defaults import rims as D
 from ..errors import InputError
-from .ratings import POSITIVE_LABEL, read_ratings
+from ..identity import person_label
+from .ratings import POSITIVE_LABEL, TASKS, read_ratings
 
 ICC_FORMS = ("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)")
 
@@ -123,13 +124,23 @@ def agreement_from_ratings(rows, icc_form: str = D.DEFAULT_ICC_FORM) -> dict:
     per-subject counts of the positive label (PRL / CVS+) on those lesions and their ICC
     (``icc``, form ``icc_form``; NaN with a ``note`` when fewer than 2 cases or raters).
     """
-    labels = defaultdict(dict)  # (task, case, lesion) -> {rater: label}
-    for row in rows:
-        key = (row["task"], str(row["case"]), int(row["lesion_id"]))
-        if row["rater"] in labels[key]:
-            raise InputError("ratings", f"rater {row['rater']!r} rated lesion {key[2]} of case {key[1]} twice "
+    if icc_form not in ICC_FORMS:
+        raise InputError("icc_form", f"must be one of {', '.join(ICC_FORMS)}, not {icc_form!r}")
+    labels = defaultdict(dict)  # (task, case, lesion) -> {rater label: label}
+    for n, row in enumerate(rows, start=1):
+        try:
+            task, label, rater = row["task"], row["label"], person_label(row["rater"])
+            key = (task, str(row["case"]), int(row["lesion_id"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError("ratings", f"row {n} is not a rating (needs case, lesion_id, rater, task, label): "
+                                        f"{exc}") from None
+        if task not in TASKS or label not in TASKS[task]:
+            raise InputError("ratings", f"row {n}: {label!r} is not a label of task {task!r} "
+                                        f"(labels: {TASKS.get(task, 'unknown task')})")
+        if rater in labels[key]:
+            raise InputError("ratings", f"rater {rater!r} rated lesion {key[2]} of case {key[1]} twice "
                                         f"({key[0]}); give each rater's file once")
-        labels[key][row["rater"]] = row["label"]
+        labels[key][rater] = label
     result = {}
     for task in sorted({k[0] for k in labels}):
         keys = sorted(k for k in labels if k[0] == task)

@@ -8,6 +8,8 @@ scene with :func:`new_scene`.
 
 - volumes: :func:`volume_to_image`, :func:`image_to_volume`, :func:`labelmap_node_to_image`
 - segmentations: :func:`label_image_to_segmentation`, :func:`segmentation_to_label_image`
+- lesion segmentations with stable segment IDs ``lesion_<id>`` and the relabel after edits:
+  :mod:`mspathobiology_mrml.lesion_segments`
 - tables: :func:`rows_to_table`, :func:`table_to_rows`
 - markups: :func:`points_to_markups`, :func:`markups_to_points`
 - files: :func:`save_node`, :func:`load_volume`, :func:`load_segmentation`, :func:`load_table`,
@@ -17,6 +19,7 @@ scene with :func:`new_scene`.
 
 from pathlib import Path
 
+from . import lesion_segments
 from .markups import markups_to_points, points_to_markups
 from .scene import application_logic, module_logic, new_scene, release_scene
 from .segmentations import label_image_to_segmentation, segment_table, segmentation_to_label_image
@@ -26,7 +29,7 @@ from .volumes import image_to_volume, labelmap_node_to_image, volume_to_image
 
 __all__ = [
     "application_logic", "ensure_requirements", "image_to_volume", "label_image_to_segmentation",
-    "labelmap_node_to_image", "load_markups", "load_segmentation", "load_table", "load_volume",
+    "labelmap_node_to_image", "lesion_segments", "load_markups", "load_segmentation", "load_table", "load_volume",
     "markups_to_points", "module_logic", "new_scene", "node_name_from_path", "points_to_markups",
     "release_scene", "requirements_path", "rows_to_table", "save_node", "segment_table",
     "segmentation_to_label_image", "table_to_rows", "volume_to_image",

@@ -28,3 +28,13 @@ COLUMN_TYPE_PROPERTY = "MSPathobiology.valueType"
 #: Colour table used for segment colours when Slicer's default labelmap colours are procedural
 #: (random): the built-in "Labels" table that every MRML colour logic adds.
 FALLBACK_LABEL_COLOR_NODE_ID = "vtkMRMLColorTableNodeLabels"
+
+#: Lesion segments: segment ID ``lesion_<id>`` (stable across relabels, so the Segment Editor's
+#: selection, undo history and per-segment visibility survive) and the segment name shown.
+LESION_SEGMENT_ID_PREFIX = "lesion_"
+LESION_NAME_FORMAT = "Lesion {id}"
+
+#: Node reference (on a lesion segmentation) to the hidden labelmap holding the lesion ids its
+#: lesion table was computed from; the relabel after edits compares with it.
+TABLE_LABELS_ROLE = "MSPathobiologyTableLabels"
+TABLE_LABELS_SUFFIX = " table labels"

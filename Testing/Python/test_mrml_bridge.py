@@ -460,3 +460,115 @@ def test_requirements_file_lists_packages_slicer_lacks():
              if line.strip() and not line.startswith("#")}
     assert {"nibabel", "networkx", "trx-python"} <= names
     assert not names & {"numpy", "SimpleITK", "vtk", "scipy"}
+
+
+# ----------------------------------------------------------------------------- the correction loop
+@pytest.fixture(scope="module")
+def segmented_phantom():
+    """The small phantom's FLAIR and anatomy, segmented by the lesions part in memory."""
+    from mspathobiology import lesions
+    from mspathobiology.phantom import generate_subject
+
+    session = generate_subject(seed=0, small=True, sessions=1).sessions[0]
+    images = {"flair": session.images["flair"], "anatomy": session.anatomy}
+    analyse = getattr(lesions, "analyse", None) or lesions.analyse_case
+    return images, analyse(images).labels
+
+
+def segment_masks(node, reference):
+    """{segment ID: set of flat voxel indices} of every segment, exported one by one."""
+    from mspathobiology_mrml.segmentations import segmentation_to_label_image
+
+    image, _ = segmentation_to_label_image(node, reference_volume_node=reference)
+    values = sitk.GetArrayFromImage(image).ravel()
+    rows = bridge.segment_table(node)
+    return {row["id"]: frozenset(np.flatnonzero(values == row["label"]).tolist()) for row in rows}
+
+
+def erase(node, segment_id, reference_image, where):
+    """Erase voxels of one segment the way a Segment Editor effect does (SetBinaryLabelmapToSegment)."""
+    from mspathobiology_mrml.lesion_segments import _oriented_extent, _oriented_mask
+
+    mask = np.zeros(sitk.GetArrayViewFromImage(reference_image).shape, bool)
+    current = segment_masks(node, None)[segment_id]
+    mask.ravel()[list(current)] = True
+    mask &= ~where
+    box = tuple(slice(0, n) for n in mask.shape)
+    logic = slicer.vtkSlicerSegmentationsModuleLogic
+    assert logic.SetBinaryLabelmapToSegment(_oriented_mask(mask, box, voxel_to_ras(reference_image)), node, segment_id,
+                                            logic.MODE_REPLACE, _oriented_extent(box))
+
+
+def test_relabel_after_edits_keeps_untouched_segments(scene, segmented_phantom):
+    from mspathobiology_mrml import lesion_segments as ls
+
+    images, labels = segmented_phantom
+    flair = bridge.image_to_volume(scene, images["flair"], "FLAIR")
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Lesions")
+    node.CreateDefaultDisplayNodes()
+    report = ls.write_lesion_labels(node, labels, flair)
+    ls.store_table_labels(node, labels)
+    ids = sorted(int(v) for v in np.unique(sitk.GetArrayViewFromImage(labels)) if v)
+    assert len(ids) >= 5 and report["added"] == ids
+    segmentation = node.GetSegmentation()
+    assert list(segmentation.GetSegmentIDs()) == [f"lesion_{i}" for i in ids]
+    assert segmentation.GetSegment("lesion_1").GetName() == "Lesion 1"
+    assert not ls.is_edited(node, flair)
+    node.GetDisplayNode().SetSegmentVisibility("lesion_5", False)
+    before = segment_masks(node, flair)
+    objects = {i: segmentation.GetSegment(i) for i in segmentation.GetSegmentIDs()}
+
+    edits = []
+    watcher = ls.LesionEditWatcher(lambda n: edits.append(n.GetName()))
+    watcher.watch(node)
+    # the reader deletes lesion 2 and cuts lesion 1 in two with a two-slice-thick eraser
+    segmentation.RemoveSegment("lesion_2")
+    array = sitk.GetArrayViewFromImage(labels)
+    k = np.nonzero(array == 1)[0]
+    cut = np.zeros(array.shape, bool)
+    middle = int(round(k.mean()))
+    cut[middle - 1:middle + 1] = True
+    erase(node, "lesion_1", labels, cut)
+    # and draws a new lesion as a new segment
+    drawn = np.zeros(array.shape, bool)
+    free = np.argwhere(array == 0)[len(np.argwhere(array == 0)) // 3]
+    drawn[tuple(slice(max(c - 1, 0), c + 2) for c in free)] = True
+    drawn &= array == 0
+    segmentation.AddEmptySegment("Segment_drawn")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(flair)
+    box = tuple(slice(0, n) for n in array.shape)
+    assert slicer.vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment(
+        ls._oriented_mask(drawn, box, voxel_to_ras(labels)), node, "Segment_drawn", 0, ls._oriented_extent(box))
+    assert len(edits) >= 3 and ls.is_edited(node, flair)
+
+    edits.clear()
+    with watcher.quiet():
+        new_labels, report = ls.relabel(node, flair)
+    assert edits == []  # the relabel's own writes are not reported as edits
+    watcher.stop()
+
+    after = segment_masks(node, flair)
+    untouched = [f"lesion_{i}" for i in ids if i not in (1, 2)]
+    for segment_id in untouched:  # same segment object, same ID, same voxels
+        assert segment_id in after and after[segment_id] == before[segment_id], segment_id
+        assert segmentation.GetSegment(segment_id) is objects[segment_id]
+    assert sorted(report["segments"]["unchanged"]) == sorted(int(s.split("_")[1]) for s in untouched)
+    assert "lesion_2" not in after and 2 in report["removed"]
+    assert node.GetDisplayNode().GetSegmentVisibility("lesion_5") is False
+    # lesion 1 was split: its larger part keeps id 1, the other part gets a new id above all old ids
+    parts = [i for i in report["new"]]
+    assert 1 in report["kept"] and len(parts) >= 2 and min(parts) > max(ids)
+    assert after["lesion_1"] < before["lesion_1"]
+    assert "Segment_drawn" not in after  # became a lesion_<id> segment
+    new_array = sitk.GetArrayViewFromImage(new_labels)
+    drawn_ids = set(np.unique(new_array[drawn]).tolist()) - {0}
+    assert len(drawn_ids) == 1 and drawn_ids.pop() in parts
+    for value in np.unique(new_array[new_array > 0]):
+        assert after[f"lesion_{value}"] == frozenset(np.flatnonzero(new_array.ravel() == value).tolist())
+
+
+def test_lesion_segment_ids():
+    from mspathobiology_mrml import lesion_segments as ls
+
+    assert ls.segment_id(7) == "lesion_7" and ls.lesion_id("lesion_7") == 7
+    assert ls.lesion_id("Segment_1") is None and ls.lesion_id("lesion_x") is None

@@ -26,6 +26,7 @@ import json
 import os
 import socket
 import struct
+import sys
 import tempfile
 import time
 import zlib
@@ -146,6 +147,28 @@ def check_image_file(path, name: str | None = None) -> None:
         check_nifti_bytes(_file_bytes(path, _source(path, name)), _source(path, name))
 
 
+@contextlib.contextmanager
+def quiet_c_stderr():
+    """Hide what C libraries print on file descriptor 2 while the block runs (niftilib's
+    "** ERROR: NWAD" lines on a full disk, MetaImage's read messages): the package reports
+    those failures itself, in one line."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no file descriptor 2 (embedded interpreter)
+        yield
+        return
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 # --- reading -----------------------------------------------------------------------------
 
 def read_image(path, kind: str = "intensity", name: str | None = None) -> sitk.Image:
@@ -167,7 +190,8 @@ def read_image(path, kind: str = "intensity", name: str | None = None) -> sitk.I
         raise InputError(source, "is empty (0 bytes)")
     check_image_file(path, name)
     try:
-        image = sitk.ReadImage(str(path))
+        with quiet_c_stderr():
+            image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
         first = lines[-1] if lines else "unknown reader error"
@@ -458,7 +482,8 @@ def write_image(image: sitk.Image, path, compress: bool = True) -> Path:
     path = Path(path)
     with temporary_file(path, _suffix(path)) as tmp:
         try:
-            sitk.WriteImage(image, str(tmp), compress)
+            with quiet_c_stderr():
+                sitk.WriteImage(image, str(tmp), compress)
         except RuntimeError as exc:
             raise OutputError(path, f"could not be written ({str(exc).strip().splitlines()[-1]}); "
                                     "the previous file is unchanged") from None

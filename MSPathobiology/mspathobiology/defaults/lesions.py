@@ -157,3 +157,11 @@ DETECTION_GAMMA = 0.65
 DETECTION_MIN_VOLUME_MM3 = 3.0
 #: Anima labels components with ITK's default face connectivity (6).
 DETECTION_CONNECTIVITY = 6
+
+# --- FLAIR-like contrast from a real T1 (validation aid, mspathobiology.lesions.flair_like)
+#: FLAIR levels relative to white matter: CSF nulled by the inversion (about 0.2-0.3 x WM),
+#: cortex 1.1-1.3 x WM on 3 T FLAIR (the same range as CORTEX_MIN_NORMALISED_FLAIR's source;
+#: e.g. Schmidt et al., NeuroImage 2012, normalise FLAIR to WM with GM slightly above it).
+FLAIR_LIKE_LEVELS = {"csf": 0.25, "gm": 1.2, "wm": 1.0}
+#: Gaussian noise of the FLAIR-like image, sd as a fraction of WM (SNR 50 in WM, typical of 3 T FLAIR).
+FLAIR_LIKE_NOISE = 0.02

@@ -25,7 +25,7 @@ from ..registration import register_rigid
 
 METHOD_GIVEN = "given"
 METHOD_T1 = "brain extraction on the T1 (mspathobiology.atrophy.brain_extraction)"
-METHOD_T1_REGISTERED = METHOD_T1 + ", T1 registered rigidly to the FLAIR (Mattes MI)"
+METHOD_REGISTERED = "; T1 registered rigidly to the FLAIR (Mattes MI)"
 METHOD_FLAIR = "FLAIR Otsu head mask, holes filled (for skull-stripped FLAIR)"
 
 
@@ -33,19 +33,17 @@ METHOD_FLAIR = "FLAIR Otsu head mask, holes filled (for skull-stripped FLAIR)"
 class BrainMask:
     """Brain mask on the FLAIR grid and how it was made."""
     mask: np.ndarray                          #: bool [k, j, i] on the FLAIR grid
-    method: str                               #: one of the METHOD_* texts
+    method: str                               #: how: METHOD_GIVEN, METHOD_FLAIR or the T1 extraction's method
     t1_to_flair: sitk.Transform | None = None  #: FLAIR point -> T1 point (LPS mm) when registered
 
 
-def t1_brain(t1: sitk.Image) -> np.ndarray:
-    """Brain mask (bool [k, j, i], T1 grid) from the project's T1 brain extraction."""
+def t1_brain(t1: sitk.Image) -> tuple[np.ndarray, str]:
+    """(brain mask bool [k, j, i] on the T1 grid, method text) from the project's T1 brain
+    extraction (:func:`mspathobiology.atrophy.brain_extraction.extract_brain`)."""
     from ..atrophy.brain_extraction import extract_brain
 
     result = extract_brain(t1)
-    brain = result[0] if isinstance(result, tuple) else result
-    if isinstance(brain, sitk.Image):
-        brain = sitk.GetArrayFromImage(brain)
-    return np.asarray(brain) != 0
+    return result.brain_array(), f"{METHOD_T1}: {result.method}"
 
 
 def register_t1_to_flair(flair: sitk.Image, t1: sitk.Image) -> sitk.Transform:
@@ -72,9 +70,9 @@ def brain_mask_on_flair(flair: sitk.Image, t1: sitk.Image | None = None, brain_m
             raise InputError("brain mask", "is empty (no non-zero voxel)")
         return BrainMask(mask, METHOD_GIVEN)
     if t1 is not None:
-        brain = t1_brain(t1)
+        brain, method = t1_brain(t1)
         if same_geometry(flair, t1):
-            return BrainMask(brain, METHOD_T1)
+            return BrainMask(brain, method)
         transform = register_t1_to_flair(flair, t1)
         carried = sitk.Resample(image_like(brain.astype(np.uint8), t1), flair, transform, sitk.sitkNearestNeighbor,
                                 0, sitk.sitkUInt8)
@@ -82,7 +80,7 @@ def brain_mask_on_flair(flair: sitk.Image, t1: sitk.Image | None = None, brain_m
         if not mask.any():
             raise InputError("T1", "the T1 brain mask does not overlap the FLAIR after registration; "
                                    "are they the same subject and session?")
-        return BrainMask(mask, METHOD_T1_REGISTERED, transform)
+        return BrainMask(mask, method + METHOD_REGISTERED, transform)
     from .segment import estimate_brain_mask
 
     mask = estimate_brain_mask(flair)

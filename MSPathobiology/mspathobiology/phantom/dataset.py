@@ -13,8 +13,9 @@ visit's own images:
   ``location``: the LST-AI-style rule of :func:`.lesions.classify` on the anatomy with lesion
   voxels counted as white matter (periventricular > infratentorial > cortical (>= 50 % of voxels
   in cortex) > juxtacortical > deep white matter). ``rim_class``: the designed rim (a
-  susceptibility shell on the lesion's edge voxels within a cone covering all, 70 % or 25 % of
-  the solid angle). ``rim_coverage``: :func:`.lesions.measure_rim_coverage` on the noise-free
+  susceptibility shell on the lesion's edge voxels in a cap around a random axis) named from
+  ``rim_fraction``, the exact fraction of edge voxels it covers (``RIM_FRACTIONS``).
+  ``ring_enhancing``: enhancing at this visit on its edge only. ``rim_coverage``: :func:`.lesions.measure_rim_coverage` on the noise-free
   susceptibility map (fraction of edge voxels >= 12 ppb above the median of the core, or above
   the lower quartile of the lesion when its core has < 8 voxels; a vein crossing the edge counts
   too, so lesions without a rim can have a small coverage). ``central_vein``,
@@ -32,8 +33,9 @@ visit's own images:
   ``brain_volume_supersampled_ml`` and ``pbvc_supersampled_percent``: the same volumes measured by
   supersampling each visit's brain boundary (the brain masks reproduce these to one voxel).
 - ``connectome``: end-voxel assignment of both endpoints in the parcellation (symmetric counts,
-  zero diagonal, label 0 excluded, rows in ``labels`` order); ``disconnected_streamlines``:
-  indices of streamlines with any sample (every 0.25 voxel) in a lesion voxel of this visit.
+  zero diagonal, label 0 excluded, rows in ``labels`` order); ``connectome_radial``: the same with
+  radial-search assignment (``radius_mm``); ``disconnected_streamlines``: indices of streamlines
+  that pass through a lesion voxel of this visit, by exact voxel traversal (:mod:`.tractography`).
 - ``motion`` (rotation, translation mm: scanner = R head + t) and ``deformation`` (parameters of
   :class:`.followup.Deformation`, null at baseline and for rescans).
 """
@@ -130,12 +132,15 @@ def _tissue_ml(aseg_free, lesion, voxel_ml):
 
 
 def generate_subject(seed: int = 0, small: bool = True, sessions: int = 2, rescan: bool = False,
-                     subject: str = "01", phase_sign: int = D.PHASE_SIGN, n_streamlines: int | None = None) -> Subject:
+                     subject: str = "01", phase_sign: int = D.PHASE_SIGN, n_streamlines: int | None = None,
+                     evolution=None) -> Subject:
     """Generate one phantom subject with ``sessions`` visits (ground truth in each ``Session.truth``).
 
     ``small`` uses a 2 mm grid (unit tests); otherwise 1 mm, 160 x 192 x 160. With ``rescan`` the visits
     after the first are scan-rescans (same anatomy and lesions, no atrophy; new noise and motion).
     ``phase_sign`` (+1 or -1) is the phase convention: phase = sign * gamma * dB * TE.
+    ``evolution(specs)``, if given, may reset each designed lesion's per-visit ``scale`` and ``change``
+    before rendering (:mod:`.longitudinal` uses it for slowly expanding lesions).
     """
     if int(sessions) < 1:
         raise InputError("sessions", f"must be >= 1, not {sessions}")
@@ -152,6 +157,8 @@ def generate_subject(seed: int = 0, small: bool = True, sessions: int = 2, resca
     aseg0 = A.aseg_from_tissue(tissue0, model, x, y, z)
     placer = Placer(rng["lesions"], (x, y, z), tissue0, aseg0, spacing)
     specs = design_lesions(rng["lesions"], rng["evolution"], placer, small, sessions, rescan)
+    if evolution is not None:
+        evolution(specs)
     veins = venous_tree(rng["veins"], model, placer)
     centre = model.c(D.CEREBRUM_CENTRE_MM)
     edges = A.parcel_edges(x, y, z, np.isin(tissue0, (A.CODE["cortex"],)), centre)
@@ -253,7 +260,8 @@ def _render_session(s, subject, seed, small, model, specs, veins, edges, centre,
             ctr = np.argwhere(m).mean(axis=0) + np.array([b.start for b in bbox])
             d = (kji - ctr)[:, ::-1] * spacing  # voxel axes are RAS-aligned (i -> x, j -> y, k -> z)
             d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
-            cap = d @ (rotation @ spec.rim_axis) >= 1.0 - 2.0 * D.RIM_CAP_FRACTION[spec.rim_class]
+            proj = d @ (rotation @ spec.rim_axis)  # the cap: exactly rim_fraction of the edge voxels
+            cap = proj >= np.quantile(proj, 1.0 - spec.rim_fraction) if spec.rim_fraction < 1 else proj > -2
             sel = np.zeros_like(edge)
             sel[tuple(np.argwhere(edge)[cap].T)] = True
             chi[bbox][sel] += f32(spec.rim_delta_ppb)
@@ -275,7 +283,8 @@ def _render_session(s, subject, seed, small, model, specs, veins, edges, centre,
         lesion_rows.append({
             "id": design_to_id[i], "voxels": int(m.sum()), "volume_mm3": float(m.sum()) * spacing ** 3,
             "location": classify(m, aseg_free[bbox]),
-            "rim_class": spec.rim_class,
+            "rim_class": spec.rim_class, "rim_fraction": spec.rim_fraction,
+            "ring_enhancing": bool(spec.enhancing[s] and spec.ring_enhancing and m.sum() > 30),
             "rim_coverage": round(measure_rim_coverage(chi[bbox], m), 6),
             "central_vein": bool(spec.central_vein), "enhancing": bool(spec.enhancing[s]),
             "confluent_with": design_to_id.get(partner) if partner is not None else None,
@@ -341,6 +350,7 @@ def _render_session(s, subject, seed, small, model, specs, veins, edges, centre,
     labels = [int(v) for v in np.unique(parc) if v != 0]
     labels_out, matrix = T.connectome(streamlines, parc_img, labels)
     disconnected = T.crossing_streamlines(streamlines, lesion_img)
+    _, matrix_radial = T.radial_connectome(streamlines, parc_img, labels)
 
     truth = {
         "subject": subject, "session": f"{s + 1:02d}", "seed": int(seed), "small": bool(small),
@@ -356,6 +366,8 @@ def _render_session(s, subject, seed, small, model, specs, veins, edges, centre,
             "ventricle_centres_mm": [list(c) for c in deformation.ventricle_centres],
             "sigma_mm": deformation.sigma, "taper_z_mm": list(deformation.taper)},
         "connectome": {"labels": labels_out, "matrix": matrix.tolist()},
+        "connectome_radial": {"labels": labels_out, "matrix": matrix_radial.tolist(),
+                              "radius_mm": D.RADIAL_TRUTH_MM},
         "disconnected_streamlines": disconnected,
         "n_streamlines": len(streamlines),
     }
@@ -431,7 +443,7 @@ def write_session(root, subject: Subject, session: Session, tractogram_formats=(
         "flair": {"MagneticFieldStrength": D.B0_TESLA},
         "qsm": {"MagneticFieldStrength": D.B0_TESLA, "Units": "ppb", "EchoTime": D.TE_MS / 1000.0},
         "phase": {"MagneticFieldStrength": D.B0_TESLA, "EchoTime": D.TE_MS / 1000.0, "Units": "rad",
-                  "PhaseSign": session.truth["phase_sign"], "HighPassFilterSigmaMm": D.HIGHPASS_SIGMA_MM,
+                  "PhaseSign": session.truth["phase_sign"], "HomodyneHanningWindowFraction": D.HOMODYNE_WINDOW_FRACTION,
                   "B0Direction": "scanner z (voxel axis k)"},
         "t2star": {"MagneticFieldStrength": D.B0_TESLA, "EchoTime": D.TE_MS / 1000.0},
     }
@@ -444,6 +456,7 @@ def write_session(root, subject: Subject, session: Session, tractogram_formats=(
                        ("brain_mask", session.brain_mask), ("lesions", session.lesions)):
         path = bids.derivative_path(root, PIPELINE, subject.id, session.id, key)
         write_image(image, path)
+        write_json(str(path)[: -len(".nii.gz")] + ".json", {"Description": _DERIVED_DESCRIPTIONS[key]})
         paths[key] = path
     for ext in tractogram_formats:
         path = bids.derivative_path(root, PIPELINE, subject.id, session.id, "tractogram", ext=ext)
@@ -453,6 +466,32 @@ def write_session(root, subject: Subject, session: Session, tractogram_formats=(
     write_json(truth_path, session.truth)
     paths["truth"] = truth_path
     return paths
+
+
+#: Sidecar descriptions of the phantom's label images (all ground truth, drawn by the generator).
+_DERIVED_DESCRIPTIONS = {
+    "anatomy": "ground truth: FreeSurfer aseg labels of the phantom anatomy (desc-aseg_dseg.tsv)",
+    "parcellation": "ground truth: cortical parcels and subcortical labels (desc-parcellation_dseg.tsv)",
+    "brain_mask": "ground truth: brain (grey matter + white matter + lesions)",
+    "lesions": "ground truth: lesion label map, voxel = lesion id (ids by decreasing voxel count)",
+}
+
+#: Files of the ground-truth folder outside BIDS (.bidsignore, gitignore syntax): the truth
+#: tables, tractograms (not yet in BIDS) and preview pictures.
+PHANTOM_BIDSIGNORE = ("**/ground_truth.json", "**/*_tractography.tck", "**/*_tractography.trk", "**/*_preview.png")
+
+
+def _sessions_table(root: Path, subject: Subject) -> None:
+    """``sub-XX/sub-XX_sessions.tsv`` with each visit's acq_time (BIDS), one visit interval apart."""
+    import datetime as dt
+
+    from ..tables import write_table
+
+    start = dt.datetime.fromisoformat(D.BASELINE_ACQ_TIME)
+    rows = [{"session_id": f"ses-{s.id}",
+             "acq_time": (start + dt.timedelta(days=D.VISIT_INTERVAL_DAYS * n)).isoformat(timespec="seconds")}
+            for n, s in enumerate(subject.sessions)]
+    write_table(rows, root / f"sub-{subject.id}" / f"sub-{subject.id}_sessions.tsv")
 
 
 def truth_path_for(root, subject: str, session: str) -> Path:
@@ -488,15 +527,27 @@ def write_dataset(outdir, n_subjects: int = 1, seed: int = 0, small: bool = Fals
     """
     if int(n_subjects) < 1:
         raise InputError("n_subjects", f"must be >= 1, not {n_subjects}")
+    from .. import __version__
+    from ..io import atomic_write_text
+
     root = Path(outdir)
     root.mkdir(parents=True, exist_ok=True)
+    generated_by = [{"Name": "mspathobiology.phantom", "Version": __version__,
+                     "Description": "digital MS phantom with exact ground truth"}]
     write_json(root / "dataset_description.json", {
         "Name": "MSPathobiology digital MS phantom", "BIDSVersion": "1.9.0", "DatasetType": "raw",
-        "License": "CC0", "GeneratedBy": [{"Name": "mspathobiology.phantom"}],
+        "License": "CC0", "Authors": ["MSPathobiology contributors"], "GeneratedBy": generated_by,
         "Phantom": {"seed": int(seed), "small": bool(small), "sessions": int(sessions), "rescan": bool(rescan)}})
     write_json(root / "derivatives" / PIPELINE / "dataset_description.json", {
         "Name": "MSPathobiology phantom ground truth", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
-        "GeneratedBy": [{"Name": "mspathobiology.phantom"}]})
+        "Authors": ["MSPathobiology contributors"], "GeneratedBy": generated_by,
+        "SourceDatasets": [{"URL": "../.."}], "DatasetLinks": {"raw": "../.."}})
+    atomic_write_text(root / "derivatives" / PIPELINE / ".bidsignore", "\n".join(PHANTOM_BIDSIGNORE) + "\n")
+    atomic_write_text(root / "README", "Digital MS phantom written by `mspathobiology phantom` (MSPathobiology "
+                      f"{__version__}): T1w, T1w post-contrast, FLAIR, QSM and T2*-weighted phase/magnitude per "
+                      "visit. Ground truth is in derivatives/phantom.\n")
+    atomic_write_text(root / "derivatives" / PIPELINE / "README", "Ground truth of the MSPathobiology digital MS "
+                      "phantom: label images, tractograms and ground_truth.json per visit.\n")
     _lookup_tables(root)
     folders, participants = [], []
     for k in range(int(n_subjects)):
@@ -507,6 +558,7 @@ def write_dataset(outdir, n_subjects: int = 1, seed: int = 0, small: bool = Fals
                                    subject=sub_id, phase_sign=phase_sign)
         for session in subject.sessions:
             write_session(root, subject, session)
+        _sessions_table(root, subject)
         if preview:
             from .preview import write_preview
 

@@ -1,0 +1,81 @@
+"""Defaults of slowly expanding lesions (SEL, :mod:`mspathobiology.sel`) and of the longitudinal phantom.
+
+SELs are pre-existing T2 lesions whose tissue expands slowly, concentrically and constantly
+over at least three scans, measured by the Jacobian determinant of a non-linear registration
+of each follow-up to the baseline (Elliott et al., Mult Scler 2019, "Slowly expanding/evolving
+lesions as an MRI marker of chronic active MS lesions"; Elliott et al., Brain 2019; Calvi et al.,
+Brain 2022 / JAMA Neurol 2022; Elliott et al., Mult Scler 2023). Values marked *own* are this
+project's choices, set on the phantom's noise and stated so.
+"""
+
+import math
+
+# ----------------------------------------------------------------------------- inputs
+#: SEL needs a baseline and at least two follow-ups (Elliott 2019: three or more scans).
+SEL_MIN_VISITS = 3
+
+# ----------------------------------------------------------------------------- registration
+#: Non-linear step: SimpleITK fast symmetric-forces demons (Vercauteren et al., NeuroImage 2009,
+#: ESM forces) over a pyramid, coarse to fine. Shrink factors and iterations per level (*own*:
+#: the displacement changes < 0.01 mm per iteration at the end of the last level on the phantom).
+SEL_DEMONS_SHRINK_FACTORS = (2, 1)
+SEL_DEMONS_ITERATIONS = (30, 30)
+#: Gaussian regularisation of the displacement field, sd in voxels of each pyramid level
+#: (ITK demons default 1.0; 1.5 keeps the Jacobian positive, *own*).
+SEL_DEMONS_FIELD_SIGMA_VOXELS = 1.5
+#: Demons stops early only when the RMS change of the field drops below this (mm). The ITK
+#: default (0.02) stops after about one iteration for sub-voxel change (REFERENCES: atrophy).
+SEL_DEMONS_MAX_RMS_ERROR = 1e-4
+#: Both images are smoothed by this Gaussian (voxels) before demons, so that the resampled
+#: follow-ups and the un-resampled baseline carry similar blur (*own*; SIENA resamples both
+#: visits for the same reason).
+SEL_IMAGE_SIGMA_VOXELS = 0.5
+#: The registration works on the brain's bounding box plus this margin (mm).
+SEL_CROP_MARGIN_MM = 8.0
+#: Jacobian determinants are clamped at this floor before the log (a folded voxel).
+SEL_MIN_JACOBIAN = 1e-3
+
+# ----------------------------------------------------------------------------- global change
+#: Global brain change is removed as in Elliott et al. 2019: the log-Jacobian of each visit is
+#: corrected by its median over the brain mask, excluding lesions dilated by this margin (voxels).
+SEL_REFERENCE_LESION_MARGIN_VOXELS = 2
+
+# ----------------------------------------------------------------------------- per-lesion heuristics
+#: Minimum size of a candidate, voxels: Elliott et al. 2019 require >= 10 contiguous voxels.
+SEL_MIN_VOXELS = 10
+#: Expansion at the last visit (mean corrected log-Jacobian of the lesion). Elliott et al. 2019
+#: grade SELs by total Jacobian expansion: >= 4 % "possible", >= 12.5 % "definite" [verify the
+#: exact grades]. A candidate needs at least the lower grade.
+SEL_MIN_EXPANSION_LOGJAC = math.log(1.04)
+SEL_DEFINITE_EXPANSION_LOGJAC = math.log(1.125)
+#: Constant expansion: a linear fit of the lesion's log-Jacobian over time (baseline = 0) has a
+#: positive slope, and the lesion expands in every interval by at least this much (log-Jacobian;
+#: 0 = monotonic, the "constant change" of Elliott et al. 2019).
+SEL_MIN_INTERVAL_EXPANSION_LOGJAC = 0.0
+#: Concentric expansion: the outer band of the lesion (voxels within this depth of its edge, mm;
+#: at least one voxel) moves outward from the lesion core: the displacement of band voxels
+#: relative to the core's mean displacement points away from the core's centre for at least this
+#: fraction of the band (*own*; 0.5 = chance, a rigid shift of the lesion gives 0.5).
+SEL_BAND_MM = 2.0
+SEL_CONCENTRIC_MIN_FRACTION = 0.7
+#: A core needs this many voxels; smaller lesions use the whole lesion as the core.
+SEL_MIN_CORE_VOXELS = 3
+
+# ----------------------------------------------------------------------------- T1 intensity
+#: T1 is normalised by the median of normal-appearing white matter: brain voxels outside
+#: lesions (dilated by the reference margin) above this quantile of brain intensity (WM is
+#: the brightest brain tissue on T1; *own*).
+SEL_NAWM_QUANTILE = 0.6
+
+# ----------------------------------------------------------------------------- longitudinal phantom
+#: Visits of a longitudinal phantom subject (>= SEL_MIN_VISITS).
+PHANTOM_SEL_VISITS = 3
+#: Fraction of baseline lesions that expand slowly (SEL truth) and that shrink; the rest are stable.
+PHANTOM_SEL_FRACTION = 0.35
+PHANTOM_SHRINKING_FRACTION = 0.15
+#: SEL volume grows linearly: V(visit s) = V0 * (1 + rate * s), rate drawn per lesion in this range
+#: (per visit interval). Elliott et al. 2019 report SEL expansion of several percent a year; the
+#: phantom's intervals are long enough (or the lesions fast enough) to sit above the "definite" grade.
+PHANTOM_SEL_VOLUME_RATE = (0.10, 0.25)
+#: Shrinking lesions: V(s) = V0 * (1 - rate * s).
+PHANTOM_SHRINK_VOLUME_RATE = (0.08, 0.15)

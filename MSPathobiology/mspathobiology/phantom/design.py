@@ -32,6 +32,11 @@ def _session_scales(change: str, target: float, n_sessions: int, rescan: bool) -
     return scales
 
 
+def rim_class_of(fraction: float) -> str:
+    """Rim class named from the edge fraction: 'full' (1), 'two_thirds' (>= 2/3, 0.67 included), 'partial'."""
+    return "full" if fraction >= 1.0 else "two_thirds" if fraction >= 0.665 else "partial" if fraction > 0 else "none"
+
+
 def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int, rescan: bool) -> list:
     """Place baseline lesions, confluent pairs and follow-up new lesions on the baseline grid.
 
@@ -126,10 +131,16 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
     order = rng.permutation(len(candidates))
     if len(candidates) < sum(rim_counts.values()):
         warnings.warn(f"phantom: only {len(candidates)} lesions can carry a rim", RuntimeWarning, stacklevel=2)
-    slots = [c for c, n in rim_counts.items() for _ in range(n)]
-    for slot, n in zip(slots, order):
+    # each class slot takes the fractions of that class in turn, from a random start
+    slots = []
+    for cls, count in rim_counts.items():
+        options = [f for f in D.RIM_FRACTIONS if rim_class_of(f) == cls]
+        start = int(rng.integers(len(options)))
+        slots += [options[(start + m) % len(options)] for m in range(count)]
+    for fraction, n in zip(slots, order):
         spec = candidates[n]
-        spec.rim_class = slot
+        spec.rim_fraction = float(fraction)
+        spec.rim_class = rim_class_of(spec.rim_fraction)
         axis = rng.normal(size=3)
         spec.rim_axis = axis / np.linalg.norm(axis)
         spec.rim_delta_ppb = float(rng.uniform(*D.RIM_DELTA_CHI_PPB))
@@ -137,9 +148,13 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
         spec.central_vein = bool(rng.random() < D.CENTRAL_VEIN_FRACTION
                                  and spec.mask0.sum() * placer.spacing ** 3 >= D.CENTRAL_VEIN_MIN_VOLUME_MM3)
         first = 0 if spec.scale[0] > 0 else 1
-        enh = spec.rim_class == "none" and (first == 1 or rng.random() < D.ENHANCING_FRACTION)
+        if spec.rim_class == "none":
+            enh = first == 1 or rng.random() < D.ENHANCING_FRACTION
+            spec.ring_enhancing = bool(rng.random() < D.RING_ENHANCING_FRACTION)
+        else:  # an acute lesion with a transient rim: ring enhancement
+            enh = first == 0 and rng.random() < D.RIM_ENHANCING_FRACTION
+            spec.ring_enhancing = bool(enh)
         spec.enhancing = [bool(enh and s == first) for s in range(max(n_sessions, 2))]
-        spec.ring_enhancing = bool(rng.random() < D.RING_ENHANCING_FRACTION)
         spec.t1 = float(rng.uniform(*D.T1_LESION_RANGE))
         spec.flair = float(rng.uniform(*D.FLAIR_LESION_RANGE))
         spec.chi_ppb = float(rng.uniform(*D.LESION_CHI_RANGE_PPB))

@@ -57,6 +57,7 @@ class LesionSpec:
     change: str = "stable"
     target: float = 1.0
     rim_class: str = "none"
+    rim_fraction: float = 0.0
     rim_axis: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]))
     rim_delta_ppb: float = 0.0
     central_vein: bool = False

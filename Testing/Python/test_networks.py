@@ -101,8 +101,17 @@ def test_weights_invlength_invnodevol_mean_scalar():
     np.testing.assert_allclose(got, count * 2 / (volumes[:, None] + volumes[None, :]), rtol=1e-12)
 
     scalar = np.random.default_rng(4).random(labels.shape)
-    means = np.array([map_coordinates(scalar, to_voxels(s, affine).T, order=1, mode="constant").mean()
+
+    def weighted_mean(s):  # tcksample -stat_tck mean: each point weighs half its adjacent segments
+        values = map_coordinates(scalar, to_voxels(s, affine).T, order=1, mode="constant")
+        seg = np.linalg.norm(np.diff(np.asarray(s, float), axis=0), axis=1)
+        w = np.concatenate([seg, [0]]) / 2 + np.concatenate([[0], seg]) / 2
+        return (values * w).sum() / w.sum() if w.sum() > 0 else 0.0
+
+    means = np.array([weighted_mean(s) for s in streamlines])
+    plain = np.array([map_coordinates(scalar, to_voxels(s, affine).T, order=1, mode="constant").mean()
                       for s in streamlines])
+    assert np.abs(means - plain)[lengths_mm > 0].max() > 1e-3  # the two definitions differ on these streamlines
     sums = brute_force(streamlines, labels, affine, means)
     got, _ = connectome(streamlines, labels, affine, weight="mean_scalar", scalar=scalar)
     np.testing.assert_allclose(got, np.where(count > 0, sums / np.maximum(count, 1), 0), rtol=1e-6, atol=1e-9)
@@ -208,13 +217,13 @@ def test_metrics_refuse_bad_matrices():
 # ----------------------------------------------------------------------------- disconnection
 
 def reference_hits(streamlines, mask, affine, step):
-    """Per-streamline loop: every point, and every segment at fractions s/m (one m for the tractogram)."""
-    coords = [to_voxels(s, affine) for s in streamlines]
-    longest = max(np.linalg.norm(np.diff(c, axis=0), axis=1).max(initial=0) for c in coords)
-    m = max(1, int(np.ceil(longest / step)))
+    """Per-streamline loop: every point, and every segment at fractions s/m, m = ceil(segment length / step)."""
     hits = []
-    for c in coords:
-        samples = [c] + [a + (np.arange(1, m)[:, None] / m) * (b - a) for a, b in zip(c[:-1], c[1:])]
+    for c in (to_voxels(s, affine) for s in streamlines):
+        samples = [c]
+        for a, b in zip(c[:-1], c[1:]):
+            m = int(np.ceil(np.sqrt(((b - a) ** 2).sum()) / step))
+            samples.append(a + (np.arange(1, max(m, 1))[:, None] / m) * (b - a))
         v = np.floor(np.concatenate(samples) + 0.5).astype(int)
         ok = ((v >= 0) & (v < mask.shape)).all(axis=1)
         hits.append(bool(mask[tuple(v[ok].T)].any()))

@@ -135,7 +135,8 @@ def test_streamline_endpoints_match_the_connectome(subject):
         assert len(session.streamlines) >= 1000
         assert np.array_equal(matrix, matrix.T) and not np.diag(matrix).any()
         ends = _endpoint_labels(session.streamlines, session.parcellation)
-        assert (ends > 0).all() and (ends[:, 0] != ends[:, 1]).all()
+        assert (ends[:, 1] > 0).all()  # only first endpoints are ever shifted off their region
+        assert 0.5 < (ends[:, 0] > 0).mean() < 1 and (ends[:, 0] != ends[:, 1]).mean() > 0.95
         # independent recount with DIPY (label volume in nibabel [i, j, k] order)
         volume = np.transpose(arr(session.parcellation), (2, 1, 0)).astype(np.int64)
         dipy_m = connectivity_matrix(session.streamlines, voxel_to_ras(session.parcellation), volume,
@@ -144,7 +145,8 @@ def test_streamline_endpoints_match_the_connectome(subject):
         sub = dipy_m[np.ix_(idx, idx)].astype(np.int64)
         np.fill_diagonal(sub, 0)
         assert np.array_equal(sub, matrix)
-        assert matrix.sum() == 2 * len(session.streamlines)
+        assigned = (ends > 0).all(axis=1) & (ends[:, 0] != ends[:, 1])
+        assert matrix.sum() == 2 * assigned.sum()
 
 
 def test_disconnected_streamlines_cross_lesions(subject):
@@ -165,9 +167,9 @@ def test_disconnected_streamlines_cross_lesions(subject):
     crossed[lesions[q[:, 2], q[:, 1], q[:, 0]] > 0] = True
     crossing = set(np.flatnonzero(crossed).tolist())
     truth = set(session.truth["disconnected_streamlines"])
-    assert truth <= crossing
-    # finer sampling may also catch a few corner clips the truth's 0.25-voxel sampling steps over
-    assert len(crossing - truth) <= max(2, 0.03 * len(truth))
+    assert crossing <= truth  # the truth is an exact voxel traversal
+    # even a 1/120 sampling steps over a few corner clips that the exact traversal finds
+    assert len(truth - crossing) <= max(2, 0.01 * len(truth))
     assert 0 < len(truth) < len(session.streamlines)
 
 

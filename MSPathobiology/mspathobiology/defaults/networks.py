@@ -29,25 +29,24 @@ DEFAULT_WEIGHT = "count"
 #: small margin tolerates tractograms seeded on a slightly larger field of view.
 MAX_OUTSIDE_FRACTION = 0.05
 
-#: Lesion sampling step along each streamline segment, in voxels: segments are
-#: subdivided so that consecutive samples are <= half a voxel apart (Nyquist for a
-#: 1-voxel object), as in NeMo's tractogram-lesion intersection (Kuceyeski et al.,
-#: Brain Connect 2013) and the Lesion Quantification Toolkit (Griffis et al.,
-#: NeuroImage Clin 2021). We halve it again to 0.25 voxel: at 0.5 a straight segment
-#: clipping a voxel corner is missed measurably often (about 0.2 % of crossing
-#: streamlines on the phantom); the phantom's disconnection truth uses this same step.
-SAMPLING_STEP_VOXELS = 0.25
+#: Lesion sampling step along each streamline segment, in voxels: each segment is
+#: subdivided so that consecutive samples are <= step apart. NeMo (Kuceyeski et al., Brain
+#: Connect 2013) and the Lesion Quantification Toolkit (Griffis et al., NeuroImage Clin
+#: 2021) sample at about half a voxel (Nyquist for a 1-voxel object), but a segment that
+#: clips a lesion voxel's corner is then missed: against the phantom's exact voxel-traversal
+#: truth, 0.5 / 0.25 / 0.1 voxel miss 2.2-2.8 / 1.1-1.2 / 0.2-0.7 % of true crossings, and
+#: 0.05 voxel 0.1-0.25 % (issue 12 asks <= 0.5 %), at a cost of ~0.05 s per 4000 streamlines;
+#: ``benchmarks/networks_truth.py`` prints these figures.
+SAMPLING_STEP_VOXELS = 0.05
 
-#: Points per processing block for the disconnection and scalar sampling. Temporaries stay
-#: below glibc's 32 MB mmap threshold, so blocks reuse memory instead of page-faulting
-#: fresh arrays (measured fastest of 2^19..2^21 in benchmarks/networks_speed.py).
+#: Points per chunk when a tractogram is read and processed block by block (12 MB of
+#: float32 points): peak memory depends on this, not on the file. Temporaries stay below
+#: glibc's 32 MB mmap threshold, so blocks reuse memory instead of page-faulting fresh
+#: arrays (2^19..2^21 measured within 5 % of each other in benchmarks/networks_speed.py).
 CHUNK_POINTS = 1 << 20
 
-#: Segment samples per block in the disconnection sampling (bounds temporary memory).
-SAMPLE_BLOCK = 1 << 20
-
-#: Streamlines per block of endpoint look-ups in the connectome (same reason; ~30 MB).
-ENDPOINT_BLOCK = 1 << 18
+#: Segment samples per block in the lesion-crossing sampling (bounds temporary memory to ~40 MB).
+SAMPLE_BLOCK = 1 << 19
 
 #: Weighted graph measures use W / max(W) (weights in [0, 1], as the Brain Connectivity
 #: Toolbox requires) and the connection length L = 1 / w (Rubinov & Sporns 2010).
@@ -58,11 +57,11 @@ NORMALISE_WEIGHTS = True
 LOUVAIN_RESOLUTION = 1.0
 LOUVAIN_SEED = 0
 
-#: Coordinate frame assumed for a VTK polydata (.vtk/.vtp) file without a ``SPACE=``
-#: tag: Slicer >= 4.11 writes models in LPS and assumes LPS for untagged files
-#: (vtkMRMLModelStorageNode constructor, Slicer commit of 2020 "Model files are now
-#: saved in LPS coordinate system"). Pass ``space="RAS"`` for older RAS fibre bundles.
-VTK_UNTAGGED_SPACE = "LPS"
+#: A VTK polydata (.vtk/.vtp) file without a ``SPACE=`` tag has no declared frame: MRtrix3
+#: ``tckconvert`` writes RAS without a tag, Slicer < 4.11 wrote RAS, Slicer >= 4.11 writes
+#: LPS with a tag (vtkMRMLModelStorageNode). Such files are refused unless the caller gives
+#: the frame (``vtk_space`` / ``--vtk-space``); no default is guessed (issue 13).
+VTK_UNTAGGED_SPACE = None
 
 #: Coordinate frame written into .vtk/.vtp files (with a ``SPACE=`` tag), as Slicer does.
 VTK_WRITE_SPACE = "LPS"

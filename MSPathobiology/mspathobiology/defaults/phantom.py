@@ -279,10 +279,17 @@ HIGHPASS_SIGMA_MM = 4.0
 #: Streamlines per case (issue 3: >= 50,000 full; fewer for the small case).
 STREAMLINES_FULL = 50000
 STREAMLINES_SMALL = 4000
-#: Streamline step in voxels. The lesion-crossing sampling step that defines the
-#: disconnection truth is the analysis default (one number, in defaults.networks).
+#: Streamline step in voxels. The disconnection truth is an exact voxel traversal of every
+#: segment (phantom.tractography.crossing_streamlines), independent of the analysis's sampling.
 STREAMLINE_STEP_VOXELS = 1.0
-from .networks import SAMPLING_STEP_VOXELS as CROSSING_SAMPLE_VOXELS  # noqa: E402
+#: Streamline endpoints lie off voxel centres: uniform within +-0.4 voxel of the centre per
+#: axis, so at least 0.1 voxel from a face and their voxel is unambiguous (issue 12).
+ENDPOINT_JITTER_VOXELS = 0.4
+#: Fraction of streamlines whose first endpoint is moved one voxel along a random axis (often
+#: into unlabelled white matter), so that radial assignment differs from end-voxel assignment.
+ENDPOINT_SHIFT_FRACTION = 0.25
+#: Radius (mm) of the radial-assignment truth: MRtrix3 tck2connectome's default radial search.
+from .networks import RADIAL_SEARCH_MM as RADIAL_TRUTH_MM  # noqa: E402
 #: Inward control-point depth (mm) and distance decay of connection probability (mm).
 STREAMLINE_INWARD_MM = 12.0
 CONNECTION_LENGTH_SCALE_MM = 60.0

@@ -16,8 +16,9 @@ Weights (MRtrix3 ``tck2connectome`` options)
   ``"count"`` (streamline count), ``"invlength"`` (sum of 1 / length in mm,
   ``-scale_invlength``), ``"invnodevol"`` (count x 2 / (V_a + V_b), V = node volume in
   voxels, ``-scale_invnodevol``), ``"mean_scalar"`` (mean over the edge's streamlines
-  of the mean of a scalar map, e.g. FA, trilinearly sampled at every point; MRtrix3
-  ``tcksample -stat_tck mean`` then ``tck2connectome -stat_edge mean``).
+  of the length-weighted mean of a scalar map, e.g. FA, trilinearly sampled at every
+  point, exactly MRtrix3 ``tcksample -stat_tck mean`` then ``tck2connectome -scale_file
+  -stat_edge mean``; :func:`.measures.scalar_means`).
 
 Layout
   ``symmetric=True`` fills both triangles (DIPY, MRtrix3 ``-symmetric``);
@@ -25,17 +26,22 @@ Layout
   removes self-connections. ``drop_unassigned=False`` keeps label 0 as the first row
   and column (MRtrix3 ``-keep_unassigned``; DIPY always keeps it).
 
-No per-streamline Python loop: endpoints are gathered from the flat point array with
-the offsets, and edges are accumulated with ``np.bincount`` on pair indices.
+No per-streamline Python loop: the tractogram is read chunk by chunk
+(:func:`.measures.measure_streamlines`), endpoints are gathered from each chunk's flat point
+array with the offsets, and edges are accumulated with ``np.bincount`` on pair indices.
+An empty tractogram gives an all-zero connectome and an :class:`EmptyTractogramWarning`.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from ..defaults.networks import CHUNK_POINTS, DROP_UNASSIGNED, ENDPOINT_BLOCK, MAX_OUTSIDE_FRACTION, RADIAL_SEARCH_MM
+from ..defaults.networks import CHUNK_POINTS, DROP_UNASSIGNED, MAX_OUTSIDE_FRACTION, RADIAL_SEARCH_MM
 from ..errors import InputError
-from .tractograms import endpoint_voxels, flat_arrays, packed_arrays, streamline_lengths_mm
+from .measures import measure_streamlines, scalar_means
+from .tractograms import open_tractogram, packed_arrays
 
 WEIGHTS = ("count", "invlength", "invnodevol", "mean_scalar")
 
@@ -97,6 +103,10 @@ def parse_assignment(assignment, radius_mm=None):
     raise InputError("assignment", f"must be 'end', 'radial' or 'radial:R' (R in mm), not {assignment!r}")
 
 
+class EmptyTractogramWarning(UserWarning):
+    """The tractogram holds no streamlines: the connectome is all zeros."""
+
+
 def assign_endpoints(streamlines, labels, affine, assignment="end", radius_mm=None,
                      max_outside_fraction: float = MAX_OUTSIDE_FRACTION, source: str = "tractogram"):
     """Label value (0 = unassigned) of both endpoints of every streamline: int64 array ``(2, n)``.
@@ -106,63 +116,8 @@ def assign_endpoints(streamlines, labels, affine, assignment="end", radius_mm=No
     """
     labels, affine = as_label_volume(labels, affine)
     mode, radius = parse_assignment(assignment, radius_mm)
-    data, offsets, lengths = flat_arrays(streamlines, source)
-    if len(offsets) == 0:
-        raise InputError(source, "holds no streamlines")
-    n = len(offsets)
-    end_labels = np.empty((2, n), dtype=np.int64)
-    outside = 0
-    flat_labels = labels.ravel()
-    for s0 in range(0, n, ENDPOINT_BLOCK):
-        s1 = min(n, s0 + ENDPOINT_BLOCK)
-        block_labels, block_outside = _end_labels(data, offsets[s0:s1], lengths[s0:s1], flat_labels,
-                                                  labels.shape, affine)
-        end_labels[:, s0:s1] = block_labels
-        outside += block_outside
-    if outside > max_outside_fraction * 2 * n:
-        from .tractograms import check_inside
-
-        check_inside(streamlines, labels.shape, affine, source, max_outside_fraction)
-    if mode == "radial":
-        end_labels = _radial_search(end_labels, data, offsets, lengths, labels, affine, radius)
-    return end_labels
-
-
-def _end_labels(data, offsets, lengths, flat_labels, shape, affine):
-    ijk, inside = endpoint_voxels(data, offsets, lengths, affine)
-    for axis in range(3):
-        inside &= ijk[..., axis] < shape[axis]
-    flat_index = ijk[..., 0] * (shape[1] * shape[2])
-    flat_index += ijk[..., 1] * shape[2]
-    flat_index += ijk[..., 2]
-    flat_index[~inside] = 0
-    values = flat_labels[flat_index].astype(np.int64)
-    values[~inside] = 0
-    return values, int(inside.size - np.count_nonzero(inside))
-
-
-def _radial_search(end_labels, data, offsets, lengths, labels, affine, radius):
-    from scipy.spatial import cKDTree
-
-    todo = np.flatnonzero(end_labels.ravel() == 0)
-    n = len(offsets)
-    nonempty = np.concatenate([lengths > 0, lengths > 0])
-    todo = todo[nonempty[todo]]
-    if len(todo) == 0:
-        return end_labels
-    voxels = np.argwhere(labels > 0)
-    if len(voxels) == 0:
-        return end_labels
-    centres = voxels @ affine[:3, :3].T + affine[:3, 3]
-    streamline = todo % n
-    point = np.where(todo < n, offsets[streamline], offsets[streamline] + lengths[streamline] - 1)
-    query = np.asarray(data[point], dtype=np.float64)
-    distance, nearest = cKDTree(centres).query(query, k=1, distance_upper_bound=radius)
-    found = np.isfinite(distance)
-    out = end_labels.ravel().copy()
-    hits = voxels[nearest[found]]
-    out[todo[found]] = labels[hits[:, 0], hits[:, 1], hits[:, 2]]
-    return out.reshape(end_labels.shape)
+    return measure_streamlines(streamlines, labels, affine, assignment=mode, radius_mm=radius,
+                               max_outside_fraction=max_outside_fraction, source=source).end_labels
 
 
 def row_labels_for(labels, drop_unassigned: bool = DROP_UNASSIGNED):
@@ -224,42 +179,35 @@ def edge_matrix(nodes, n_rows, weight="count", weights=None, symmetric=True, zer
 
 
 def sample_scalar(streamlines, scalar, affine, chunk_points: int = CHUNK_POINTS, source: str = "scalar"):
-    """Mean of ``scalar`` ([i, j, k] array on the ``affine`` grid) along each streamline.
+    """Length-weighted mean of ``scalar`` ([i, j, k] array on the ``affine`` grid) along each streamline.
 
-    Trilinear interpolation at every point (points outside the grid count as 0), then the
-    mean per streamline with ``np.add.reduceat`` on the offsets. Returns float64 ``(n,)``;
-    NaN for empty streamlines.
+    As MRtrix3 ``tcksample -stat_tck mean`` (:func:`.measures.scalar_means`). Returns float64 ``(n,)``.
     """
-    from scipy.ndimage import map_coordinates
-
     scalar = np.asarray(scalar, dtype=np.float64)
     if scalar.ndim != 3:
         raise InputError(source, f"scalar map must be 3D, got {scalar.ndim}D")
-    data, offsets, lengths = packed_arrays(streamlines)
     inverse = np.linalg.inv(np.asarray(affine, dtype=float))
-    values = np.empty(len(data))
-    for start in range(0, len(data), chunk_points):
-        pts = np.asarray(data[start:start + chunk_points], dtype=np.float64)
-        ijk = pts @ inverse[:3, :3].T + inverse[:3, 3]
-        values[start:start + len(pts)] = map_coordinates(scalar, ijk.T, order=1, mode="constant", cval=0.0)
-    out = np.full(len(offsets), np.nan)
-    nonempty = lengths > 0
-    if nonempty.any():
-        out[nonempty] = np.add.reduceat(values, offsets[nonempty]) / lengths[nonempty]
-    return out
+    parts = [scalar_means(*chunk.packed(), scalar, inverse) for chunk in open_tractogram(streamlines).chunks(chunk_points)]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def streamline_weights(weight, streamlines, nodes, node_volumes=None, scalar=None, affine=None):
-    """Per-streamline contribution for ``weight`` (None for plain counts)."""
+def grid_rows(labels, drop_unassigned: bool = DROP_UNASSIGNED):
+    """``(row_labels, node_volumes)``: connectome row labels and their volumes in voxels."""
+    values, volumes = label_table(labels)
+    if drop_unassigned:
+        return values, volumes
+    return np.concatenate([[0], values]).astype(np.int64), np.concatenate([[int((labels == 0).sum())], volumes])
+
+
+def streamline_weights(weight, measures, nodes, node_volumes=None):
+    """Per-streamline contribution for ``weight`` from :class:`.measures.StreamlineMeasures` (None for counts)."""
     if weight == "count":
         return None
     if weight == "invlength":
-        length = streamline_lengths_mm(streamlines)
+        length = measures.length_mm
         with np.errstate(divide="ignore"):
             return np.where(length > 0, 1.0 / np.where(length > 0, length, 1.0), 0.0)
     if weight == "invnodevol":
-        if node_volumes is None:
-            raise InputError("weight", "invnodevol needs node volumes")
         a, b = nodes
         vol = np.asarray(node_volumes, dtype=float)
         va = np.where(a >= 0, vol[np.clip(a, 0, None)], np.nan)
@@ -268,10 +216,24 @@ def streamline_weights(weight, streamlines, nodes, node_volumes=None, scalar=Non
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(total > 0, 2.0 / total, 0.0)
     if weight == "mean_scalar":
-        if scalar is None:
-            raise InputError("scalar", "weight 'mean_scalar' needs a scalar map (e.g. FA)")
-        return np.nan_to_num(sample_scalar(streamlines, scalar, affine), nan=0.0)
+        return measures.scalar_mean
     raise InputError("weight", f"must be one of {', '.join(WEIGHTS)}, not {weight!r}")
+
+
+def check_weight(weight, scalar, shape):
+    """Validate ``weight`` and its scalar map (same [i, j, k] shape as the labels)."""
+    if weight not in WEIGHTS:
+        raise InputError("weight", f"must be one of {', '.join(WEIGHTS)}, not {weight!r}")
+    if weight == "mean_scalar" and scalar is None:
+        raise InputError("scalar", "weight 'mean_scalar' needs a scalar map (e.g. FA)")
+    if scalar is not None and np.shape(scalar) != tuple(shape):
+        raise InputError("scalar", f"scalar map shape {np.shape(scalar)} differs from the parcellation {tuple(shape)}")
+
+
+def warn_if_empty(measures, source):
+    if measures.n_streamlines == 0:
+        warnings.warn(f"{source}: the tractogram holds no streamlines; the connectome is empty",
+                      EmptyTractogramWarning, stacklevel=3)
 
 
 def connectome(streamlines, labels, affine=None, assignment="end", symmetric=True, zero_diagonal=False,
@@ -291,18 +253,18 @@ def connectome(streamlines, labels, affine=None, assignment="end", symmetric=Tru
     the matrix equals ``dipy.tracking.utils.connectivity_matrix(streamlines, affine,
     labels)`` (symmetric) exactly.
     """
-    if weight not in WEIGHTS:
-        raise InputError("weight", f"must be one of {', '.join(WEIGHTS)}, not {weight!r}")
     labels, affine = as_label_volume(labels, affine)
-    end_labels = assign_endpoints(streamlines, labels, affine, assignment, radius_mm, max_outside_fraction)
-    values, volumes = label_table(labels)
-    row_labels = values if drop_unassigned else np.concatenate([[0], values]).astype(np.int64)
-    node_volumes = volumes if drop_unassigned else np.concatenate([[int((labels == 0).sum())], volumes])
-    nodes = node_indices(end_labels, row_labels)
-    if scalar is not None and np.shape(scalar) != labels.shape:
-        raise InputError("scalar", f"scalar map shape {np.shape(scalar)} differs from the parcellation {labels.shape}")
-    weights = streamline_weights(weight, streamlines, nodes, node_volumes, scalar, affine)
+    check_weight(weight, scalar, labels.shape)
+    mode, radius = parse_assignment(assignment, radius_mm)
+    tractogram = open_tractogram(streamlines)
+    measures = measure_streamlines(tractogram, labels, affine, assignment=mode, radius_mm=radius,
+                                   scalar=scalar if weight == "mean_scalar" else None, lengths=weight == "invlength",
+                                   max_outside_fraction=max_outside_fraction)
+    warn_if_empty(measures, tractogram.source)
+    row_labels, node_volumes = grid_rows(labels, drop_unassigned)
+    nodes = node_indices(measures.end_labels, row_labels)
+    weights = streamline_weights(weight, measures, nodes, node_volumes)
     matrix = edge_matrix(nodes, len(row_labels), weight, weights, symmetric, zero_diagonal)
     if return_assignments:
-        return matrix, row_labels, end_labels
+        return matrix, row_labels, measures.end_labels
     return matrix, row_labels

@@ -6,16 +6,18 @@ the lesion) and the Lesion Quantification Toolkit's parcel disconnection (Griffi
 al., NeuroImage Clin 2021: percent disconnection per parcel pair, the spared
 connectome, and the change in graph measures), on the subject's own tractogram.
 
-Sampling (the definition of "passes through a lesion voxel"). Points are mapped to
-continuous voxel indices c = inv(affine) p. Every point is looked up, and every segment
-(c_a, c_b) is sampled at c_a + (s / m)(c_b - c_a), 0 < s < m, with one m for the whole
-tractogram: m = ceil(longest segment / step), step = ``SAMPLING_STEP_VOXELS`` (0.5 voxel,
-Euclidean in index units), so consecutive samples are <= step apart on every segment. A
-sample falls in voxel floor(c + 0.5) (the nearest centre). A streamline is disconnected
-when any point or sample falls in a lesion voxel inside the grid. (This is the definition
-the digital phantom's ground truth uses.)
+Sampling (the analysis's definition of "passes through a lesion voxel"). Points are
+mapped to continuous voxel indices c = inv(affine) p. Every point is looked up, and every
+segment (c_a, c_b) is sampled at c_a + (s / m)(c_b - c_a), 0 < s < m, with
+m = ceil(|c_b - c_a| / step) for that segment, step = ``SAMPLING_STEP_VOXELS``
+(Euclidean in index units), so consecutive samples are <= step apart. A sample falls in
+voxel floor(c + 0.5) (the nearest centre). A streamline is disconnected when any point or
+sample falls in a lesion voxel inside the grid. The result does not depend on how the
+tractogram is split into chunks. The phantom's truth is the exact voxel traversal of each
+segment (``mspathobiology.phantom.tractography``); ``benchmarks/networks_truth.py`` prints
+the fraction of true crossings this sampling misses.
 
-Vectorised on the flat point array, in blocks of points: every point is looked up in a
+Vectorised on the flat point array, one chunk at a time: every point is looked up in a
 Euclidean distance map of the lesion (voxel units); a segment can only reach a lesion
 voxel when d_a + d_b <= |c_b - c_a| + 2 sqrt(3) (each sample within sqrt(3)/2 of the
 centre it rounds to, each point within sqrt(3)/2 of its own voxel's centre), so only
@@ -30,9 +32,10 @@ from ..defaults.networks import (CHUNK_POINTS, DROP_UNASSIGNED, MAX_OUTSIDE_FRAC
                                  SAMPLING_STEP_VOXELS, ZERO_DIAGONAL)
 from ..errors import InputError
 from . import metrics as graph
-from .connectome import (WEIGHTS, as_label_volume, assign_endpoints, edge_matrix, label_table, node_indices,
-                         streamline_weights)
-from .tractograms import packed_arrays
+from .connectome import (as_label_volume, check_weight, edge_matrix, grid_rows, node_indices, parse_assignment,
+                         streamline_weights, warn_if_empty)
+from .measures import measure_streamlines
+from .tractograms import open_tractogram
 
 _HALF_DIAGONAL = np.sqrt(3.0) / 2.0
 
@@ -52,83 +55,82 @@ def lesion_mask_array(lesions, shape=None, source: str = "lesions"):
     return mask
 
 
+class LesionSampler:
+    """Lesion-crossing test of streamline chunks against one mask (see the module docstring).
+
+    ``lesion_mask``: bool [i, j, k] on the grid of ``affine`` (voxel -> RAS mm); the distance
+    map is computed once and reused for every chunk.
+    """
+
+    def __init__(self, lesion_mask, affine, step_voxels: float = SAMPLING_STEP_VOXELS):
+        from scipy.ndimage import distance_transform_edt
+
+        if not (0 < step_voxels <= 1):
+            raise InputError("step_voxels", f"sampling step must be in (0, 1] voxel, got {step_voxels}")
+        self.mask = np.asarray(lesion_mask, dtype=bool)
+        self.step = float(step_voxels)
+        self.empty = not self.mask.any()
+        inverse = np.linalg.inv(np.asarray(affine, dtype=float))
+        self.lin, self.shift = inverse[:3, :3].T.copy(), inverse[:3, 3] + 0.5
+        self.lin32, self.shift32 = self.lin.astype(np.float32), self.shift.astype(np.float32)
+        self.shape = np.asarray(self.mask.shape, dtype=np.int64)
+        self.strides = np.array([self.shape[1] * self.shape[2], self.shape[2], 1], dtype=np.int64)
+        self.mask_flat = self.mask.ravel()
+        self.distance = None if self.empty else distance_transform_edt(~self.mask).astype(np.float32).ravel()
+
+    def hits(self, data, offsets, lengths) -> np.ndarray:
+        """Bool per streamline of packed arrays: True if it passes through a lesion voxel."""
+        hit = np.zeros(len(offsets), dtype=bool)
+        if self.empty or len(data) == 0:
+            return hit
+        points = np.asarray(data)
+        shape, strides, mask_flat = self.shape, self.strides, self.mask_flat
+        # float32 screening, float64 decisions: slack covers float32 rounding of indices (< 1e-3 voxel)
+        c32 = voxel_coordinates(points, self.lin32, self.shift32, np.float32)
+        flat, inside = _flat_index(np.floor(c32).astype(np.int64), shape, strides)
+        d = self.distance[flat]
+        d[~inside] = -np.inf  # outside the grid: always examined (rare)
+        found = []
+        close = np.flatnonzero(d <= 2.0)
+        if len(close):
+            exact = np.floor(voxel_coordinates(points[close], self.lin, self.shift)).astype(np.int64)
+            flat_c, inside_c = _flat_index(exact, shape, strides)
+            found.append(close[inside_c & mask_flat[flat_c]])
+        if len(points) > 1:
+            valid = np.ones(len(points) - 1, dtype=bool)
+            last = (offsets + lengths - 1)[lengths > 0]
+            valid[last[last < len(points) - 1]] = False  # no segment across streamlines
+            step32 = c32[:, 1:] - c32[:, :-1]
+            step32 *= step32
+            length = np.sqrt(step32[0] + step32[1] + step32[2])
+            reach = d[:-1] + d[1:]
+            reach -= np.float32(4 * _HALF_DIAGONAL + 0.01)
+            segments = np.flatnonzero(valid & ((reach <= 0) | (length + np.float32(0.01) >= reach)))
+            longest = float(length[segments].max()) + 0.01 if len(segments) else 1.0
+            per_block = max(1, SAMPLE_BLOCK // int(np.ceil(longest / self.step)))
+            for s0 in range(0, len(segments), per_block):
+                block = segments[s0:s0 + per_block]
+                a = voxel_coordinates(points[block], self.lin, self.shift)
+                b = voxel_coordinates(points[block + 1], self.lin, self.shift)
+                found.append(block[_segment_hits(a, b, self.step, shape, strides, mask_flat)])
+        found = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        if len(found):
+            nonempty = np.flatnonzero(lengths > 0)
+            hit[nonempty[np.searchsorted(offsets[nonempty], found, side="right") - 1]] = True
+        return hit
+
+
 def lesioned_streamlines(streamlines, lesion_mask, affine, step_voxels: float = SAMPLING_STEP_VOXELS,
                          chunk_points: int = CHUNK_POINTS) -> np.ndarray:
     """Boolean array (one per streamline): True if the streamline passes through a lesion voxel.
 
-    ``lesion_mask`` is a boolean [i, j, k] array on the grid of ``affine`` (voxel -> RAS mm);
-    streamlines are RAS mm. See the module docstring for the sampling definition.
+    ``streamlines``: ArraySequence, flat arrays, a list, a file path or a Tractogram (RAS mm);
+    ``lesion_mask`` is a boolean [i, j, k] array on the grid of ``affine`` (voxel -> RAS mm).
+    See the module docstring for the sampling definition.
     """
-    from scipy.ndimage import distance_transform_edt
-
     mask = np.asarray(lesion_mask, dtype=bool)
-    if not (0 < step_voxels <= 1):
-        raise InputError("step_voxels", f"sampling step must be in (0, 1] voxel, got {step_voxels}")
-    data, offsets, lengths = packed_arrays(streamlines)
-    hit = np.zeros(len(offsets), dtype=bool)
-    if not mask.any() or len(data) == 0:
-        return hit
-    inverse = np.linalg.inv(np.asarray(affine, dtype=float))
-    lin, shift = inverse[:3, :3].T.copy(), inverse[:3, 3] + 0.5
-    shape = np.asarray(mask.shape, dtype=np.int64)
-    strides = np.array([shape[1] * shape[2], shape[2], 1], dtype=np.int64)
-    distance = distance_transform_edt(~mask).astype(np.float32).ravel()
-    mask_flat = mask.ravel()
-    lin32, shift32 = lin.astype(np.float32), shift.astype(np.float32)
-    # float32 screening, float64 decisions: slack covers float32 rounding of indices (< 1e-3 voxel)
-    margin = np.float32(4 * _HALF_DIAGONAL + 0.01)
-    ends = offsets + lengths
-    total = len(data)
-    first_of_block = np.searchsorted(offsets, np.arange(0, total, chunk_points), side="right") - 1
-    bounds = np.unique(np.concatenate([offsets[np.clip(first_of_block, 0, None)], [total]]))
-    found, candidates = [], []
-    m = 0  # samples per segment: ceil(longest segment / step), exact (float64)
-    for p0, p1 in zip(bounds[:-1], bounds[1:]):
-        points = np.asarray(data[p0:p1])
-        c32 = voxel_coordinates(points, lin32, shift32, np.float32)
-        flat, inside = _flat_index(np.floor(c32).astype(np.int64), shape, strides)
-        d = distance[flat]
-        d[~inside] = -np.inf  # outside the grid: always examined (rare)
-        close = np.flatnonzero(d <= 2.0)
-        if len(close):
-            exact = np.floor(voxel_coordinates(points[close], lin, shift)).astype(np.int64)
-            flat_c, inside_c = _flat_index(exact, shape, strides)
-            found.append(close[inside_c & mask_flat[flat_c]] + p0)
-        if len(d) < 2:
-            continue
-        valid = np.ones(len(d) - 1, dtype=bool)
-        first = np.searchsorted(offsets, p0, side="left")
-        stop = ends[first:np.searchsorted(offsets, p1, side="left")] - 1 - p0
-        valid[stop[(stop >= 0) & (stop < len(d) - 1)]] = False  # no segment across streamlines
-        step32 = c32[:, 1:] - c32[:, :-1]
-        step32 *= step32
-        length = np.sqrt(step32[0] + step32[1] + step32[2])
-        length[~valid] = 0
-        top = float(length.max())
-        if int(np.ceil((top + 1e-3) / step_voxels)) > m:  # the exact m may grow: check the longest segments
-            near_top = np.flatnonzero(length >= np.float32(top - 1e-3))
-            for k in range(0, len(near_top), 4096):
-                batch = near_top[k:k + 4096]
-                a = voxel_coordinates(points[batch], lin, shift)
-                b = voxel_coordinates(points[batch + 1], lin, shift)
-                m = max(m, int(np.ceil(np.sqrt(((b - a) ** 2).sum(axis=0)) / step_voxels).max()))
-                if m >= int(np.ceil((top + 1e-3) / step_voxels)):
-                    break
-        reach = d[:-1] + d[1:]
-        reach -= margin
-        candidates.append(np.flatnonzero(valid & ((reach <= 0) | (length + np.float32(0.01) >= reach))) + p0)
-    segments = np.concatenate(candidates) if candidates else np.zeros(0, dtype=np.int64)
-    if len(segments) and m > 1:
-        per_block = max(1, SAMPLE_BLOCK // (m - 1))
-        for s0 in range(0, len(segments), per_block):
-            block = segments[s0:s0 + per_block]
-            a = voxel_coordinates(np.asarray(data[block]), lin, shift)
-            b = voxel_coordinates(np.asarray(data[block + 1]), lin, shift)
-            found.append(block[_segment_hits(a, b, m, shape, strides, mask_flat)])
-    found = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
-    if len(found):
-        hit[np.searchsorted(offsets, found, side="right") - 1] = True
-    return hit
+    return measure_streamlines(streamlines, np.zeros(mask.shape, np.uint8), affine, lesions=mask,
+                               step_voxels=step_voxels, chunk_points=chunk_points, refuse_outside=False).hit
 
 
 def voxel_coordinates(points, lin, shift, dtype=np.float64):
@@ -163,15 +165,26 @@ def _flat_index(v, shape, strides):
     return flat, inside
 
 
-def _segment_hits(a, b, m, shape, strides, mask_flat):
-    """Bool per segment a -> b ((3, S), index + 0.5 units): a sample a + (s/m)(b - a), 0 < s < m, is in a lesion."""
+def _segment_hits(a, b, step, shape, strides, mask_flat):
+    """Bool per segment a -> b ((3, S), index + 0.5 units): a sample a + (s/m)(b - a), 0 < s < m, is in a lesion.
+
+    m = ceil(|b - a| / step) per segment.
+    """
     delta = b - a
+    m = np.ceil(np.sqrt((delta * delta).sum(axis=0)) / step).astype(np.int64)
+    per = np.maximum(m - 1, 0)
     count = a.shape[1]
-    which = np.repeat(np.arange(count), m - 1)
-    t = np.tile(np.arange(1, m) / m, count)
+    out = np.zeros(count, dtype=bool)
+    total = int(per.sum())
+    if total == 0:
+        return out
+    which = np.repeat(np.arange(count), per)
+    first = np.zeros(count, dtype=np.int64)
+    np.cumsum(per[:-1], out=first[1:])
+    s = np.arange(total, dtype=np.int64) - first[which] + 1
+    t = s / m[which]
     x = a[:, which] + t * delta[:, which]
     flat, inside = _flat_index(np.floor(x).astype(np.int64), shape, strides)
-    out = np.zeros(count, dtype=bool)
     out[which[inside & mask_flat[flat]]] = True
     return out
 
@@ -188,17 +201,25 @@ def disconnection(streamlines, labels, affine, lesions, assignment="end", radius
     region, voxels, lesion_voxels, lesion_percent, streamlines, disconnected, percent) and
     ``summary`` (streamline totals and percentages).
     """
-    if weight not in WEIGHTS:
-        raise InputError("weight", f"must be one of {', '.join(WEIGHTS)}, not {weight!r}")
     labels, affine = as_label_volume(labels, affine)
+    check_weight(weight, scalar, labels.shape)
     mask = lesion_mask_array(lesions, labels.shape)
-    end_labels = assign_endpoints(streamlines, labels, affine, assignment, radius_mm, max_outside_fraction)
-    values, volumes = label_table(labels)
-    row_labels = values if drop_unassigned else np.concatenate([[0], values]).astype(np.int64)
-    node_volumes = volumes if drop_unassigned else np.concatenate([[int((labels == 0).sum())], volumes])
+    mode, radius = parse_assignment(assignment, radius_mm)
+    tractogram = open_tractogram(streamlines)
+    measures = measure_streamlines(tractogram, labels, affine, assignment=mode, radius_mm=radius, lesions=mask,
+                                   scalar=scalar if weight == "mean_scalar" else None, lengths=weight == "invlength",
+                                   step_voxels=step_voxels, max_outside_fraction=max_outside_fraction)
+    warn_if_empty(measures, tractogram.source)
+    return disconnection_from(measures, labels, mask, weight, symmetric, zero_diagonal, drop_unassigned, step_voxels)
+
+
+def disconnection_from(measures, labels, mask, weight="count", symmetric=True, zero_diagonal=ZERO_DIAGONAL,
+                       drop_unassigned=DROP_UNASSIGNED, step_voxels: float = SAMPLING_STEP_VOXELS):
+    """:func:`disconnection` from per-streamline measures (with ``hit``) already computed."""
+    end_labels, hit = measures.end_labels, measures.hit
+    row_labels, node_volumes = grid_rows(labels, drop_unassigned)
     nodes = node_indices(end_labels, row_labels)
-    hit = lesioned_streamlines(streamlines, mask, affine, step_voxels)
-    weights = streamline_weights(weight, streamlines, nodes, node_volumes, scalar, affine)
+    weights = streamline_weights(weight, measures, nodes, node_volumes)
     spared = nodes.copy()
     spared[:, hit] = -1
     n = len(row_labels)

@@ -1,34 +1,52 @@
-"""Tractogram files (.tck, .trk, .trx, .vtk, .vtp) as flat point arrays in RAS mm.
+"""Tractogram files (.tck, .trk, .trx, .vtk, .vtp) as flat point arrays in RAS mm, read in chunks.
 
-A tractogram is held as a nibabel :class:`~nibabel.streamlines.ArraySequence`: one
-flat ``(P, 3)`` float32 array of points in RAS mm (``._data``), the index of each
-streamline's first point (``._offsets``) and its number of points (``._lengths``).
+This module is the ONE place where streamlines are converted to and from arrays (the
+logic layer, the command line and the Slicer module all use it).
 
-- ``.tck`` (MRtrix3) and ``.trk`` (TrackVis) are read through ``nibabel.streamlines``,
-  which returns RAS mm ("RAS+ and mm" space, nibabel's ``affine_to_rasmm``).
-- ``.trx`` (Rheault et al., "TRX: a community-oriented tractography file format",
-  2023) is opened with ``trx-python``; its positions are RAS mm and stay
-  memory-mapped (nothing is copied).
-- ``.vtk`` / ``.vtp`` polydata with line cells, as SlicerDMRI fibre bundles and Slicer
-  models are stored. Since Slicer 4.11 model files are written in LPS with the frame
-  in the file: ``SPACE=LPS`` / ``SPACE=RAS`` in the legacy header line, or a ``SPACE``
-  string array in the field data of XML files (``vtkMRMLModelStorageNode``). Untagged
-  files are read as ``defaults.networks.VTK_UNTAGGED_SPACE`` unless ``space`` is given.
+In memory, streamlines are a nibabel :class:`~nibabel.streamlines.ArraySequence`: one flat
+``(P, 3)`` float32 array of points in RAS mm (``._data``), the index of each streamline's
+first point (``._offsets``) and its number of points (``._lengths``).
+
+For analysis, :func:`open_tractogram` returns a :class:`Tractogram` whose
+:meth:`Tractogram.chunks` yields :class:`Chunk` blocks of at most ``CHUNK_POINTS`` points,
+so peak memory depends on the chunk, not on the file:
+
+- ``.tck`` (MRtrix3): points are RAS scanner mm by the format's definition; the data
+  section is memory-mapped and split at the NaN delimiters of each block (no loop over
+  streamlines).
+- ``.trk`` (TrackVis): points are stored in "voxmm" of the header's reference grid; the
+  header's ``vox_to_ras`` declares the space (nibabel's ``get_affine_trackvis_to_rasmm``
+  gives voxmm -> RAS mm). The data section is memory-mapped; streamline records are
+  located from their point-count words in one vectorised pass and the chain of records
+  is verified. A header without ``vox_to_ras`` is refused (its space is not declared).
+- ``.trx`` (Rheault et al., "TRX: a community-oriented tractography file format", 2023):
+  RAS mm by definition, memory-mapped with ``trx-python`` (nothing is copied).
+- ``.vtk`` / ``.vtp`` polydata with line cells (SlicerDMRI fibre bundles, Slicer models),
+  read whole with VTK. Since Slicer 4.11 the frame is in the file: ``SPACE=LPS`` /
+  ``SPACE=RAS`` in the legacy header line, or a ``SPACE`` string array in the field data
+  of XML files (``vtkMRMLModelStorageNode``). Files without a tag (e.g. MRtrix3
+  ``tckconvert``, which writes RAS with no tag) are refused unless the caller says the
+  frame (``vtk_space="RAS"|"LPS"``, ``--vtk-space``); a tag in the file always wins.
+
+Every :class:`Tractogram` carries ``space`` (``"RAS"``, the frame of the delivered
+points, mm) and ``space_source`` (how that frame was determined), recorded in outputs.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..defaults.networks import MAX_OUTSIDE_FRACTION, VTK_UNTAGGED_SPACE, VTK_WRITE_SPACE
+from ..defaults.networks import CHUNK_POINTS, MAX_OUTSIDE_FRACTION, VTK_WRITE_SPACE
 from ..errors import InputError
 from ..geometry import LPS_TO_RAS
 
 TRACTOGRAM_SUFFIXES = (".tck", ".trk", ".trx", ".vtk", ".vtp")
+SPACES = ("RAS", "LPS")
 
 
 def make_streamlines(data, offsets, lengths=None):
@@ -36,15 +54,20 @@ def make_streamlines(data, offsets, lengths=None):
     from nibabel.streamlines import ArraySequence
 
     data = np.asarray(data) if not isinstance(data, np.memmap) else data
-    offsets = np.asarray(offsets)
+    offsets = np.asarray(offsets, dtype=np.int64)
     if lengths is None:
         ends = np.append(offsets[1:], len(data)) if len(offsets) else offsets
         lengths = ends - offsets
     seq = ArraySequence()
     seq._data = data
     seq._offsets = offsets
-    seq._lengths = np.asarray(lengths)
+    seq._lengths = np.asarray(lengths, dtype=np.int64)
     return seq
+
+
+def empty_streamlines():
+    """An ArraySequence with no streamlines."""
+    return make_streamlines(np.zeros((0, 3), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 def flat_arrays(streamlines, source: str = "streamlines"):
@@ -67,7 +90,10 @@ def flat_arrays(streamlines, source: str = "streamlines"):
         data = np.concatenate(arrays) if arrays else np.zeros((0, 3), np.float32)
     data = data if isinstance(data, np.memmap) else np.asarray(data)
     if data.ndim != 2 or data.shape[1] != 3:
-        raise InputError(source, f"points must be an (N, 3) array, got shape {data.shape}")
+        if data.size == 0:
+            data = np.zeros((0, 3), np.float32)
+        else:
+            raise InputError(source, f"points must be an (N, 3) array, got shape {data.shape}")
     offsets = np.asarray(offsets, dtype=np.int64)
     if lengths is None:
         ends = np.append(offsets[1:], len(data)) if len(offsets) else offsets
@@ -75,7 +101,7 @@ def flat_arrays(streamlines, source: str = "streamlines"):
     lengths = np.asarray(lengths, dtype=np.int64)
     if len(lengths) != len(offsets):
         raise InputError(source, f"{len(offsets)} offsets but {len(lengths)} lengths")
-    if len(offsets) and (offsets.min() < 0 or (offsets + lengths).max() > len(data)):
+    if len(offsets) and (offsets.min() < 0 or lengths.min() < 0 or (offsets + lengths).max() > len(data)):
         raise InputError(source, "streamline offsets/lengths point outside the point array")
     return data, offsets, lengths
 
@@ -87,63 +113,376 @@ def is_packed(offsets, lengths) -> bool:
     return bool(offsets[0] == 0 and np.array_equal(offsets[1:], offsets[:-1] + lengths[:-1]))
 
 
-def packed_arrays(streamlines, source: str = "streamlines"):
-    """Like :func:`flat_arrays`, with consecutive streamlines and no trailing points (copies only if needed)."""
-    data, offsets, lengths = flat_arrays(streamlines, source)
+def pack(data, offsets, lengths):
+    """``(points, offsets, lengths)`` with consecutive streamlines and no other rows (copies only if needed)."""
     if is_packed(offsets, lengths):
         return data[:int(lengths.sum())], offsets, lengths
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
     index = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(offsets - starts, lengths)
     return np.asarray(data[index]), starts, lengths
 
 
-def streamline_lengths_mm(streamlines, source: str = "streamlines") -> np.ndarray:
-    """Arc length (mm) of every streamline: the sum of its segment lengths (0 for < 2 points)."""
-    data, offsets, lengths = packed_arrays(streamlines, source)
+def packed_arrays(streamlines, source: str = "streamlines"):
+    """Like :func:`flat_arrays`, with consecutive streamlines and no trailing points (copies only if needed)."""
+    return pack(*flat_arrays(streamlines, source))
+
+
+def arc_lengths(data, offsets, lengths) -> np.ndarray:
+    """Arc length (mm) of every streamline of packed arrays: the sum of its segment lengths (0 for < 2 points)."""
     out = np.zeros(len(offsets))
     if len(data) < 2:
         return out
-    seg = np.zeros(len(data))
-    seg[:-1] = np.sqrt((np.diff(np.asarray(data, dtype=np.float64), axis=0) ** 2).sum(axis=1))
-    last = offsets + lengths - 1
-    seg[last[lengths > 0]] = 0.0
+    seg = segment_lengths(data, offsets, lengths)
     nonempty = lengths > 0
     out[nonempty] = np.add.reduceat(seg, offsets[nonempty])
     return out
 
 
-# ----------------------------------------------------------------------------- reading
+def segment_lengths(data, offsets, lengths) -> np.ndarray:
+    """Length (mm, float64) of the segment from each point to the next of packed arrays; 0 at each streamline's last point."""
+    seg = np.zeros(len(data))
+    if len(data) < 2:
+        return seg
+    d = np.diff(np.asarray(data, dtype=np.float64), axis=0)
+    d *= d
+    seg[:-1] = np.sqrt(d.sum(axis=1))
+    last = (offsets + lengths - 1)[lengths > 0]
+    seg[last] = 0.0
+    return seg
 
-def read_tractogram(path, name: str | None = None, space: str | None = None):
-    """Read a tractogram file; return an ArraySequence in RAS mm.
 
-    ``.trx`` positions stay memory-mapped. ``space`` ("RAS"/"LPS") overrides the frame of
-    an untagged ``.vtk``/``.vtp`` file; a tag in the file always wins.
+def streamline_lengths_mm(streamlines, source: str = "streamlines") -> np.ndarray:
+    """Arc length (mm) of every streamline: the sum of its segment lengths (0 for < 2 points)."""
+    return arc_lengths(*packed_arrays(streamlines, source))
+
+
+# ----------------------------------------------------------------------------- chunked sources
+
+@dataclass
+class Chunk:
+    """A block of consecutive streamlines: ``points`` (P, 3) RAS mm, ``offsets``/``lengths`` into it.
+
+    ``first`` is the index (in the whole tractogram) of the chunk's first streamline.
+    ``points`` may hold rows that belong to no streamline (delimiters); :meth:`packed`
+    removes them.
     """
-    path = Path(path)
+    points: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    first: int
+
+    def __len__(self):
+        return len(self.offsets)
+
+    def packed(self):
+        """``(points, offsets, lengths)`` with consecutive streamlines (a copy only if needed)."""
+        return pack(self.points, self.offsets, self.lengths)
+
+
+class Tractogram:
+    """Streamlines in RAS mm that can be read in chunks (:meth:`chunks`) or whole (:meth:`load`).
+
+    ``space`` is the frame of the delivered points (always ``"RAS"``, mm);
+    ``space_source`` says how the file's frame was determined; ``source`` names the input.
+    """
+
+    space = "RAS"
+
+    def __init__(self, source: str, space_source: str):
+        self.source = source
+        self.space_source = space_source
+
+    def chunks(self, max_points: int = CHUNK_POINTS):
+        raise NotImplementedError
+
+    def load(self):
+        """The whole tractogram as an ArraySequence (RAS mm)."""
+        pieces = [chunk.packed() for chunk in self.chunks()]
+        if not pieces:
+            return empty_streamlines()
+        if len(pieces) == 1:
+            return make_streamlines(*pieces[0])
+        data = np.concatenate([p[0] for p in pieces])
+        lengths = np.concatenate([p[2] for p in pieces])
+        offsets = np.zeros(len(lengths), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=offsets[1:])
+        return make_streamlines(data, offsets, lengths)
+
+    def describe(self) -> dict:
+        """JSON-able record of the input and its space (written into outputs)."""
+        return {"tractogram": self.source, "tractogram_space": self.space, "tractogram_space_source": self.space_source}
+
+
+class ArrayTractogram(Tractogram):
+    """Streamlines already in memory (an ArraySequence, a memory-mapped .trx, flat arrays or a list)."""
+
+    def __init__(self, streamlines, source: str = "streamlines", space_source: str = "in memory, RAS mm"):
+        super().__init__(source, space_source)
+        self.data, self.offsets, self.lengths = flat_arrays(streamlines, source)
+        self.streamlines = streamlines
+        self.n_streamlines = len(self.offsets)
+
+    def chunks(self, max_points: int = CHUNK_POINTS):
+        n = self.n_streamlines
+        if n == 0:
+            return
+        max_points = max(int(max_points), 1)
+        ends = np.cumsum(self.lengths)
+        cuts = np.searchsorted(ends, np.arange(max_points, int(ends[-1]) + max_points, max_points), side="right")
+        bounds = np.unique(np.concatenate([[0], np.clip(cuts, 1, n), [n]]))
+        packed = is_packed(self.offsets, self.lengths)
+        for s0, s1 in zip(bounds[:-1], bounds[1:]):
+            offsets, lengths = self.offsets[s0:s1], self.lengths[s0:s1]
+            if packed:
+                p0 = int(offsets[0])
+                yield Chunk(self.data[p0:int(offsets[-1] + lengths[-1])], offsets - p0, lengths, int(s0))
+            else:
+                yield Chunk(*pack(self.data, offsets, lengths), int(s0))
+
+    def load(self):
+        if hasattr(self.streamlines, "_data") and hasattr(self.streamlines, "_offsets"):
+            return self.streamlines
+        return make_streamlines(self.data, self.offsets, self.lengths)
+
+
+class TckTractogram(Tractogram):
+    """MRtrix3 ``.tck``: a text header, then float triples; a NaN triple ends each streamline, an Inf triple the file."""
+
+    def __init__(self, path: Path, source: str):
+        super().__init__(source, "RAS scanner mm by the .tck format definition (MRtrix3)")
+        self.path = path
+        header, data_offset = _tck_header(path, source)
+        kinds = {"float32le": "<f4", "float32be": ">f4", "float64le": "<f8", "float64be": ">f8"}
+        datatype = header.get("datatype", "").lower()
+        if datatype not in kinds:
+            raise InputError(source, f"unsupported .tck datatype {header.get('datatype')!r}")
+        self.dtype = np.dtype(kinds[datatype])
+        self.data_offset = data_offset
+        self.header = header
+        rows = (path.stat().st_size - data_offset) // (3 * self.dtype.itemsize)
+        self.rows = max(int(rows), 0)
+
+    def _memmap(self):
+        if self.rows == 0:
+            return np.zeros((0, 3), np.float32)
+        return np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.data_offset, shape=(self.rows, 3))
+
+    def chunks(self, max_points: int = CHUNK_POINTS):
+        data = self._memmap()
+        native = self.dtype.isnative
+        start, index, rows = 0, 0, len(data)
+        max_points = max(int(max_points), 2)
+        while start < rows:
+            size = max_points
+            while True:
+                stop = min(rows, start + size)
+                block = np.asarray(data[start:stop]) if native else data[start:stop].astype(self.dtype.newbyteorder("="))
+                x = block[:, 0]
+                bad = np.flatnonzero(~np.isfinite(x))
+                end = np.flatnonzero(np.isinf(x[bad]))
+                final = stop == rows
+                if len(end):  # the Inf triple: end of data
+                    cut = int(bad[end[0]])
+                    block, bad, final = block[:cut], bad[:end[0]], True
+                if final or len(bad):
+                    break
+                size *= 2  # one streamline longer than the block
+            starts = np.empty(len(bad) + 1, dtype=np.int64)
+            starts[0] = 0
+            starts[1:] = bad + 1
+            stops = np.append(bad, len(block)).astype(np.int64)
+            if not final or stops[-1] == starts[-1]:  # the last piece continues in the next block, or is empty
+                starts, stops = starts[:-1], stops[:-1]
+            if len(starts):
+                yield Chunk(block, starts, stops - starts, index)
+                index += len(starts)
+            if final:
+                return
+            start += int(bad[-1]) + 1
+
+    @property
+    def n_streamlines(self):
+        count = self.header.get("count")
+        return int(count) if count is not None and str(count).strip().isdigit() else None
+
+
+def _tck_header(path: Path, source: str):
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 20)
+    if not head.startswith(b"mrtrix tracks"):
+        raise InputError(source, "is not an MRtrix3 .tck file (no 'mrtrix tracks' magic line)")
+    end = head.find(b"\nEND\n")
+    if end < 0:
+        raise InputError(source, "has no END line closing its .tck header")
+    header = {}
+    for line in head[:end].decode("latin-1").splitlines()[1:]:
+        if ":" in line:
+            key, value = line.split(":", 1)
+            header[key.strip().lower()] = value.strip()
+    file_field = header.get("file", "").split()
+    if len(file_field) != 2 or file_field[0] != "." or not file_field[1].isdigit():
+        raise InputError(source, f"unsupported .tck 'file:' field {header.get('file')!r} (expected '. OFFSET')")
+    offset = int(file_field[1])
+    if offset < end + 5:
+        raise InputError(source, f".tck data offset {offset} lies inside the header")
+    return header, offset
+
+
+class TrkTractogram(Tractogram):
+    """TrackVis ``.trk``: per streamline an int32 point count, its points (x, y, z + scalars) and properties."""
+
+    def __init__(self, path: Path, source: str):
+        from nibabel.streamlines.trk import Field, TrkFile, get_affine_trackvis_to_rasmm
+
+        raw = path.read_bytes()[:1000] if path.stat().st_size >= 1000 else b""
+        if len(raw) < 1000 or raw[:5] != b"TRACK":
+            raise InputError(source, "is not a TrackVis .trk file (no TRACK magic or header shorter than 1000 bytes)")
+        endian = "<" if np.frombuffer(raw[996:1000], "<i4")[0] == 1000 else ">"
+        if not np.frombuffer(raw[440:504], endian + "f4").any():
+            raise InputError(source, "the .trk header has no vox_to_ras matrix, so its space is not declared; "
+                                     "convert it with the reference image (e.g. DIPY's StatefulTractogram)")
+        with open(path, "rb") as handle:
+            header = TrkFile._read_header(handle)
+        super().__init__(source, "TrackVis voxmm mapped to RAS mm by the header's vox_to_ras "
+                                 f"(voxel order {header[Field.VOXEL_ORDER]!r})")
+        self.path = path
+        self.to_ras = get_affine_trackvis_to_rasmm(header).astype(np.float64)
+        self.n_scalars = int(header[Field.NB_SCALARS_PER_POINT])
+        self.n_properties = int(header[Field.NB_PROPERTIES_PER_STREAMLINE])
+        self.endian = endian
+        self.data_offset = int(header["_offset_data"])
+        self.words = max((path.stat().st_size - self.data_offset) // 4, 0)
+        self._records = None
+
+    def _memmap(self, kind):
+        if self.words == 0:
+            return np.zeros(0, dtype=kind)
+        return np.memmap(self.path, dtype=np.dtype(kind).newbyteorder(self.endian), mode="r",
+                         offset=self.data_offset, shape=(self.words,))
+
+    def records(self):
+        """Word index of every streamline's point-count word, and the counts (vectorised, verified)."""
+        if self._records is not None:
+            return self._records
+        counts_view = self._memmap("i4")
+        stride = 3 + self.n_scalars
+        block = 1 << 24
+        found = []
+        # a count is an int32 in [1, 2^23); as float32 that bit pattern is a subnormal number, never a coordinate
+        for w0 in range(0, self.words, block):
+            w = np.asarray(counts_view[w0:w0 + block])
+            found.append(np.flatnonzero((w >= 1) & (w < 1 << 23)) + w0)
+        starts = np.concatenate(found) if found else np.zeros(0, np.int64)
+        counts = np.asarray(counts_view[starts]).astype(np.int64) if len(starts) else np.zeros(0, np.int64)
+        following = starts + 1 + counts * stride + self.n_properties
+        ok = (len(starts) == 0 and self.words == 0) or (
+            len(starts) > 0 and starts[0] == 0 and np.array_equal(following[:-1], starts[1:])
+            and following[-1] == self.words)
+        if not ok:
+            starts, counts = self._walk(counts_view, stride)
+        self._records = (starts, counts)
+        return self._records
+
+    def _walk(self, counts_view, stride):
+        """Fallback for files with zero-point streamlines or subnormal values: follow the records in order."""
+        starts, counts, position = [], [], 0
+        while position < self.words:
+            count = int(counts_view[position])
+            if count < 0:
+                raise InputError(self.source, f"negative point count at word {position}")
+            starts.append(position)
+            counts.append(count)
+            position += 1 + count * stride + self.n_properties
+        if position != self.words:
+            raise InputError(self.source, "the .trk data section is truncated")
+        return np.asarray(starts, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+
+    @property
+    def n_streamlines(self):
+        return len(self.records()[0])
+
+    def chunks(self, max_points: int = CHUNK_POINTS):
+        starts, counts = self.records()
+        n = len(starts)
+        if n == 0:
+            return
+        values = self._memmap("f4")
+        stride = 3 + self.n_scalars
+        ends = np.cumsum(counts)
+        cuts = np.searchsorted(ends, np.arange(max_points, int(ends[-1]) + max_points, max_points), side="right")
+        bounds = np.unique(np.concatenate([[0], np.clip(cuts, 1, n), [n]]))
+        lin = self.to_ras[:3, :3].T.astype(np.float32)
+        shift = self.to_ras[:3, 3].astype(np.float32)
+        for s0, s1 in zip(bounds[:-1], bounds[1:]):
+            lengths = counts[s0:s1]
+            offsets = np.zeros(len(lengths), dtype=np.int64)
+            np.cumsum(lengths[:-1], out=offsets[1:])
+            w0 = int(starts[s0])
+            w1 = int(starts[s1]) if s1 < n else self.words
+            words = np.asarray(values[w0:w1]).astype(np.float32)
+            point_start = np.repeat(starts[s0:s1] - w0 + 1 - offsets * stride, lengths)
+            first = point_start + np.arange(int(lengths.sum()), dtype=np.int64) * stride
+            points = np.stack([words[first], words[first + 1], words[first + 2]], axis=1)
+            points = points @ lin + shift
+            yield Chunk(points.astype(np.float32, copy=False), offsets, lengths, int(s0))
+
+
+def open_tractogram(tractogram, name: str | None = None, vtk_space: str | None = None) -> Tractogram:
+    """A :class:`Tractogram` for a file path, an ArraySequence / flat arrays / list, or a Tractogram.
+
+    Files: ``.tck`` and ``.trk`` are read in chunks from a memory map, ``.trx`` is memory-mapped,
+    ``.vtk``/``.vtp`` are read whole; ``vtk_space`` ("RAS"/"LPS") is the frame of a VTK file
+    without a ``SPACE`` tag (required for such files; a tag in the file wins).
+    """
+    if isinstance(tractogram, Tractogram):
+        return tractogram
+    if not isinstance(tractogram, (str, os.PathLike)):
+        return ArrayTractogram(tractogram, name or "streamlines")
+    path = Path(tractogram)
     source = f"{name} ({path})" if name else str(path)
     if not path.exists():
         raise InputError(source, "file not found")
+    if path.is_dir():
+        raise InputError(source, "is a folder, not a tractogram file")
     suffix = path.suffix.lower()
     if suffix not in TRACTOGRAM_SUFFIXES:
-        raise InputError(source, f"unsupported tractogram format {suffix!r}; "
-                                 f"use one of {', '.join(TRACTOGRAM_SUFFIXES)}")
+        raise InputError(source, f"unsupported tractogram format {suffix!r}; use one of {', '.join(TRACTOGRAM_SUFFIXES)}")
+    if vtk_space is not None and str(vtk_space).upper() not in SPACES:
+        raise InputError("vtk_space", f"must be RAS or LPS, not {vtk_space!r}")
     try:
-        if suffix in (".tck", ".trk"):
-            import nibabel as nib
-
-            streamlines = nib.streamlines.load(str(path), lazy_load=False).streamlines
-        elif suffix == ".trx":
-            streamlines = _read_trx(path)
-        else:
-            streamlines = _read_vtk(path, space, source)
+        if suffix == ".tck":
+            return TckTractogram(path, source)
+        if suffix == ".trk":
+            return TrkTractogram(path, source)
+        if suffix == ".trx":
+            return ArrayTractogram(_read_trx(path), source, "RAS mm by the .trx format definition (memory-mapped)")
+        streamlines, space_source = _read_vtk(path, vtk_space, source)
+        return ArrayTractogram(streamlines, source, space_source)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
         raise InputError(source, f"cannot be read as a {suffix} tractogram: {exc}") from None
-    data, _, _ = flat_arrays(streamlines, source)
+
+
+def read_tractogram(path, name: str | None = None, space: str | None = None):
+    """Read a whole tractogram file; return an ArraySequence in RAS mm.
+
+    ``.trx`` positions stay memory-mapped. ``space`` ("RAS"/"LPS") is the frame of a
+    ``.vtk``/``.vtp`` file that has no ``SPACE`` tag (such a file is refused without it).
+    The returned sequence has ``space_source`` (how its frame was determined).
+    """
+    tractogram = open_tractogram(path, name, space)
+    try:
+        streamlines = tractogram.load()
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(tractogram.source, f"cannot be read as a tractogram: {exc}") from None
+    data, offsets, lengths = flat_arrays(streamlines, tractogram.source)
     if len(data) and not np.isfinite(np.asarray(data[: min(len(data), 1_000_000)])).all():
-        raise InputError(source, "contains NaN or infinite coordinates")
+        raise InputError(tractogram.source, "contains NaN or infinite coordinates")
+    streamlines.space_source = tractogram.space_source
     return streamlines
 
 
@@ -160,7 +499,7 @@ def _vtk_space(text: str | None) -> str | None:
     if not text:
         return None
     upper = text.upper()
-    for space in ("LPS", "RAS"):
+    for space in SPACES:
         if f"SPACE={space}" in upper.replace(" ", "") or upper.strip() == space:
             return space
     return None
@@ -185,12 +524,17 @@ def _read_vtk(path: Path, space: str | None, source: str):
         polydata = reader.GetOutput()
         field = polydata.GetFieldData().GetAbstractArray("SPACE") if polydata.GetFieldData() else None
         file_space = _vtk_space(field.GetValue(0)) if field is not None and field.GetNumberOfValues() else None
-    if polydata is None or polydata.GetPoints() is None or polydata.GetLines().GetNumberOfCells() == 0:
-        raise InputError(source, "holds no line cells (streamlines)")
-    frame = file_space or (space.upper() if space else VTK_UNTAGGED_SPACE)
-    if frame not in ("RAS", "LPS"):
-        raise InputError(source, f"space must be RAS or LPS, not {space!r}")
-    return polydata_to_streamlines(polydata, frame)
+    if polydata is None or polydata.GetPoints() is None:
+        raise InputError(source, "is not a readable VTK polydata file")
+    if file_space:
+        frame, how = file_space, f"{file_space} declared in the file (SPACE tag)"
+    elif space:
+        frame, how = space.upper(), f"{space.upper()} given by the caller (--vtk-space); the file has no SPACE tag"
+    else:
+        raise InputError(source, "this VTK file does not say whether its points are RAS or LPS (no SPACE tag; "
+                                 "MRtrix3 tckconvert writes RAS, Slicer >= 4.11 writes LPS with a tag). "
+                                 "Give the frame: --vtk-space RAS or --vtk-space LPS")
+    return polydata_to_streamlines(polydata, frame), how
 
 
 def polydata_to_streamlines(polydata, space: str = "RAS"):
@@ -201,7 +545,7 @@ def polydata_to_streamlines(polydata, space: str = "RAS"):
     from vtkmodules.util.numpy_support import vtk_to_numpy
 
     if polydata is None or polydata.GetPoints() is None or polydata.GetLines().GetNumberOfCells() == 0:
-        return make_streamlines(np.zeros((0, 3), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return empty_streamlines()
     points = vtk_to_numpy(polydata.GetPoints().GetData())
     lines = polydata.GetLines()
     cell_offsets = vtk_to_numpy(lines.GetOffsetsArray()).astype(np.int64)
@@ -221,7 +565,7 @@ def streamlines_to_polydata(streamlines, space: str = "RAS"):
     from vtkmodules.vtkCommonCore import vtkPoints
     from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 
-    if space.upper() not in ("RAS", "LPS"):
+    if space.upper() not in SPACES:
         raise InputError("space", f"must be RAS or LPS, not {space!r}")
     data, offsets, lengths = packed_arrays(streamlines)
     coords = np.ascontiguousarray(data, dtype=np.float32)

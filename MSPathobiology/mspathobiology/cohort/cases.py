@@ -121,6 +121,8 @@ def origin_text(origin: dict) -> str:
         return f"{kind} (derivatives/{origin.get('pipeline', '?')})"
     if kind == "correction":
         return f"correction by reader {origin.get('reader') or '?'}"
+    if kind == "raw":
+        return "raw image"
     return kind or "unknown"
 
 

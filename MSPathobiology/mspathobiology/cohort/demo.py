@@ -2,12 +2,12 @@
 
 Makes a BIDS dataset of digital MS phantoms (:func:`mspathobiology.phantom.write_dataset`,
 small grids), runs :func:`~mspathobiology.cohort.runner.run_cohort` over it into
-``OUT/bids/derivatives/mspathobiology`` and writes the HTML reports. The phantom's
-ground-truth lesion maps (``derivatives/phantom``) are left out of the run
-(:data:`~mspathobiology.defaults.cohort.DEMO_IGNORE`), so the lesions step segments
-FLAIR as it would on real data; every other derivative (anatomy, parcellation, brain
-mask, tractogram) is used. Running it again reuses
-the dataset and redoes nothing that finished.
+``OUT/bids/derivatives/mspathobiology`` and writes the HTML reports. As in any run, the
+phantom's ground-truth lesion maps (``derivatives/phantom``) are not used (that takes
+``mspathobiology run OUT/bids --lesions-from phantom``), so the lesions step segments
+FLAIR as it would on real data; the other derivatives (anatomy, parcellation, brain
+mask, tractogram) are used, and every output says they come from a ground-truth folder.
+Running it again reuses the dataset and redoes nothing that finished.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..defaults.cohort import DEMO_IGNORE, DEMO_SEED, DEMO_SESSIONS, DEMO_SUBJECTS, PIPELINE_NAME
+from ..defaults.cohort import DEMO_SEED, DEMO_SESSIONS, DEMO_SUBJECTS, PIPELINE_NAME
 from .report import write_reports
 from .runner import run_cohort
 
@@ -34,7 +34,7 @@ def make_dataset(bids_dir, n_subjects: int = DEMO_SUBJECTS, sessions: int = DEMO
 def run_demo(out, n_subjects: int = DEMO_SUBJECTS, sessions: int = DEMO_SESSIONS, jobs: int = 1,
              seed: int = DEMO_SEED, progress: bool = True, log=print) -> dict:
     """Phantom dataset in ``out/bids``, run into ``out/bids/derivatives/mspathobiology``, reports.
-    Same as ``mspathobiology run out/bids --ignore lesions --report``.
+    Same as ``mspathobiology phantom out/bids`` then ``mspathobiology run out/bids --report``.
 
     Returns ``{"dataset", "derivatives", "report", "result", "seconds"}``.
     """
@@ -45,7 +45,7 @@ def run_demo(out, n_subjects: int = DEMO_SUBJECTS, sessions: int = DEMO_SESSIONS
     make_dataset(bids_dir, n_subjects, sessions, seed)
     derivatives = bids_dir / "derivatives" / PIPELINE_NAME
     log(f"running every analysis into {derivatives}")
-    result = run_cohort(bids_dir, derivatives, jobs=jobs, progress=progress, ignore=DEMO_IGNORE)
+    result = run_cohort(bids_dir, derivatives, jobs=jobs, progress=progress)
     index = write_reports(derivatives)
     return {"dataset": bids_dir, "derivatives": derivatives, "report": index, "result": result,
             "seconds": time.perf_counter() - start}

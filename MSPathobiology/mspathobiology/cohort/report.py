@@ -3,31 +3,54 @@
 Everything is read back from the derivatives folder written by
 :func:`~mspathobiology.cohort.runner.run_cohort` (``case.json``, each analysis'
 ``done.json`` and output files, ``cohort.tsv``), so reports can be regenerated at any
-time. Pictures are rendered with matplotlib's Agg backend (no display needed) and
-written as PNG files next to the HTML, so ``OUT/reports/`` is self-contained.
+time; only the current outputs of finished analyses are read (a folder whose analysis
+failed on the last run holds ``stale.json`` and is left out). Pictures are rendered with
+matplotlib's Agg backend (no display needed) and written as PNG files next to the HTML,
+so ``OUT/reports/`` is self-contained.
+
+Pages are built from escaped text only (:mod:`.htmlsafe`: one escaping helper, a
+restrictive Content-Security-Policy); numbers are rounded as in the TSV tables
+(:mod:`.numbers`).
+
+* ``reports/index.html``: a compact summary, one row per session, with the key biomarker
+  of each family (:data:`~mspathobiology.defaults.cohort.SUMMARY_COLUMNS`), links to each
+  session's page and to the full tables (TSV), plots of each biomarker over sessions (one
+  line per subject), and the failures.
+* ``reports/sub-01_ses-02.html``: the FLAIR mosaic with lesion outlines beside a one-screen
+  summary, then where each input came from and which method and version made each output,
+  plots (tissue volumes, lesion volume by location, rim scores, the connectome as a heat
+  map) and the analyses' tables.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 
 import numpy as np
 
-from ..defaults.cohort import (MOSAIC_COLUMNS, MOSAIC_DPI, MOSAIC_SLICES, MOSAIC_WINDOW_PERCENTILES,
-                               REPORT_MAX_TABLE_ROWS)
+from .. import __version__
+from ..defaults.cohort import (MOSAIC_COLUMNS, MOSAIC_DPI, MOSAIC_SLICES, MOSAIC_WINDOW_PERCENTILES, PLOT_LINESTYLES,
+                               PLOT_MARKERS, REPORT_MAX_TABLE_ROWS, SUMMARY_COLUMNS)
 from ..errors import InputError
-from ..io import read_json
+from ..io import read_json, write_figure
 from ..tables import read_table
-from .cases import Case, sort_cases
-from .runner import ANALYSES, analysis_dir, lesion_output, read_marker
+from .cases import Case, display_path, origin_text, sort_cases
+from .htmlsafe import escape, href, page_head
+from .numbers import format_number
+from .runner import ANALYSES, FUNCTIONS, analysis_dir, is_current, lesion_output, lesions_source
 
-_CSS = """body{font-family:sans-serif;margin:1.5em;max-width:1200px;color:#222}
-table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
-th{background:#eee}td.t{text-align:left}.failed{color:#b00}.done{color:#070}.skipped,.unavailable{color:#777}
-img{max-width:100%;border:1px solid #ddd;margin:.3em 0}h2{border-bottom:1px solid #ccc;margin-top:1.5em}
-.small{font-size:12px;color:#555}"""
+_CSS = """body{font-family:sans-serif;margin:1em 1.5em;max-width:1360px;color:#222}
+table{border-collapse:collapse;font-size:12px;margin:.4em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
+th{background:#eee;vertical-align:bottom}td.t,th.t{text-align:left}.failed{color:#b00}.done,.ok{color:#070}
+.skipped,.unavailable,.partial{color:#777}img{max-width:100%;border:1px solid #ddd;margin:.3em 0}
+h2{border-bottom:1px solid #ccc;margin-top:1.2em}.small{font-size:12px;color:#555}
+.lead{display:flex;gap:1.2em;align-items:flex-start;flex-wrap:wrap}.lead .facts{flex:0 0 340px}
+.lead .mosaic{flex:1 1 600px;min-width:0}.plots img{max-width:32%;vertical-align:top}
+.wide{overflow-x:auto;max-width:100%}.note{font-size:12px;color:#555;margin:.2em 0 .6em}"""
+
+#: Columns of the analyses' tables shown as a heat map instead of a table (connectomes).
+_MATRIX_WORDS = ("connectome", "matrix")
 
 
 def _pyplot():
@@ -39,14 +62,29 @@ def _pyplot():
     return plt
 
 
-def _esc(value) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4g}"
-    return html.escape("" if value is None else str(value))
+def _save(fig, path: Path) -> Path:
+    plt = _pyplot()
+    try:
+        write_figure(fig, path, dpi=MOSAIC_DPI)
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
-def html_table(rows, columns=None, max_rows: int | None = None, links: dict | None = None) -> str:
-    """Rows (dicts) as an HTML table; ``links`` maps a row index to an href for its first cell."""
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
+
+
+def cell(column: str, value) -> str:
+    """Escaped text of one table cell, rounded as in the TSV tables."""
+    return escape(format_number(column, value))
+
+
+def html_table(rows, columns=None, max_rows: int | None = None, links: dict | None = None,
+               headings: dict | None = None, collapse_constant: bool = False) -> str:
+    """Rows (dicts) as an HTML table. ``links`` maps a row index to a relative path for its
+    first cell; ``headings`` maps columns to header text. ``collapse_constant``: columns
+    with one value on every row (of several rows) are stated once above the table."""
     rows = list(rows)
     if not rows:
         return "<p class='small'>(no rows)</p>"
@@ -54,18 +92,27 @@ def html_table(rows, columns=None, max_rows: int | None = None, links: dict | No
         columns = []
         for row in rows:
             columns.extend(k for k in row if k not in columns)
+    note = ""
+    if collapse_constant and len(rows) > 1:
+        constant = [c for c in columns if len({repr(r.get(c)) for r in rows}) == 1 and c != columns[0]]
+        if constant:
+            note = ("<p class='note'>Same in every row: " + "; ".join(
+                f"{escape(c)} = {cell(c, rows[0].get(c)) or '(empty)'}" for c in constant) + "</p>")
+            columns = [c for c in columns if c not in constant]
     shown = rows if max_rows is None else rows[:max_rows]
-    out = ["<table><tr>" + "".join(f"<th>{_esc(c)}</th>" for c in columns) + "</tr>"]
+    head = "".join(f"<th class='{'t' if n == 0 else ''}'>{escape((headings or {}).get(c, c))}</th>"
+                   for n, c in enumerate(columns))
+    out = [note, f"<table><tr>{head}</tr>"]
     for index, row in enumerate(shown):
         cells = []
         for n, column in enumerate(columns):
             value = row.get(column)
-            text = _esc(value)
+            text = cell(column, value)
             if n == 0 and links and index in links:
-                text = f"<a href='{html.escape(links[index])}'>{text}</a>"
-            klass = "t" if not isinstance(value, (int, float)) or isinstance(value, bool) else ""
-            if column in ("status",) and isinstance(value, str):
-                klass += f" {value.split()[0]}"
+                text = f"<a href='{href(links[index])}'>{text}</a>"
+            klass = "" if _number(value) else "t"
+            if column == "status" and isinstance(value, str) and value.split():
+                klass += " " + escape(value.split()[0])
             cells.append(f"<td class='{klass.strip()}'>{text}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</table>")
@@ -155,68 +202,135 @@ def lesion_mosaic(background_path, labels_path, out_png, highlight_ids=(), title
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / height) if title else None)
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=MOSAIC_DPI)
-    plt.close(fig)
+    _save(fig, out_png)
     return out_png
 
 
+# --------------------------------------------------------------------------- plots
 def bar_plot(values: dict, out_png, title: str, ylabel: str) -> Path | None:
-    values = {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-              and v is not None and math.isfinite(float(v))}
+    """Bars of named values (e.g. tissue volumes in mL); the y label carries the unit."""
+    values = {k: float(v) for k, v in values.items() if _number(v)}
     if not values:
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(3.5, 0.55 * len(values) + 1.5), 3.0))
+    fig, ax = plt.subplots(figsize=(max(3.6, 0.5 * len(values) + 1.6), 3.0))
     ax.bar(range(len(values)), list(values.values()), color="#4878a8")
     ax.set_xticks(range(len(values)), list(values), rotation=45, ha="right", fontsize=7)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=MOSAIC_DPI)
-    plt.close(fig)
-    return Path(out_png)
+    return _save(fig, Path(out_png))
 
 
-def rim_plot(rows, out_png, score_column: str, flag_column: str | None = None) -> Path | None:
-    """Per-lesion rim scores, sorted, PRL candidates in red."""
-    scored = [r for r in rows if isinstance(r.get(score_column), (int, float)) and not isinstance(r.get(score_column), bool)]
+def rim_plot(rows, out_png, score_column: str, flag_column: str | None = None, threshold: float | None = None,
+             description: str = "") -> Path | None:
+    """The plotted column per lesion, sorted, PRL candidates in red; the title names that column
+    and the dashed line is the PRL threshold on it."""
+    scored = [r for r in rows if _number(r.get(score_column))]
     if not scored:
         return None
     scored.sort(key=lambda r: r[score_column], reverse=True)
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(3.5, 0.18 * len(scored) + 1.5), 3.0))
+    fig, ax = plt.subplots(figsize=(max(3.6, 0.18 * len(scored) + 1.6), 3.0))
     colours = ["#c0392b" if flag_column and r.get(flag_column) is True else "#7f8c8d" for r in scored]
     ax.bar(range(len(scored)), [r[score_column] for r in scored], color=colours)
     ax.set_xticks(range(len(scored)), [str(r.get("id", "")) for r in scored], fontsize=6, rotation=90)
-    if score_column == "rim_coverage":
-        try:
-            from ..defaults.rims import PRL_MIN_COVERAGE
-
-            ax.axhline(PRL_MIN_COVERAGE, color="k", linestyle="--", linewidth=0.8)
-        except ImportError:
-            pass
+    if threshold is not None:
+        ax.axhline(threshold, color="k", linestyle="--", linewidth=0.8, label=f"PRL threshold {threshold:.2f}")
+        ax.legend(fontsize=6, loc="upper right")
     ax.set_xlabel("lesion id", fontsize=8)
-    ax.set_ylabel(score_column.replace("_", " ") + (" (fraction of the lesion edge)" if "coverage" in score_column else ""),
-                  fontsize=8)
-    ax.set_title("rim score per lesion" + (" (red: PRL candidate)" if flag_column else ""), fontsize=9)
+    ax.set_ylabel(score_column.replace("_", " ") + (f"\n({description})" if description else ""), fontsize=7)
+    ax.set_title(f"{score_column.replace('_', ' ')} per lesion" + (" (red: PRL candidate)" if flag_column else ""),
+                 fontsize=9)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=MOSAIC_DPI)
-    plt.close(fig)
-    return Path(out_png)
+    return _save(fig, Path(out_png))
 
 
-def matrix_plot(matrix: np.ndarray, out_png, title: str = "connectome (streamline count)") -> Path:
+def matrix_plot(matrix: np.ndarray, out_png, title: str = "connectome: streamlines per region pair",
+                labels=None) -> Path:
+    """The connectome as a heat map (log scale, so weak edges stay visible)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 3.6))
-    shown = np.log10(1 + np.asarray(matrix, dtype=float))
-    im = ax.imshow(shown, cmap="viridis", interpolation="nearest")
-    fig.colorbar(im, ax=ax, label="log10(1 + value)")
+    matrix = np.asarray(matrix, dtype=float)
+    fig, ax = plt.subplots(figsize=(4.6, 3.9))
+    im = ax.imshow(np.log10(1 + np.clip(matrix, 0, None)), cmap="viridis", interpolation="nearest")
+    fig.colorbar(im, ax=ax, label="log10(1 + streamlines)")
     ax.set_title(title, fontsize=9)
-    ax.set_xlabel("region (row order of the table)", fontsize=8)
+    ax.set_xlabel(f"region (1..{matrix.shape[1]}, order of connectome.csv)", fontsize=8)
+    ax.set_ylabel("region", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=MOSAIC_DPI)
-    plt.close(fig)
-    return Path(out_png)
+    return _save(fig, Path(out_png))
+
+
+def _style(index: int) -> dict:
+    return {"marker": PLOT_MARKERS[index % len(PLOT_MARKERS)],
+            "linestyle": PLOT_LINESTYLES[(index // len(PLOT_MARKERS) + index) % len(PLOT_LINESTYLES)]}
+
+
+def trend_plot(rows, column: str, title: str, ylabel: str, out_png) -> Path | None:
+    """One line per subject over its sessions, each with its own marker and line style; a
+    point alone (one session) is still drawn."""
+    series = {}
+    for row in rows:
+        if _number(row.get(column)):
+            series.setdefault(str(row["participant_id"]), []).append((str(row.get("session_id") or "-"),
+                                                                      float(row[column])))
+    if not series:
+        return None
+    plt = _pyplot()
+    sessions = sorted({s for points in series.values() for s, _ in points}, key=_natural)
+    position = {s: n for n, s in enumerate(sessions)}
+    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    offsets = np.linspace(-0.12, 0.12, len(series)) if len(series) > 1 else [0.0]
+    for n, (subject, points) in enumerate(sorted(series.items(), key=lambda kv: _natural(kv[0]))):
+        points.sort(key=lambda p: position[p[0]])
+        x = [position[s] + offsets[n] for s, _ in points]  # a small offset: equal values stay visible
+        ax.plot(x, [v for _, v in points], label=subject, markersize=5, linewidth=1.2, **_style(n))
+    if all(float(v).is_integer() for points in series.values() for _, v in points):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xticks(range(len(sessions)), sessions, fontsize=7)
+    ax.set_xlabel("session", fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="y", labelsize=7)
+    if len(series) <= 12:
+        ax.legend(fontsize=6, ncol=2 if len(series) > 6 else 1, title="subject", title_fontsize=6)
+    fig.tight_layout()
+    return _save(fig, Path(out_png))
+
+
+def _natural(text):
+    import re
+
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(text))]
+
+
+#: Cohort plots: (column of cohort.tsv, title, y label with unit, file).
+COHORT_PLOTS = (
+    ("lesion_count", "T2 lesion count", "lesions (n)", "cohort_lesion_count.png"),
+    ("lesion_volume_mm3", "T2 lesion volume", "volume (mm³)", "cohort_lesion_volume.png"),
+    ("lesions_new_or_enlarging", "new or enlarging lesions vs previous session", "lesions (n)",
+     "cohort_new_enlarging.png"),
+    ("prl_candidates", "paramagnetic rim lesion candidates", "PRL (n)", "cohort_prl.png"),
+    ("bpf", "brain parenchymal fraction", "BPF (brain / ICV)", "cohort_bpf.png"),
+    ("pbvc_annualised_percent_per_year", "brain volume change per year", "PBVC (%/year)", "cohort_pbvc_per_year.png"),
+    ("pbvc_percent", "brain volume change vs previous session", "PBVC (%)", "cohort_pbvc.png"),
+    ("network_global_efficiency", "global efficiency (weighted)", "efficiency (unitless)", "cohort_efficiency.png"),
+    ("network_disconnected_percent", "streamlines through lesions", "disconnected (% of streamlines)",
+     "cohort_disconnection.png"),
+)
+
+
+def _cohort_plots(rows, pics: Path) -> list[Path]:
+    made = []
+    for column, title, ylabel, name in COHORT_PLOTS:
+        if column == "pbvc_percent" and any(_number(r.get("pbvc_annualised_percent_per_year")) for r in rows):
+            continue  # the per-year plot says it
+        plot = trend_plot(rows, column, title, ylabel, pics / name)
+        if plot is not None:
+            made.append(plot)
+    return made
 
 
 # --------------------------------------------------------------------------- finding outputs
@@ -257,98 +371,174 @@ def find_matrix(folder: Path) -> np.ndarray | None:
 
 
 def _score_columns(rows) -> tuple[str | None, str | None]:
+    """(column to plot, PRL flag column) of a rims table: ``rim_score`` (what the PRL flag
+    thresholds), else a coverage or score column."""
     if not rows:
         return None, None
-    numeric = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    score = next((k for k in numeric if k == "rim_coverage"), None) or next(
+    numeric = [k for k, v in rows[0].items() if _number(v)]
+    score = next((k for k in ("rim_score", "rim_coverage") if k in numeric), None) or next(
         (k for k in numeric if "coverage" in k or "score" in k), None)
-    flag = next((k for k, v in rows[0].items() if isinstance(v, bool) and ("prl" in k or "candidate" in k or "rim" in k)), None)
+    flag = next((k for k, v in rows[0].items() if isinstance(v, bool) and ("prl" in k or "candidate" in k)), None)
     return score, flag
+
+
+def _rim_threshold(column: str | None) -> float | None:
+    if column != "rim_score":
+        return None
+    from ..defaults.rims import PRL_MIN_EDGE_COVERAGE
+
+    return float(PRL_MIN_EDGE_COVERAGE)
 
 
 # --------------------------------------------------------------------------- pages
 def _case_from_folder(folder: Path) -> tuple[Case, list[dict]]:
-    data = read_json(folder / "case.json", name="case record")
-    return Case.from_dict(data["case"]), data.get("records", [])
+    data = read_json(folder / "case.json", name="case record", expect=dict)
+    try:
+        case, records = Case.from_dict(data["case"]), list(data.get("records", []))
+        if not all(isinstance(r, dict) for r in records):
+            raise TypeError("records must be objects")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(folder / "case.json", f"is not a case record written by `run` ({exc!r})") from None
+    return case, records
 
 
-def case_report(out, case: Case, records: list[dict], reports_dir) -> Path:
+def case_label(case: Case) -> str:
+    """``sub-01 ses-02`` (what links and headings show)."""
+    return f"sub-{case.subject}" + (f" ses-{case.session}" if case.session else "")
+
+
+def _summary_value(row: dict, column: str):
+    if column == "pbvc_annualised_percent_per_year" and not _number(row.get(column)) and _number(row.get("pbvc_percent")):
+        return format_number("pbvc_percent", row["pbvc_percent"]) + " *"
+    value = row.get(column)
+    return format_number(column, value)
+
+
+def _facts(case: Case, row: dict, records: list[dict]) -> str:
+    lines = [("lesions from", lesions_source(case))]
+    for column, heading, unit in SUMMARY_COLUMNS:
+        text = _summary_value(row, column)
+        if text != "":
+            lines.append((f"{heading} ({unit})" if unit else heading, text))
+    done = sum(r["status"] == "done" for r in records)
+    failed = [r["analysis"] for r in records if r["status"] == "failed"]
+    lines.append(("analyses", f"{done} done" + (f", failed: {', '.join(failed)}" if failed else "")))
+    lines.append(("made by", f"MSPathobiology {__version__}"))
+    body = "".join(f"<tr><th class='t'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in lines)
+    note = ("<p class='note'>* PBVC since the previous session (% , interval unknown)</p>"
+            if any(v.endswith(" *") for _, v in lines) else "")
+    return f"<table>{body}</table>{note}"
+
+
+def _provenance(out: Path, case: Case, records: list[dict]) -> str:
+    inputs = [{"image": k, "origin": origin_text(case.origin(k)), "file": case.display_path(v)}
+              for k, v in sorted(case.images.items())]
+    analyses = []
+    for r in records:
+        marker = read_json(analysis_dir(out, case, r["analysis"]) / "done.json") if r["status"] == "done" and \
+            (analysis_dir(out, case, r["analysis"]) / "done.json").exists() else {}
+        analyses.append({"analysis": r["analysis"], "status": r["status"],
+                         "method": marker.get("function") or FUNCTIONS.get(r["analysis"], ""),
+                         "version": marker.get("mspathobiology_version", ""),
+                         "lesions": next((v["origin"] for k, v in (marker.get("provenance") or {}).items()
+                                          if k.endswith("lesions")), ""),
+                         "seconds": r.get("seconds") or 0.0,
+                         "note": r.get("error") or r.get("reason", "")})
+    root = f" (paths relative to {escape(display_path(case.source))})" if case.source else ""
+    return (f"<h2>Provenance</h2><p class='note'>Inputs{root}; each analysis' done.json lists its inputs "
+            "with their BIDS URIs (Sources).</p>" + html_table(inputs)
+            + html_table(analyses, headings={"seconds": "time (s)"}))
+
+
+def case_report(out, case: Case, records: list[dict], reports_dir, row: dict | None = None) -> Path:
     """Write ``reports_dir/<case id>.html`` and its pictures in ``reports_dir/<case id>/``."""
     out, reports_dir = Path(out), Path(reports_dir)
     pics = reports_dir / case.id
     pics.mkdir(parents=True, exist_ok=True)
     rel = lambda p: f"{case.id}/{Path(p).name}"  # noqa: E731
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{case.id}</title><style>{_CSS}</style>"
-             f"</head><body><p><a href='index.html'>cohort summary</a></p><h1>{case.id}</h1>"]
     pair = out / case.relative_dir / "pairs.json"
     if pair.exists():
         records = records + read_json(pair).get("records", [])
-    parts.append("<h2>Analyses</h2>")
-    parts.append(html_table([{"analysis": r["analysis"], "status": r["status"],
-                              "seconds": round(r.get("seconds") or 0.0, 1),
-                              "note": r.get("error") or r.get("reason", "")} for r in records]))
-    parts.append("<h2>Images</h2>" + html_table([{"key": k, "file": str(v)} for k, v in sorted(case.images.items())]))
+    current = {r["analysis"] for r in records if r["status"] == "done" and is_current(analysis_dir(out, case, r["analysis"]))}
+    parts = [page_head(case_label(case), _CSS),
+             "<p><a href='index.html'>cohort summary</a></p>",
+             f"<h1>{escape(case_label(case))}</h1>"]
 
-    lesion_map = Path(case.images["lesions"]) if "lesions" in case.images else None
-    if lesion_map is None and read_marker(analysis_dir(out, case, "lesions")):
-        lesion_map = lesion_output(analysis_dir(out, case, "lesions"))
-    rim_rows, score_col, flag_col = [], None, None
-    for table in _tables_in(analysis_dir(out, case, "rims")):
-        rows = read_table(table)
-        score_col, flag_col = _score_columns(rows)
-        if score_col:
-            rim_rows = rows
-            break
+    lesion_folder = analysis_dir(out, case, "lesions")
+    lesion_map = lesion_output(lesion_folder) if "lesions" in current else None
+    if lesion_map is None and "lesions" in case.images:
+        lesion_map = Path(case.images["lesions"])
+    rim_rows, score_col, flag_col, rim_doc = [], None, None, {}
+    if "rims" in current:
+        for table in _tables_in(analysis_dir(out, case, "rims")):
+            rows = read_table(table)
+            score_col, flag_col = _score_columns(rows)
+            if score_col:
+                rim_rows = rows
+                rims_json = table.with_suffix(".json")
+                rim_doc = (read_json(rims_json).get("columns") or {}) if rims_json.exists() else {}
+                break
     prl_ids = [r["id"] for r in rim_rows if flag_col and r.get(flag_col) is True and isinstance(r.get("id"), int)]
     background = case.images.get("flair") or case.images.get("t1")
-    parts.append("<h2>Lesion mosaic</h2>")
+    mosaic_html = "<p class='small'>No FLAIR or T1 image.</p>"
     if background and Path(background).exists():
         try:
-            mosaic = lesion_mosaic(background, lesion_map if lesion_map and lesion_map.exists() else None,
+            mosaic = lesion_mosaic(background, lesion_map if lesion_map and Path(lesion_map).exists() else None,
                                    pics / "lesion_mosaic.png", highlight_ids=prl_ids,
-                                   title=f"{case.id}: {'FLAIR' if 'flair' in case.images else 'T1'} with lesion "
+                                   title=f"{'FLAIR' if 'flair' in case.images else 'T1'} with lesion "
                                          f"outlines (yellow){'; PRL candidates cyan' if prl_ids else ''}")
-            parts.append(f"<img src='{rel(mosaic)}' alt='lesion mosaic'>")
-            parts.append(f"<p class='small'>Lesions from {'the case' if 'lesions' in case.images else 'the lesions step'}"
-                         f": {html.escape(str(lesion_map)) if lesion_map else 'none'}. Radiological convention "
-                         "(patient right on the left), anterior up.</p>")
+            mosaic_html = (f"<img src='{href(rel(mosaic))}' alt='lesion mosaic'>"
+                           f"<p class='note'>Lesions: {escape(lesions_source(case))}"
+                           f"{' — ' + escape(display_path(lesion_map, out)) if lesion_map else ''}. Radiological "
+                           "convention (patient right on the left), anterior up.</p>")
         except InputError as exc:
-            parts.append(f"<p class='failed'>No mosaic: {_esc(exc)}</p>")
-    else:
-        parts.append("<p class='small'>No FLAIR or T1 image.</p>")
+            mosaic_html = f"<p class='failed'>No mosaic: {escape(exc)}</p>"
+    parts.append(f"<div class='lead'><div class='facts'>{_facts(case, row or {}, records)}</div>"
+                 f"<div class='mosaic'>{mosaic_html}</div></div>")
+    parts.append(_provenance(out, case, records))
 
-    summaries = {r["analysis"]: r.get("summary") or {} for r in records if r["status"] == "done"}
-    volumes = {k[:-3]: v for a in ("atrophy",) for k, v in summaries.get(a, {}).items() if k.endswith("_ml")}
-    lesion_loc = {k.replace("lesion_volume_mm3_", "").replace("lesion_volume_", ""): v
-                  for k, v in summaries.get("lesions", {}).items() if k.startswith("lesion_volume") and k != "lesion_volume_mm3"}
+    summaries = {r["analysis"]: r.get("summary") or {} for r in records if r["analysis"] in current}
+    volumes = {k[:-3]: v for k, v in summaries.get("atrophy", {}).items() if k.endswith("_ml")}
+    lesion_loc = {k.replace("lesion_volume_mm3_", ""): v for k, v in summaries.get("lesions", {}).items()
+                  if k.startswith("lesion_volume_mm3_")}
     plots = []
     if volumes:
-        plots.append(bar_plot(volumes, pics / "tissue_volumes.png", "tissue volumes", "mL"))
+        plots.append(bar_plot(volumes, pics / "tissue_volumes.png", "tissue volumes", "volume (mL)"))
     if lesion_loc:
-        plots.append(bar_plot(lesion_loc, pics / "lesion_volume_by_location.png", "lesion volume by location",
-                              "mm³" if any("mm3" in k for k in summaries.get("lesions", {})) else ""))
+        plots.append(bar_plot(lesion_loc, pics / "lesion_volume_by_location.png", "T2 lesion volume by location",
+                              "volume (mm³)"))
     if rim_rows:
-        plots.append(rim_plot(rim_rows, pics / "rim_scores.png", score_col, flag_col))
-    matrix = find_matrix(analysis_dir(out, case, "network"))
+        plots.append(rim_plot(rim_rows, pics / "rim_scores.png", score_col, flag_col, _rim_threshold(score_col),
+                              str(rim_doc.get(score_col, ""))[:60]))
+    matrix = find_matrix(analysis_dir(out, case, "network")) if "network" in current else None
     if matrix is not None:
         plots.append(matrix_plot(matrix, pics / "connectome.png"))
     plots = [p for p in plots if p is not None]
     if plots:
-        parts.append("<h2>Plots</h2>" + "".join(f"<img src='{rel(p)}' alt='{p.stem}'> " for p in plots))
+        parts.append("<h2>Plots</h2><div class='plots'>" + "".join(
+            f"<img src='{href(rel(p))}' alt='{escape(p.stem)}'> " for p in plots) + "</div>")
 
     parts.append("<h2>Summary values</h2>")
     for analysis in ANALYSES:
         if summaries.get(analysis):
-            parts.append(f"<h3>{analysis}</h3>" + html_table([{"measure": k, "value": v} for k, v in summaries[analysis].items()]))
+            parts.append(f"<h3>{escape(analysis)}</h3>" + html_table(
+                [{"measure": k, "value": v} for k, v in summaries[analysis].items()]))
     parts.append("<h2>Tables</h2>")
     for analysis in ANALYSES:
+        if analysis not in current:
+            continue
         for table in _tables_in(analysis_dir(out, case, analysis)):
             link = Path("..") / table.relative_to(out)
-            parts.append(f"<h3>{analysis}: <a href='{html.escape(link.as_posix())}'>{html.escape(table.name)}</a></h3>")
+            parts.append(f"<h3>{escape(analysis)}: <a href='{href(link.as_posix())}'>{escape(table.name)}</a></h3>")
+            if any(word in table.name.lower() for word in _MATRIX_WORDS):
+                parts.append("<p class='note'>A region x region matrix: shown as a heat map under Plots; "
+                             "the file holds every value.</p>")
+                continue
             try:
-                parts.append(html_table(read_table(table), max_rows=REPORT_MAX_TABLE_ROWS))
+                parts.append("<div class='wide'>" + html_table(read_table(table), max_rows=REPORT_MAX_TABLE_ROWS,
+                                                               collapse_constant=True) + "</div>")
             except InputError as exc:
-                parts.append(f"<p class='failed'>{_esc(exc)}</p>")
+                parts.append(f"<p class='failed'>{escape(exc)}</p>")
     parts.append("</body></html>")
     page = reports_dir / f"{case.id}.html"
     from ..io import atomic_write_text
@@ -357,33 +547,27 @@ def case_report(out, case: Case, records: list[dict], reports_dir) -> Path:
     return page
 
 
-def _cohort_plots(rows, pics: Path) -> list[Path]:
-    plt = _pyplot()
-    made = []
-    subjects = sorted({r["participant_id"] for r in rows}, key=str)
-    for column, label, name in (("lesion_volume_mm3", "lesion volume (mm³)", "cohort_lesion_volume.png"),
-                                ("lesion_count", "lesion count", "cohort_lesion_count.png"),
-                                ("prl_candidates", "PRL candidates", "cohort_prl.png"),
-                                ("bpf", "brain parenchymal fraction", "cohort_bpf.png"),
-                                ("pbvc_percent", "PBVC (%) vs previous session", "cohort_pbvc.png"),
-                                ("network_global_efficiency", "global efficiency", "cohort_efficiency.png")):
-        if not any(isinstance(r.get(column), (int, float)) and not isinstance(r.get(column), bool) for r in rows):
-            continue
-        fig, ax = plt.subplots(figsize=(4.0, 3.0))
-        for subject in subjects:
-            points = [(str(r["session_id"] or "-"), r[column]) for r in rows if r["participant_id"] == subject
-                      and isinstance(r.get(column), (int, float)) and not isinstance(r.get(column), bool)]
-            if points:
-                ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=subject)
-        ax.set_xlabel("session", fontsize=8)
-        ax.set_ylabel(label, fontsize=8)
-        if len(subjects) <= 10:
-            ax.legend(fontsize=6)
-        fig.tight_layout()
-        fig.savefig(pics / name, dpi=MOSAIC_DPI)
-        plt.close(fig)
-        made.append(pics / name)
-    return made
+def _row_id(row: dict) -> str:
+    return str(row["participant_id"]) + (f"_{row['session_id']}" if row.get("session_id") else "")
+
+
+def summary_rows(rows) -> tuple[list[dict], list[str], dict]:
+    """The cohort page's compact table: (rows, columns, headings) with one row per session."""
+    columns = ["session", "status", "lesions from"]
+    headings = {}
+    present = [(c, h, u) for c, h, u in SUMMARY_COLUMNS if any(_number(r.get(c)) for r in rows)
+               or (c == "pbvc_annualised_percent_per_year" and any(_number(r.get("pbvc_percent")) for r in rows))]
+    out = []
+    for row in rows:
+        item = {"session": f"{row['participant_id']} {row.get('session_id') or ''}".strip(),
+                "status": row.get("status"), "lesions from": row.get("lesions_source") or ""}
+        for column, heading, unit in present:
+            item[column] = _summary_value(row, column)
+        out.append(item)
+    for column, heading, unit in present:
+        columns.append(column)
+        headings[column] = f"{heading} ({unit})" if unit else heading
+    return out, columns, headings
 
 
 def write_reports(out, cases=None) -> Path:
@@ -400,25 +584,32 @@ def write_reports(out, cases=None) -> Path:
             found.append((case, records))
     order = {c.id: n for n, c in enumerate(sort_cases([c for c, _ in found]))}
     found.sort(key=lambda x: order[x[0].id])
-    pages = {case.id: case_report(out, case, records, reports_dir) for case, records in found}
     rows = read_table(out / "cohort.tsv")
+    by_id = {_row_id(r): r for r in rows}
+    pages = {case.id: case_report(out, case, records, reports_dir, by_id.get(case.id)) for case, records in found}
     pics = reports_dir / "cohort"
     pics.mkdir(exist_ok=True)
     plots = _cohort_plots(rows, pics)
-    links = {}
-    for index, row in enumerate(rows):
-        cid = row["participant_id"] + (f"_{row['session_id']}" if row.get("session_id") else "")
-        if cid in pages:
-            links[index] = pages[cid].name
+    table_rows, columns, headings = summary_rows(rows)
+    links = {n: pages[_row_id(r)].name for n, r in enumerate(rows) if _row_id(r) in pages}
     failures = read_table(out / "cohort_failures.tsv") if (out / "cohort_failures.tsv").exists() else []
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>MSPathobiology cohort</title>"
-             f"<style>{_CSS}</style></head><body><h1>MSPathobiology cohort summary</h1>",
-             f"<p class='small'>{len(rows)} cases; derivatives folder {html.escape(str(out.resolve()))}. "
-             "Tables: <a href='../cohort.tsv'>cohort.tsv</a>, <a href='../cohort_failures.tsv'>cohort_failures.tsv</a>.</p>"]
+    downloads = [name for name in ("cohort.tsv", "cohort_lesions.tsv", "cohort_rims.tsv", "cohort_atrophy.tsv",
+                                   "cohort_network.tsv", "cohort_failures.tsv") if (out / name).exists()]
+    sources = sorted({r.get("lesions_source") or "" for r in rows} - {""})
+    parts = [page_head("MSPathobiology cohort summary", _CSS), "<h1>MSPathobiology cohort summary</h1>",
+             f"<p class='small'>{len(rows)} sessions of {len({r['participant_id'] for r in rows})} subjects; "
+             f"lesions: {escape('; '.join(sources) or 'none')}; made by MSPathobiology {escape(__version__)}. "
+             "Full tables (every value, TSV): " + ", ".join(
+                 f"<a href='{href('../' + name)}' download>{escape(name)}</a>" for name in downloads) + ".</p>",
+             "<h2>Summary</h2>",
+             html_table(table_rows, columns=columns, links=links, headings=headings)]
+    if any(str(r.get("pbvc_annualised_percent_per_year", "")).endswith("*") for r in table_rows):
+        parts.append("<p class='note'>* PBVC since the previous session (%), the interval between sessions being "
+                     "unknown (no acq_time).</p>")
     if plots:
-        parts.append("<h2>Plots</h2>" + "".join(f"<img src='cohort/{p.name}' alt='{p.stem}'> " for p in plots))
+        parts.append("<h2>Over sessions, one line per subject</h2><div class='plots'>" + "".join(
+            f"<img src='{href('cohort/' + p.name)}' alt='{escape(p.stem)}'> " for p in plots) + "</div>")
     parts.append(f"<h2>Failures ({len(failures)})</h2>" + html_table(failures))
-    parts.append("<h2>Cases</h2>" + html_table(rows, links=links))
     parts.append("</body></html>")
     from ..io import atomic_write_text
 

@@ -860,12 +860,17 @@ def write_dataset_description(out: Path, cases) -> Path:
         description["SourceDatasets"] = sources
     if links:
         description["DatasetLinks"] = links
+    if not (out / "README").exists():
+        atomic_write_text(out / "README", "Outputs of `mspathobiology run` (MSPathobiology): one folder per analysis "
+                                          "and session, cohort tables (cohort*.tsv) and HTML reports (reports/). "
+                                          "Each analysis' done.json records its inputs, their origin (Sources) and "
+                                          "the method and version that made it.\n")
     return write_json(out / "dataset_description.json", description)
 
 
 #: Files of a run that are not BIDS-derivatives files (.bidsignore, gitignore syntax).
-BIDSIGNORE = ("/reports/", "/cohort*.tsv", "/cohort_run.json", "/.run.lock", "/sub-*/**/case.json",
-              "/sub-*/**/pairs.json", *(f"/sub-*/**/{a}/" for a in ANALYSES))
+BIDSIGNORE = ("/reports", "/cohort*.tsv", "/cohort_run.json", "/.run.lock", "/sub-*/**/case.json",
+              "/sub-*/**/pairs.json", *(f"/sub-*/**/{a}" for a in ANALYSES))
 
 
 def write_bidsignore(out: Path) -> Path:
@@ -882,7 +887,11 @@ def publish_lesion_map(out: Path, case: Case, folder: Path) -> Path | None:
     marker = read_marker(folder) or {}
     if found is None or not found.name.endswith(".nii.gz"):
         return None
-    target = Path(out) / case.relative_dir / "anat" / bids.filename(case.subject, case.session, "lesions")
+    try:
+        name = bids.filename(case.subject, case.session, "lesions")
+    except ValueError:  # labels that are not BIDS labels (letters and digits): no BIDS name to give
+        return None
+    target = Path(out) / case.relative_dir / "anat" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     if not (target.exists() and os.path.samefile(target, found)):
         tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")

@@ -99,6 +99,24 @@ CAUDATE_CENTRE_MM = (13.0, 8.0, 12.0)
 CAUDATE_SEMI_AXES_MM = (4.5, 14.0, 7.0)
 PUTAMEN_CENTRE_MM = (24.0, 4.0, 2.0)
 PUTAMEN_SEMI_AXES_MM = (5.0, 13.0, 9.0)
+#: Medial temporal lobe (left centre; right mirrored), semi-axes mm: hippocampus (about 35-40 mm
+#: long, centre near MNI (+-26, -22, -12)), the amygdala in front of it, and the temporal (inferior)
+#: horn of the lateral ventricle above and lateral to the hippocampus (Duvernoy, "The Human
+#: Hippocampus", 2005). Grey matter (cortex contrast) and ventricle tissue; their own aseg labels
+#: (17/53, 18/54, 5/44) are what the lesion location rule reads (issue 12).
+HIPPOCAMPUS_CENTRE_MM = (26.0, -22.0, -12.0)
+HIPPOCAMPUS_SEMI_AXES_MM = (5.0, 17.0, 5.0)
+AMYGDALA_CENTRE_MM = (22.0, 0.0, -16.0)
+AMYGDALA_SEMI_AXES_MM = (6.0, 7.0, 6.0)
+TEMPORAL_HORN_CENTRE_MM = (31.0, -16.0, -6.5)
+TEMPORAL_HORN_SEMI_AXES_MM = (2.5, 14.0, 2.5)
+#: Choroid plexus (aseg 31/63) in each lateral ventricle's atrium: centre this fraction of the
+#: ventricle's half-length behind the ventricle centre, semi-axes mm; ventricle contrast.
+CHOROID_PLEXUS_OFFSET = 0.6
+CHOROID_PLEXUS_SEMI_AXES_MM = (2.5, 7.0, 2.5)
+#: Fourth ventricle (aseg 15) between the pons and the cerebellum, midline, semi-axes mm.
+FOURTH_VENTRICLE_CENTRE_MM = (0.0, -35.0, -30.0)
+FOURTH_VENTRICLE_SEMI_AXES_MM = (6.0, 3.0, 8.0)
 
 # ---------------------------------------------------------------- labels
 #: FreeSurfer aseg values (FreeSurferColorLUT.txt).
@@ -109,15 +127,25 @@ ASEG = {
     "Right-Cerebral-White-Matter": 41, "Right-Cerebral-Cortex": 42, "Right-Lateral-Ventricle": 43,
     "Right-Cerebellum-White-Matter": 46, "Right-Cerebellum-Cortex": 47, "Right-Thalamus": 49,
     "Right-Caudate": 50, "Right-Putamen": 51, "WM-hypointensities": 77,
+    "Left-Inf-Lat-Vent": 5, "4th-Ventricle": 15, "Left-Hippocampus": 17, "Left-Amygdala": 18,
+    "Left-choroid-plexus": 31, "Right-Inf-Lat-Vent": 44, "Right-Hippocampus": 53, "Right-Amygdala": 54,
+    "Right-choroid-plexus": 63,
 }
-GM_LABELS = (3, 42, 8, 47, 10, 49, 11, 50, 12, 51)
+GM_LABELS = (3, 42, 8, 47, 10, 49, 11, 50, 12, 51, 17, 53, 18, 54)
 WM_LABELS = (2, 41, 7, 46, 16, 77)
-CSF_LABELS = (4, 43, 24)
+#: The phantom's choroid plexus has ventricle contrast, so it counts as CSF here.
+CSF_LABELS = (4, 43, 24, 5, 44, 31, 63, 15)
 DEEP_GM_LABELS = (10, 49, 11, 50, 12, 51)
 THALAMUS_LABELS = (10, 49)
-VENTRICLE_LABELS = (4, 43)
-CORTEX_LABELS = (3, 42)
-INFRATENTORIAL_LABELS = (7, 8, 16, 46, 47)
+#: Label sets of the phantom's own location truth (phantom.lesions.classify), written from
+#: FreeSurferColorLUT independently of mspathobiology.lesions.locations: lateral ventricles with
+#: their temporal horns and choroid plexus; cerebral cortex with hippocampus and amygdala
+#: (LST-AI's cortex class); cerebellum, brainstem and 4th ventricle. ``PARCEL_CORTEX_LABELS``:
+#: the neocortex that the cortical parcellation divides.
+VENTRICLE_LABELS = (4, 43, 5, 44, 31, 63)
+CORTEX_LABELS = (3, 42, 17, 53, 18, 54)
+INFRATENTORIAL_LABELS = (7, 8, 16, 46, 47, 15)
+PARCEL_CORTEX_LABELS = (3, 42)
 #: Cortical parcels per hemisphere: antero-posterior bins x bins of the angle in the coronal plane
 #: (equal-count bins); lh values 1001.., rh 2001.. (FreeSurfer ctx-lh/ctx-rh ranges).
 PARCELS_AP = 8
@@ -165,6 +193,14 @@ RIM_DELTA_CHI_PPB = (25.0, 40.0)
 RIM_CAP_FRACTION = {"full": 1.0, "two_thirds": 0.7, "partial": 0.25}
 RIM_COUNTS_FULL = {"full": 2, "two_thirds": 2, "partial": 2}
 RIM_COUNTS_SMALL = {"full": 1, "two_thirds": 1, "partial": 1}
+#: Fractions of the edge covered by the rims (issue 12: both sides of the NAIMS 2/3). The rim
+#: lesions of each class (counts above; ``rim_class`` named from the fraction: 1 full, >= 2/3
+#: two_thirds, else partial) take that class's fractions in turn from a random start. The cap holds exactly this fraction of the lesion's edge voxels.
+RIM_FRACTIONS = (0.4, 0.5, 0.6, 0.67, 0.75, 0.9, 1.0)
+#: Fraction of rim lesions that also enhance (ring enhancement) at baseline: a paramagnetic rim
+#: is also seen in acute enhancing lesions (Absinta et al., J Clin Invest 2016), which the NAIMS
+#: definition excludes from PRL (Bagnato et al., Brain 2024).
+RIM_ENHANCING_FRACTION = 0.2
 #: Large lesions planned beyond the number of rims, so every rim class finds a host with a core.
 EXTRA_RIM_HOSTS = 3
 #: Rims only on lesions at least this large (edge must surround a core), mm^3.
@@ -271,9 +307,11 @@ PHASE_SIGN = 1
 DIPOLE_PAD_VOXELS = 24
 #: Smooth background field (air-tissue), peak phase in rad at TE, removed by the high-pass filter.
 BACKGROUND_PHASE_RAD = 6.0
-#: High-pass filter of the phase: complex division by a Gaussian low-pass of this sd (mm),
-#: like scanner homodyne filtering (Haacke et al., AJNR 2009 use a 64x64 k-space filter).
-HIGHPASS_SIGMA_MM = 4.0
+#: Scanner-like homodyne high-pass of the phase: the complex image divided by its low-pass, a
+#: 2D in-plane Hanning window over the central fraction of k-space of each slice; 0.125 = a
+#: 64 x 64 window on a 512 matrix, or 32 x 32 on 256 (Haacke et al., MRM 2004 and AJNR 2009;
+#: Wang et al., JMRI 2000). Not the analysis's own filter.
+HOMODYNE_WINDOW_FRACTION = 0.125
 
 # ---------------------------------------------------------------- tractography
 #: Streamlines per case (issue 3: >= 50,000 full; fewer for the small case).
@@ -304,3 +342,10 @@ STREAMLINE_MIN_WM_FRACTION = 0.85
 #: of its length at each end (where it leaves grey matter).
 STREAMLINE_COARSE_SAMPLES = 40
 STREAMLINE_END_FRACTION = 0.06
+
+# ---------------------------------------------------------------- BIDS dataset
+#: Acquisition date of every phantom subject's first visit and the time between visits
+#: (``sub-XX_sessions.tsv`` acq_time). One year, so that the per-visit brain volume change
+#: above reads as an annual rate (PBVC per year) in cohort outputs.
+BASELINE_ACQ_TIME = "2020-01-15T09:00:00"
+VISIT_INTERVAL_DAYS = 365

@@ -74,6 +74,37 @@ def test_location_rule_matches_phantom_truth(subject):
         assert agree >= 0.9, [(i, loc, rule[i]) for i, loc in expected.items() if rule[i] != loc]
 
 
+def test_phantom_aseg_has_every_label_the_location_rule_reads(subject):
+    """Issue 12: the phantom's aseg holds the ventricle, cortex and infratentorial labels of the
+    rule, and at each of them the phantom's own truth rule and the analysis agree."""
+    from scipy import ndimage
+    from mspathobiology.lesions.locations import CORTEX_LABELS, INFRATENTORIAL_LABELS, VENTRICLE_LABELS
+    from mspathobiology.phantom.lesions import classify
+    aseg = sitk.GetArrayFromImage(subject.sessions[0].anatomy).astype(np.int64)
+    assert set(VENTRICLE_LABELS + CORTEX_LABELS + INFRATENTORIAL_LABELS) <= set(np.unique(aseg).tolist())
+    white = np.isin(aseg, (2, 41, 7, 46, 16))
+    expected = {5: "periventricular", 44: "periventricular", 15: "infratentorial", 17: "juxtacortical",
+                53: "juxtacortical", 18: "juxtacortical", 54: "juxtacortical"}
+    others = (4, 43, 31, 63, 3, 42, 7, 8, 46, 47, 16, 15)
+    checked = 0
+    for label, location in expected.items():
+        near = ndimage.binary_dilation(aseg == label, structure=np.ones((3, 3, 3), bool))
+        # a one-voxel lesion in white matter next to this label and no other class-deciding label
+        blockers = ndimage.binary_dilation(np.isin(aseg, [o for o in others if o != label]),
+                                           structure=np.ones((3, 3, 3), bool))
+        spots = np.argwhere(near & white & ~blockers)
+        if label == 15:
+            spots = np.argwhere(near & white)
+        assert len(spots), label
+        mask = np.zeros(aseg.shape, bool)
+        mask[tuple(spots[0])] = True
+        truth = classify(mask, aseg)
+        found = classify_locations(mask.astype(np.int32), anatomy_classes(aseg))[1]
+        assert truth == found == location, (label, truth, found)
+        checked += 1
+    assert checked == len(expected)
+
+
 def test_enhancing_rule_on_phantom_truth_lesions(subject):
     session = subject.sessions[0]
     truth = _truth(session)

@@ -9,7 +9,12 @@ lateral ventricles and ellipsoidal thalamus, caudate and putamen. Because it is 
 function of position, the follow-up visit is the same function evaluated at deformed
 and moved coordinates.
 
-Labels are FreeSurfer aseg values (Fischl et al., Neuron 2002; FreeSurferColorLUT).
+Labels are FreeSurfer aseg values (Fischl et al., Neuron 2002; FreeSurferColorLUT), including
+every label the lesion location rule reads: lateral ventricles with their temporal horns (4/43,
+5/44) and choroid plexus (31/63), cortex with hippocampus and amygdala (3/42, 17/53, 18/54),
+cerebellum, brainstem and 4th ventricle (7/46, 8/47, 16, 15). Hippocampus and amygdala are grey
+matter, the horns, plexus and 4th ventricle ventricle tissue; :func:`medial_regions` places them
+and :func:`aseg_from_tissue` gives them their labels.
 Tissue is hard-labelled per voxel (no partial-volume fractions); volumes are voxel
 counts x voxel volume.
 """
@@ -236,12 +241,41 @@ def evaluate(model: AnatomyModel, x, y, z) -> np.ndarray:
                                ("caudate", D.CAUDATE_CENTRE_MM, D.CAUDATE_SEMI_AXES_MM),
                                ("thalamus", D.THALAMUS_CENTRE_MM, D.THALAMUS_SEMI_AXES_MM)):
         tissue[ellipsoid_r(ax, y, z, model.c(centre), model.a(axes)) < 1.0] = CODE[name]
+    vc, va, zb = _ventricle_frame(model, y, z)
+    tissue[ellipsoid_r(ax, y, zb, vc, va) < 1.0] = CODE["ventricle"]
+    regions = medial_regions(model, x, y, z)
+    cerebral = icv & (sdf_hull < 0) & np.isin(tissue, (CODE["cortex"], CODE["wm"], CODE["csf"]))
+    for name in ("hippocampus", "amygdala"):
+        tissue[regions[name] & cerebral] = CODE["cortex"]
+    tissue[regions["temporal_horn"] & cerebral] = CODE["ventricle"]
+    hindbrain = icv & np.isin(tissue, (CODE["cb_cortex"], CODE["cb_wm"], CODE["brainstem"], CODE["csf"]))
+    tissue[regions["fourth_ventricle"] & hindbrain] = CODE["ventricle"]
+    return tissue
+
+
+def _ventricle_frame(model: AnatomyModel, y, z):
+    """Lateral ventricle centre, semi-axes and the bent z coordinate (mm) it is an ellipsoid in."""
     vc = model.c(D.VENTRICLE_CENTRE_MM)
     va = model.a(D.VENTRICLE_SEMI_AXES_MM) * np.array([model.ventricle_scale, 1.0, model.ventricle_scale])
-    vy = (y - f32(vc[1])) / f32(va[1])
-    zb = z - f32(D.VENTRICLE_BEND_MM * model.scale) * vy * vy
-    tissue[ellipsoid_r(ax, y, zb, vc, va) < 1.0] = CODE["ventricle"]
-    return tissue
+    vy = (y - np.float32(vc[1])) / np.float32(va[1])
+    return vc, va, z - np.float32(D.VENTRICLE_BEND_MM * model.scale) * vy * vy
+
+
+def medial_regions(model: AnatomyModel, x, y, z) -> dict:
+    """Boolean regions (head-frame points, mirrored left/right) of the hippocampus, amygdala,
+    temporal horn, choroid plexus (in the atrium's bent frame) and the 4th ventricle."""
+    ax = np.abs(x - midline_x(model, y, z))
+    out = {}
+    for name, centre, axes in (("hippocampus", D.HIPPOCAMPUS_CENTRE_MM, D.HIPPOCAMPUS_SEMI_AXES_MM),
+                               ("amygdala", D.AMYGDALA_CENTRE_MM, D.AMYGDALA_SEMI_AXES_MM),
+                               ("temporal_horn", D.TEMPORAL_HORN_CENTRE_MM, D.TEMPORAL_HORN_SEMI_AXES_MM)):
+        out[name] = ellipsoid_r(ax, y, z, model.c(centre), model.a(axes)) < 1.0
+    vc, va, zb = _ventricle_frame(model, y, z)
+    plexus = np.array([vc[0], vc[1] - D.CHOROID_PLEXUS_OFFSET * va[1], vc[2]])
+    out["choroid_plexus"] = ellipsoid_r(ax, y, zb, plexus, model.a(D.CHOROID_PLEXUS_SEMI_AXES_MM)) < 1.0
+    out["fourth_ventricle"] = ellipsoid_r(x - midline_x(model, y, z), y, z, model.c(D.FOURTH_VENTRICLE_CENTRE_MM),
+                                          model.a(D.FOURTH_VENTRICLE_SEMI_AXES_MM)) < 1.0
+    return out
 
 
 def midline_x(model: AnatomyModel, y, z):
@@ -251,9 +285,22 @@ def midline_x(model: AnatomyModel, y, z):
             + f32(D.MIDLINE_TILT) * z)
 
 
+#: aseg values (left, right) of the medial regions, and the tissue they label.
+_MEDIAL_ASEG = {"hippocampus": ((17, 53), "cortex"), "amygdala": ((18, 54), "cortex"),
+                "temporal_horn": ((5, 44), "ventricle"), "choroid_plexus": ((31, 63), "ventricle"),
+                "fourth_ventricle": ((15, 15), "ventricle")}
+
+
 def aseg_from_tissue(tissue: np.ndarray, model: AnatomyModel, x, y, z) -> np.ndarray:
-    """FreeSurfer aseg values (uint32) from tissue codes; hemisphere by side of the head-frame midline."""
-    return ASEG_LOOKUP[tissue, (x >= midline_x(model, y, z)).astype(np.intp)]
+    """FreeSurfer aseg values (uint32) from tissue codes; hemisphere by side of the head-frame
+    midline; the medial regions (:func:`medial_regions`) relabel their own tissue."""
+    right = (x >= midline_x(model, y, z)).astype(np.intp)
+    aseg = ASEG_LOOKUP[tissue, right]
+    for name, region in medial_regions(model, x, y, z).items():
+        labels, kind = _MEDIAL_ASEG[name]
+        sel = region & (tissue == CODE[kind])
+        aseg[sel] = np.asarray(labels, dtype=np.uint32)[right[sel]]
+    return aseg
 
 
 def parcel_edges(x, y, z, cortex: np.ndarray, centre) -> dict:
@@ -281,13 +328,13 @@ def parcellate(aseg: np.ndarray, x, y, z, edges: dict, centre) -> np.ndarray:
     parc = np.zeros(aseg.shape, dtype=np.uint32)
     for value in D.SUBCORTICAL_PARCEL_LABELS:
         parc[aseg == value] = value
-    cortex = np.isin(aseg, D.CORTEX_LABELS)
+    cortex = np.isin(aseg, D.PARCEL_CORTEX_LABELS)
     px, py, pz = x[cortex] - centre[0], y[cortex] - centre[1], z[cortex] - centre[2]
     r = np.sqrt(px * px + py * py + pz * pz) + 1e-6
     uy = py / r
     ang = np.arctan2(pz / r, np.abs(px) / r)
     labels = np.zeros(px.shape, dtype=np.uint32)
-    left = aseg[cortex] == D.CORTEX_LABELS[0]
+    left = aseg[cortex] == D.PARCEL_CORTEX_LABELS[0]
     for hemi, sel in ((0, left), (1, ~left)):
         ap, cor = edges[hemi]
         b = np.digitize(uy[sel], ap)

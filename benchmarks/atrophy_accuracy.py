@@ -46,7 +46,7 @@ def measure(subject):
     tissues = []
     for session in (base, follow):
         tissues.append(analyse_tissues(session.images["t1"], lesions=session.lesions,
-                                       brain_mask=session.brain_mask, anatomy=session.anatomy)["summary"])
+                                       brain_mask=session.brain_mask, anatomy=session.anatomy).summary)
     plain = 100.0 * (tissues[1]["brain_ml"] / tissues[0]["brain_ml"] - 1.0)
     return ours, plain, seconds, tissues[0]
 

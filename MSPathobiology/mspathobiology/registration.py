@@ -6,6 +6,7 @@ of the moving image, in LPS mm.
 
 from __future__ import annotations
 
+import numpy as np
 import SimpleITK as sitk
 
 from .defaults.common import (REGISTRATION_HISTOGRAM_BINS, REGISTRATION_ITERATIONS, REGISTRATION_MIN_STEP,
@@ -50,3 +51,73 @@ def register_rigid(fixed: sitk.Image, moving: sitk.Image, fixed_mask: sitk.Image
     reg.SetInitialTransform(transform, inPlace=True)
     reg.Execute(fixed, moving)
     return transform
+
+
+def _registration(metric_sampling: float, seed: int, fixed_mask, iterations: int, shrink, sigmas):
+    reg = sitk.ImageRegistrationMethod()
+    reg.SetMetricAsCorrelation()
+    reg.SetMetricSamplingStrategy(reg.RANDOM)
+    reg.SetMetricSamplingPercentage(metric_sampling, seed)
+    if fixed_mask is not None:
+        reg.SetMetricFixedMask(fixed_mask)
+    reg.SetInterpolator(sitk.sitkLinear)
+    reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-3, numberOfIterations=iterations,
+                                                 gradientMagnitudeTolerance=1e-8, relaxationFactor=0.6)
+    reg.SetOptimizerScalesFromPhysicalShift()
+    reg.SetShrinkFactorsPerLevel(list(shrink))
+    reg.SetSmoothingSigmasPerLevel(list(sigmas))
+    reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
+    return reg
+
+
+def register_affine(fixed: sitk.Image, moving: sitk.Image, fixed_mask: sitk.Image, starts,
+                    coarse_fixed: sitk.Image | None = None, coarse_moving: sitk.Image | None = None,
+                    coarse_mask: sitk.Image | None = None, seed: int = 1) -> tuple[sitk.AffineTransform, float]:
+    """Affine transform mapping ``fixed`` points (LPS mm) to ``moving`` points, robust to a poor start.
+
+    ``starts`` are candidate :class:`sitk.Similarity3DTransform` initialisations; each is
+    refined (similarity: rotation, translation, isotropic scale) on the coarse images
+    (``coarse_*``, defaults to the full ones) and the best correlation wins (multi-start
+    search, as FLIRT's coarse search over rotations and translations, Jenkinson & Smith,
+    Med Image Anal 2001; only the ``AFFINE_STARTS_REFINED`` best-scoring starts are
+    refined). The winner is then refined as a 12-parameter affine on the full images,
+    metric restricted to ``fixed_mask``. Returns (transform, final metric; -1 is perfect
+    correlation).
+    """
+    from .defaults.common import (AFFINE_COARSE_ITERATIONS, AFFINE_ITERATIONS, AFFINE_SAMPLING_FRACTION,
+                                  AFFINE_STARTS_REFINED)
+
+    coarse_fixed = fixed if coarse_fixed is None else coarse_fixed
+    coarse_moving = moving if coarse_moving is None else coarse_moving
+    coarse_mask = fixed_mask if coarse_mask is None else coarse_mask
+    probe = _registration(AFFINE_SAMPLING_FRACTION, seed, coarse_mask, 1, (1,), (0.0,))
+    values = []
+    for start in starts:   # rank the starts by their metric before any optimisation
+        probe.SetInitialTransform(sitk.Similarity3DTransform(start), inPlace=False)
+        try:
+            values.append(probe.MetricEvaluate(coarse_fixed, coarse_moving))
+        except RuntimeError:   # no overlap
+            values.append(float("inf"))
+    ranked = [starts[i] for i in np.argsort(values)[:AFFINE_STARTS_REFINED] if np.isfinite(values[i])]
+    best, best_value = None, float("inf")
+    for start in ranked:
+        transform = sitk.Similarity3DTransform(start)
+        reg = _registration(AFFINE_SAMPLING_FRACTION, seed, coarse_mask, AFFINE_COARSE_ITERATIONS, (1,), (0.0,))
+        reg.SetInitialTransform(transform, inPlace=True)
+        try:
+            reg.Execute(coarse_fixed, coarse_moving)
+            value = reg.GetMetricValue()
+        except RuntimeError:   # all samples mapped outside the moving image
+            continue
+        if value < best_value:
+            best, best_value = transform, value
+    if best is None:
+        raise RuntimeError("no start of the affine registration overlapped the moving image")
+    affine = sitk.AffineTransform(3)
+    affine.SetCenter(best.GetCenter())
+    affine.SetMatrix(best.GetMatrix())
+    affine.SetTranslation(best.GetTranslation())
+    reg = _registration(AFFINE_SAMPLING_FRACTION, seed, fixed_mask, AFFINE_ITERATIONS, (2, 1), (2.0, 0.0))
+    reg.SetInitialTransform(affine, inPlace=True)
+    reg.Execute(fixed, moving)
+    return affine, float(reg.GetMetricValue())

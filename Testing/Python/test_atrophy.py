@@ -257,7 +257,9 @@ def test_brain_extraction_and_icv_on_synthetic_head():
     image = clean + np.random.default_rng(0).normal(0, 20, clean.shape)
     t1 = sitk.GetImageFromArray(image.astype(np.float32))
     t1.SetSpacing((vox,) * 3)
-    brain, icv = extract_brain(t1)
+    result = extract_brain(t1, method="threshold")
+    assert result.method.startswith("threshold")
+    brain = result.brain_array()
     truth = r < 30
     dice = 2 * (brain & truth).sum() / (brain.sum() + truth.sum())
     assert dice > 0.95

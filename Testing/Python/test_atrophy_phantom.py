@@ -32,7 +32,7 @@ def test_pbvc_matches_truth(subject):
 def test_tissue_volumes_and_bpf_match_truth(subject):
     session = subject.sessions[0]
     res = analyse_tissues(session.images["t1"], lesions=session.lesions, brain_mask=session.brain_mask,
-                          anatomy=session.anatomy)["summary"]
+                          anatomy=session.anatomy).summary
     truth = session.truth["tissue_ml"]
     for key in ("gm", "wm", "csf", "icv", "brain"):
         assert res[f"{key}_ml"] == pytest.approx(truth[key], rel=0.05), key

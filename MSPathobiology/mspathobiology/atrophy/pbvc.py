@@ -57,13 +57,15 @@ from scipy.special import erf
 from ..defaults.atrophy import (CHANGE_WITHIN_FIXED_REGION, PBVC_APPLY_CALIBRATION, PBVC_BIAS_MAX_GRADIENT,
                                 PBVC_BIAS_MAX_SAMPLES, PBVC_CALIBRATION_BOUNDS, PBVC_CALIBRATION_SCALE,
                                 PBVC_CROP_MARGIN_MM, PBVC_DIFFERENTIAL_BIAS_ORDER, PBVC_EDGE_BAND_MM,
-                                PBVC_MASK_DILATION_MM, PBVC_MIN_EDGE_GRADIENT, PBVC_NOISE_EROSION_MM,
+                                PBVC_CORE_EROSION_MM, PBVC_ICV_MARGIN_MM, PBVC_MASK_DILATION_MM,
+                                PBVC_MIN_CONTRAST_NOISE, PBVC_MIN_EDGE_GRADIENT, PBVC_OUTER_EXCLUSION_MM, PBVC_NOISE_EROSION_MM,
                                 PBVC_SMOOTHING_MM)
+from ..connectivity import connected_components
 from ..errors import InputError
 from ..geometry import check_same_geometry, voxel_volume_mm3
 from ..io import validate_image
 from ..registration import register_rigid
-from .brain_extraction import extract_brain
+from .brain_extraction import extract_brain, signed_distance_mm
 from .filling import fill_lesions
 from .tissue import fit_partial_volume_mixture
 
@@ -102,10 +104,6 @@ def halfway_transforms(transform: sitk.Transform) -> tuple[sitk.AffineTransform,
 # ----------------------------------------------------------------------------- helpers
 
 
-def _edt(mask, spacing):
-    return ndimage.distance_transform_edt(mask, sampling=spacing)
-
-
 def _smooth(array, sigma_mm, reference):
     image = sitk.GetImageFromArray(array.astype(np.float32))
     image.CopyInformation(reference)
@@ -142,37 +140,45 @@ def expected_window(mu, sigma, low, high):
 
 def measure_edge_change(j1: np.ndarray, j2: np.ndarray, region: np.ndarray, brain_union: np.ndarray,
                         reference: sitk.Image, model: dict | None = None, noise_sigma: float | None = None,
-                        parcels: np.ndarray | None = None) -> dict:
+                        parcels: np.ndarray | None = None, model_voxels: np.ndarray | None = None) -> dict:
     """Brain volume change between two aligned, bias-matched halfway arrays.
 
-    ``region`` bounds the integral (union of brain masks dilated by a few mm);
-    the shared intensity model is fitted inside ``brain_union`` with its holes
-    (ventricles) filled, so pure CSF is present and skull is not. Returns volumes in
-    mL, the per-voxel change ``dp`` and the edge band. ``model``/``noise_sigma`` may be
-    given to reuse those of another pair (self-calibration).
+    ``region`` bounds the integral (the intracranial mask, or the union of brain masks
+    dilated by a few mm); the shared intensity model is fitted on ``model_voxels``
+    (default: ``brain_union`` with its holes, the ventricles, filled, so pure CSF is
+    present and skull is not). Bright tissue in the region that is not connected to the
+    brain (scalp, marrow, eyes) and a margin around it are left out of the integral.
+    Returns volumes in mL, the per-voxel change ``dp`` and the edge band. ``model``/
+    ``noise_sigma`` may be given to reuse those of another pair (self-calibration).
     """
     spacing = tuple(float(s) for s in reference.GetSpacing()[::-1])
     vox = voxel_volume_mm3(reference)
-    s1 = _smooth(j1, PBVC_SMOOTHING_MM, reference)
-    s2 = _smooth(j2, PBVC_SMOOTHING_MM, reference)
     if model is None:
-        inside = ndimage.binary_fill_holes(brain_union)
-        model = fit_partial_volume_mixture(np.concatenate([j1[inside], j2[inside]]))
+        model = shared_intensity_model(j1, j2, brain_union, region, model_voxels)
     mu = model["means"][:, 0]
     low, high = float(mu[0]), float(mu[1])
-    if not high > low:
-        raise InputError("t1", "the shared intensity model found no CSF/GM contrast")
-    p1 = np.clip((s1 - low) / (high - low), 0, 1) * region
-    p2 = np.clip((s2 - low) / (high - low), 0, 1) * region
+    width = high - low
+    p1 = np.clip((_smooth(j1, PBVC_SMOOTHING_MM, reference) - low) / width, 0, 1) * region
+    p2 = np.clip((_smooth(j2, PBVC_SMOOTHING_MM, reference) - low) / width, 0, 1) * region
+    p1 = p1.astype(np.float32)
+    p2 = p2.astype(np.float32)
     mean_p = 0.5 * (p1 + p2)
-    joint = mean_p > 0.5
-    band = region & (_edt(joint, spacing) <= PBVC_EDGE_BAND_MM) & (_edt(~joint, spacing) <= PBVC_EDGE_BAND_MM)
+    joint = brain_component(mean_p > 0.5, brain_union, spacing)
+    outer = (mean_p > 0.5) & ~joint
+    if outer.any():
+        region = region & (signed_distance_mm(outer, spacing) > PBVC_OUTER_EXCLUSION_MM)
+        p1 *= region
+        p2 *= region
+        mean_p = 0.5 * (p1 + p2)
+    edge_distance = np.abs(signed_distance_mm(joint, spacing))
+    band = region & (edge_distance <= PBVC_EDGE_BAND_MM)
+    del edge_distance
     if noise_sigma is None:
-        interior = _edt(brain_union, spacing) > PBVC_NOISE_EROSION_MM
-        interior &= s1 > high  # WM, away from edges: differences are noise only
+        interior = signed_distance_mm(brain_union, spacing) < -PBVC_NOISE_EROSION_MM
+        interior &= mean_p >= 1.0  # WM/GM core, away from edges: differences are noise only
         if interior.sum() < 100:
             interior = brain_union
-        diff = (s1 - s2)[interior]
+        diff = (j1 - j2)[interior]
         noise_sigma = float(1.4826 * np.median(np.abs(diff - np.median(diff))) / np.sqrt(2))
     kappa = expected_window(high, noise_sigma, low, high) - expected_window(low, noise_sigma, low, high)
     dp = np.where(band, p2 - p1, 0.0).astype(np.float32)
@@ -180,11 +186,48 @@ def measure_edge_change(j1: np.ndarray, j2: np.ndarray, region: np.ndarray, brai
     v1 = float(p1.sum(dtype=np.float64) * vox / 1000.0)
     v2 = float(p2.sum(dtype=np.float64) * vox / 1000.0)
     out = {"model": model, "noise_sigma": noise_sigma, "kappa": kappa, "dp": dp, "band": band,
-           "mean_p": mean_p, "delta_ml_raw": raw_ml, "delta_ml": raw_ml / kappa,
+           "mean_p": mean_p, "delta_ml_raw": raw_ml, "delta_ml": raw_ml / kappa, "region": region,
            "baseline_brain_ml": v1, "followup_brain_ml": v2, "csf_mean": low, "gm_mean": high}
     if parcels is not None:
         out["parcels"] = _parcel_change(parcels, p1, dp, vox, kappa)
     return out
+
+
+def brain_component(bright: np.ndarray, brain_union: np.ndarray, spacing) -> np.ndarray:
+    """The 6-connected components of ``bright`` (mean brain fraction > 0.5) that reach the core of
+    the brain masks (eroded by ``PBVC_CORE_EROSION_MM``): the brain, without scalp or marrow."""
+    core = signed_distance_mm(brain_union, spacing) < -PBVC_CORE_EROSION_MM
+    if not (core & bright).any():
+        core = brain_union
+    labels, _ = connected_components(bright, connectivity=6)
+    keep = np.unique(labels[core & bright])
+    return np.isin(labels, keep[keep > 0])
+
+
+def shared_intensity_model(j1, j2, brain_union, region, model_voxels=None) -> dict:
+    """One partial-volume model (CSF, GM, WM means) fitted on the voxels of both visits.
+
+    Fitted on ``model_voxels`` (default: the brain masks with their holes filled); when that
+    finds no CSF darker than GM (a mask with almost no CSF, low CSF contrast), it is refitted
+    on the whole region, which holds the CSF around the brain. Raises :class:`InputError`
+    when even then CSF is not darker than GM by ``PBVC_MIN_CONTRAST_NOISE`` noise SDs.
+    """
+    inside = ndimage.binary_fill_holes(brain_union) if model_voxels is None else model_voxels
+    model = fit_partial_volume_mixture(np.concatenate([j1[inside], j2[inside]]))
+    if not _has_contrast(model):
+        model = fit_partial_volume_mixture(np.concatenate([j1[region], j2[region]]))
+    if not _has_contrast(model):
+        mu = model["means"][:, 0]
+        raise InputError("t1", f"no CSF/GM contrast: the CSF mean ({mu[0]:.4g}) is not darker than the GM mean "
+                         f"({mu[1]:.4g}) by {PBVC_MIN_CONTRAST_NOISE} noise SDs; is this a T1-weighted image "
+                         "with visible CSF (not FLAIR-like or saturated)?")
+    return model
+
+
+def _has_contrast(model) -> bool:
+    mu = model["means"][:, 0]
+    sd = float(np.sqrt(model["variances"][0, 0]))
+    return bool(mu[1] - mu[0] > PBVC_MIN_CONTRAST_NOISE * sd)
 
 
 def _parcel_change(parcels, p1, dp, vox, kappa):
@@ -252,9 +295,22 @@ def differential_bias_field(j1: np.ndarray, j2: np.ndarray, brain: np.ndarray, s
         resid = target - design @ coef
         mad = 1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep])))
         keep = np.abs(resid) <= 3.0 * max(mad, 1e-6)
-    grid = np.indices(j1.shape, dtype=np.float32).reshape(3, -1).T
-    field = _poly_terms((grid - centre) / half, order) @ coef
-    return field.reshape(j1.shape).astype(np.float32)
+    return _poly_field(coef, j1.shape, centre, half, order)
+
+
+def _poly_field(coef, shape, centre, half, order) -> np.ndarray:
+    """Evaluate the polynomial of :func:`_poly_terms` on the whole grid, term by term (float32)."""
+    axes = [((np.arange(n, dtype=np.float32) - c) / h) for n, c, h in zip(shape, centre, half)]
+    k, j, i = axes[0][:, None, None], axes[1][None, :, None], axes[2][None, None, :]
+    field = np.full(shape, coef[0], dtype=np.float32)
+    index = 1
+    for total in range(1, order + 1):
+        for a in range(total + 1):
+            for b in range(total - a + 1):
+                c = total - a - b
+                field += np.float32(coef[index]) * (k ** a * j ** b * i ** c)
+                index += 1
+    return field
 
 
 def _differential_bias(j1, j2, brain, reference):
@@ -272,67 +328,83 @@ def _scaled(image: sitk.Image, factor: float, center) -> sitk.Image:
 # ----------------------------------------------------------------------------- main entry
 
 
-def _prepare_mask(mask, image, name):
+def _check_mask(mask, image, name):
     if mask is None:
-        brain, _ = extract_brain(image)
-        out = sitk.GetImageFromArray(brain.astype(np.uint8))
-        out.CopyInformation(image)
-        return out
+        return None
     mask = validate_image(mask, "mask", name)
     check_same_geometry(mask, image, names=(name, name.replace("mask", "t1")))
     if not sitk.GetArrayViewFromImage(mask).any():
         raise InputError(name, "brain mask is empty")
-    return mask
+    return sitk.Cast(mask > 0, sitk.sitkUInt8)
 
 
 def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk.Image | None = None,
                  followup_mask: sitk.Image | None = None, interval_years: float | None = None,
                  baseline_lesions: sitk.Image | None = None, followup_lesions: sitk.Image | None = None,
                  baseline_parcellation: sitk.Image | None = None,
-                 calibrate: bool = PBVC_APPLY_CALIBRATION) -> dict:
+                 calibrate: bool = PBVC_APPLY_CALIBRATION, brain_extraction=None) -> dict:
     """PBVC (%) from baseline to follow-up T1, with the edge-displacement map on the baseline grid.
+
+    Without a baseline mask, the baseline is brain-extracted (:func:`.brain_extraction.extract_brain`,
+    or the given ``brain_extraction`` result) and the integral is bounded by its intracranial
+    mask carried to both visits by the registration; with masks (any kind: GM + WM, BET-style
+    with CSF), by the masks dilated by ``PBVC_MASK_DILATION_MM`` without the scalp.
 
     Returns a dict: ``pbvc_percent`` (calibrated when ``calibrate``), ``pbvc_percent_uncalibrated``,
     ``pbvc_annualised_percent_per_year`` (when ``interval_years``), ``calibration_factor``,
     ``calibration_known_percent``/``calibration_measured_percent``, ``baseline_brain_ml``,
     ``delta_brain_ml``, ``noise_kappa``, ``rigid_translation_mm``, ``rigid_rotation_deg``,
     ``regional_change`` ("within a fixed region"), ``displacement_map`` (sitk float32 image
-    on the baseline grid, mm, + outward / - atrophy), ``regions`` (rows, if a parcellation
-    is given), ``method``.
+    on the baseline grid, mm, + outward / - atrophy), ``brain_mask`` (baseline grid, uint8),
+    ``brain_extraction_method``, ``regions`` (rows, if a parcellation is given), ``method``.
     """
     baseline = validate_image(baseline, "intensity", "baseline T1")
     followup = validate_image(followup, "intensity", "follow-up T1")
     if interval_years is not None and not (np.isfinite(interval_years) and interval_years > 0):
         raise InputError("interval_years", f"must be a positive number of years, not {interval_years!r}")
-    bmask = _prepare_mask(baseline_mask, baseline, "baseline mask")
-    fmask = _prepare_mask(followup_mask, followup, "follow-up mask")
+    bmask = _check_mask(baseline_mask, baseline, "baseline mask")
+    fmask = _check_mask(followup_mask, followup, "follow-up mask")
+    icv = None
+    extraction_method = "given mask"
+    if bmask is None:
+        extraction = brain_extraction if brain_extraction is not None else extract_brain(baseline)
+        bmask, icv = extraction.mask, extraction.icv
+        extraction_method = extraction.method
 
     if baseline_lesions is not None or followup_lesions is not None:
         baseline = _filled(baseline, baseline_lesions, bmask, "baseline lesions")
-        followup = _filled(followup, followup_lesions, fmask, "follow-up lesions")
+        followup = _filled(followup, followup_lesions, fmask if fmask is not None else bmask, "follow-up lesions")
 
-    dilated_bmask = sitk.BinaryDilate(bmask, (2, 2, 2))
-    transform = register_rigid(baseline, followup, dilated_bmask, metric="correlation")
+    focus = sitk.BinaryDilate(bmask if icv is None else icv, (2, 2, 2))
+    transform = register_rigid(baseline, followup, focus, metric="correlation")
     a_half, b_half = halfway_transforms(transform)
 
-    # halfway grid: baseline grid cropped to the joint brain box
-    fmask_on_base = sitk.Resample(fmask, baseline, transform, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    union0 = _mask_array(bmask) | _mask_array(fmask_on_base)
+    # halfway grid: baseline grid cropped to the joint brain (or intracranial) box
+    extent = _mask_array(bmask if icv is None else icv)
+    if fmask is not None:
+        extent = extent | _mask_array(sitk.Resample(fmask, baseline, transform, sitk.sitkNearestNeighbor, 0,
+                                                    sitk.sitkUInt8))
     margin = [int(np.ceil(PBVC_CROP_MARGIN_MM / s)) for s in baseline.GetSpacing()[::-1]]
-    lo, hi = _crop_box(union0, margin)
+    lo, hi = _crop_box(extent, margin)
+    del extent
     grid = sitk.RegionOfInterest(baseline, [hi[2] - lo[2], hi[1] - lo[1], hi[0] - lo[0]], [lo[2], lo[1], lo[0]])
 
     def to_half(image, transform_, interp=sitk.sitkLinear):
-        return sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), grid, transform_, interp, 0.0, sitk.sitkFloat32)
+        return sitk.GetArrayFromImage(sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), grid, transform_, interp,
+                                                    0.0, sitk.sitkFloat32))
 
-    h1 = to_half(baseline, a_half)
-    h2 = to_half(followup, b_half)
-    m1 = sitk.GetArrayFromImage(to_half(bmask, a_half)) > 0.5
-    m2 = sitk.GetArrayFromImage(to_half(fmask, b_half)) > 0.5
     spacing = tuple(float(s) for s in grid.GetSpacing()[::-1])
+    m1 = to_half(bmask, a_half) > 0.5
+    m2 = to_half(fmask, b_half) > 0.5 if fmask is not None else to_half(bmask, b_half) > 0.5
     brain_union = m1 | m2
-    region = _edt(~brain_union, spacing) <= PBVC_MASK_DILATION_MM
-    j1, j2 = _differential_bias(sitk.GetArrayFromImage(h1), sitk.GetArrayFromImage(h2), brain_union, grid)
+    model_voxels = None
+    if icv is None:
+        region = signed_distance_mm(brain_union, spacing) <= PBVC_MASK_DILATION_MM
+    else:
+        icv_half = (to_half(icv, a_half) > 0.5) | (to_half(icv, b_half) > 0.5)
+        region = signed_distance_mm(icv_half, spacing) <= PBVC_ICV_MARGIN_MM
+        model_voxels = icv_half
+    j1, j2 = _differential_bias(to_half(baseline, a_half), to_half(followup, b_half), brain_union, grid)
 
     parcels = None
     if baseline_parcellation is not None:
@@ -340,22 +412,26 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
         check_same_geometry(parc, baseline, names=("baseline parcellation", "baseline T1"))
         parcels = sitk.GetArrayFromImage(sitk.Resample(parc, grid, a_half, sitk.sitkNearestNeighbor, 0,
                                                        sitk.sitkUInt32))
-    main = measure_edge_change(j1, j2, region, brain_union, grid, parcels=parcels)
+    main = measure_edge_change(j1, j2, region, brain_union, grid, parcels=parcels, model_voxels=model_voxels)
     pbvc_raw = 100.0 * main["delta_ml"] / main["baseline_brain_ml"]
 
     # self-calibration: rescale the baseline halfway image by a known factor
     j1_image = sitk.GetImageFromArray(j1.astype(np.float32))
     j1_image.CopyInformation(grid)
+    del j1, j2
     weights = main["mean_p"]
     centroid_kji = np.array(ndimage.center_of_mass(weights))
     center = grid.TransformContinuousIndexToPhysicalPoint(tuple(float(c) for c in centroid_kji[::-1]))
     s = PBVC_CALIBRATION_SCALE
     shrunk = sitk.GetArrayFromImage(_scaled(j1_image, np.sqrt(s), center))
     grown = sitk.GetArrayFromImage(_scaled(j1_image, 1.0 / np.sqrt(s), center))
-    cal = measure_edge_change(shrunk, grown, region, brain_union, grid, model=main["model"],
+    del j1_image
+    cal = measure_edge_change(shrunk, grown, main["region"], brain_union, grid, model=main["model"],
                               noise_sigma=main["noise_sigma"])
+    del shrunk, grown
     known = 100.0 * (s ** 3 - 1.0)
     measured = 100.0 * cal["delta_ml"] / cal["baseline_brain_ml"]
+    del cal
     factor = known / measured if measured != 0 else float("nan")
     lo_b, hi_b = PBVC_CALIBRATION_BOUNDS
     applied = bool(calibrate and np.isfinite(factor) and lo_b <= factor <= hi_b)
@@ -368,6 +444,7 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
     grad = np.sqrt(grad)
     edge = main["band"] & (grad > PBVC_MIN_EDGE_GRADIENT)
     shift = np.where(edge, main["dp"] / (main["kappa"] * np.maximum(grad, PBVC_MIN_EDGE_GRADIENT)), 0.0)
+    del grad
     shift_image = sitk.GetImageFromArray(shift.astype(np.float32))
     shift_image.CopyInformation(grid)
     displacement = sitk.Resample(shift_image, baseline, b_half, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
@@ -386,14 +463,20 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
         "delta_brain_ml": float(main["delta_ml"] * (factor if applied else 1.0)),
         "noise_sigma": main["noise_sigma"],
         "noise_kappa": float(main["kappa"]),
+        "csf_mean": main["csf_mean"],
+        "gm_mean": main["gm_mean"],
         "edge_voxels": int(edge.sum()),
         "rigid_translation_mm": float(np.linalg.norm(matrix[:3, 3])),
         "rigid_rotation_deg": float(rotation),
         "interval_years": interval_years,
         "regional_change": CHANGE_WITHIN_FIXED_REGION,
+        "brain_extraction_method": extraction_method,
+        "integration_region": "intracranial mask" if icv is not None else
+                              f"brain masks dilated by {PBVC_MASK_DILATION_MM} mm, scalp excluded",
         "method": "edge displacement flux on a shared partial-volume brain map in halfway space "
                   "(boundary-shift integral form), SIENA-like self-calibration",
         "displacement_map": displacement,
+        "brain_mask": bmask,
     }
     if interval_years is not None:
         result["pbvc_annualised_percent_per_year"] = float(pbvc / interval_years)

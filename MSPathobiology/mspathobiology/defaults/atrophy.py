@@ -49,6 +49,47 @@ FILLING_SEED = 0
 
 # --- Brain extraction -------------------------------------------------------------------
 
+#: Files of the MNI152 ICBM 2009a nonlinear symmetric template (Fonov et al., NeuroImage
+#: 2011) inside nilearn's wheel (``nilearn/datasets/data``): brain-only T1 and GM/WM
+#: probability maps, 1 mm, 197 x 233 x 189. Probabilities are stored as 0-255.
+TEMPLATE_FILES = {"t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
+                  "gm": "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz",
+                  "wm": "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz"}
+TEMPLATE_PROBABILITY_SCALE = 255.0
+#: Default brain-extraction method: "template" (MNI152 registered affinely with SimpleITK,
+#: then refined on the subject's intensities); "threshold" is the classical
+#: threshold-and-morphology method kept for skull-stripped or non-human inputs.
+BRAIN_EXTRACTION_METHOD = "template"
+BRAIN_EXTRACTION_METHODS = ("template", "threshold")
+#: Voxel size (mm) of the coarse multi-start search and of the final affine fit
+#: (FLIRT searches at 8 mm and refines at 4, 2, 1 mm, Jenkinson & Smith 2001; 2 mm is
+#: enough for a 12-parameter fit of a whole brain).
+TEMPLATE_COARSE_MM = 6.0
+TEMPLATE_FINE_MM = 2.0
+#: The registration metric is evaluated in the template's intracranial mask dilated by
+#: this much (mm), so that the dark CSF/skull ring around the brain takes part.
+TEMPLATE_MASK_DILATION_MM = 8.0
+#: Multi-start search: the brain centre is first guessed this far (mm) below the top of
+#: the head (adult scalp + skull 10-15 mm plus half the brain height, ~65 mm in MNI152),
+#: then starts are tried at these offsets (mm, superior-inferior and anterior-posterior)
+#: and isotropic scales around the guess.
+TEMPLATE_TOP_TO_CENTRE_MM = 75.0
+TEMPLATE_START_OFFSETS_MM = (-20.0, 0.0, 20.0)
+TEMPLATE_START_SCALES = (0.9, 1.05)
+#: Refinement of the registered template mask on the subject's own intensities: voxels
+#: deeper than ``BRAIN_CORE_MM`` inside the registered intracranial mask are brain; up to
+#: ``BRAIN_EDGE_REACH_MM`` outside it, a voxel is brain when its (``BRAIN_EDGE_SMOOTHING_MM``
+#: smoothed) T1 is above CSF + ``BRAIN_EDGE_TISSUE_FRACTION`` x (GM - CSF), i.e. mostly
+#: tissue in a CSF/GM partial-volume voxel, and connected to the core; holes are filled.
+#: This puts the edge on the outer GM surface with the sulcal CSF enclosed, as BET does
+#: (Smith, Hum Brain Mapp 2002). Radii chosen on ch2 against ch2bet (benchmarks/real_data.py).
+BRAIN_CORE_MM = 6.0
+BRAIN_EDGE_REACH_MM = 2.0
+BRAIN_EDGE_SMOOTHING_MM = 0.7
+BRAIN_EDGE_TISSUE_FRACTION = 0.5
+#: Rigid registration of a T1 onto a FLAIR (or any other contrast) to carry its brain mask
+#: uses Mattes mutual information (Mattes et al., IEEE TMI 2003; defaults.common).
+
 #: Erosion radius (mm) that cuts the brain from the scalp before keeping the largest
 #: component; BET's brain/non-brain boundary is about 2-4 mm of dark CSF+skull in
 #: adult T1 (Smith, Hum Brain Mapp 2002 "BET").
@@ -105,6 +146,22 @@ PBVC_EDGE_BAND_MM = 5.0
 #: phantom at 2 mm and a blurred sphere at 1 and 2 mm: narrower bands cut the blurred
 #: edge profile (under-estimate at 2 mm voxels).
 PBVC_MASK_DILATION_MM = 5.0
+#: Without a brain mask, the integral is bounded by the template intracranial mask of the
+#: baseline (both visits, halfway space) dilated by this much (mm): the brain edge lies
+#: inside it, the CSF/skull boundary adds nothing (both are dark on T1, brain fraction 0),
+#: and the bright diploe and scalp stay out (inner table of the skull ~2 mm).
+PBVC_ICV_MARGIN_MM = 2.0
+#: Bright voxels in the region that are not connected to the brain core (scalp, marrow,
+#: eyes, reached when a BET-style mask already holds the CSF) are left out of the integral
+#: together with this margin (mm) around them, which holds their blurred edges.
+PBVC_OUTER_EXCLUSION_MM = 2.0
+#: The brain is the 6-connected part of the mean brain fraction > 0.5 that reaches the
+#: brain masks eroded by this much (mm).
+PBVC_CORE_EROSION_MM = 3.0
+#: The shared intensity model must find CSF darker than GM by at least this many noise
+#: SDs (pure-class SD of the mixture); below, PBVC is refused with a message (an edge
+#: contrast under ~2 SD cannot locate the edge, Freeborough & Fox 1997 use the CSF/GM window).
+PBVC_MIN_CONTRAST_NOISE = 2.0
 #: Gaussian pre-smoothing (mm) applied identically to both halfway images before the
 #: shared partial-volume model: lowers the noise that the intensity clipping would turn
 #: into a bias (Leung et al., NeuroImage 2010, KN-BSI, smooth before the window).

@@ -36,3 +36,13 @@ REGISTRATION_MIN_STEP = 1e-4
 #: Histogram bins of the Mattes mutual information metric (Mattes et al., IEEE TMI 2003;
 #: ITK examples use 50).
 REGISTRATION_HISTOGRAM_BINS = 50
+
+# --- Affine registration to a template (mspathobiology.registration.register_affine).
+#: Fraction of the fixed-mask voxels sampled for the correlation metric, iterations of
+#: each coarse multi-start similarity fit and of the final affine fit per level (chosen:
+#: every start of the real-head benchmark converges within these counts).
+AFFINE_SAMPLING_FRACTION = 0.25
+AFFINE_COARSE_ITERATIONS = 60
+AFFINE_ITERATIONS = 100
+#: Starts ranked by their initial metric; this many of the best are refined.
+AFFINE_STARTS_REFINED = 4

@@ -65,6 +65,9 @@ def as_label_volume(labels, affine=None, source: str = "parcellation"):
             raise InputError(source, f"labels must be integers, got {labels.dtype}")
     if labels.size and labels.min() < 0:
         raise InputError(source, "labels must be >= 0")
+    top = int(labels.max()) if labels.size else 0
+    small = np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.int64
+    labels = np.ascontiguousarray(labels, dtype=small)  # one compact C-ordered copy for the lookups
     if affine is None:
         raise InputError(source, "a 4x4 voxel-to-RAS affine is required")
     affine = np.asarray(affine, dtype=float)
@@ -75,10 +78,12 @@ def as_label_volume(labels, affine=None, source: str = "parcellation"):
 
 def label_table(labels):
     """``(values, voxel_counts)`` of every non-zero label present in ``labels``."""
-    flat = labels.ravel()
+    flat = labels.reshape(-1)
     top = int(flat.max()) if flat.size else 0
     if top <= max(4 * flat.size, 1 << 16):
-        counts = np.bincount(flat.astype(np.intp, copy=False), minlength=top + 1)
+        counts = np.zeros(top + 1, dtype=np.int64)
+        for start in range(0, flat.size, CHUNK_POINTS):  # bounded temporary memory on large grids
+            counts += np.bincount(flat[start:start + CHUNK_POINTS].astype(np.intp), minlength=top + 1)
         values = np.flatnonzero(counts)
         values = values[values > 0]
         return values.astype(np.int64), counts[values].astype(np.int64)

@@ -170,7 +170,7 @@ def _grid(images):
     if images.get("parcellation") is None:
         raise InputError("parcellation", "is required for the network analysis")
     parcellation = _image(images["parcellation"], "label", "parcellation")
-    labels, affine = as_label_volume(sitk.GetArrayFromImage(parcellation).transpose(2, 1, 0),
+    labels, affine = as_label_volume(sitk.GetArrayViewFromImage(parcellation).transpose(2, 1, 0),
                                      voxel_to_ras(parcellation))
     lesions = None
     if images.get("lesions") is not None:

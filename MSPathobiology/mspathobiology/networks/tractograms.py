@@ -262,44 +262,57 @@ class TckTractogram(Tractogram):
         self.header = header
         rows = (path.stat().st_size - data_offset) // (3 * self.dtype.itemsize)
         self.rows = max(int(rows), 0)
-
-    def _memmap(self):
-        if self.rows == 0:
-            return np.zeros((0, 3), np.float32)
-        return np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.data_offset, shape=(self.rows, 3))
+        last = np.zeros(0)
+        if self.rows:
+            with open(path, "rb") as handle:
+                handle.seek(data_offset + (self.rows - 1) * 3 * self.dtype.itemsize)
+                last = np.fromfile(handle, dtype=self.dtype, count=3).astype(np.float64)
+        if (path.stat().st_size - data_offset) % (3 * self.dtype.itemsize) or not np.isinf(last).all() or not len(last):
+            raise InputError(source, "is truncated: it does not end with the end-of-data marker of a .tck file (an "
+                                     "Inf triple); the file was not written or copied completely")
 
     def chunks(self, max_points: int = CHUNK_POINTS):
-        data = self._memmap()
-        native = self.dtype.isnative
-        start, index, rows = 0, 0, len(data)
+        """Blocks read with plain file reads (no memory map, so resident memory stays one block)."""
+        native = self.dtype.newbyteorder("=")
+        row_bytes = 3 * self.dtype.itemsize
+        start, index, rows = 0, 0, self.rows
         max_points = max(int(max_points), 2)
-        while start < rows:
-            size = max_points
-            while True:
-                stop = min(rows, start + size)
-                block = np.asarray(data[start:stop]) if native else data[start:stop].astype(self.dtype.newbyteorder("="))
-                x = block[:, 0]
-                bad = np.flatnonzero(~np.isfinite(x))
-                end = np.flatnonzero(np.isinf(x[bad]))
-                final = stop == rows
-                if len(end):  # the Inf triple: end of data
-                    cut = int(bad[end[0]])
-                    block, bad, final = block[:cut], bad[:end[0]], True
-                if final or len(bad):
-                    break
-                size *= 2  # one streamline longer than the block
-            starts = np.empty(len(bad) + 1, dtype=np.int64)
-            starts[0] = 0
-            starts[1:] = bad + 1
-            stops = np.append(bad, len(block)).astype(np.int64)
-            if not final or stops[-1] == starts[-1]:  # the last piece continues in the next block, or is empty
-                starts, stops = starts[:-1], stops[:-1]
-            if len(starts):
-                yield Chunk(block, starts, stops - starts, index)
-                index += len(starts)
-            if final:
-                return
-            start += int(bad[-1]) + 1
+        with open(self.path, "rb") as handle:
+            while start < rows:
+                size = max_points
+                while True:
+                    stop = min(rows, start + size)
+                    handle.seek(self.data_offset + start * row_bytes)
+                    block = np.fromfile(handle, dtype=self.dtype, count=3 * (stop - start))
+                    if len(block) < 3 * (stop - start):
+                        raise InputError(self.source, "the .tck data section is truncated")
+                    block = block.reshape(-1, 3)
+                    if not self.dtype.isnative:
+                        block = block.astype(native)
+                    x = block[:, 0]
+                    bad = np.flatnonzero(~np.isfinite(x))
+                    end = np.flatnonzero(np.isinf(x[bad]))
+                    final = stop == rows
+                    if len(end):  # the Inf triple: end of data
+                        cut = int(bad[end[0]])
+                        block, bad, final = block[:cut], bad[:end[0]], True
+                    if final or len(bad):
+                        break
+                    size *= 2  # one streamline longer than the block
+                starts = np.empty(len(bad) + 1, dtype=np.int64)
+                starts[0] = 0
+                starts[1:] = bad + 1
+                stops = np.append(bad, len(block)).astype(np.int64)
+                if not final or stops[-1] == starts[-1]:  # the last piece continues in the next block, or is empty
+                    starts, stops = starts[:-1], stops[:-1]
+                keep = stops > starts  # consecutive delimiters hold no streamline (nibabel skips them too)
+                starts, stops = starts[keep], stops[keep]
+                if len(starts):
+                    yield Chunk(block, starts, stops - starts, index)
+                    index += len(starts)
+                if final:
+                    return
+                start += int(bad[-1]) + 1
 
     @property
     def n_streamlines(self):

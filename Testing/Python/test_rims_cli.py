@@ -9,7 +9,7 @@ from mspathobiology.cli import main
 from mspathobiology.io import write_image
 from mspathobiology.rims.pipeline import run_case
 from mspathobiology.rims.ratings import RatingSession
-from mspathobiology.rims.synthetic import shell_lesions, to_image, vein_lesions
+from mspathobiology.rims.synthetic import dipole_phase, shell_lesions, to_image, vein_lesions
 from mspathobiology.tables import read_table
 
 
@@ -19,7 +19,7 @@ def case(tmp_path_factory):
     labels, qsm, spacing, truth = shell_lesions(["full", "two_thirds", "partial", "none"], seed=4)
     write_image(to_image(labels, spacing), folder / "lesions.nii.gz")
     write_image(to_image(qsm, spacing), folder / "qsm.nii.gz")
-    write_image(to_image(-qsm / 250.0, spacing), folder / "phase.nii.gz")
+    write_image(to_image(dipole_phase(qsm, spacing, phase_sign=-1), spacing), folder / "phase.nii.gz")
     t1 = np.ones(labels.shape, np.float32)
     t1[labels == 1] = 1.8
     write_image(to_image(t1, spacing), folder / "t1post.nii.gz")
@@ -43,6 +43,10 @@ def test_rims_phase_sign_and_enhancement(case, tmp_path, capsys):
     args = ["rims", "--lesions", str(case / "lesions.nii.gz"), "--phase", str(case / "phase.nii.gz"),
             "--t1-post", str(case / "t1post.nii.gz"), "--out", str(tmp_path)]
     assert main(args + ["--phase-sign", "-1"]) == 0
+    assert "paramagnetic sources (iron, veins) have negative phase" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "rims.json").read_text())
+    assert meta["phase_sign"] == -1 and "negative phase" in meta["phase_convention"]
+    assert (tmp_path / "susceptibility_from_phase.nii.gz").exists()
     rows = read_table(tmp_path / "rims.tsv")
     assert [r["prl_candidate"] for r in rows] == [False, True, False, False]  # lesion 1 enhances
     assert rows[0]["prl_exclusion"] == "enhancing" and rows[0]["enhancing"] is True

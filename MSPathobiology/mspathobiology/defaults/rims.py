@@ -69,34 +69,50 @@ RIM_Z_THRESHOLD = 1.0
 #: ... and by at least this much in QSM (ppb). Rims are roughly +10 to +40 ppb above NAWM
 #: (Dimov et al., AJNR 2022; Absinta et al., JCI 2016); 5 ppb is below that range.
 RIM_MIN_CONTRAST_PPB = 5.0
-#: ... or this much in high-pass filtered phase (rad); ~0.1 rad is a typical rim at 3 T,
-#: TE ~ 20 ms (Absinta et al., JCI 2016) [verify]; 0.02 rad is well below it.
-RIM_MIN_CONTRAST_RAD = 0.02
+#: ... or, on SWI magnitude (relative darkening), by this fraction of the reference: rims are
+#: ~10-30 % darker than white matter on SWI at 3 T (phase mask and R2*; Haacke et al., AJNR
+#: 2009); 3 % is well below that (design choice).
+RIM_MIN_CONTRAST_SWI = 0.03
 
 #: Band voxels brighter than the baseline by more than this are taken as veins and ignored:
 #: veins at the lesion edge are the main false positive of PRL reading (Bagnato et al., Brain
 #: 2024). Venous blood is ~ +450 ppb (Wang & Liu, MRM 2015; partial volume lowers it); rims
 #: are <= ~40 ppb, so 100 ppb separates them (design choice).
 VEIN_MIN_CONTRAST_PPB = 100.0
-#: The same on phase (rad): rims ~0.1 rad at 3 T; a vein of 450 ppb gives ~1 rad (design choice).
-VEIN_MIN_CONTRAST_RAD = 0.4
+#: The same on SWI (relative darkening): veins are near-black on SWI (> 50 % darker), rims
+#: 10-30 % (design choice).
+VEIN_MIN_CONTRAST_SWI = 0.5
 
 #: White-matter labels of the FreeSurfer aseg (FreeSurferColorLUT.txt): cerebral WM 2/41,
 #: cerebellar WM 7/46, brain stem 16, WM hypointensities 77/78/79, corpus callosum 251-255.
 #: With an aseg, the reference ring and outer edge band are restricted to these (plus lesions).
 ASEG_WHITE_MATTER_LABELS = (2, 41, 7, 46, 16, 77, 78, 79, 251, 252, 253, 254, 255)
 
-#: On phase, only slices within this fraction of the lesion's half-height from its centre are
-#: assessed: a paramagnetic shell's own field has the paramagnetic sign where the shell normal
-#: makes more than the magic angle (54.7 deg, cos = 1/sqrt(3)) with B0 and the opposite sign
-#: towards the poles (dipole kernel 1/3 - cos^2; Wisnieff et al., MRM 2015; Salomir et al.,
-#: Concepts Magn Reson 2003), so axial phase shows the rim in the central slices only.
-PHASE_CENTRAL_FRACTION = 0.577
+#: Phase is scored by inverting it locally to susceptibility (rims.phase): truncated k-space
+#: division with this kernel threshold (Shmueli et al., MRM 2009 use 2/3; Wharton et al., MRM
+#: 2010 ~0.19; 0.2 chosen on the phantom, benchmarks/rims_accuracy.py) ...
+PHASE_TKD_THRESHOLD = 0.2
+#: ... with this much zero padding (voxels per side) against wrap-around of the dipole field.
+PHASE_PAD_VOXELS = 16
+#: Field strength (T) and echo time (ms) of a phase image when its sidecar does not give them
+#: (3 T, TE ~ 20 ms: a typical 3 T segmented-EPI / GRE rim protocol; Absinta et al., JCI 2016).
+DEFAULT_B0_TESLA = 3.0
+DEFAULT_TE_MS = 20.0
+#: Proton gyromagnetic ratio, rad/s/T (CODATA 2018: 2 pi x 42.577478518 MHz/T).
+GAMMA_RAD_PER_S_PER_T = 2.0 * 3.141592653589793 * 42.577478518e6
 
 #: Sign convention of phase images: phase = PHASE_SIGN * gamma * dB * TE, so that
 #: PHASE_SIGN * phase > 0 for a paramagnetic source. Vendors differ (Siemens and GE
 #: differ in handedness; Haacke et al., AJNR 2009, SWI review) - always check.
 DEFAULT_PHASE_SIGN = 1
+
+#: Without a brain mask, phase voxels are valid where the phase is locally coherent: the
+#: magnitude of the mean of exp(i phase) over a 3 x 3 x 3 neighbourhood is at least this (noise
+#: outside the head gives ~0.2, brain > 0.8 after high-pass filtering; design choice).
+PHASE_COHERENCE_MIN = 0.5
+#: ... eroded by this many voxels before keeping the largest component, so that thin coherent
+#: bridges across the skull do not join the scalp to the brain (design choice).
+PHASE_MASK_EROSION_VOXELS = 3
 
 # --- Central vein sign (CVS) ---------------------------------------------------------
 
@@ -133,25 +149,31 @@ CVS_LESION_MARGIN_MM = 1.0
 CVS_MAX_ECCENTRICITY = 0.5
 #: Lesions smaller than 3 mm in any plane are excluded (Sati et al., Nat Rev Neurol 2016).
 CVS_MIN_LESION_DIAMETER_MM = 3.0
+#: Confluent lesions (NAIMS 2016 exclusion): a label whose shape splits into at least two lobes
+#: under the lesion split tool's distance-transform watershed, with the split tool's h-maxima
+#: prominence (mm), one number for both (defaults.lesions.SPLIT_H_MM).
+from .lesions import SPLIT_H_MM as CVS_CONFLUENT_H_MM  # noqa: E402
+
 #: Subject-level 40 % rule: MS-consistent when >= 40 % of eligible lesions are CVS+
 #: (Tallantyre et al., Neurology 2011; Sati et al., Nat Rev Neurol 2016).
 CVS_FRACTION_RULE = 0.40
-#: Select-3: MS-consistent when >= 3 lesions are CVS+ (Solomon et al., Mult Scler 2018) [verify].
+#: Select-3* (Solomon et al., "Diagnostic performance of central vein sign for multiple
+#: sclerosis with a simplified three-lesion algorithm", Mult Scler 2018;24(6):750-757,
+#: doi:10.1177/1352458517726383): the scan is searched for up to three CVS+ lesions and is
+#: MS-consistent when three are found (their "select3" instead rates three lesions pre-selected
+#: on FLAIR; that is NOT what is implemented). Automatically: >= 3 CVS+ lesions.
 CVS_SELECT3 = 3
-#: Select-6: MS-consistent when >= 6 lesions are CVS+ (Mistry et al., Mult Scler 2016) [verify].
+#: Select-6* (Daboul et al., "A multicenter pilot study evaluating simplified central vein
+#: assessment for the diagnosis of multiple sclerosis", Mult Scler 2024;30(1):25-34,
+#: doi:10.1177/13524585231214360, PMID 38088067): raters identify up to six CVS+ lesions; the
+#: scan is MS-consistent when six are found. Automatically: >= 6 CVS+ lesions.
 CVS_SELECT6 = 6
 #: Exclusion reasons used by the automatic CVS and offered to raters (NAIMS 2016 exclusions
 #: plus the eccentric/artifact codes of the CVS_rater workflow).
 CVS_EXCLUSION_REASONS = ("small", "confluent", "multiple_veins", "poorly_visible", "artifact", "other")
 
-# --- Enhancement (used only to exclude enhancing lesions from PRL) --------------------
-
-#: A lesion is called enhancing when its median post/pre-contrast T1 signal ratio is at least
-#: this times that of the surrounding white matter (or, with T1-post only, when its 90th
-#: percentile is this times the surrounding median). Design choice: gadolinium-enhancing lesions
-#: gain >= 20 % signal (enhancement is scored visually; Filippi et al., Lancet Neurol 2016).
-ENHANCEMENT_RATIO = 1.2
-ENHANCEMENT_PERCENTILE = 90.0
+# --- Enhancement: one definition for the whole project, mspathobiology.lesions.enhancing
+#: (thresholds in defaults/lesions.py); enhancing lesions are excluded from PRL (above).
 
 # --- Ratings --------------------------------------------------------------------------
 

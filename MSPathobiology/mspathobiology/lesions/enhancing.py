@@ -1,50 +1,115 @@
-"""Gadolinium-enhancing lesions from T1 before and after contrast.
+"""Gadolinium-enhancing lesions: the ONE definition used by lesions, rims and cohort runs.
 
-Each T1 is divided by its own normal-appearing white matter intensity (brain voxels
-outside lesions, histogram mode), so the relative enhancement of a voxel is
-``post / post_NAWM - pre / pre_NAWM`` (0 in NAWM, 0.2 = 20 % of NAWM). A lesion enhances
-when at least ``ENHANCING_MIN_FRACTION`` of its voxels, and at least
-``ENHANCING_MIN_VOXELS``, enhance by more than ``ENHANCEMENT_MIN_RELATIVE`` (ring
-enhancement covers only part of a lesion).
+Each T1 is divided by its own normal-appearing white matter intensity (histogram mode of the
+reference voxels: brain minus lesions, or, without a brain mask, the non-lesion voxels 2-6 mm
+around the lesions), so a voxel's relative enhancement is ``post / post_NAWM - pre / pre_NAWM``
+(0 in NAWM, 0.2 = 20 % of NAWM). Without a pre-contrast T1 the pre term is 1 (NAWM): MS
+lesions are iso- or hypointense to white matter on pre-contrast T1, so a lesion voxel brighter
+than NAWM after contrast has taken it up (this can only miss enhancement, never invent it).
+
+A lesion enhances when at least ``ENHANCING_MIN_FRACTION`` of its voxels, and at least
+``ENHANCING_MIN_VOXELS``, enhance by more than ``ENHANCEMENT_MIN_RELATIVE``: a fraction, not a
+median, so that ring enhancement (only the lesion's edge; Barkhof et al., 1997; Filippi et al.,
+Lancet Neurol 2016) counts as well as nodular enhancement (the whole lesion).
+:func:`enhancement_pattern` names which of the two it is.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
-from ..defaults.lesions import ENHANCEMENT_MIN_RELATIVE, ENHANCING_MIN_FRACTION, ENHANCING_MIN_VOXELS
+from ..connectivity import structuring_element
+from ..defaults.lesions import (ENHANCEMENT_MIN_RELATIVE, ENHANCEMENT_REFERENCE_RING_MM, ENHANCING_MIN_FRACTION,
+                                ENHANCING_MIN_VOXELS, RING_ENHANCEMENT_MAX_CORE_RATIO)
 from ..errors import InputError
 from .measure import group_voxels
 from .segment import histogram_mode
 
 
-def relative_enhancement(t1_pre: np.ndarray, t1_post: np.ndarray, reference_mask: np.ndarray) -> np.ndarray:
+def _reference_mask(labels: np.ndarray, brain, spacing) -> np.ndarray:
+    lesion = labels != 0
+    if brain is not None:
+        return (np.asarray(brain) != 0) & ~lesion
+    lo, hi = ENHANCEMENT_REFERENCE_RING_MM
+    distance = ndimage.distance_transform_edt(~lesion, sampling=spacing)
+    return (distance > lo) & (distance <= hi)
+
+
+def relative_enhancement(t1_pre: np.ndarray | None, t1_post: np.ndarray, reference_mask: np.ndarray) -> np.ndarray:
     """Voxel-wise enhancement relative to NAWM (dimensionless), arrays [k, j, i] on one grid.
 
-    ``reference_mask``: voxels used for each image's NAWM intensity (brain minus lesions).
+    ``reference_mask``: voxels used for each image's NAWM intensity. ``t1_pre`` None: the
+    pre-contrast term is 1 (lesions taken as NAWM-isointense before contrast).
     """
+    reference_mask = np.asarray(reference_mask, bool)
+    t1_post = np.asarray(t1_post, dtype=np.float32)
     if not np.any(reference_mask):
         raise InputError("brain mask", "no voxel left to normalise T1 pre/post contrast")
-    pre_ref = histogram_mode(t1_pre[reference_mask])
-    post_ref = histogram_mode(t1_post[reference_mask])
+    post_ref = histogram_mode(t1_post[reference_mask & (t1_post > 0)] if np.any(reference_mask & (t1_post > 0))
+                              else t1_post[reference_mask])
+    if t1_pre is None:
+        pre_term, pre_ref = np.float32(1.0), 1.0
+    else:
+        t1_pre = np.asarray(t1_pre, dtype=np.float32)
+        pre_ref = histogram_mode(t1_pre[reference_mask])
+        pre_term = t1_pre / np.float32(pre_ref) if pre_ref > 0 else None
     if pre_ref <= 0 or post_ref <= 0:
         raise InputError("T1 pre/post contrast", "white matter intensity is not positive")
-    return (t1_post / post_ref - t1_pre / pre_ref).astype(np.float32)
+    return (t1_post / np.float32(post_ref) - pre_term).astype(np.float32)
 
 
-def enhancing_lesions(labels: np.ndarray, t1_pre: np.ndarray, t1_post: np.ndarray, brain: np.ndarray,
-                      min_relative: float = ENHANCEMENT_MIN_RELATIVE,
-                      min_fraction: float = ENHANCING_MIN_FRACTION,
-                      min_voxels: int = ENHANCING_MIN_VOXELS) -> dict[int, bool]:
-    """{lesion id: enhances} for every lesion of ``labels`` (arrays [k, j, i] on one grid)."""
+def _hot(labels, t1_pre, t1_post, brain, spacing, min_relative):
     labels = np.asarray(labels)
-    enhancement = relative_enhancement(np.asarray(t1_pre, dtype=np.float32), np.asarray(t1_post, dtype=np.float32),
-                                       (np.asarray(brain) != 0) & (labels == 0))
+    spacing = np.broadcast_to(np.asarray(1.0 if spacing is None else spacing, dtype=float), (3,))
+    enhancement = relative_enhancement(t1_pre, t1_post, _reference_mask(labels, brain, spacing))
     ids, starts, kji = group_voxels(labels)
+    hot = enhancement[tuple(kji.T)] > min_relative if ids.size else np.zeros(0, bool)
+    return labels, ids, starts, kji, hot
+
+
+def enhancing_lesions(labels: np.ndarray, t1_pre: np.ndarray | None, t1_post: np.ndarray,
+                      brain: np.ndarray | None = None, min_relative: float = ENHANCEMENT_MIN_RELATIVE,
+                      min_fraction: float = ENHANCING_MIN_FRACTION, min_voxels: int = ENHANCING_MIN_VOXELS, *,
+                      spacing=None) -> dict[int, bool]:
+    """{lesion id: enhances} for every lesion of ``labels`` (arrays [k, j, i] on one grid).
+
+    ``t1_pre`` may be None (see the module doc); ``brain`` (mask) may be None, then NAWM is
+    taken 2-6 mm around the lesions (``spacing`` mm in array order, default 1 mm).
+    """
+    _, ids, starts, _, hot = _hot(labels, t1_pre, t1_post, brain, spacing, min_relative)
     if ids.size == 0:
         return {}
-    hot = enhancement[tuple(kji.T)] > min_relative
     n_hot = np.add.reduceat(hot.astype(np.int64), starts[:-1])
     counts = np.diff(starts)
     flags = (n_hot >= min_voxels) & (n_hot >= min_fraction * counts)
     return {int(i): bool(f) for i, f in zip(ids, flags)}
+
+
+def enhancement_pattern(labels: np.ndarray, t1_pre: np.ndarray | None, t1_post: np.ndarray,
+                        brain: np.ndarray | None = None, *, spacing=None) -> dict[int, str | None]:
+    """{lesion id: "ring", "nodular" or None (not enhancing)} by the same voxel rule.
+
+    Ring: the enhancing fraction of the lesion's inner part (voxels without a face neighbour
+    outside the lesion) is below ``RING_ENHANCEMENT_MAX_CORE_RATIO`` times that of its edge.
+    """
+    flags = enhancing_lesions(labels, t1_pre, t1_post, brain, spacing=spacing)
+    labels, ids, starts, kji, hot = _hot(labels, t1_pre, t1_post, brain, spacing, ENHANCEMENT_MIN_RELATIVE)
+    if ids.size == 0:
+        return {}
+    out = {}
+    for n, lesion_id in enumerate(ids.tolist()):
+        if not flags[lesion_id]:
+            out[lesion_id] = None
+            continue
+        vox = kji[starts[n]:starts[n + 1]]
+        lo = vox.min(axis=0)
+        box = tuple(slice(a, b + 1) for a, b in zip(lo, vox.max(axis=0)))
+        per_id = np.zeros([s.stop - s.start for s in box], bool)
+        per_id[tuple((vox - lo).T)] = True
+        inner = ndimage.binary_erosion(per_id, structure=structuring_element(6), border_value=0)[tuple((vox - lo).T)]
+        h = hot[starts[n]:starts[n + 1]]
+        edge_rate = h[~inner].mean() if np.any(~inner) else 0.0
+        core_rate = h[inner].mean() if np.any(inner) else edge_rate
+        out[lesion_id] = "ring" if core_rate < RING_ENHANCEMENT_MAX_CORE_RATIO * edge_rate else "nodular"
+    return out

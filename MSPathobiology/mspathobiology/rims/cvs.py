@@ -11,13 +11,16 @@ Multiple Sclerosis Cooperative", Nat Rev Neurol 2016):
 
 - a vein is a connected set of vessel voxels within the lesion (plus a small margin), at
   least ``min_vein_length_mm`` long along its main axis, touching the lesion itself;
-- **excluded**: lesion smaller than 3 mm across in any axis ("small"), touching another
-  lesion label ("confluent"), or holding more than one vein ("multiple_veins");
+- **excluded**: lesion smaller than 3 mm across in any axis ("small"); confluent
+  ("confluent": touching another lesion label, or - since automatic 26-connected labels never
+  touch - a label whose shape splits into several lobes under the distance-transform watershed
+  of the lesion split tool, :func:`mspathobiology.lesions.labeling.split_lesion`); or holding
+  more than one vein ("multiple_veins"). ``cvs_exclusion_detail`` says why in words;
 - **CVS+**: exactly one vein whose axis passes within ``max_eccentricity`` x the lesion's
   equivalent radius of its centroid ("positioned centrally"); otherwise **CVS-**.
 
 Per subject: the 40 % rule (Tallantyre et al., Neurology 2011; Sati et al. 2016), Select-3
-(Solomon et al., Mult Scler 2018) and Select-6 (Mistry et al., Mult Scler 2016).
+and Select-6 (see :func:`cvs_subject_summary` for the exact definitions implemented).
 Everything is vectorised over lesions and vein components (bincount moments, batched eigh).
 """
 
@@ -36,6 +39,7 @@ from .scoring import group_quantile
 CVS_COLUMNS = (
     ("cvs", "CVS+, CVS- or excluded"),
     ("cvs_exclusion", "small, confluent or multiple_veins when excluded"),
+    ("cvs_exclusion_detail", "why the lesion was excluded, in words"),
     ("cvs_veins", "number of veins found in the lesion"),
     ("cvs_eccentricity", "distance of the vein axis from the lesion centroid / equivalent radius"),
     ("cvs_vein_length_mm", "length of the (longest) vein along its axis, mm"),
@@ -81,6 +85,27 @@ def _touching_other_label(labels: np.ndarray) -> np.ndarray:
     return np.array(sorted(touching), dtype=np.int64)
 
 
+def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CVS_CONFLUENT_H_MM) -> np.ndarray:
+    """Number of lobes of each lesion in ``ids`` (0 where ``skip``) by the split tool's watershed.
+
+    Reuses :func:`mspathobiology.lesions.labeling.split_lesion` on each lesion's bounding box
+    (``spacing`` mm in array order); a lesion with 2 or more lobes is confluent (NAIMS 2016).
+    """
+    from ..lesions.labeling import split_lesion
+
+    labels = np.asarray(labels)
+    boxes = ndimage.find_objects(labels)
+    lobes = np.zeros(len(ids), dtype=np.int64)
+    for n, lesion_id in enumerate(ids):
+        box = boxes[lesion_id - 1] if lesion_id - 1 < len(boxes) else None
+        if box is None or (skip is not None and skip[n]):
+            continue
+        box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in box)
+        alone = np.where(labels[box] == lesion_id, 1, 0).astype(np.int64)
+        lobes[n] = len(split_lesion(alone, 1, spacing_kji=tuple(float(v) for v in spacing), h_mm=h_mm)[1])
+    return lobes
+
+
 def _moments(groups, coords, n_groups):
     """Per-group count, mean (n, 3) and covariance (n, 3, 3) of coordinates (N, 3)."""
     n = np.bincount(groups, minlength=n_groups).astype(float)
@@ -101,7 +126,8 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *, intens
                       min_vein_length_mm: float = D.CVS_MIN_VEIN_LENGTH_MM,
                       margin_mm: float = D.CVS_LESION_MARGIN_MM,
                       max_eccentricity: float = D.CVS_MAX_ECCENTRICITY,
-                      min_diameter_mm: float = D.CVS_MIN_LESION_DIAMETER_MM) -> list[dict]:
+                      min_diameter_mm: float = D.CVS_MIN_LESION_DIAMETER_MM,
+                      confluent_h_mm: float = D.CVS_CONFLUENT_H_MM) -> list[dict]:
     """Per-lesion CVS from a label array and a vesselness array (both [k, j, i], spacing mm k, j, i).
 
     Vessel voxels: connected sets of ``vessel >= hysteresis * threshold`` that hold at least
@@ -134,7 +160,9 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *, intens
         np.maximum.at(hi[:, a], les, coords[:, a])
     extent = (hi - lo + 1) * spacing
     small = extent.min(axis=1) < min_diameter_mm
-    confluent = np.isin(ids, _touching_other_label(labels))
+    touching = np.isin(ids, _touching_other_label(labels))
+    lobes = lesion_lobes(labels, spacing, ids, skip=small | touching, h_mm=confluent_h_mm)
+    confluent = touching | (lobes > 1)
     vmax = np.full(n_les, 0.0)
     np.maximum.at(vmax, les, vessel[mask])
 
@@ -194,13 +222,20 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *, intens
     rows = []
     for n, lesion_id in enumerate(ids.tolist()):
         reason = "small" if small[n] else "confluent" if confluent[n] else "multiple_veins" if veins[n] > 1 else None
+        detail = {
+            "small": f"smallest extent {extent[n].min():.1f} mm < {min_diameter_mm:g} mm",
+            "confluent": "touches another lesion label" if touching[n] else
+            f"confluent: {lobes[n]} lobes by the distance-transform watershed (split tool, h = {confluent_h_mm:g} mm)",
+            "multiple_veins": f"{veins[n]} veins",
+        }.get(reason)
         if reason:
             call = "excluded"
         elif veins[n] == 1 and ecc[n] <= max_eccentricity:
             call = "CVS+"
         else:
             call = "CVS-"
-        rows.append({"id": int(lesion_id), "cvs": call, "cvs_exclusion": reason, "cvs_veins": int(veins[n]),
+        rows.append({"id": int(lesion_id), "cvs": call, "cvs_exclusion": reason, "cvs_exclusion_detail": detail,
+                     "cvs_veins": int(veins[n]),
                      "cvs_eccentricity": float(ecc[n]), "cvs_vein_length_mm": float(length_best[n]),
                      "cvs_vesselness_max": float(vmax[n])})
     return rows
@@ -238,8 +273,11 @@ def cvs_subject_summary(rows, fraction_rule: float = D.CVS_FRACTION_RULE, select
     """Per-subject CVS summary from per-lesion rows with a ``cvs`` column (or rater labels).
 
     Returns counts (total, excluded, eligible, positive), ``cvs_fraction`` (positive /
-    eligible, NaN if none eligible) and the booleans ``cvs_rule40`` (fraction >= 40 %),
-    ``cvs_select3`` (>= 3 CVS+ lesions) and ``cvs_select6`` (>= 6 CVS+ lesions).
+    eligible, NaN if none eligible) and the booleans ``cvs_rule40`` (fraction >= 40 %;
+    Tallantyre et al., Neurology 2011; Sati et al., Nat Rev Neurol 2016), ``cvs_select3``
+    (Select-3* of Solomon et al., Mult Scler 2018: at least 3 CVS+ lesions found) and
+    ``cvs_select6`` (Select-6* of Daboul et al., Mult Scler 2024: at least 6 CVS+ lesions
+    found); see ``defaults.rims.CVS_SELECT3`` / ``CVS_SELECT6`` for the full references.
     """
     calls = [r.get("cvs", r.get("label")) for r in rows]
     positive = sum(c == "CVS+" for c in calls)

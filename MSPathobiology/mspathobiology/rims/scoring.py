@@ -76,20 +76,42 @@ RIM_COLUMNS = (
 )
 
 
-def paramagnetic_map(values: np.ndarray, kind: str, phase_sign: int = D.DEFAULT_PHASE_SIGN) -> np.ndarray:
-    """Return ``values`` as float32 with paramagnetic sources positive.
+#: Map kinds :func:`score_rims` reads, and the unit its contrasts are in.
+KINDS = {"qsm": "ppb", "phase": "ppb (local susceptibility inverted from phase)",
+         "swi": "fraction of the reference (darkening)"}
 
-    ``kind`` is ``"qsm"`` (susceptibility, ppb; positive = paramagnetic) or ``"phase"``
-    (high-pass filtered phase, rad; multiplied by ``phase_sign``, +1 or -1, where
-    phase = phase_sign * gamma * dB * TE).
+
+def paramagnetic_map(values: np.ndarray, kind: str, phase_sign: int = D.DEFAULT_PHASE_SIGN, *, spacing=None,
+                     phase_mask: np.ndarray | None = None, b0_kji=None, b0_tesla: float = D.DEFAULT_B0_TESLA,
+                     te_ms: float = D.DEFAULT_TE_MS) -> np.ndarray:
+    """The map rims are scored on, float32 with paramagnetic sources positive.
+
+    ``"qsm"``: susceptibility (ppb) as is. ``"phase"``: unwrapped high-pass filtered phase
+    (rad, phase = phase_sign * gamma * B0 * TE * dB/B0) inverted to local susceptibility (ppb)
+    with :func:`mspathobiology.rims.phase.local_susceptibility` (``spacing`` mm in array order,
+    ``phase_mask`` the valid voxels, default from the phase itself; ``b0_kji`` the B0 direction
+    in the array frame). ``"swi"``: SWI magnitude (veins and rims dark) as relative darkening
+    ``1 - swi / median(swi)`` (the reference ring then makes it local).
     """
     if kind == "qsm":
         return np.asarray(values, dtype=np.float32)
+    if phase_sign not in (1, -1):
+        raise InputError("--phase-sign", f"must be +1 or -1, not {phase_sign!r}")
     if kind == "phase":
-        if phase_sign not in (1, -1):
-            raise InputError("--phase-sign", f"must be +1 or -1, not {phase_sign!r}")
-        return np.asarray(values, dtype=np.float32) * np.float32(phase_sign)
-    raise InputError("kind", f"must be 'qsm' or 'phase', not {kind!r}")
+        from .phase import local_susceptibility, phase_mask_from_phase
+
+        values = np.asarray(values, dtype=np.float32)
+        if phase_mask is None:
+            phase_mask = phase_mask_from_phase(values)
+        return local_susceptibility(values, spacing if spacing is not None else (1.0, 1.0, 1.0), phase_mask,
+                                    b0_kji=(1.0, 0.0, 0.0) if b0_kji is None else b0_kji, phase_sign=phase_sign,
+                                    b0_tesla=b0_tesla, te_ms=te_ms)
+    if kind == "swi":
+        values = np.asarray(values, dtype=np.float32)
+        positive = values[values > 0]
+        scale = float(np.median(positive)) if positive.size else 1.0
+        return (np.float32(1.0) - values / np.float32(scale)).astype(np.float32)
+    raise InputError("kind", f"must be one of {', '.join(KINDS)}, not {kind!r}")
 
 
 def calibrate_coverage(measured, knots=D.RIM_COVERAGE_CALIBRATION) -> np.ndarray:
@@ -183,11 +205,15 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
                z_threshold: float = D.RIM_Z_THRESHOLD, min_contrast: float | None = None,
                min_coverage: float = D.PRL_MIN_EDGE_COVERAGE, slice_coverage: float = D.PRL_MIN_SLICE_COVERAGE,
                min_slices: int = D.PRL_MIN_CONSECUTIVE_SLICES, vein_contrast: float | None = None,
-               use_core: bool | None = None, central_fraction: float | None = None, return_slices: bool = False):
+               use_core: bool | None = None, phase_mask: np.ndarray | None = None, b0_kji=None,
+               b0_tesla: float = D.DEFAULT_B0_TESLA, te_ms: float = D.DEFAULT_TE_MS, return_slices: bool = False):
     """Score the paramagnetic rim of every lesion of ``labels`` on ``values``.
 
     ``labels``: integer array [k, j, i] (0 background, each lesion one value).
-    ``values``: QSM (ppb) or high-pass filtered phase (rad), same shape (``kind``).
+    ``values``: QSM (ppb), unwrapped high-pass filtered phase (rad) or SWI magnitude, same
+    shape (``kind``: "qsm", "phase" or "swi"; see :func:`paramagnetic_map`: phase is inverted
+    to local susceptibility with ``phase_mask``, ``b0_kji`` (default along the slice axis),
+    ``b0_tesla`` and ``te_ms``, then scored like QSM).
     ``spacing``: voxel size in mm in ARRAY order (k, j, i).
     ``slice_axis``: array axis of the axial slices (see :func:`slice_axis_of`).
     ``enhancing``: None (unknown), a set/list of enhancing lesion ids, or a dict id -> bool.
@@ -197,11 +223,10 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     ``min_coverage``: calibrated whole-edge coverage of a rim (2/3, see module doc);
     ``slice_coverage``: slice coverage for a slice to show the rim; ``min_slices``: run length.
     ``vein_contrast``: band voxels this far above the baseline are ignored as veins (map units;
-    default VEIN_MIN_CONTRAST_PPB / _RAD).
-    ``min_contrast``: in map units; default RIM_MIN_CONTRAST_PPB (qsm) or _RAD (phase).
-    ``use_core``: the rim must also exceed the lesion core (default: True for QSM, False for phase).
-    ``central_fraction``: only slices within this fraction of the lesion's half-height from its
-    centre are assessed (default 1 for QSM, PHASE_CENTRAL_FRACTION for phase).
+    default VEIN_MIN_CONTRAST_PPB, or _SWI).
+    ``min_contrast``: in map units; default RIM_MIN_CONTRAST_PPB (qsm, phase) or _SWI.
+    ``use_core``: the rim must also exceed the lesion core (default: True for QSM only; the
+    scanner's high-pass removes the core's offset from phase, and SWI has no such offset).
 
     Returns a list of row dicts with the columns of :data:`RIM_COLUMNS`, one per lesion id
     in increasing order. With ``return_slices=True`` returns ``(rows, detail)`` where
@@ -213,12 +238,13 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     if labels.shape != values.shape or labels.ndim != 3:
         raise InputError("lesions", f"label array shape {labels.shape} does not match map shape {values.shape}")
     if min_contrast is None:
-        min_contrast = D.RIM_MIN_CONTRAST_PPB if kind == "qsm" else D.RIM_MIN_CONTRAST_RAD
+        min_contrast = D.RIM_MIN_CONTRAST_SWI if kind == "swi" else D.RIM_MIN_CONTRAST_PPB
     if vein_contrast is None:
-        vein_contrast = D.VEIN_MIN_CONTRAST_PPB if kind == "qsm" else D.VEIN_MIN_CONTRAST_RAD
-    if central_fraction is None:
-        central_fraction = 1.0 if kind == "qsm" else D.PHASE_CENTRAL_FRACTION
-    para = paramagnetic_map(values, kind, phase_sign)
+        vein_contrast = D.VEIN_MIN_CONTRAST_SWI if kind == "swi" else D.VEIN_MIN_CONTRAST_PPB
+    if b0_kji is None:
+        b0_kji = np.eye(3)[slice_axis]
+    para = paramagnetic_map(values, kind, phase_sign, spacing=spacing, phase_mask=phase_mask, b0_kji=b0_kji,
+                            b0_tesla=b0_tesla, te_ms=te_ms)
     spacing = np.asarray(spacing, dtype=float)
     labels = np.moveaxis(labels, slice_axis, 0)
     para = np.moveaxis(para, slice_axis, 0)
@@ -299,17 +325,6 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     present_g = present.reshape(n_g, sectors).sum(axis=1)
     positive_g = positive.reshape(n_g, sectors).sum(axis=1)
     assessable = present_g >= min_sector_fraction * sectors
-    if central_fraction < 1.0:
-        # only the lesion's central slices: on phase, the dipole field of a rim takes the opposite
-        # sign beyond the magic angle (3 cos^2 theta = 1), i.e. near the lesion's top and bottom
-        z_lo = np.full(n_les, n_z)
-        z_hi = np.full(n_les, -1)
-        np.minimum.at(z_lo, rings.compact[rings.mask], zz)
-        np.maximum.at(z_hi, rings.compact[rings.mask], zz)
-        centre, half = (z_lo + z_hi) / 2.0, (z_hi - z_lo + 1) / 2.0
-        slice_index = np.tile(np.arange(n_z), n_les)
-        lesion_index = np.repeat(np.arange(n_les), n_z)
-        assessable &= np.abs(slice_index - centre[lesion_index]) <= central_fraction * half[lesion_index]
     with np.errstate(invalid="ignore", divide="ignore"):
         coverage = np.where(assessable, positive_g / np.maximum(present_g, 1), 0.0)
     coverage = coverage.reshape(n_les, n_z)
@@ -372,41 +387,13 @@ def _enhancing_vector(ids: np.ndarray, enhancing) -> list:
     return [int(i) in chosen for i in ids]
 
 
-def enhancing_lesions(labels: np.ndarray, t1post: np.ndarray, spacing, *, t1: np.ndarray | None = None,
-                      slice_axis: int = 0, ratio: float = D.ENHANCEMENT_RATIO,
-                      percentile: float = D.ENHANCEMENT_PERCENTILE,
-                      ring_inner_mm: float = D.REFERENCE_RING_INNER_MM,
-                      ring_outer_mm: float = D.REFERENCE_RING_OUTER_MM) -> dict:
-    """Call each lesion enhancing or not from T1 post-contrast (and, better, pre-contrast) images.
+def enhancing_lesions(labels: np.ndarray, t1post: np.ndarray, spacing=None, *, t1: np.ndarray | None = None,
+                      brain: np.ndarray | None = None) -> dict:
+    """{id: enhancing} by the project's one definition, :func:`mspathobiology.lesions.enhancing.enhancing_lesions`
+    (nodular or ring enhancement, with or without the pre-contrast ``t1``); arrays [k, j, i], ``spacing`` mm."""
+    from ..lesions.enhancing import enhancing_lesions as one_definition
 
-    With ``t1`` (pre-contrast, same grid): a lesion enhances when the median of its post/pre
-    ratio is at least ``ratio`` times the median post/pre ratio of its surrounding ring -
-    the signal gain is what contrast uptake changes, whatever the lesion's own T1.
-    Without ``t1``: when the ``percentile``-th percentile of T1-post inside the lesion is at
-    least ``ratio`` times the ring median (weak: T1-hypointense lesions that enhance may stay
-    darker than white matter). Returns {id: bool}. Used only to exclude enhancing lesions
-    from PRL candidacy; prefer the lesion table's ``enhancing`` column when available.
-    """
-    labels = np.moveaxis(np.asarray(labels), slice_axis, 0)
-    post = np.moveaxis(np.asarray(t1post, dtype=np.float64), slice_axis, 0)
-    spacing = np.asarray(spacing, dtype=float)
-    spacing = np.concatenate([[spacing[slice_axis]], np.delete(spacing, slice_axis)])
-    if not np.any(labels > 0):
-        return {}
-    rings = _Rings(labels, spacing, 0.0, 0.0, ring_inner_mm, ring_outer_mm)
-    n_les = rings.ids.size
-    inside, ring = rings.mask, rings.ring
-    if t1 is not None:
-        pre = np.moveaxis(np.asarray(t1, dtype=np.float64), slice_axis, 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            gain = np.where(pre > 0, post / np.where(pre > 0, pre, 1.0), np.nan)
-        ok_in, ok_ring = inside & np.isfinite(gain), ring & np.isfinite(gain)
-        high = group_quantile(rings.compact[ok_in], gain[ok_in], n_les, 0.5)
-        ref = group_quantile(rings.owner_of(ok_ring), gain[ok_ring], n_les, 0.5)
-    else:
-        high = group_quantile(rings.compact[inside], post[inside], n_les, percentile / 100.0)
-        ref = group_quantile(rings.owner_of(ring), post[ring], n_les, 0.5)
-    return {int(i): bool(np.isfinite(r) and r > 0 and h >= ratio * r) for i, h, r in zip(rings.ids, high, ref)}
+    return one_definition(labels, t1, t1post, brain, spacing=spacing)
 
 
 def score_rim_images(lesions: sitk.Image, image: sitk.Image, *, kind: str = "qsm",
@@ -415,8 +402,8 @@ def score_rim_images(lesions: sitk.Image, image: sitk.Image, *, kind: str = "qsm
                      tissue_mask: sitk.Image | None = None, names=("lesions", "map"), **options) -> list[dict]:
     """Score rims on SimpleITK images (same grid), adding each lesion's size and RAS centroid.
 
-    ``lesions``: label image (voxel = lesion id); ``image``: QSM (ppb) or phase (rad) per
-    ``kind``. ``enhancing``: ids / {id: bool} / None; if None and ``t1post`` is given, it is
+    ``lesions``: label image (voxel = lesion id); ``image``: QSM (ppb), phase (rad; B0 taken
+    from the image's direction) or SWI per ``kind``. ``enhancing``: ids / {id: bool} / None; if None and ``t1post`` is given, it is
     computed with :func:`enhancing_lesions` (with the pre-contrast ``t1`` when given). ``tissue_mask``: optional brain/WM mask.
     Extra rows: ``volume_mm3``, ``radius_mm`` (equivalent-sphere radius) and
     ``centroid_r/a/s`` (RAS mm) so a viewer can centre on each lesion.
@@ -440,7 +427,11 @@ def score_rim_images(lesions: sitk.Image, image: sitk.Image, *, kind: str = "qsm
             t1 = validate_image(t1, "intensity", "t1")
             check_same_geometry(lesions, t1, names=(names[0], "t1"))
             pre = sitk.GetArrayViewFromImage(t1)
-        enhancing = enhancing_lesions(labels, sitk.GetArrayViewFromImage(t1post), spacing, t1=pre, slice_axis=axis)
+        enhancing = enhancing_lesions(labels, sitk.GetArrayViewFromImage(t1post), spacing, t1=pre)
+    if kind == "phase":
+        from .phase import b0_direction_kji
+
+        options.setdefault("b0_kji", b0_direction_kji(image))
     rows = score_rims(labels, sitk.GetArrayViewFromImage(image), spacing, kind=kind, phase_sign=phase_sign,
                       slice_axis=axis, enhancing=enhancing, tissue_mask=mask_arr, **options)
     _add_geometry(rows, labels, lesions)

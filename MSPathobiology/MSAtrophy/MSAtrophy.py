@@ -3,34 +3,21 @@ import sys
 from pathlib import Path
 from typing import Annotated, Union
 
-
 import slicer
 from slicer.i18n import tr as _
 from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
-from slicer.parameterNodeWrapper import (
-    parameterNodeWrapper,
-    WithinRange,
-)
-
+from slicer.parameterNodeWrapper import parameterNodeWrapper, WithinRange
 from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 
+# In a source checkout the shared packages sit in MSPathobiology/, the parent of this module's folder.
+sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
-def _addSourceCheckoutPaths():
-    """Make ``mspathobiology`` and ``MSPathobiologyLib`` importable from a source checkout
-    (a built extension installs both next to this file)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    parent = os.path.dirname(here)
-    for path, marker in ((parent, "mspathobiology"), (os.path.join(parent, "MSLesions"), "MSPathobiologyLib")):
-        if os.path.isdir(os.path.join(path, marker)) and path not in sys.path:
-            sys.path.append(path)
+from MSPathobiologyLib import cases  # noqa: E402
+from MSPathobiologyLib.widgets import (BackgroundJobMixin, ParameterNodeGuiMixin, connectButtons,  # noqa: E402
+                                       loadModuleUi)
 
-
-_addSourceCheckoutPaths()
-
-from MSPathobiologyLib.widgets import BackgroundJobMixin, ParameterNodeGuiMixin  # noqa: E402
-
-#: Parameter-node field -> image key of ``mspathobiology.atrophy.run_case`` / the ``atrophy`` command.
+#: Parameter-node field -> image key of ``mspathobiology.atrophy`` (baseline visit).
 INPUT_KEYS = {
     "t1Volume": "t1",
     "lesions": "lesions",
@@ -38,11 +25,15 @@ INPUT_KEYS = {
     "anatomyVolume": "anatomy",
     "parcellationVolume": "parcellation",
 }
-#: Volumes shown in the bar plot: (key in atrophy.json, bar label), in this order when present.
+#: Volumes shown in the bar plot: (key of the summary, bar label), in this order when present.
 PLOTTED_VOLUMES = (("csf_ml", "CSF"), ("gm_ml", "GM"), ("wm_ml", "WM"), ("lesion_ml", "Lesions"),
                    ("deep_gm_ml", "Deep GM"), ("thalamus_ml", "Thalamus"))
 #: Units of the result rows, by key suffix.
 UNITS = (("_ml", "mL"), ("_percent", "%"), ("_percent_per_year", "%/year"), ("bpf", "fraction"))
+#: Segment names of the tissue label values (``mspathobiology.atrophy``: 1 CSF, 2 GM, 3 WM, lesions).
+TISSUE_NAMES = {"csf": "CSF", "gm": "GM", "wm": "WM", "lesion": "Lesions"}
+#: Subject-hierarchy folder of this module's outputs (under the T1's study).
+OUTPUT_FOLDER = "MS Atrophy"
 
 
 #
@@ -122,27 +113,13 @@ class MSAtrophyWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
-        self._job = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
-
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/MSAtrophy.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-
+        self.ui = loadModuleUi(self, "MSAtrophy")
         self.logic = MSAtrophyLogic()
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-
-        self.ui.runButton.connect("clicked(bool)", self.onRunButton)
-        self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
+        connectButtons(self.ui, {"runButton": self.onRunButton, "cancelButton": self.onCancelButton})
         self.ui.progressBar.setVisible(False)
-
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -152,75 +129,50 @@ class MSAtrophyWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
 
     def _onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode
-        running = self._job is not None and self._job.running
+        running = self._jobRunning()
         self.ui.runButton.enabled = bool(p and p.t1Volume) and not running
         self.ui.cancelButton.enabled = running
 
-    def _inputs(self) -> dict:
-        p = self._parameterNode
-        return {field: getattr(p, field) for field in INPUT_KEYS}
-
-    def _ensureOutputs(self):
-        p = self._parameterNode
-        if not p.tissueSegmentation:
-            p.tissueSegmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Tissues")
-        if not p.resultsTable:
-            p.resultsTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Atrophy results")
-        if p.followupT1Volume and not p.changeMap:
-            p.changeMap = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "Brain change map")
-
     def onRunButton(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to measure atrophy."), waitCursor=True):
-            from MSPathobiologyLib import dependencies
-
-            dependencies.ensure("MSAtrophy")
-            self._ensureOutputs()
             p = self._parameterNode
+            p.tissueSegmentation, p.resultsTable, p.changeMap = self.logic.ensureOutputs(
+                p.t1Volume, p.tissueSegmentation, p.resultsTable, p.changeMap, bool(p.followupT1Volume))
+            inputs = {field: getattr(p, field) for field in INPUT_KEYS}
             followup = {"t1": p.followupT1Volume, "brain_mask": p.followupBrainMaskVolume} if p.followupT1Volume else None
             interval = p.intervalYears or None
             outputs = (p.t1Volume, p.tissueSegmentation, p.resultsTable, p.changeMap)
             if p.runInBackground:
-                self._startBackground(self._inputs(), followup, interval, outputs)
-            else:
-                def progress(fraction, text=""):
-                    self._setProgress(fraction, text)
-                    slicer.app.processEvents()
+                from MSPathobiologyLib.background import BackgroundSequence
 
-                progress(None, _("Measuring..."))
-                try:
-                    summary = self.logic.run(self._inputs(), followup, interval, *outputs[1:], progress=progress)
-                finally:
-                    self._setProgress(False)
-                self._showResults(summary)
-
-    def _startBackground(self, inputs, followup, interval, outputs):
-        from MSPathobiologyLib.background import BackgroundSequence
-
-        folders, steps = self.logic.prepareCommands(inputs, followup, interval)
-
-        def finished(returnCode, lines):
-            self._job = None
-            self._setProgress(False)
-            self._onParameterNodeModified()
-            if returnCode != 0:
-                self.ui.statusLabel.text = _("Stopped (code {code}).").format(code=returnCode)
-                if returnCode > 0:
-                    slicer.util.errorDisplay(_("Atrophy measurement failed."), detailedText="\n".join(lines[-30:]))
+                folders, steps = self.logic.prepareCommands(inputs, followup, interval)
+                self._startJob(BackgroundSequence(steps),
+                               lambda: self._showResults(self.logic.loadResults(folders, *outputs)),
+                               _("Atrophy measurement failed."))
                 return
-            with slicer.util.tryWithErrorDisplay(_("Failed to load the atrophy results."), waitCursor=True):
-                reference, segmentationNode, tableNode, mapNode = outputs
-                summary = self.logic.loadResults(folders, reference, segmentationNode, tableNode, mapNode)
-                self._showResults(summary)
 
-        self._job = BackgroundSequence(steps,
-                                       onLine=lambda line: setattr(self.ui.statusLabel, "text", line[-200:]),
-                                       onProgress=lambda fraction: self._setProgress(fraction),
-                                       onFinished=finished).start()
-        self._onParameterNodeModified()
+            def progress(fraction, text=""):
+                self._setProgress(fraction, text)
+                slicer.app.processEvents()
+
+            progress(None, _("Measuring..."))
+            try:
+                summary = self.logic.run(inputs, followup, interval, *outputs[1:], progress=progress)
+            finally:
+                self._setProgress(False)
+            self._showResults(summary)
 
     def _showResults(self, summary: dict):
+        from MSPathobiologyLib import defaults, views
+
+        p = self._parameterNode
         self.ui.statusLabel.text = _("Done.")
         self.ui.resultsLabel.text = self.logic.summaryText(summary)
+        chart = p.resultsTable.GetNodeReference("MSAtrophyPlotChart") if p.resultsTable else None
+        if chart is not None:
+            views.showChart(chart)
+        if p.changeMap is not None and p.changeMap.GetImageData() is not None and p.followupT1Volume:
+            views.showVolumes(background=p.t1Volume, foreground=p.changeMap, foregroundOpacity=defaults.OVERLAY_OPACITY)
 
 
 #
@@ -229,7 +181,8 @@ class MSAtrophyWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
 
 
 class MSAtrophyLogic(ScriptedLoadableModuleLogic):
-    """Wiring between MRML nodes and ``mspathobiology.atrophy`` (run_case, run_pbvc)."""
+    """Wiring between MRML nodes and ``mspathobiology.atrophy`` (tissue volumes and PBVC, in memory).
+    No GUI calls."""
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
@@ -238,109 +191,132 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
         return MSAtrophyParameterNode(super().getParameterNode())
 
     @staticmethod
-    def writeInputs(inputs: dict, followup: dict | None, folder: Path) -> tuple[dict, dict]:
-        """Write the input nodes as NIfTI; lesion segmentations are exported on the T1 grid."""
-        from MSPathobiologyLib.nodes import writeInputs
+    def ensureOutputs(t1Volume, segmentationNode=None, tableNode=None, mapNode=None, withFollowup=False):
+        """The outputs (new ones under the T1's study when missing)."""
+        from MSPathobiologyLib.nodes import outputNode
 
-        reference = inputs.get("t1Volume")
+        segmentationNode = segmentationNode or outputNode("vtkMRMLSegmentationNode", "Tissues", t1Volume, OUTPUT_FOLDER)
+        tableNode = tableNode or outputNode("vtkMRMLTableNode", "Atrophy results", t1Volume, OUTPUT_FOLDER)
+        if withFollowup and mapNode is None:
+            mapNode = outputNode("vtkMRMLScalarVolumeNode", "Brain change map", t1Volume, OUTPUT_FOLDER)
+        return segmentationNode, tableNode, mapNode
+
+    @staticmethod
+    def _images(nodes: dict, reference) -> dict:
+        from MSPathobiologyLib.nodes import imageFromNode, imagesFromNodes
+
         if reference is None:
             raise ValueError(_("A T1 volume is required."))
-        paths = writeInputs(folder / "baseline", {INPUT_KEYS[f]: n for f, n in inputs.items() if f in INPUT_KEYS}, reference)
-        followupPaths = {}
-        if followup and followup.get("t1") is not None:
-            followupPaths = writeInputs(folder / "followup", followup, followup["t1"])
-        return paths, followupPaths
-
-    def prepareCommands(self, inputs: dict, followup: dict | None = None, intervalYears=None):
-        """Write the inputs; return the output folders and the child commands (title, command line)
-        that run ``mspathobiology.atrophy.run_case`` and, with a follow-up, ``run_pbvc`` with progress
-        (the functions behind ``mspathobiology atrophy`` / ``pbvc``, same output files)."""
-        from MSPathobiologyLib.background import function_command_line
-        from MSPathobiologyLib.nodes import workFolder
-
-        work = workFolder("atrophy")
-        paths, followupPaths = self.writeInputs(inputs, followup, work / "inputs")
-        folders = {"atrophy": work / "atrophy", "pbvc": None}
-        steps = [(_("tissue volumes"), function_command_line("mspathobiology.atrophy:run_case",
-                                                             {k: str(v) for k, v in paths.items()}, str(folders["atrophy"])))]
-        if followupPaths:
-            folders["pbvc"] = work / "pbvc"
-            steps.append((_("percent brain volume change"), function_command_line(
-                "mspathobiology.atrophy:run_pbvc", str(paths["t1"]), str(followupPaths["t1"]), str(folders["pbvc"]),
-                baseline_mask=str(paths["brain_mask"]) if "brain_mask" in paths else None,
-                followup_mask=str(followupPaths["brain_mask"]) if "brain_mask" in followupPaths else None,
-                interval_years=intervalYears, baseline_lesions=str(paths["lesions"]) if "lesions" in paths else None,
-                baseline_parcellation=str(paths["parcellation"]) if "parcellation" in paths else None)))
-        return folders, steps
+        return imagesFromNodes(nodes, reference, onGridOf=imageFromNode(reference))
 
     def run(self, inputs: dict, followup: dict | None, intervalYears, segmentationNode, tableNode, mapNode=None,
             progress=None) -> dict:
-        """Measure in this process (``mspathobiology.atrophy.run_case`` and ``run_pbvc``) and fill the nodes."""
+        """Measure in memory (``mspathobiology.atrophy``: tissue volumes, and PBVC with a follow-up) and fill the nodes."""
         from mspathobiology import atrophy
-        from MSPathobiologyLib.nodes import workFolder
 
         report = progress or (lambda fraction, text="": None)
-        work = workFolder("atrophy")
-        paths, followupPaths = self.writeInputs(inputs, followup, work / "inputs")
-        folders = {"atrophy": work / "atrophy", "pbvc": None}
+        images = self._images({INPUT_KEYS[f]: n for f, n in inputs.items() if f in INPUT_KEYS}, inputs.get("t1Volume"))
         report(0.05, _("tissue classification"))
-        atrophy.run_case(paths, folders["atrophy"])
-        if followupPaths:
+        tissues = atrophy.analyse_tissues(images["t1"], lesions=images.get("lesions"),
+                                          brain_mask=images.get("brain_mask"), anatomy=images.get("anatomy"),
+                                          parcellation=images.get("parcellation"))
+        pbvc = None
+        if followup and followup.get("t1") is not None:
             report(0.5, _("percent brain volume change"))
+            later = self._images(followup, followup["t1"])
+            pbvc = atrophy.compute_pbvc(images["t1"], later["t1"], images.get("brain_mask"), later.get("brain_mask"),
+                                        interval_years=intervalYears, baseline_lesions=images.get("lesions"),
+                                        baseline_parcellation=images.get("parcellation"))
+        report(0.95, _("showing results"))
+        return self.fillNodes(tissues["summary"], tissues["labels"], tissues["regions"], pbvc, inputs["t1Volume"],
+                              segmentationNode, tableNode, mapNode)
+
+    def prepareCommands(self, inputs: dict, followup: dict | None = None, intervalYears=None):
+        """For child processes: write the inputs; return the output folders and the commands (title,
+        command line) running ``mspathobiology.atrophy.run_case`` and, with a follow-up, ``run_pbvc``."""
+        from MSPathobiologyLib.background import function_command_line
+        from MSPathobiologyLib.nodes import workFolder, writeInputs
+
+        work = workFolder("atrophy")
+        reference = inputs.get("t1Volume")
+        if reference is None:
+            raise ValueError(_("A T1 volume is required."))
+        paths = writeInputs(work / "inputs" / "baseline", {INPUT_KEYS[f]: n for f, n in inputs.items() if f in INPUT_KEYS},
+                            reference)
+        folders = {"atrophy": work / "atrophy", "pbvc": None}
+        steps = [(_("tissue volumes"), function_command_line("mspathobiology.atrophy:run_case",
+                                                             {k: str(v) for k, v in paths.items()}, str(folders["atrophy"])))]
+        if followup and followup.get("t1") is not None:
+            later = writeInputs(work / "inputs" / "followup", followup, followup["t1"])
             folders["pbvc"] = work / "pbvc"
-            atrophy.run_pbvc(paths["t1"], followupPaths["t1"], folders["pbvc"], baseline_mask=paths.get("brain_mask"),
-                             followup_mask=followupPaths.get("brain_mask"), interval_years=intervalYears,
-                             baseline_lesions=paths.get("lesions"), baseline_parcellation=paths.get("parcellation"))
-        report(0.95, _("loading results"))
-        return self.loadResults(folders, inputs["t1Volume"], segmentationNode, tableNode, mapNode)
+            optional = {"baseline_mask": paths.get("brain_mask"), "followup_mask": later.get("brain_mask"),
+                        "baseline_lesions": paths.get("lesions"), "baseline_parcellation": paths.get("parcellation")}
+            steps.append((_("percent brain volume change"), function_command_line(
+                "mspathobiology.atrophy:run_pbvc", str(paths["t1"]), str(later["t1"]), str(folders["pbvc"]),
+                interval_years=intervalYears, **{k: str(v) for k, v in optional.items() if v is not None})))
+        return folders, steps
 
     def loadResults(self, folders: dict, referenceVolumeNode, segmentationNode, tableNode, mapNode=None) -> dict:
-        """Load what ``run_case`` / ``run_pbvc`` wrote (file names from the ``files`` entry of
-        ``atrophy.json`` / ``pbvc.json``): tissue labels as segments, the results and regional
-        tables, the bar plot and, with a follow-up, the edge-displacement map over the baseline."""
-        import mspathobiology_mrml as bridge
+        """Read what the child processes wrote (file names from the ``files`` entry of ``atrophy.json`` /
+        ``pbvc.json``) and fill the nodes as :meth:`run` does."""
         from mspathobiology.io import read_image, read_json
+        from mspathobiology.tables import read_table
 
         atrophyDir = Path(folders["atrophy"])
         document = read_json(atrophyDir / "atrophy.json")
         files = document.get("files", {})
-        summary = {k: v for k, v in document.items() if not isinstance(v, (dict, list))}
-        if files.get("tissue_labels") and segmentationNode is not None:
-            bridge.label_image_to_segmentation(slicer.mrmlScene, read_image(atrophyDir / files["tissue_labels"], kind="label"),
-                                               names=self.tissueNames(document) or None, name=segmentationNode.GetName(),
-                                               node=segmentationNode, reference_volume_node=referenceVolumeNode)
+        labels = read_image(atrophyDir / files["tissue_labels"], kind="label") if files.get("tissue_labels") else None
+        regions = read_table(atrophyDir / files["regional_volumes"]) if files.get("regional_volumes") else None
+        pbvc = None
         if folders.get("pbvc"):
             pbvcDir = Path(folders["pbvc"])
-            pbvc = read_json(pbvcDir / "pbvc.json")
-            summary.update({k: v for k, v in pbvc.items() if not isinstance(v, (dict, list))})
-            pbvcFiles = pbvc.get("files", {})
-            if pbvcFiles.get("edge_displacement_map") and mapNode is not None:
-                self.showChangeMap(read_image(pbvcDir / pbvcFiles["edge_displacement_map"]), referenceVolumeNode, mapNode)
-            if pbvcFiles.get("regional_change") and tableNode is not None:
-                self._referencedTable(tableNode, "MSAtrophyRegionalChange", pbvcDir / pbvcFiles["regional_change"], " regional change")
+            pbvc = dict(read_json(pbvcDir / "pbvc.json"))
+            pbvcFiles = pbvc.pop("files", {})
+            if pbvcFiles.get("edge_displacement_map"):
+                pbvc["displacement_map"] = read_image(pbvcDir / pbvcFiles["edge_displacement_map"])
+            if pbvcFiles.get("regional_change"):
+                pbvc["regions"] = read_table(pbvcDir / pbvcFiles["regional_change"])
+        return self.fillNodes(document, labels, regions, pbvc, referenceVolumeNode, segmentationNode, tableNode, mapNode)
+
+    def fillNodes(self, tissueSummary: dict, labels, regions, pbvc, referenceVolumeNode, segmentationNode, tableNode,
+                  mapNode=None) -> dict:
+        """Tissue labels as segments, the results and regional tables, the bar plot and, with PBVC, the
+        edge-displacement map. Returns the flat summary."""
+        import numpy as np
+        import SimpleITK as sitk
+
+        import mspathobiology_mrml as bridge
+        from mspathobiology.defaults.atrophy import LESION_TISSUE_LABEL
+
+        scene = slicer.mrmlScene
+        summary = {k: v for k, v in tissueSummary.items() if not isinstance(v, (dict, list))}
+        if labels is not None and segmentationNode is not None:
+            names = dict(zip((1, 2, 3, LESION_TISSUE_LABEL), TISSUE_NAMES.values()))
+            present = {int(v) for v in np.unique(sitk.GetArrayViewFromImage(labels))}
+            bridge.label_image_to_segmentation(scene, labels, names={k: v for k, v in names.items() if k in present},
+                                               name=segmentationNode.GetName(), node=segmentationNode,
+                                               reference_volume_node=referenceVolumeNode)
+        if pbvc is not None:
+            summary.update({k: v for k, v in pbvc.items() if isinstance(v, (int, float, str, bool)) or v is None})
+            if pbvc.get("displacement_map") is not None and mapNode is not None:
+                self.fillChangeMap(pbvc["displacement_map"], mapNode)
+            if pbvc.get("regions") and tableNode is not None:
+                self._referencedTable(tableNode, "MSAtrophyRegionalChange", pbvc["regions"], " regional change")
         if tableNode is not None:
             self.fillTables(summary, tableNode)
-            if files.get("regional_volumes"):
-                self._referencedTable(tableNode, "MSAtrophyRegionalVolumes", atrophyDir / files["regional_volumes"], " regional volumes")
+            if regions:
+                self._referencedTable(tableNode, "MSAtrophyRegionalVolumes", regions, " regional volumes")
         return summary
 
     @staticmethod
-    def _referencedTable(ownerNode, role, path, suffix):
-        """Rows of a TSV into a table node referenced from ``ownerNode`` under ``role``."""
+    def _referencedTable(ownerNode, role, rows, suffix):
+        """Rows into a table node referenced from ``ownerNode`` under ``role``."""
         import mspathobiology_mrml as bridge
-        from mspathobiology.tables import read_table
 
-        node = bridge.rows_to_table(slicer.mrmlScene, read_table(path), ownerNode.GetName() + suffix,
+        node = bridge.rows_to_table(slicer.mrmlScene, rows, ownerNode.GetName() + suffix,
                                     node=ownerNode.GetNodeReference(role))
         ownerNode.SetNodeReferenceID(role, node.GetID())
         return node
-
-    @staticmethod
-    def tissueNames(document: dict) -> dict:
-        """Segment names by label value from ``tissue_label_values`` ({"csf": 1, ...}) of atrophy.json."""
-        pretty = {"csf": "CSF", "gm": "GM", "wm": "WM", "lesion": "Lesions"}
-        values = document.get("tissue_label_values") or {}
-        return {int(value): pretty.get(name, str(name)) for name, value in values.items()}
 
     @staticmethod
     def resultRows(summary: dict) -> list:
@@ -353,24 +329,23 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
         return rows
 
     def fillTables(self, summary: dict, tableNode) -> None:
-        """Results table (measure, value, unit) and a bar plot of the tissue volumes (Plots module)."""
+        """Results table (measure, value, unit) and a bar chart of the tissue volumes (Plots module nodes)."""
         import mspathobiology_mrml as bridge
 
         bridge.rows_to_table(slicer.mrmlScene, self.resultRows(summary), tableNode.GetName(),
                              columns=["measure", "value", "unit"], node=tableNode)
         bars = [{"tissue": label, "volume_ml": float(summary[key])} for key, label in PLOTTED_VOLUMES
                 if isinstance(summary.get(key), (int, float))]
-        if not bars:
-            return
-        volumesNode = tableNode.GetNodeReference("MSAtrophyVolumes")
-        volumesNode = bridge.rows_to_table(slicer.mrmlScene, bars, tableNode.GetName() + " volumes",
-                                           columns=["tissue", "volume_ml"], node=volumesNode)
-        tableNode.SetNodeReferenceID("MSAtrophyVolumes", volumesNode.GetID())
-        self.showBarPlot(volumesNode, tableNode)
+        if bars:
+            volumesNode = bridge.rows_to_table(slicer.mrmlScene, bars, tableNode.GetName() + " volumes",
+                                               columns=["tissue", "volume_ml"],
+                                               node=tableNode.GetNodeReference("MSAtrophyVolumes"))
+            tableNode.SetNodeReferenceID("MSAtrophyVolumes", volumesNode.GetID())
+            self.barChart(volumesNode, tableNode)
 
     @staticmethod
-    def showBarPlot(volumesTableNode, ownerNode):
-        """Bar chart of ``volume_ml`` by ``tissue`` (vtkMRMLPlotSeriesNode bar type) shown in the layout."""
+    def barChart(volumesTableNode, ownerNode):
+        """Bar chart of ``volume_ml`` by ``tissue`` (vtkMRMLPlotSeriesNode bar type), referenced from ``ownerNode``."""
         scene = slicer.mrmlScene
         series = ownerNode.GetNodeReference("MSAtrophyPlotSeries")
         if series is None:
@@ -391,30 +366,24 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
         chart.SetXAxisTitle(_("tissue"))
         chart.SetYAxisTitle(_("volume (mL)"))
         chart.SetLegendVisibility(False)
-        if slicer.app.layoutManager() is not None:
-            from MSPathobiologyLib import views
-
-            views.showChart(chart)
         return chart
 
     @staticmethod
-    def showChangeMap(image, baselineVolumeNode, mapNode):
-        """Change map (Jacobian or edge displacement) as a foreground overlay on the baseline T1."""
+    def fillChangeMap(image, mapNode):
+        """The edge-displacement map (mm, 0 = no change) in ``mapNode`` with a diverging colour map."""
         import numpy as np
         import SimpleITK as sitk
 
         import mspathobiology_mrml as bridge
-        from MSPathobiologyLib import defaults, views
 
         mapNode = bridge.image_to_volume(slicer.mrmlScene, image, mapNode.GetName(), node=mapNode)
         values = sitk.GetArrayViewFromImage(image)
         finite = values[np.isfinite(values)]
-        center = 1.0 if finite.size and np.median(finite) > 0.5 else 0.0  # Jacobian ~ 1, displacement ~ 0
-        spread = float(np.percentile(np.abs(finite - center), 99)) if finite.size else 1.0
-        views.setColorMap(mapNode, "vtkMRMLColorTableNodeFileDivergingBlueRed.txt")
-        views.setWindowLevel(mapNode, 2 * max(spread, 1e-6), center)
-        if baselineVolumeNode is not None and slicer.app.layoutManager() is not None:
-            views.showVolumes(background=baselineVolumeNode, foreground=mapNode, foregroundOpacity=defaults.OVERLAY_OPACITY)
+        spread = float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0
+        display = mapNode.GetDisplayNode()
+        display.SetAndObserveColorNodeID("vtkMRMLColorTableNodeFileDivergingBlueRed.txt")
+        display.SetAutoWindowLevel(False)
+        display.SetWindowLevel(2 * max(spread, 1e-6), 0.0)
         return mapNode
 
     @staticmethod
@@ -428,6 +397,21 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
             if isinstance(summary.get(key), (int, float)):
                 lines.append(f"{label}: {fmt.format(summary[key])}")
         return "\n".join(lines)
+
+
+#
+# Case review: what MS Atrophy loads and saves for a case (MSPathobiologyLib.cases)
+#
+
+
+cases.register(cases.CaseParticipant(
+    module="MSAtrophy",
+    parameterNode=lambda: MSAtrophyLogic().getParameterNode(),
+    inputs={"t1Volume": "t1", "lesions": "lesions", "brainMaskVolume": "brain_mask", "anatomyVolume": "anatomy",
+            "parcellationVolume": "parcellation", "followupT1Volume": "followup_t1"},
+    outputs=(cases.CaseFile("tissueSegmentation", "tissues", "tissues", "dseg", ".nii.gz", "labels"),
+             cases.CaseFile("resultsTable", "atrophy", "atrophy", "stats", ".tsv", "table")),
+))
 
 
 #
@@ -447,28 +431,25 @@ class MSAtrophyTest(ScriptedLoadableModuleTest):
 
     def test_tissues_and_pbvc(self):
         import mspathobiology_mrml as bridge
-        from mspathobiology.phantom import generate_subject
+        from MSPathobiologyLib import selftest_data
 
         self.delayDisplay("Generating the small phantom (two visits)")
-        subject = generate_subject(seed=0, small=True, sessions=2)
-        base, follow = subject.sessions
+        data = selftest_data.atrophy_data()
         scene = slicer.mrmlScene
-        t1 = bridge.image_to_volume(scene, base.images["t1"], "T1 baseline")
-        t1b = bridge.image_to_volume(scene, follow.images["t1"], "T1 follow-up")
-        lesions = bridge.image_to_volume(scene, base.lesions, "lesions", labelmap=True)
-        segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Tissues")
-        table = scene.AddNewNodeByClass("vtkMRMLTableNode", "Atrophy results")
-        changeMap = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "Brain change map")
-
+        t1 = bridge.image_to_volume(scene, data["t1"], "T1 baseline")
+        t1b = bridge.image_to_volume(scene, data["followup_t1"], "T1 follow-up")
+        lesions = bridge.image_to_volume(scene, data["lesions"], "lesions", labelmap=True)
         logic = MSAtrophyLogic()
+        segmentation, table, changeMap = logic.ensureOutputs(t1, withFollowup=True)
+
         inputs = {"t1Volume": t1, "lesions": lesions, "brainMaskVolume": None, "anatomyVolume": None, "parcellationVolume": None}
         self.delayDisplay("Measuring tissues and PBVC")
         summary = logic.run(inputs, {"t1": t1b, "brain_mask": None}, 1.0, segmentation, table, changeMap)
 
         self.assertGreaterEqual(segmentation.GetSegmentation().GetNumberOfSegments(), 3)
         measures = {r["measure"]: r["value"] for r in bridge.table_to_rows(table)}
-        self.assertAlmostEqual(measures["bpf"], base.truth["bpf"], delta=0.02)
-        self.assertAlmostEqual(measures["pbvc_percent"], follow.truth["pbvc_percent"], delta=0.5)
+        self.assertAlmostEqual(measures["bpf"], data["truth_bpf"], delta=0.02)
+        self.assertAlmostEqual(measures["pbvc_percent"], data["truth_pbvc_percent"], delta=0.5)
         self.assertIsNotNone(changeMap.GetImageData())
         chart = table.GetNodeReference("MSAtrophyPlotChart")
         self.assertIsNotNone(chart)

@@ -4,47 +4,26 @@ import pathlib
 import sys
 
 import qt
-
 import slicer
 from slicer.i18n import tr as _
 from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
 from slicer.parameterNodeWrapper import parameterNodeWrapper
 
+# In a source checkout the shared packages sit in MSPathobiology/, the parent of this module's folder.
+sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
-def _addSourceCheckoutPaths():
-    """Make ``mspathobiology``, ``MSPathobiologyLib`` and the sibling modules importable from a
-    source checkout (a built extension installs all of them next to this file)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    parent = os.path.dirname(here)
-    candidates = [(parent, "mspathobiology"), (os.path.join(parent, "MSLesions"), "MSPathobiologyLib")]
-    candidates += [(os.path.join(parent, m), m + ".py") for m in ("MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks")]
-    for path, marker in candidates:
-        if os.path.exists(os.path.join(path, marker)) and path not in sys.path:
-            sys.path.append(path)
+from MSPathobiologyLib import cases  # noqa: E402
+from MSPathobiologyLib.widgets import ParameterNodeGuiMixin, connectButtons, loadModuleUi  # noqa: E402
 
-
-_addSourceCheckoutPaths()
-
-from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
-
-#: Files saved per case: key -> (desc label, BIDS suffix, extension). The reader's name is appended
-#: to the desc label by ``mspathobiology.cohort.save_derivative`` (``desc-lesionsJaneDoe``).
-SAVED_FILES = {
-    "lesions": ("lesions", "dseg", ".nii.gz"),
-    "lesion_table": ("lesiontable", "dseg", ".tsv"),
-    "rim_scores": ("rimscores", "stats", ".tsv"),
-    "tissues": ("tissues", "dseg", ".nii.gz"),
-    "atrophy": ("atrophy", "stats", ".tsv"),
-    "network_nodes": ("networknodes", "stats", ".tsv"),
-    "disconnection": ("disconnection", "stats", ".tsv"),
-}
 #: Image keys loaded as labelmaps.
 LABEL_KEYS = ("anatomy", "parcellation", "brain_mask")
 #: Node classes a case adds to the scene and that are removed when the reader leaves it.
 CASE_NODE_CLASSES = ("vtkMRMLVolumeNode", "vtkMRMLSegmentationNode", "vtkMRMLTableNode", "vtkMRMLModelNode",
                      "vtkMRMLMarkupsNode", "vtkMRMLPlotSeriesNode", "vtkMRMLPlotChartNode", "vtkMRMLColorTableNode")
 NEXT_CASE_KEY, PREVIOUS_CASE_KEY = "Ctrl+N", "Ctrl+P"
+#: Status colours in the case table.
+STATUS_COLORS = {"not_started": "gray", "in_progress": "#d08000", "done": "#2a8c2a", "flagged": "#c02020"}
 
 
 #
@@ -61,7 +40,7 @@ class MSCaseReview(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("MS Case Review")
         self.parent.categories = ["MS Pathobiology"]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks"]
         self.parent.contributors = ["MSPathobiology developers"]
         self.parent.helpText = _("""
 Click through a cohort case by case, correcting lesions and rating rims with the other MS Pathobiology
@@ -71,9 +50,10 @@ modules.
 CSV/TSV with one column per image.</li>
 <li>Each case shows its status (not started, in progress, done, flagged); <b>Ctrl+N</b> / <b>Ctrl+P</b>
 open the next / previous case, double-click opens any case; reading resumes where this reader stopped.</li>
-<li>Opening a case loads FLAIR as background and the lesions as a segmentation overlay, fills the inputs of
-MS Lesions, MS Rim Lesions, MS Atrophy (with the subject's next session as follow-up) and MS Networks, and
-brings back what this reader saved before.</li>
+<li>Opening a case loads its images under the case's patient and study, FLAIR as background and the lesions
+as a segmentation overlay, fills the inputs of every MS Pathobiology module (each module declares what it
+takes and saves; MS Atrophy gets the subject's next session as follow-up), and brings back what this reader
+saved before.</li>
 <li>Leaving a case saves lesion corrections, tables and markups annotations into the review derivatives
 folder under BIDS-derivatives names carrying the reader name; an existing different file is first copied
 to <i>backups/</i>, never overwritten.</li>
@@ -114,16 +94,15 @@ def registerSampleData():
     )
 
 
-def loadPhantomSample(seed: int = 0) -> dict:
-    """Generate the small phantom (one session) and load it: volumes, labelmaps, lesion segmentation, tractogram."""
+def loadPhantomSample() -> dict:
+    """Generate the small phantom (one session) and load its images and lesions, then show them."""
     with slicer.util.tryWithErrorDisplay(_("Failed to generate the phantom."), waitCursor=True):
-        from MSPathobiologyLib import dependencies
+        from MSPathobiologyLib import selftest_data
 
-        dependencies.ensure("MSCaseReview")
-        from mspathobiology.phantom import generate_subject
-
-        session = generate_subject(seed=seed, small=True, sessions=1).sessions[0]
-        return MSCaseReviewLogic().loadSessionImages(session, prefix=f"phantom{seed}")
+        session = selftest_data.phantom_subject().sessions[0]
+        nodes = MSCaseReviewLogic().loadSessionImages(session, prefix=f"phantom{selftest_data.SEED}")
+        MSCaseReviewWidget.showCase(nodes)
+        return nodes
 
 
 #
@@ -160,45 +139,29 @@ class MSCaseReviewWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
         self._shortcuts = []
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
-
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/MSCaseReview.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-
+        self.ui = loadModuleUi(self, "MSCaseReview")
         self.logic = MSCaseReviewLogic()
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-
-        self.ui.loadCasesButton.connect("clicked(bool)", self.onLoadCases)
-        self.ui.generatePhantomButton.connect("clicked(bool)", self.onGeneratePhantom)
-        self.ui.previousCaseButton.connect("clicked(bool)", lambda: self.openCase(self.logic.currentIndex - 1))
-        self.ui.nextCaseButton.connect("clicked(bool)", lambda: self.openCase(self.logic.currentIndex + 1))
-        self.ui.openSelectedButton.connect("clicked(bool)", self.onOpenSelected)
+        connectButtons(self.ui, {
+            "loadCasesButton": self.onLoadCases, "generatePhantomButton": self.onGeneratePhantom,
+            "previousCaseButton": lambda: self.openCase(self.logic.currentIndex - 1),
+            "nextCaseButton": lambda: self.openCase(self.logic.currentIndex + 1),
+            "openSelectedButton": self.onOpenSelected, "markDoneButton": lambda: self.onSetStatus("done"),
+            "flagButton": lambda: self.onSetStatus("flagged"), "saveButton": self.onSave})
         self.ui.casesTableWidget.connect("cellDoubleClicked(int,int)", lambda row, column: self.openCase(row))
-        self.ui.markDoneButton.connect("clicked(bool)", lambda: self.onSetStatus("done"))
-        self.ui.flagButton.connect("clicked(bool)", lambda: self.onSetStatus("flagged"))
-        self.ui.saveButton.connect("clicked(bool)", self.onSave)
-
         table = self.ui.casesTableWidget
         table.setColumnCount(4)
         table.setHorizontalHeaderLabels([_("Case"), _("Status"), _("Images"), _("Note")])
         table.horizontalHeader().setStretchLastSection(True)
-
         for key, callback in ((NEXT_CASE_KEY, lambda: self.openCase(self.logic.currentIndex + 1)),
                               (PREVIOUS_CASE_KEY, lambda: self.openCase(self.logic.currentIndex - 1))):
             shortcut = qt.QShortcut(qt.QKeySequence(key), slicer.util.mainWindow())
             shortcut.connect("activated()", callback)
             shortcut.setEnabled(False)
             self._shortcuts.append(shortcut)
-
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -243,9 +206,6 @@ class MSCaseReviewWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
 
     def onLoadCases(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to load the case list."), waitCursor=True):
-            from MSPathobiologyLib import dependencies
-
-            dependencies.ensure("MSCaseReview")
             p = self._parameterNode
             self.logic.loadCases(p.caseSource, p.reviewFolder, p.readerName)
             if str(p.reviewFolder) in ("", "."):
@@ -256,13 +216,12 @@ class MSCaseReviewWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
 
     def onGeneratePhantom(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to generate the phantom cohort."), waitCursor=True):
-            from MSPathobiologyLib import dependencies
+            from MSPathobiologyLib import selftest_data
 
-            dependencies.ensure("MSCaseReview")
             folder = pathlib.Path(slicer.app.temporaryPath) / "MSPathobiology" / "phantom-cohort"
             self.ui.saveStatusLabel.text = _("Generating the phantom cohort in {folder} ...").format(folder=folder)
             slicer.app.processEvents()
-            dataset = self.logic.generatePhantomCohort(folder)
+            dataset = selftest_data.case_review_data(folder, n_subjects=2)
             p = self._parameterNode
             p.caseSource = dataset
             if not p.readerName.strip():
@@ -301,13 +260,29 @@ class MSCaseReviewWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
         with slicer.util.tryWithErrorDisplay(_("Failed to open the case."), waitCursor=True):
             if self.logic.currentCase is not None and (p.saveOnLeave if save is None else save):
                 self._reportSaved(self.logic.saveCase(note=self.ui.noteLineEdit.text))
-            self.logic.openCase(index)
+            nodes = self.logic.openCase(index)
+            self.showCase(nodes)
             case = self.logic.currentCase
             self.ui.noteLineEdit.text = self.logic.store.note(case)
             self.ui.currentCaseLabel.text = _("{case} ({n}/{total}) \u2014 {status}; images: {images}").format(
                 case=case.id, n=index + 1, total=len(self.logic.cases),
                 status=self.logic.store.status(case).replace("_", " "), images=", ".join(sorted(case.images)))
         self._refreshCaseTable()
+
+    @staticmethod
+    def showCase(nodes: dict) -> None:
+        """FLAIR (else T1) in the background of every slice view, lesions as a segmentation overlay."""
+        background = nodes.get("flair") or nodes.get("t1") or next(
+            (n for n in nodes.values() if n is not None and n.IsA("vtkMRMLScalarVolumeNode")), None)
+        if slicer.app.layoutManager() is not None and background is not None:
+            slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpView)
+            slicer.util.setSliceViewerLayers(background=background, foreground=None, label=None, fit=True)
+        lesions = nodes.get("lesions")
+        if lesions is not None:
+            if lesions.GetDisplayNode() is None:
+                lesions.CreateDefaultDisplayNodes()
+            lesions.GetDisplayNode().SetVisibility(True)
+            lesions.GetDisplayNode().SetOpacity2DFill(0.3)
 
     def onSetStatus(self, status: str) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to save the case."), waitCursor=True):
@@ -327,19 +302,16 @@ class MSCaseReviewWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
         self.ui.saveStatusLabel.text = text + "."
 
 
-#: Status colours in the case table.
-STATUS_COLORS = {"not_started": "gray", "in_progress": "#d08000", "done": "#2a8c2a", "flagged": "#c02020"}
-
-
 #
 # MSCaseReviewLogic
 #
 
 
 class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
-    """Case list, review state and per-case load/save, on ``mspathobiology.cohort``.
+    """Case list, review state and per-case load/save, on ``mspathobiology.cohort``; what each module
+    takes from and saves for a case comes from the case registry (``MSPathobiologyLib.cases``).
 
-    Usable without the widget: ``loadCases``, ``openCase``, ``saveCase``, ``forgetCase``.
+    Usable without the widget: ``loadCases``, ``openCase``, ``saveCase``, ``forgetCase``. No GUI calls.
     """
 
     def __init__(self) -> None:
@@ -394,7 +366,7 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
 
     def openCase(self, index: int) -> dict:
         """Close the current case (without saving), open case ``index``: load its images, restore what
-        this reader saved before, fill the other modules' inputs and mark it in progress."""
+        this reader saved before, fill every registered module and mark it in progress."""
         self.forgetCase()
         self.currentIndex = index
         case = self.currentCase
@@ -403,39 +375,35 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
         saved = self.store.files(case)
         nodes = self.loadCaseImages(case, saved)
         nodes.update(self.restoreSaved(case, saved, nodes))
+        self.placeInStudy(case, nodes)
         self.caseNodes = nodes
-        self.configureModules(case, nodes)
-        self.showCase(nodes)
+        context = {"reader": self.store.reader, "caseFolder": self.caseFolder(case)}
+        for participant in cases.participants():
+            participant.fill(case, nodes, context)
         return nodes
 
     def loadCaseImages(self, case, saved: dict) -> dict:
-        """Volumes of the case (labelmaps for label keys), lesions as a segmentation (the reader's
-        saved correction when there is one) and the tractogram."""
+        """Volumes of the case (labelmaps for label keys), files a module loads itself (tractograms),
+        the lesions (the reader's saved correction when there is one) and the next session's T1."""
         import mspathobiology_mrml as bridge
-        from mspathobiology.io import read_image
 
         scene = slicer.mrmlScene
+        loaders = cases.loaders()
+        files = cases.caseFiles()
         nodes = {}
         for key, path in sorted(case.images.items()):
-            if key in ("lesions", "tractogram"):
-                continue
-            nodes[key] = bridge.load_volume(scene, path, labelmap=key in LABEL_KEYS, name=f"{case.id} {key}")
-        reference = nodes.get("flair") or nodes.get("t1")
-        lesionsPath = saved.get(SAVED_FILES["lesions"][0]) or case.images.get("lesions")
-        if lesionsPath is not None:
-            nodes["lesions"], nodes["lesion_table"] = self._lesionSegmentation(
-                read_image(lesionsPath, kind="label"), reference, f"{case.id} lesions",
-                saved.get(SAVED_FILES["lesion_table"][0]), nodes)
+            if key in files:
+                continue  # an output of a module (lesions): restored below, the reader's version first
+            if key in loaders:
+                nodes[key] = loaders[key](path, f"{case.id} {key}")
+            else:
+                nodes[key] = bridge.load_volume(scene, path, labelmap=key in LABEL_KEYS, name=f"{case.id} {key}")
+        for key, caseFile in files.items():
+            if caseFile.desc not in saved and case.images.get(key) is not None:
+                nodes.update(self.loadFile(caseFile, case.images[key], f"{case.id} {key}", nodes))
         followup = self.followupCase(case)
         if followup is not None and followup.images.get("t1") is not None:
             nodes["followup_t1"] = bridge.load_volume(scene, followup.images["t1"], name=f"{followup.id} t1 (follow-up)")
-        if case.images.get("tractogram") is not None:
-            try:
-                from MSNetworks import MSNetworksLogic
-
-                nodes["tractogram"] = MSNetworksLogic().loadTractogram(case.images["tractogram"], f"{case.id} tractogram")
-            except ImportError:
-                logging.warning("MSCaseReview: MS Networks is not loaded; tractogram not shown")
         return nodes
 
     def followupCase(self, case):
@@ -444,143 +412,72 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
 
         return next((later for earlier, later in consecutive_pairs(self.cases) if earlier.id == case.id), None)
 
-    def _lesionSegmentation(self, labelImage, reference, name, savedTablePath, nodes):
-        """Lesion segmentation ("Lesion <id>" segments) and lesion table through MS Lesions' logic."""
-        from MSLesions import INPUT_KEYS, MSLesionsLogic
-        from mspathobiology.lesion_table import read_lesion_table
-
-        lesionsLogic = MSLesionsLogic()
-        segmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
-        table = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", name + " table")
-        rows = []
-        if savedTablePath is not None:
-            rows = read_lesion_table(savedTablePath)
-        elif reference is not None:
-            inputs = {field: nodes.get(key) for field, key in INPUT_KEYS.items()}
-            inputs["flairVolume"] = reference
-            try:
-                labelImage, rows, _summary = lesionsLogic.tableFromLabels(labelImage, inputs)
-            except Exception:  # noqa: BLE001 - the segmentation is still usable; Relabel rebuilds the table
-                logging.exception("MSCaseReview: lesion table could not be computed")
-        lesionsLogic.updateNodes(labelImage, rows, reference, segmentation, table)
-        return segmentation, table
-
-    def restoreSaved(self, case, saved: dict, nodes: dict) -> dict:
-        """Bring back the reader's saved tables, tissue segmentation and markups annotations."""
+    @staticmethod
+    def loadFile(caseFile, path, name, nodes) -> dict:
+        """``{key: node}`` of one saved output read back by its kind."""
         import mspathobiology_mrml as bridge
         from mspathobiology.io import read_image
 
         scene = slicer.mrmlScene
+        reference = nodes.get("flair") or nodes.get("t1")
+        if caseFile.kind == "lesion_labels":
+            from mspathobiology_mrml import lesion_segments
+
+            node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+            node.CreateDefaultDisplayNodes()
+            labels = read_image(path, kind="label")
+            lesion_segments.write_lesion_labels(node, labels, reference)
+            return {caseFile.key: node}
+        if caseFile.kind == "labels":
+            return {caseFile.key: bridge.label_image_to_segmentation(scene, read_image(path, kind="label"), name=name,
+                                                                     reference_volume_node=nodes.get("t1") or reference)}
+        return {caseFile.key: bridge.load_table(scene, path, name=name)}
+
+    def restoreSaved(self, case, saved: dict, nodes: dict) -> dict:
+        """Bring back what this reader saved for the case (every registered output) and markups
+        annotations; an output without a table gets an empty table for its module to fill."""
+        import mspathobiology_mrml as bridge
+
         restored = {}
-        for key in ("rim_scores", "atrophy", "network_nodes", "disconnection"):
-            path = saved.get(SAVED_FILES[key][0])
+        for key, caseFile in cases.caseFiles().items():
+            path = saved.get(caseFile.desc)
             if path is not None:
-                restored[key] = bridge.load_table(scene, path, name=f"{case.id} {key.replace('_', ' ')}")
-        path = saved.get(SAVED_FILES["tissues"][0])
-        if path is not None:
-            restored["tissues"] = bridge.label_image_to_segmentation(scene, read_image(path, kind="label"),
-                                                                     name=f"{case.id} tissues",
-                                                                     reference_volume_node=nodes.get("t1"))
+                restored.update(self.loadFile(caseFile, path, f"{case.id} {key.replace('_', ' ')}", {**nodes, **restored}))
+        if (nodes.get("lesions") or restored.get("lesions")) is not None and "lesion_table" not in restored:
+            restored["lesion_table"] = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", f"{case.id} lesion table")
         for label, path in sorted(saved.items()):
             if label.startswith("annotation") and str(path).endswith(".mrk.json"):
-                restored[label] = bridge.load_markups(scene, path)
+                restored[label] = bridge.load_markups(slicer.mrmlScene, path)
         return restored
 
-    def configureModules(self, case, nodes: dict) -> None:
-        """Fill the inputs of MS Lesions, MS Rim Lesions, MS Atrophy and MS Networks with this case."""
-        reader = self.store.reader
-        try:
-            from MSLesions import MSLesionsLogic
-
-            p = MSLesionsLogic().getParameterNode()
-            p.flairVolume, p.t1Volume, p.t1PostVolume = nodes.get("flair"), nodes.get("t1"), nodes.get("t1post")
-            p.anatomyVolume, p.brainMaskVolume = nodes.get("anatomy"), nodes.get("brain_mask")
-            p.lesionSegmentation, p.lesionTable = nodes.get("lesions"), nodes.get("lesion_table")
-        except ImportError:
-            logging.warning("MSCaseReview: MS Lesions is not loaded")
-        try:
-            from MSRimLesions import MSRimLesionsLogic
-
-            p = MSRimLesionsLogic().getParameterNode()
-            p.lesions = nodes.get("lesions")
-            p.susceptibilityVolume = nodes.get("qsm") or nodes.get("phase")
-            p.imageKind = "qsm" if nodes.get("qsm") else "phase"
-            p.flairVolume, p.t1PostVolume, p.t2starVolume = nodes.get("flair"), nodes.get("t1post"), nodes.get("t2star")
-            p.scoreTable = nodes.get("rim_scores")
-            p.raterName = "".join(ch for ch in reader if ch.isalnum())
-            p.caseId = case.id
-            p.ratingsFolder = self.caseFolder(case)
-        except ImportError:
-            logging.warning("MSCaseReview: MS Rim Lesions is not loaded")
-        try:
-            from MSAtrophy import MSAtrophyLogic
-
-            p = MSAtrophyLogic().getParameterNode()
-            p.t1Volume, p.lesions = nodes.get("t1"), nodes.get("lesions")
-            p.brainMaskVolume, p.anatomyVolume, p.parcellationVolume = nodes.get("brain_mask"), nodes.get("anatomy"), nodes.get("parcellation")
-            p.tissueSegmentation, p.resultsTable = nodes.get("tissues"), nodes.get("atrophy")
-            p.followupT1Volume = nodes.get("followup_t1")
-        except ImportError:
-            logging.warning("MSCaseReview: MS Atrophy is not loaded")
-        try:
-            from MSNetworks import MSNetworksLogic
-
-            p = MSNetworksLogic().getParameterNode()
-            p.tractogram, p.parcellationVolume, p.lesions = nodes.get("tractogram"), nodes.get("parcellation"), nodes.get("lesions")
-            p.nodesTable, p.disconnectionTable = nodes.get("network_nodes"), nodes.get("disconnection")
-        except ImportError:
-            logging.warning("MSCaseReview: MS Networks is not loaded")
-
     @staticmethod
-    def showCase(nodes: dict) -> None:
-        """FLAIR (else T1) in the background of every slice view, lesions as a segmentation overlay."""
-        background = nodes.get("flair") or nodes.get("t1") or next((n for n in nodes.values() if n.IsA("vtkMRMLScalarVolumeNode")), None)
-        if slicer.app.layoutManager() is not None and background is not None:
-            slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutFourUpView)
-            slicer.util.setSliceViewerLayers(background=background, foreground=None, label=None, fit=True)
-        lesions = nodes.get("lesions")
-        if lesions is not None:
-            if lesions.GetDisplayNode() is None:
-                lesions.CreateDefaultDisplayNodes()
-            lesions.GetDisplayNode().SetVisibility(True)
-            lesions.GetDisplayNode().SetOpacity2DFill(0.3)
+    def placeInStudy(case, nodes: dict) -> None:
+        """Put the case's nodes under its patient (``sub-XX``) and study (``ses-YY``) in the Subject Hierarchy."""
+        from mspathobiology_mrml.hierarchy import subject_hierarchy
+
+        sh = subject_hierarchy(slicer.mrmlScene)
+        patientName = f"sub-{case.subject}"
+        patient = sh.GetItemChildWithName(sh.GetSceneItemID(), patientName) or sh.CreateSubjectItem(
+            sh.GetSceneItemID(), patientName)
+        studyName = f"ses-{case.session}" if case.session else case.id
+        study = sh.GetItemChildWithName(patient, studyName) or sh.CreateStudyItem(patient, studyName)
+        for key, node in nodes.items():
+            if node is None or key == "followup_t1":
+                continue
+            item = sh.GetItemByDataNode(node) or sh.CreateItem(study, node)
+            sh.SetItemParent(item, study)
 
     # --- saving and leaving -------------------------------------------------------------
 
     def _currentModuleNodes(self) -> dict:
-        """The nodes the other modules point at now (the reader may have made new ones there)."""
+        """The case's nodes with the outputs the modules point at now (the reader may have made new ones)."""
         found = dict(self.caseNodes)
-        try:
-            from MSLesions import MSLesionsLogic
-
-            p = MSLesionsLogic().getParameterNode()
-            found["lesions"], found["lesion_table"], found["flair"] = p.lesionSegmentation, p.lesionTable, p.flairVolume or found.get("flair")
-        except ImportError:
-            pass
-        try:
-            from MSRimLesions import MSRimLesionsLogic
-
-            found["rim_scores"] = MSRimLesionsLogic().getParameterNode().scoreTable
-        except ImportError:
-            pass
-        try:
-            from MSAtrophy import MSAtrophyLogic
-
-            p = MSAtrophyLogic().getParameterNode()
-            found["tissues"], found["atrophy"] = p.tissueSegmentation, p.resultsTable
-        except ImportError:
-            pass
-        try:
-            from MSNetworks import MSNetworksLogic
-
-            p = MSNetworksLogic().getParameterNode()
-            found["network_nodes"], found["disconnection"] = p.nodesTable, p.disconnectionTable
-        except ImportError:
-            pass
+        for participant in cases.participants():
+            found.update({k: v for k, v in participant.currentOutputs().items() if v is not None})
         return found
 
     def saveCase(self, note: str | None = None, status: str | None = None) -> list:
-        """Save every correction and annotation of the open case (``ReviewStore.save_file``: BIDS-derivatives
+        """Save every output and annotation of the open case (``ReviewStore.save_file``: BIDS-derivatives
         names with the reader, backup of a different previous file) and update its status. Returns SavedFile list."""
         import mspathobiology_mrml as bridge
         from mspathobiology.io import write_image
@@ -590,33 +487,30 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
         case = self.currentCase
         if case is None:
             return []
+        for participant in cases.participants():
+            if participant.beforeSave is not None:
+                participant.beforeSave(participant.parameterNode(), self.caseNodes)
         nodes = self._currentModuleNodes()
         reference = nodes.get("flair") or nodes.get("t1")
         saved = []
-
-        def save(key, writer):
-            label, suffix, ext = SAVED_FILES[key]
-            saved.append(self.store.save_file(case, label, suffix=suffix, ext=ext, writer=writer))
-
-        lesions = nodes.get("lesions")
-        table = nodes.get("lesion_table")
-        if lesions is not None and lesions.GetScene() is not None and table is not None and reference is not None:
-            self._relabelIfEdited(lesions, table, nodes)
-        if lesions is not None and lesions.GetScene() is not None:
-            image, _segments = bridge.segmentation_to_label_image(lesions, reference_volume_node=reference)
-            save("lesions", lambda path: write_image(image, path))
-        if table is not None and table.GetScene() is not None and table.GetNumberOfRows():
-            rows = bridge.table_to_rows(table)
-            save("lesion_table", lambda path: write_lesion_table(rows, path))
-        tissues = nodes.get("tissues")
-        if tissues is not None and tissues.GetScene() is not None and tissues.GetSegmentation().GetNumberOfSegments():
-            image, _segments = bridge.segmentation_to_label_image(tissues, reference_volume_node=nodes.get("t1"))
-            save("tissues", lambda path: write_image(image, path))
-        for key in ("rim_scores", "atrophy", "network_nodes", "disconnection"):
+        for key, caseFile in cases.caseFiles().items():
             node = nodes.get(key)
-            if node is not None and node.GetScene() is not None and node.GetNumberOfRows():
+            if node is None or node.GetScene() is None:
+                continue
+            if caseFile.kind in ("lesion_labels", "labels"):
+                if caseFile.kind == "labels" and not node.GetSegmentation().GetNumberOfSegments():
+                    continue
+                grid = reference if caseFile.kind == "lesion_labels" else nodes.get("t1") or reference
+                image, _segments = bridge.segmentation_to_label_image(node, reference_volume_node=grid)
+                writer = lambda path, image=image: write_image(image, path)  # noqa: E731
+            elif node.GetNumberOfRows():
                 rows = bridge.table_to_rows(node)
-                save(key, lambda path, rows=rows: write_table(rows, path))
+                write = write_lesion_table if caseFile.kind == "lesion_table" else write_table
+                writer = lambda path, rows=rows, write=write: write(rows, path)  # noqa: E731
+            else:
+                continue
+            saved.append(self.store.save_file(case, caseFile.desc, suffix=caseFile.suffix, ext=caseFile.ext,
+                                              writer=writer))
         for n, markups in enumerate(self._caseMarkups(), start=1):
             saved.append(self.store.save_file(case, f"annotation{n}", suffix="markups", ext=".mrk.json",
                                               writer=lambda path, m=markups: bridge.save_node(m, path)))
@@ -625,23 +519,6 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
         elif note is not None and note != self.store.note(case):
             self.store.set_status(case, self.store.status(case), note)
         return saved
-
-    @staticmethod
-    def _relabelIfEdited(segmentationNode, tableNode, nodes) -> None:
-        """Keep the saved lesion table consistent with the edited segmentation: MS Lesions' Relabel
-        (untouched lesions keep their ids) when the segmentation changed since its table was made."""
-        try:
-            from MSLesions import INPUT_KEYS, MSLesionsLogic
-        except ImportError:
-            return
-        lesionsLogic = MSLesionsLogic()
-        reference = nodes.get("flair") or nodes.get("t1")
-        if not lesionsLogic.isEdited(segmentationNode, reference):
-            return
-        p = lesionsLogic.getParameterNode()
-        inputs = {field: getattr(p, field) for field in INPUT_KEYS}
-        inputs["flairVolume"] = inputs["flairVolume"] or reference
-        lesionsLogic.relabel(inputs, segmentationNode, tableNode, min_volume_mm3=p.minimumVolumeMm3, connectivity=p.connectivity)
 
     def _caseMarkups(self) -> list:
         """Markups nodes (points, lines, ...) the reader placed while this case was open, or restored for it."""
@@ -678,18 +555,11 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
     # --- phantom ------------------------------------------------------------------------
 
     @staticmethod
-    def generatePhantomCohort(folder, n_subjects: int = 2, seed: int = 0) -> pathlib.Path:
-        """A small BIDS phantom cohort (``mspathobiology.phantom.write_dataset``, two sessions each)."""
-        from mspathobiology.phantom import write_dataset
-
-        folder = pathlib.Path(folder)
-        write_dataset(folder, n_subjects=n_subjects, seed=seed, small=True, sessions=2)
-        return folder
-
-    @staticmethod
     def loadSessionImages(session, prefix: str = "phantom") -> dict:
-        """Load a phantom session (``mspathobiology.phantom`` Session) into the scene through the bridge."""
+        """Load a phantom session (``mspathobiology.phantom`` Session): volumes, labelmaps and the lesions
+        as ``lesion_<id>`` segments, through the bridge."""
         import mspathobiology_mrml as bridge
+        from mspathobiology_mrml import lesion_segments
 
         scene = slicer.mrmlScene
         nodes = {key: bridge.image_to_volume(scene, image, f"{prefix} {key}") for key, image in session.images.items()}
@@ -697,22 +567,9 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
             image = getattr(session, key, None)
             if image is not None:
                 nodes[key] = bridge.image_to_volume(scene, image, f"{prefix} {key}", labelmap=True)
-        ids = sorted(int(les["id"]) for les in session.truth["lesions"])
-        nodes["lesions"] = bridge.label_image_to_segmentation(
-            scene, session.lesions, names={i: f"Lesion {i}" for i in ids}, name=f"{prefix} lesions",
-            reference_volume_node=nodes.get("flair"))
-        try:
-            from mspathobiology.networks import flat_arrays
-            from MSNetworks import MSNetworksLogic
-            from MSNetworksLib.geometry import streamlines_to_polydata
-            from MSPathobiologyLib import defaults
-
-            data, offsets, lengths = flat_arrays(session.streamlines)
-            poly = streamlines_to_polydata(data, offsets, lengths, max_streamlines=defaults.MAX_DISPLAYED_STREAMLINES)
-            nodes["tractogram"] = MSNetworksLogic.tractogramNode(poly, f"{prefix} tractogram")
-        except ImportError:
-            logging.warning("MSCaseReview: MS Networks is not loaded; phantom tractogram not shown")
-        MSCaseReviewLogic.showCase(nodes)
+        nodes["lesions"] = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{prefix} lesions")
+        nodes["lesions"].CreateDefaultDisplayNodes()
+        lesion_segments.write_lesion_labels(nodes["lesions"], session.lesions, nodes.get("flair"))
         return nodes
 
 
@@ -738,34 +595,40 @@ class MSCaseReviewTest(ScriptedLoadableModuleTest):
         import tempfile
 
         from mspathobiology.cohort import ReviewStore
-        from MSPathobiologyLib.nodes import segmentIdForLesion
+        from MSPathobiologyLib import dependencies, selftest_data
+        from mspathobiology_mrml.lesion_segments import segment_id
 
+        dependencies.requireForTest(self, "MSCaseReview", ["nibabel"])  # the cohort's tractograms are .tck/.trk
         self.delayDisplay("Writing a phantom cohort")
         folder = pathlib.Path(tempfile.mkdtemp()) / "cohort"
         logic = MSCaseReviewLogic()
-        dataset = logic.generatePhantomCohort(folder, n_subjects=1)
-        cases = logic.loadCases(dataset, None, "Test Reader")
-        self.assertEqual(len(cases), 2)
+        dataset = selftest_data.case_review_data(folder, n_subjects=1)
+        found = logic.loadCases(dataset, None, "Test Reader")
+        self.assertEqual(len(found), 2)
+        self.assertEqual({p.module for p in cases.participants()},
+                         {"MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks"})
 
         self.delayDisplay("Opening case 1, deleting a lesion, saving")
         nodes = logic.openCase(0)
         self.assertIn("flair", nodes)
         self.assertIn("lesions", nodes)
+        MSCaseReviewWidget.showCase(nodes)
         red = slicer.app.layoutManager().sliceWidget("Red").mrmlSliceCompositeNode()
         self.assertEqual(red.GetBackgroundVolumeID(), nodes["flair"].GetID())
         segmentation = nodes["lesions"]
         before = segmentation.GetSegmentation().GetNumberOfSegments()
         self.assertGreater(before, 1)
-        segmentation.GetSegmentation().RemoveSegment(segmentIdForLesion(segmentation, 1))
+        segmentation.GetSegmentation().RemoveSegment(segment_id(1))
         saved = logic.saveCase(status="done")
         names = [s.path.name for s in saved]
         self.assertTrue(any("desc-lesionsTestReader_dseg.nii.gz" in n for n in names), names)
+        self.assertTrue(any("desc-lesiontableTestReader_dseg.tsv" in n for n in names), names)
 
         self.delayDisplay("Case 2, then back to case 1: the correction is restored")
         logic.openCase(1)
         nodes = logic.openCase(0)
         self.assertEqual(nodes["lesions"].GetSegmentation().GetNumberOfSegments(), before - 1)
-        self.assertIsNone(segmentIdForLesion(nodes["lesions"], 1))
+        self.assertIsNone(nodes["lesions"].GetSegmentation().GetSegment(segment_id(1)))
 
         self.delayDisplay("Saving a different version keeps a backup")
         nodes["lesions"].GetSegmentation().RemoveSegment(nodes["lesions"].GetSegmentation().GetNthSegmentID(0))
@@ -774,8 +637,8 @@ class MSCaseReviewTest(ScriptedLoadableModuleTest):
 
         self.delayDisplay("Resuming: a new store finds this reader's position and statuses")
         store = ReviewStore(logic.reviewRoot, "Test Reader")
-        self.assertEqual(store.status(cases[0]), "done")
-        self.assertEqual(store.position, cases[0].id)
+        self.assertEqual(store.status(found[0]), "done")
+        self.assertEqual(store.position, found[0].id)
         logic.forgetCase()
         self.delayDisplay("Test passed")
 

@@ -2,40 +2,23 @@ import os
 import sys
 from typing import Annotated
 
-
+import qt
 import slicer
 from slicer.i18n import tr as _
 from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
-from slicer.parameterNodeWrapper import (
-    parameterNodeWrapper,
-    Choice,
-    WithinRange,
-)
-
+from slicer.parameterNodeWrapper import parameterNodeWrapper, Choice, WithinRange
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 
+# In a source checkout the shared packages sit in MSPathobiology/, the parent of this module's folder.
+sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
-def _addSourceCheckoutPaths():
-    """Make ``mspathobiology`` and ``MSPathobiologyLib`` importable from a source checkout.
-
-    A built extension installs both next to this file; a source checkout keeps the logic
-    packages in ``MSPathobiology/`` and the shared widget library in ``MSPathobiology/MSLesions/``.
-    """
-    here = os.path.dirname(os.path.abspath(__file__))
-    parent = os.path.dirname(here)
-    for path, marker in ((parent, "mspathobiology"), (os.path.join(parent, "MSLesions"), "MSPathobiologyLib")):
-        if os.path.isdir(os.path.join(path, marker)) and path not in sys.path:
-            sys.path.append(path)
-
-
-_addSourceCheckoutPaths()
-
-from MSPathobiologyLib.widgets import BackgroundJobMixin, ParameterNodeGuiMixin  # noqa: E402
-
+from MSPathobiologyLib import cases, defaults as display  # noqa: E402
+from MSPathobiologyLib.widgets import (BackgroundJobMixin, ParameterNodeGuiMixin, connectButtons,  # noqa: E402
+                                       loadModuleUi)
 from mspathobiology.defaults.common import DEFAULT_CONNECTIVITY, MIN_LESION_VOLUME_MM3  # noqa: E402
 
-#: Parameter-node field -> image key of ``mspathobiology.lesions.run_case`` / the ``lesions`` command.
+#: Parameter-node field -> image key of ``mspathobiology.lesions.analyse``.
 INPUT_KEYS = {
     "flairVolume": "flair",
     "t1Volume": "t1",
@@ -43,10 +26,8 @@ INPUT_KEYS = {
     "anatomyVolume": "anatomy",
     "brainMaskVolume": "brain_mask",
 }
-
-#: Node reference (on the segmentation node) to the label image the lesion table was computed
-#: from; Relabel compares the edited segmentation with it to keep the ids of untouched lesions.
-REFERENCE_LABELS_ROLE = "MSLesionsReferenceLabels"
+#: Subject-hierarchy folder of this module's outputs (under the FLAIR's study).
+OUTPUT_FOLDER = "MS Lesions"
 
 
 #
@@ -70,9 +51,11 @@ Semi-automatic segmentation of FLAIR-hyperintense multiple sclerosis lesions, th
 (volume, centroid, long axis, McDonald location) and expert correction.
 <ul>
 <li>Pick FLAIR (and optionally T1, T1 post-contrast, an anatomy labelmap and a brain mask), then
-<b>Segment lesions</b>: one segment per lesion, ids ordered by volume.</li>
-<li>Click a table row, or use <b>Previous</b>/<b>Next</b>, to centre the slice views on a lesion.</li>
-<li><b>Edit in Segment Editor</b>, then <b>Relabel</b>: lesions you did not touch keep their ids.</li>
+<b>Segment lesions</b>: one segment per lesion (segment ID <i>lesion_&lt;id&gt;</i>), ids ordered by volume.</li>
+<li>Click a table row, or use <b>Previous</b>/<b>Next</b>, to centre the views on a lesion.</li>
+<li>Correct in the <b>Segment Editor</b>. The table is marked out of date at once and updated a moment
+after your last edit (or when you come back, or with <b>Relabel</b>): untouched lesions keep their ids
+and their segments, a split lesion's new parts get new ids, merged lesions keep the lower id.</li>
 </ul>
 Methods: lesion growth in the spirit of LST-LGA (Schmidt et al., NeuroImage 2012); locations by the
 LST-AI v2 rule (Wiltgen et al., NeuroImage: Clinical 2024); dissemination in space by the McDonald 2017
@@ -96,8 +79,9 @@ class MSLesionsParameterNode:
     flairVolume, t1Volume, t1PostVolume, anatomyVolume, brainMaskVolume - inputs (FLAIR required).
     minimumVolumeMm3 - smallest lesion kept (mm^3).
     connectivity - voxel neighbourhood joining a lesion (6, 18 or 26).
-    runInBackground - segment in a child process (``mspathobiology lesions``).
-    lesionSegmentation - output: one segment per lesion, named "Lesion <id>".
+    runInBackground - segment in a child process (PythonSlicer).
+    autoRelabel - relabel and update the table shortly after the last segment edit.
+    lesionSegmentation - output: one segment per lesion, segment ID "lesion_<id>".
     lesionTable - output: the lesion table (mspathobiology.lesion_table schema).
     """
 
@@ -108,7 +92,8 @@ class MSLesionsParameterNode:
     brainMaskVolume: vtkMRMLScalarVolumeNode
     minimumVolumeMm3: Annotated[float, WithinRange(0.0, 100.0)] = MIN_LESION_VOLUME_MM3
     connectivity: Annotated[int, Choice([6, 18, 26])] = DEFAULT_CONNECTIVITY
-    runInBackground: bool = True
+    runInBackground: bool = False
+    autoRelabel: bool = True
     lesionSegmentation: vtkMRMLSegmentationNode
     lesionTable: vtkMRMLTableNode
 
@@ -123,47 +108,52 @@ class MSLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
 
+    choiceLabels = {"connectivityComboBox": {"6": _("6 (faces)"), "18": _("18 (faces, edges)"),
+                                             "26": _("26 (faces, edges, corners)")}}
+
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
-        self._job = None
         self._rows = []
         self._currentRow = -1
+        self._stale = False
+        self._watcher = None
+        self._refreshTimer = None
 
     def setup(self) -> None:
+        from mspathobiology_mrml.lesion_segments import LesionEditWatcher
+
         ScriptedLoadableModuleWidget.setup(self)
-
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/MSLesions.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-
+        self.ui = loadModuleUi(self, "MSLesions")
         self.logic = MSLesionsLogic()
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-
-        self.ui.segmentButton.connect("clicked(bool)", self.onSegmentButton)
-        self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
-        self.ui.previousLesionButton.connect("clicked(bool)", lambda: self.selectLesionRow(self._currentRow - 1))
-        self.ui.nextLesionButton.connect("clicked(bool)", lambda: self.selectLesionRow(self._currentRow + 1))
-        self.ui.segmentEditorButton.connect("clicked(bool)", self.onSegmentEditorButton)
-        self.ui.relabelButton.connect("clicked(bool)", self.onRelabelButton)
-        self.ui.deleteLesionsButton.connect("clicked(bool)", lambda: self.onEditLesions("delete"))
-        self.ui.mergeLesionsButton.connect("clicked(bool)", lambda: self.onEditLesions("merge"))
-        self.ui.splitLesionButton.connect("clicked(bool)", lambda: self.onEditLesions("split"))
+        self._watcher = LesionEditWatcher(self.onSegmentsEdited)
+        self._refreshTimer = qt.QTimer()
+        self._refreshTimer.setSingleShot(True)
+        self._refreshTimer.setInterval(display.TABLE_REFRESH_DELAY_MS)
+        self._refreshTimer.connect("timeout()", self.refreshIfStale)
+        connectButtons(self.ui, {
+            "segmentButton": self.onSegmentButton, "cancelButton": self.onCancelButton,
+            "previousLesionButton": lambda: self.selectLesionRow(self._currentRow - 1),
+            "nextLesionButton": lambda: self.selectLesionRow(self._currentRow + 1),
+            "segmentEditorButton": self.onSegmentEditorButton, "relabelButton": self.relabelNow,
+            "deleteLesionsButton": lambda: self.onEditLesions("delete"),
+            "mergeLesionsButton": lambda: self.onEditLesions("merge"),
+            "splitLesionButton": lambda: self.onEditLesions("split")})
         self.ui.lesionTableView.connect("selectionChanged()", self.onLesionTableSelection)
         self.ui.progressBar.setVisible(False)
-
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
         if self._job is not None:
             self._job.cancel()
+        self._refreshTimer.stop()
+        self._watcher.stop()
         self.removeObservers()
+
+    def enter(self) -> None:
+        ParameterNodeGuiMixin.enter(self)
+        self.refreshIfStale()  # the reader comes back from the Segment Editor
 
     def initializeParameterNode(self) -> None:
         self.setParameterNode(self.logic.getParameterNode())
@@ -174,7 +164,7 @@ class MSLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
 
     def _onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode
-        running = self._job is not None and self._job.running
+        running = self._jobRunning()
         canRun = bool(p and p.flairVolume) and not running
         self.ui.segmentButton.enabled = canRun
         self.ui.segmentButton.toolTip = _("Segment lesions") if canRun else _("Select a FLAIR volume")
@@ -186,74 +176,143 @@ class MSLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
         haveLesions = bool(p and p.lesionSegmentation)
         for name in ("segmentEditorButton", "relabelButton", "deleteLesionsButton", "mergeLesionsButton", "splitLesionButton"):
             getattr(self.ui, name).enabled = haveLesions and not running
+        self._watcher.watch(p.lesionSegmentation if p else None)
 
     # --- segmentation -------------------------------------------------------------------
 
-    def _ensureOutputs(self):
+    def _inputs(self) -> dict:
+        return {field: getattr(self._parameterNode, field) for field in INPUT_KEYS}
+
+    def _options(self) -> dict:
         p = self._parameterNode
-        if not p.lesionSegmentation:
-            p.lesionSegmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Lesions")
-        if not p.lesionTable:
-            p.lesionTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Lesion table")
+        return {"min_volume_mm3": p.minimumVolumeMm3, "connectivity": p.connectivity}
 
     def onSegmentButton(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to segment lesions."), waitCursor=True):
-            from MSPathobiologyLib import dependencies
-
-            dependencies.ensure("MSLesions")
-            self._ensureOutputs()
             p = self._parameterNode
-            inputs = {field: getattr(p, field) for field in INPUT_KEYS}
-            options = {"min_volume_mm3": p.minimumVolumeMm3, "connectivity": p.connectivity}
+            p.lesionSegmentation, p.lesionTable = self.logic.ensureOutputs(p.flairVolume, p.lesionSegmentation,
+                                                                          p.lesionTable)
             if p.runInBackground:
-                self._startBackground(inputs, options)
-            else:
-                def progress(fraction, text):
-                    self._setProgress(fraction, text)
-                    slicer.app.processEvents()
+                from MSPathobiologyLib.background import BackgroundCommand
 
-                progress(0.0, _("Segmenting..."))
-                try:
-                    summary = self.logic.segment(inputs, p.lesionSegmentation, p.lesionTable, progress=progress, **options)
-                finally:
-                    self._setProgress(False)
-                self._showResults(summary)
-
-    def _startBackground(self, inputs, options):
-        from MSPathobiologyLib.background import BackgroundCommand
-
-        folder, commandLine = self.logic.prepareCommand(inputs, **options)
-        p = self._parameterNode
-        segmentationNode, tableNode, reference = p.lesionSegmentation, p.lesionTable, p.flairVolume
-
-        def finished(returnCode, lines):
-            self._job = None
-            self._setProgress(False)
-            self._onParameterNodeModified()
-            if returnCode != 0:
-                self.ui.statusLabel.text = _("Segmentation stopped (code {code}).").format(code=returnCode)
-                if returnCode > 0:
-                    slicer.util.errorDisplay(_("Lesion segmentation failed."), detailedText="\n".join(lines[-30:]))
+                folder, commandLine = self.logic.prepareCommand(self._inputs(), **self._options())
+                segmentationNode, tableNode, reference = p.lesionSegmentation, p.lesionTable, p.flairVolume
+                self._startJob(BackgroundCommand(commandLine),
+                               lambda: self._showResults(self._written(lambda: self.logic.loadResults(
+                                   folder, reference, segmentationNode, tableNode))),
+                               _("Lesion segmentation failed."))
                 return
-            with slicer.util.tryWithErrorDisplay(_("Failed to load the lesion segmentation."), waitCursor=True):
-                summary = self.logic.loadResults(folder, reference, segmentationNode, tableNode)
-                self._showResults(summary)
 
-        self._job = BackgroundCommand(commandLine,
-                                      onLine=lambda line: setattr(self.ui.statusLabel, "text", line[-200:]),
-                                      onProgress=lambda fraction: self._setProgress(fraction),
-                                      onFinished=finished).start()
-        self._onParameterNodeModified()
+            def progress(fraction, text):
+                self._setProgress(fraction, text)
+                slicer.app.processEvents()
+
+            progress(0.0, _("Segmenting..."))
+            try:
+                summary = self._written(lambda: self.logic.segment(self._inputs(), p.lesionSegmentation, p.lesionTable,
+                                                                   progress=progress, **self._options()))
+            finally:
+                self._setProgress(False)
+            self._showResults(summary)
+
+    def _written(self, write):
+        """Run ``write()`` (which changes the segments) without it counting as the reader's edit."""
+        with self._watcher.quiet():
+            result = write()
+        self._setStale(False)
+        return result
 
     def _showResults(self, summary):
+        p = self._parameterNode
         self.ui.statusLabel.text = _("Done.")
         self.ui.summaryLabel.text = self.logic.summaryText(summary)
-        p = self._parameterNode
         self.ui.lesionTableView.setMRMLTableNode(p.lesionTable)
         self._refreshLesionList()
-        self.logic.showLesions(p.flairVolume, p.lesionSegmentation)
+        self.showLesions(p.flairVolume, p.lesionSegmentation)
         if self._rows:
             self.selectLesionRow(0)
+
+    @staticmethod
+    def showLesions(flairVolumeNode, segmentationNode) -> None:
+        from MSPathobiologyLib import views
+
+        if flairVolumeNode is not None:
+            views.showVolumes(background=flairVolumeNode)
+        if segmentationNode is not None:
+            if segmentationNode.GetDisplayNode() is None:
+                segmentationNode.CreateDefaultDisplayNodes()
+            segmentationNode.GetDisplayNode().SetVisibility(True)
+
+    # --- the correction loop ------------------------------------------------------------
+
+    def onSegmentsEdited(self, segmentationNode) -> None:
+        """A segment was edited: the table is out of date now; update it after the last edit."""
+        self._setStale(True)
+        if self._parameterNode and self._parameterNode.autoRelabel:
+            self._refreshTimer.start()  # restarts: fires once the reader pauses
+
+    def _setStale(self, stale: bool) -> None:
+        self._stale = stale
+        self.ui.lesionTableView.enabled = not stale
+        if stale:
+            self.ui.statusLabel.text = _("Segments edited: the lesion table is out of date.")
+
+    def refreshIfStale(self) -> None:
+        if self._stale and not self._jobRunning() and self._parameterNode and self._parameterNode.lesionSegmentation:
+            self.relabelNow()
+
+    def relabelNow(self) -> None:
+        self._refreshTimer.stop()
+        with slicer.util.tryWithErrorDisplay(_("Failed to relabel lesions."), waitCursor=True):
+            p = self._parameterNode
+            undo = self._segmentEditorUndoPoint(p.lesionSegmentation)
+            summary = self._written(lambda: self.logic.relabel(self._inputs(), p.lesionSegmentation, p.lesionTable,
+                                                               **self._options()))
+            current = self.currentLesionId()
+            self.ui.summaryLabel.text = self.logic.summaryText(summary)
+            self._refreshLesionList()
+            if current is not None:
+                self._goToLesion(current)
+            report = summary.get("relabel", {})
+            self.ui.statusLabel.text = _("Table updated: {kept} ids kept, {new} new, {removed} removed.").format(
+                kept=len(report.get("kept", [])), new=len(report.get("new", [])),
+                removed=len(report.get("removed", []))) + (undo or "")
+
+    @staticmethod
+    def _segmentEditorUndoPoint(segmentationNode) -> str:
+        """When the Segment Editor edits this segmentation, save an undo state first so that its Undo
+        takes back the relabel too (the relabel keeps segment IDs, so the history stays valid)."""
+        from MSPathobiologyLib import views
+
+        editor = views.segmentEditor()
+        if editor is None or editor.segmentationNode() is not segmentationNode:
+            return ""
+        editor.saveStateForUndo()
+        return _(" Undo in the Segment Editor reverts it.")
+
+    def onEditLesions(self, action: str) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to edit lesions."), waitCursor=True):
+            ids = [int(t) for t in self.ui.lesionIdsLineEdit.text.replace(",", " ").split()]
+            if not ids and self.currentLesionId() is not None:
+                ids = [self.currentLesionId()]
+            if not ids:
+                raise ValueError(_("Enter lesion ids (or select a lesion in the table)."))
+            p = self._parameterNode
+            self._segmentEditorUndoPoint(p.lesionSegmentation)
+            summary = self._written(lambda: self.logic.editLesions(action, ids, self._inputs(), p.lesionSegmentation,
+                                                                   p.lesionTable, **self._options()))
+            self._showResults(summary)
+
+    def onSegmentEditorButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to open the Segment Editor."), waitCursor=True):
+            from MSPathobiologyLib import views
+            from mspathobiology_mrml.lesion_segments import segment_id
+
+            p = self._parameterNode
+            if p.lesionSegmentation is None:
+                raise ValueError(_("No lesion segmentation yet."))
+            lesion = self.currentLesionId()
+            views.openSegmentEditor(p.lesionSegmentation, p.flairVolume, segment_id(lesion) if lesion else None)
 
     # --- lesion navigation ----------------------------------------------------------------
 
@@ -281,53 +340,31 @@ class MSLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
         if self._currentRow != rowIndex:
             self._goToRow(rowIndex)
 
+    def _goToLesion(self, lesionId: int) -> None:
+        row = next((n for n, r in enumerate(self._rows) if int(r["id"]) == int(lesionId)), None)
+        if row is not None:
+            self.selectLesionRow(row)
+
     def onLesionTableSelection(self) -> None:
-        indexes = self.ui.lesionTableView.selectionModel().selectedIndexes() if self.ui.lesionTableView.selectionModel() else []
+        model = self.ui.lesionTableView.selectionModel()
+        indexes = model.selectedIndexes() if model else []
         if indexes:
             self._goToRow(indexes[0].row())
 
     def _goToRow(self, rowIndex):
+        from MSPathobiologyLib import views
+
         if not (0 <= rowIndex < len(self._rows)):
             return
         self._currentRow = rowIndex
-        self.logic.centerOnLesion(self._rows[rowIndex])
+        row = self._rows[rowIndex]
+        views.centerOn(MSLesionsLogic.centroid(row))
         self._updateLesionLabel()
 
     def currentLesionId(self):
         if 0 <= self._currentRow < len(self._rows):
             return int(self._rows[self._currentRow]["id"])
         return None
-
-    # --- correction -------------------------------------------------------------------
-
-    def onSegmentEditorButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to open the Segment Editor."), waitCursor=True):
-            p = self._parameterNode
-            self.logic.openSegmentEditor(p.lesionSegmentation, p.flairVolume, self.currentLesionId())
-
-    def onRelabelButton(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to relabel lesions."), waitCursor=True):
-            p = self._parameterNode
-            inputs = {field: getattr(p, field) for field in INPUT_KEYS}
-            summary = self.logic.relabel(inputs, p.lesionSegmentation, p.lesionTable,
-                                         min_volume_mm3=p.minimumVolumeMm3, connectivity=p.connectivity)
-            self._showResults(summary)
-            report = summary.get("relabel", {})
-            self.ui.statusLabel.text = _("Relabelled: {kept} ids kept, {new} new, {removed} removed.").format(
-                kept=len(report.get("kept", [])), new=len(report.get("new", [])), removed=len(report.get("removed", [])))
-
-    def onEditLesions(self, action: str) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to {action} lesions.").format(action=action), waitCursor=True):
-            ids = [int(t) for t in self.ui.lesionIdsLineEdit.text.replace(",", " ").split()]
-            if not ids and self.currentLesionId() is not None:
-                ids = [self.currentLesionId()]
-            if not ids:
-                raise ValueError(_("Enter lesion ids (or select a lesion in the table)."))
-            p = self._parameterNode
-            inputs = {field: getattr(p, field) for field in INPUT_KEYS}
-            summary = self.logic.editLesions(action, ids, inputs, p.lesionSegmentation, p.lesionTable,
-                                             min_volume_mm3=p.minimumVolumeMm3, connectivity=p.connectivity)
-            self._showResults(summary)
 
 
 #
@@ -336,10 +373,12 @@ class MSLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
 
 
 class MSLesionsLogic(ScriptedLoadableModuleLogic):
-    """Wiring between MRML nodes and ``mspathobiology.lesions``; usable without the widget."""
+    """Wiring between MRML nodes and ``mspathobiology.lesions.analyse`` (in memory), with the lesion
+    segments kept by ``mspathobiology_mrml.lesion_segments`` (stable segment IDs). No GUI calls."""
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
+        self._brainMasks = {}  # segmentation node ID -> brain mask image of its last analysis
 
     def getParameterNode(self):
         return MSLesionsParameterNode(super().getParameterNode())
@@ -347,84 +386,80 @@ class MSLesionsLogic(ScriptedLoadableModuleLogic):
     # --- inputs / outputs ---------------------------------------------------------------
 
     @staticmethod
-    def writeInputs(inputs: dict, folder) -> dict:
-        """Write the selected input nodes as NIfTI; returns {image key: Path}."""
-        from MSPathobiologyLib.nodes import writeInputs
+    def ensureOutputs(flairVolume, segmentationNode=None, tableNode=None):
+        """The output segmentation and table (new ones under the FLAIR's study when missing)."""
+        from MSPathobiologyLib.nodes import outputNode
+
+        if segmentationNode is None:
+            segmentationNode = outputNode("vtkMRMLSegmentationNode", "Lesions", flairVolume, OUTPUT_FOLDER)
+            segmentationNode.CreateDefaultDisplayNodes()
+        if tableNode is None:
+            tableNode = outputNode("vtkMRMLTableNode", "Lesion table", flairVolume, OUTPUT_FOLDER)
+        return segmentationNode, tableNode
+
+    @staticmethod
+    def images(inputs: dict) -> dict:
+        """``{image key: SimpleITK image}`` of the selected input nodes (FLAIR required)."""
+        from MSPathobiologyLib.nodes import imagesFromNodes
 
         if not inputs.get("flairVolume"):
             raise ValueError(_("A FLAIR volume is required."))
-        return writeInputs(folder, {INPUT_KEYS[f]: node for f, node in inputs.items() if f in INPUT_KEYS})
-
-    def prepareCommand(self, inputs: dict, min_volume_mm3=MIN_LESION_VOLUME_MM3, connectivity=DEFAULT_CONNECTIVITY):
-        """Write the inputs and build the child command that runs ``mspathobiology.lesions.run_case`` on
-        them with progress (the function behind ``mspathobiology lesions``, same output files).
-        Returns (output folder, command line)."""
-        from MSPathobiologyLib.background import function_command_line
-        from MSPathobiologyLib.nodes import workFolder
-
-        folder = workFolder("lesions")
-        paths = self.writeInputs(inputs, folder / "inputs")
-        out = folder / "out"
-        commandLine = function_command_line("mspathobiology.lesions:run_case", {k: str(v) for k, v in paths.items()}, str(out),
-                                            min_volume_mm3=float(min_volume_mm3), connectivity=int(connectivity))
-        return out, commandLine
+        return imagesFromNodes({INPUT_KEYS[f]: n for f, n in inputs.items() if f in INPUT_KEYS})
 
     def segment(self, inputs: dict, segmentationNode, tableNode, min_volume_mm3=MIN_LESION_VOLUME_MM3,
                 connectivity=DEFAULT_CONNECTIVITY, progress=None) -> dict:
-        """Segment in this process with ``mspathobiology.lesions.run_case``; fills the nodes; returns the summary.
-
-        ``progress``: optional callable(fraction, text) forwarded to ``run_case``.
-        """
+        """Segment in memory (``mspathobiology.lesions.analyse``), fill the nodes; returns the summary."""
         from mspathobiology import lesions
-        from MSPathobiologyLib.nodes import workFolder
+
+        result = lesions.analyse(self.images(inputs), min_volume_mm3=min_volume_mm3, connectivity=connectivity,
+                                 progress=progress)
+        self.updateNodes(result, inputs["flairVolume"], segmentationNode, tableNode)
+        return result.summary
+
+    def prepareCommand(self, inputs: dict, min_volume_mm3=MIN_LESION_VOLUME_MM3, connectivity=DEFAULT_CONNECTIVITY):
+        """For a child process: write the inputs and build the command that runs
+        ``mspathobiology.lesions.run_case`` (read -> analyse -> write). Returns (output folder, command line)."""
+        from MSPathobiologyLib.background import function_command_line
+        from MSPathobiologyLib.nodes import workFolder, writeInputs
 
         folder = workFolder("lesions")
-        paths = self.writeInputs(inputs, folder / "inputs")
-        out = folder / "out"
-        lesions.run_case(paths, out, min_volume_mm3=min_volume_mm3, connectivity=connectivity, progress=progress)
-        return self.loadResults(out, inputs["flairVolume"], segmentationNode, tableNode)
+        paths = writeInputs(folder / "inputs", {INPUT_KEYS[f]: n for f, n in inputs.items() if f in INPUT_KEYS})
+        commandLine = function_command_line("mspathobiology.lesions:run_case", {k: str(v) for k, v in paths.items()},
+                                            str(folder / "out"), min_volume_mm3=float(min_volume_mm3),
+                                            connectivity=int(connectivity))
+        return folder / "out", commandLine
 
     def loadResults(self, folder, referenceVolumeNode, segmentationNode, tableNode) -> dict:
-        """Load ``lesions.nii.gz``, ``lesions.tsv`` and ``summary.json`` written by the lesions command."""
+        """Load what the child process wrote (``lesions.nii.gz``, ``lesions.tsv``, ``summary.json``)."""
         from pathlib import Path
+        from types import SimpleNamespace
 
         from mspathobiology.io import read_image, read_json
         from mspathobiology.lesion_table import read_lesion_table
 
         folder = Path(folder)
-        labels = read_image(folder / "lesions.nii.gz", kind="label")
-        rows = read_lesion_table(folder / "lesions.tsv")
         summary = read_json(folder / "summary.json") if (folder / "summary.json").exists() else {}
-        self.updateNodes(labels, rows, referenceVolumeNode, segmentationNode, tableNode)
+        result = SimpleNamespace(labels=read_image(folder / "lesions.nii.gz", kind="label"),
+                                 rows=read_lesion_table(folder / "lesions.tsv"), summary=summary, brain_mask=None)
+        self.updateNodes(result, referenceVolumeNode, segmentationNode, tableNode)
         return summary
 
-    def updateNodes(self, labelImage, rows, referenceVolumeNode, segmentationNode, tableNode) -> None:
-        """Put a lesion label image into the segmentation (one segment per id) and rows into the table.
-
-        The label image is also kept (hidden) as the reference for the next Relabel.
-        """
+    def updateNodes(self, result, referenceVolumeNode, segmentationNode, tableNode) -> dict:
+        """Write a lesions result (labels, rows) into the segmentation (only changed segments) and the
+        table; keep its labels as the reference of the next relabel. Returns the segment changes."""
         import mspathobiology_mrml as bridge
         from mspathobiology.lesion_table import COLUMNS
-        from MSPathobiologyLib.nodes import lesionSegmentNames
+        from mspathobiology_mrml import lesion_segments
 
-        import numpy as np
-        import SimpleITK as sitk
-
-        ids = [int(v) for v in np.unique(sitk.GetArrayViewFromImage(labelImage)) if v > 0]
-        bridge.label_image_to_segmentation(slicer.mrmlScene, labelImage, names=dict(zip(ids, lesionSegmentNames(ids))),
-                                           name=segmentationNode.GetName(), node=segmentationNode,
-                                           reference_volume_node=referenceVolumeNode)
-        extra = [c for r in rows for c in r if c not in COLUMNS]
-        bridge.rows_to_table(slicer.mrmlScene, rows, tableNode.GetName(),
+        changes = lesion_segments.write_lesion_labels(segmentationNode, result.labels, referenceVolumeNode)
+        lesion_segments.store_table_labels(segmentationNode, result.labels)
+        extra = [c for r in result.rows for c in r if c not in COLUMNS]
+        bridge.rows_to_table(slicer.mrmlScene, result.rows, tableNode.GetName(),
                              columns=list(COLUMNS) + list(dict.fromkeys(extra)), node=tableNode)
-        tableNode.SetLocked(True)  # edits go through the segmentation + Relabel, not the table cells
-        referenceNode = segmentationNode.GetNodeReference(REFERENCE_LABELS_ROLE)
-        referenceNode = bridge.image_to_volume(slicer.mrmlScene, labelImage, segmentationNode.GetName() + " reference labels",
-                                               node=referenceNode, labelmap=True)
-        referenceNode.SetHideFromEditors(True)
-        if referenceNode.GetDisplayNode():
-            referenceNode.GetDisplayNode().SetVisibility(False)
-        segmentationNode.SetNodeReferenceID(REFERENCE_LABELS_ROLE, referenceNode.GetID())
+        tableNode.SetLocked(True)  # edits go through the segments, not the table cells
+        if getattr(result, "brain_mask", None) is not None:
+            self._brainMasks[segmentationNode.GetID()] = result.brain_mask
+        return changes
 
     @staticmethod
     def lesionRows(tableNode) -> list:
@@ -434,107 +469,61 @@ class MSLesionsLogic(ScriptedLoadableModuleLogic):
             return []
         return bridge.table_to_rows(tableNode)
 
+    @staticmethod
+    def centroid(row: dict) -> tuple:
+        """A lesion table row's centroid (RAS mm)."""
+        return float(row["centroid_r"]), float(row["centroid_a"]), float(row["centroid_s"])
+
     # --- correction ---------------------------------------------------------------------
 
-    def editedLabels(self, segmentationNode, referenceVolumeNode):
-        """The edited segmentation as a lesion-id array [k, j, i] plus its image.
-
-        Segments named ``Lesion <id>`` carry that id; segments the reader added get new ids
-        above every existing one (so Relabel numbers them after the kept lesions).
-        """
-        import numpy as np
-        import SimpleITK as sitk
-
-        import mspathobiology_mrml as bridge
-        from MSPathobiologyLib.nodes import lesionIdFromSegmentName
-
-        image, segments = bridge.segmentation_to_label_image(segmentationNode, reference_volume_node=referenceVolumeNode)
-        values = sitk.GetArrayFromImage(image)
-        out = np.zeros(values.shape, dtype=np.int64)
-        named = {}
-        for segment in segments:
-            lesionId = lesionIdFromSegmentName(segment["name"])
-            named[int(segment["label"])] = lesionId
-        nextId = max([i for i in named.values() if i is not None] + [0]) + 1
-        for value, lesionId in sorted(named.items()):
-            if lesionId is None:
-                lesionId, nextId = nextId, nextId + 1
-            out[values == value] = lesionId
-        return out, image
-
-    def referenceLabels(self, segmentationNode, shape):
-        """The label array the current table was computed from (None if absent or of another grid)."""
-        import mspathobiology_mrml as bridge
-        import SimpleITK as sitk
-
-        node = segmentationNode.GetNodeReference(REFERENCE_LABELS_ROLE)
-        if node is None:
-            return None
-        array = sitk.GetArrayFromImage(bridge.volume_to_image(node))
-        return array if array.shape == tuple(shape) else None
-
-    def isEdited(self, segmentationNode, referenceVolumeNode) -> bool:
-        """True when the segmentation no longer matches the labels its lesion table was computed from."""
-        import numpy as np
-
-        edited, _image = self.editedLabels(segmentationNode, referenceVolumeNode)
-        previous = self.referenceLabels(segmentationNode, edited.shape)
-        return previous is None or not np.array_equal(edited, previous)
-
-    def tableFromLabels(self, labelImage, inputs: dict, connectivity=DEFAULT_CONNECTIVITY,
-                        min_volume_mm3=MIN_LESION_VOLUME_MM3) -> tuple:
-        """Lesion table of a label image whose ids must be kept: ``mspathobiology.lesions.run_case``
-        with ``images["lesions"]`` and ``keep_ids=True`` (same locations and FLAIR statistics as a
-        segmentation run). Returns (label image, rows, summary)."""
+    def measure(self, labels, inputs: dict, segmentationNode, connectivity=DEFAULT_CONNECTIVITY,
+                min_volume_mm3=MIN_LESION_VOLUME_MM3):
+        """``mspathobiology.lesions.analyse`` on given lesion ids (``keep_ids``): the same table as a
+        segmentation run. The brain mask of the last analysis of this segmentation is reused."""
         from mspathobiology import lesions
-        from mspathobiology.io import read_image, write_image
-        from mspathobiology.lesion_table import read_lesion_table
-        from mspathobiology.io import read_json
-        from MSPathobiologyLib.nodes import workFolder
 
-        folder = workFolder("relabel")
-        paths = self.writeInputs(inputs, folder / "inputs")
-        paths["lesions"] = write_image(labelImage, folder / "inputs" / "lesions.nii.gz")
-        out = folder / "out"
-        lesions.run_case(paths, out, connectivity=connectivity, min_volume_mm3=min_volume_mm3, keep_ids=True)
-        return (read_image(out / "lesions.nii.gz", kind="label"), read_lesion_table(out / "lesions.tsv"),
-                read_json(out / "summary.json"))
+        images = self.images(inputs)
+        images["lesions"] = labels
+        if "brain_mask" not in images and segmentationNode.GetID() in self._brainMasks:
+            images["brain_mask"] = self._brainMasks[segmentationNode.GetID()]
+        return lesions.analyse(images, connectivity=connectivity, min_volume_mm3=min_volume_mm3, keep_ids=True)
 
     def relabel(self, inputs: dict, segmentationNode, tableNode, min_volume_mm3=MIN_LESION_VOLUME_MM3,
                 connectivity=DEFAULT_CONNECTIVITY) -> dict:
-        """Relabel after edits (``mspathobiology.lesions.relabel_after_edit`` against the labels the
-        table was computed from): lesions that were not touched keep their ids."""
-        import numpy as np
+        """After the reader's edits: relabel by the logic layer's rule against the labels of the last
+        table (untouched lesions keep ids, split parts get new ids, merged lesions keep the lower id),
+        rewrite only changed segments, and recompute the table. Returns the summary + ``relabel`` report."""
+        from mspathobiology_mrml import lesion_segments
 
-        from mspathobiology.geometry import image_like, voxel_volume_mm3
-        from mspathobiology.lesions import relabel_after_edit
+        labels, report = lesion_segments.relabel(segmentationNode, inputs.get("flairVolume"), connectivity,
+                                                 min_volume_mm3)
+        result = self.measure(labels, inputs, segmentationNode, connectivity, min_volume_mm3)
+        self.updateNodes(result, inputs.get("flairVolume"), segmentationNode, tableNode)
+        return {**result.summary, "relabel": report}
 
-        reference = inputs["flairVolume"]
-        edited, image = self.editedLabels(segmentationNode, reference)
-        previous = self.referenceLabels(segmentationNode, edited.shape)
-        labels, report = relabel_after_edit(edited, previous, voxel_volume_mm3(image), connectivity, min_volume_mm3)
-        labelImage, rows, summary = self.tableFromLabels(image_like(labels.astype(np.uint32), image), inputs,
-                                                         connectivity, min_volume_mm3)
-        self.updateNodes(labelImage, rows, reference, segmentationNode, tableNode)
-        summary = dict(summary)
-        summary["relabel"] = report
-        return summary
+    def isEdited(self, segmentationNode, referenceVolumeNode) -> bool:
+        from mspathobiology_mrml import lesion_segments
+
+        return lesion_segments.is_edited(segmentationNode, referenceVolumeNode)
 
     def editLesions(self, action: str, ids, inputs: dict, segmentationNode, tableNode,
                     min_volume_mm3=MIN_LESION_VOLUME_MM3, connectivity=DEFAULT_CONNECTIVITY) -> dict:
-        """Delete, merge or split lesions by id (``mspathobiology.lesions.delete_lesions`` /
-        ``merge_lesions`` / ``split_lesion``), then recompute the table keeping ids."""
+        """Delete, merge (into the lowest id) or split lesions by id (``mspathobiology.lesions``), then
+        recompute the table keeping ids; only the segments concerned change."""
         import numpy as np
+        import SimpleITK as sitk
 
         from mspathobiology import lesions
         from mspathobiology.geometry import image_like
+        from mspathobiology_mrml import lesion_segments
 
-        reference = inputs["flairVolume"]
-        labels, image = self.editedLabels(segmentationNode, reference)
+        image = lesion_segments.lesion_labels(segmentationNode, inputs.get("flairVolume"))
+        labels = sitk.GetArrayFromImage(image)
+        ids = [int(i) for i in ids]
         if action == "delete":
             labels = lesions.delete_lesions(labels, ids)
         elif action == "merge":
-            labels = lesions.merge_lesions(labels, ids, into=ids[0])
+            labels = lesions.merge_lesions(labels, ids, into=min(ids))
         elif action == "split":
             spacing_kji = tuple(reversed(image.GetSpacing()))
             for lesionId in ids:
@@ -542,51 +531,18 @@ class MSLesionsLogic(ScriptedLoadableModuleLogic):
                 labels = result[0] if isinstance(result, tuple) else result
         else:
             raise ValueError(f"unknown lesion edit {action!r}")
-        labelImage, rows, summary = self.tableFromLabels(image_like(np.asarray(labels).astype(np.uint32), image),
-                                                         inputs, connectivity, min_volume_mm3)
-        self.updateNodes(labelImage, rows, reference, segmentationNode, tableNode)
-        return summary
-
-    # --- display ------------------------------------------------------------------------
-
-    @staticmethod
-    def showLesions(flairVolumeNode, segmentationNode) -> None:
-        from MSPathobiologyLib import views
-
-        if flairVolumeNode is not None:
-            views.showVolumes(background=flairVolumeNode)
-        if segmentationNode is not None:
-            if segmentationNode.GetDisplayNode() is None:
-                segmentationNode.CreateDefaultDisplayNodes()
-            segmentationNode.GetDisplayNode().SetVisibility(True)
-
-    @staticmethod
-    def centerOnLesion(row: dict, zoom: bool = False) -> None:
-        """Centre the slice views on a lesion table row's centroid (RAS mm)."""
-        from MSPathobiologyLib import defaults, views
-
-        fov = None
-        if zoom:
-            fov = max(defaults.LESION_VIEW_MIN_FOV_MM, defaults.LESION_VIEW_FOV_PER_LONG_AXIS * float(row.get("long_axis_mm") or 0))
-        views.centerOn((row["centroid_r"], row["centroid_a"], row["centroid_s"]), fov)
-
-    @staticmethod
-    def openSegmentEditor(segmentationNode, sourceVolumeNode, lesionId=None):
-        from MSPathobiologyLib import views
-        from MSPathobiologyLib.nodes import segmentIdForLesion
-
-        if segmentationNode is None:
-            raise ValueError(_("No lesion segmentation yet."))
-        segmentID = segmentIdForLesion(segmentationNode, lesionId) if lesionId is not None else None
-        return views.openSegmentEditor(segmentationNode, sourceVolumeNode, segmentID)
+        result = self.measure(image_like(np.asarray(labels).astype(np.uint32), image), inputs, segmentationNode,
+                              connectivity, min_volume_mm3)
+        self.updateNodes(result, inputs.get("flairVolume"), segmentationNode, tableNode)
+        return result.summary
 
     @staticmethod
     def summaryText(summary: dict) -> str:
         if not summary:
             return ""
-        parts = [_("{n} lesions, {v:.0f} mm³").format(n=summary.get("lesion_count", 0), v=summary.get("lesion_volume_mm3", 0.0))]
         from mspathobiology.lesion_table import LOCATIONS
 
+        parts = [_("{n} lesions, {v:.0f} mm³").format(n=summary.get("lesion_count", 0), v=summary.get("lesion_volume_mm3", 0.0))]
         byLocation = [(name, summary.get(f"lesion_count_{name}")) for name in LOCATIONS if summary.get(f"lesion_count_{name}")]
         if byLocation:
             parts.append(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in byLocation))
@@ -594,6 +550,40 @@ class MSLesionsLogic(ScriptedLoadableModuleLogic):
             if summary.get(key) is not None:
                 parts.append(f"{label}: {_('met') if summary[key] else _('not met')}")
         return "\n".join(parts)
+
+
+#
+# Case review: what MS Lesions loads and saves for a case (MSPathobiologyLib.cases)
+#
+
+
+def _beforeSave(p, nodes) -> None:
+    """Keep the saved lesion table consistent with the edited segments (relabel when edited)."""
+    if p.lesionSegmentation is None or p.lesionTable is None:
+        return
+    logic = MSLesionsLogic()
+    inputs = {field: getattr(p, field) for field in INPUT_KEYS}
+    if logic.isEdited(p.lesionSegmentation, p.flairVolume) or p.lesionTable.GetNumberOfRows() == 0:
+        logic.relabel(inputs, p.lesionSegmentation, p.lesionTable, p.minimumVolumeMm3, p.connectivity)
+
+
+def _configure(p, case, nodes, context) -> None:
+    """A case opened with lesions but no saved table: compute the table of its lesions now."""
+    if p.lesionSegmentation is not None and p.flairVolume is not None and p.lesionTable is not None \
+            and p.lesionTable.GetNumberOfRows() == 0:
+        _beforeSave(p, nodes)
+
+
+cases.register(cases.CaseParticipant(
+    module="MSLesions",
+    parameterNode=lambda: MSLesionsLogic().getParameterNode(),
+    inputs={"flairVolume": "flair", "t1Volume": "t1", "t1PostVolume": "t1post", "anatomyVolume": "anatomy",
+            "brainMaskVolume": "brain_mask"},
+    outputs=(cases.CaseFile("lesionSegmentation", "lesions", "lesions", "dseg", ".nii.gz", "lesion_labels"),
+             cases.CaseFile("lesionTable", "lesion_table", "lesiontable", "dseg", ".tsv", "lesion_table")),
+    configure=_configure,
+    beforeSave=_beforeSave,
+))
 
 
 #
@@ -616,48 +606,52 @@ class MSLesionsTest(ScriptedLoadableModuleTest):
         import SimpleITK as sitk
 
         import mspathobiology_mrml as bridge
-        from mspathobiology.phantom import generate_subject
+        from MSPathobiologyLib import selftest_data, views
+        from mspathobiology_mrml import lesion_segments
 
         self.delayDisplay("Generating the small phantom")
-        session = generate_subject(seed=0, small=True, sessions=1).sessions[0]
+        data = selftest_data.lesions_data()
         scene = slicer.mrmlScene
-        flair = bridge.image_to_volume(scene, session.images["flair"], "FLAIR")
-        t1 = bridge.image_to_volume(scene, session.images["t1"], "T1")
-        anatomy = bridge.image_to_volume(scene, session.anatomy, "anatomy", labelmap=True)
+        flair = bridge.image_to_volume(scene, data["flair"], "FLAIR")
+        t1 = bridge.image_to_volume(scene, data["t1"], "T1")
+        anatomy = bridge.image_to_volume(scene, data["anatomy"], "anatomy", labelmap=True)
 
         logic = MSLesionsLogic()
-        segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Lesions")
-        table = scene.AddNewNodeByClass("vtkMRMLTableNode", "Lesion table")
+        segmentation, table = logic.ensureOutputs(flair)
         inputs = {"flairVolume": flair, "t1Volume": t1, "t1PostVolume": None, "anatomyVolume": anatomy, "brainMaskVolume": None}
         self.delayDisplay("Segmenting")
         summary = logic.segment(inputs, segmentation, table)
 
         rows = logic.lesionRows(table)
-        self.assertGreater(len(rows), 0)
+        self.assertGreater(len(rows), 2)
         self.assertEqual(segmentation.GetSegmentation().GetNumberOfSegments(), len(rows))
         self.assertEqual(summary.get("lesion_count", len(rows)), len(rows))
+        ids = [int(r["id"]) for r in rows]
+        self.assertEqual(sorted(segmentation.GetSegmentation().GetSegmentIDs()),
+                         sorted(lesion_segments.segment_id(i) for i in ids))
         # Detection against the phantom's truth: most true lesions >= 10 mm^3 are hit.
-        truth = sitk.GetArrayFromImage(session.lesions)
-        found, _image = logic.editedLabels(segmentation, flair)
-        big = [les["id"] for les in session.truth["lesions"] if les["volume_mm3"] >= 10]
+        truth = sitk.GetArrayFromImage(data["truth_labels"])
+        found = sitk.GetArrayFromImage(lesion_segments.lesion_labels(segmentation, flair))
+        big = [les["id"] for les in data["truth_lesions"] if les["volume_mm3"] >= 10]
         hit = [i for i in big if np.any(found[truth == i] > 0)]
         self.assertGreaterEqual(len(hit), 0.8 * len(big))
 
         self.delayDisplay("Centring on lesion 1")
-        logic.centerOnLesion(rows[0])
+        views.centerOn(logic.centroid(rows[0]))
         red = slicer.app.layoutManager().sliceWidget("Red").mrmlSliceNode()
         self.assertAlmostEqual(red.GetSliceOffset(), rows[0]["centroid_s"], delta=1.0)
 
-        if len(rows) >= 3:
-            self.delayDisplay("Deleting lesion 2 in the segmentation, then Relabel")
-            from MSPathobiologyLib.nodes import segmentIdForLesion
-
-            segmentation.GetSegmentation().RemoveSegment(segmentIdForLesion(segmentation, rows[1]["id"]))
-            logic.relabel(inputs, segmentation, table)
-            after = {r["id"]: r for r in logic.lesionRows(table)}
-            self.assertEqual(len(after), len(rows) - 1)
-            self.assertNotIn(rows[1]["id"], after)
-            for row in (rows[0], rows[2]):
-                self.assertIn(row["id"], after)
-                self.assertEqual(after[row["id"]]["voxels"], row["voxels"])
+        self.delayDisplay("Deleting lesion 2 in the segmentation, then Relabel")
+        kept = segmentation.GetSegmentation().GetSegment(lesion_segments.segment_id(ids[0]))
+        segmentation.GetSegmentation().RemoveSegment(lesion_segments.segment_id(ids[1]))
+        self.assertTrue(logic.isEdited(segmentation, flair))
+        logic.relabel(inputs, segmentation, table)
+        after = {r["id"]: r for r in logic.lesionRows(table)}
+        self.assertEqual(len(after), len(rows) - 1)
+        self.assertNotIn(ids[1], after)
+        for row in (rows[0], rows[2]):
+            self.assertIn(row["id"], after)
+            self.assertEqual(after[row["id"]]["voxels"], row["voxels"])
+        self.assertIs(segmentation.GetSegmentation().GetSegment(lesion_segments.segment_id(ids[0])), kept)
+        self.assertFalse(logic.isEdited(segmentation, flair))
         self.delayDisplay("Test passed")

@@ -4,40 +4,19 @@ import sys
 from typing import Annotated, Union
 
 import qt
-
 import slicer
 from slicer.i18n import tr as _
 from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
-from slicer.parameterNodeWrapper import (
-    parameterNodeWrapper,
-    Choice,
-    WithinRange,
-)
+from slicer.parameterNodeWrapper import parameterNodeWrapper, Choice, WithinRange
+from slicer import (vtkMRMLLabelMapVolumeNode, vtkMRMLModelNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode,
+                    vtkMRMLTableNode)
 
-from slicer import (
-    vtkMRMLLabelMapVolumeNode,
-    vtkMRMLModelNode,
-    vtkMRMLScalarVolumeNode,
-    vtkMRMLSegmentationNode,
-    vtkMRMLTableNode,
-)
+# In a source checkout the shared packages sit in MSPathobiology/, the parent of this module's folder.
+sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
-
-def _addSourceCheckoutPaths():
-    """Make ``mspathobiology`` and ``MSPathobiologyLib`` importable from a source checkout
-    (a built extension installs both next to this file)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    parent = os.path.dirname(here)
-    for path, marker in ((parent, "mspathobiology"), (os.path.join(parent, "MSLesions"), "MSPathobiologyLib")):
-        if os.path.isdir(os.path.join(path, marker)) and path not in sys.path:
-            sys.path.append(path)
-
-
-_addSourceCheckoutPaths()
-
-from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
-
+from MSPathobiologyLib import cases  # noqa: E402
+from MSPathobiologyLib.widgets import ParameterNodeGuiMixin, connectButtons, loadModuleUi  # noqa: E402
 from mspathobiology.defaults import networks as NETWORK_DEFAULTS  # noqa: E402
 
 #: Node attribute holding the tractogram file a (display-subsampled) node was loaded from.
@@ -47,6 +26,10 @@ NODES_MODEL_ROLE, EDGES_MODEL_ROLE = "MSNetworksNodesModel", "MSNetworksEdgesMod
 REGIONS_TABLE_ROLE, MATRIX_TABLE_ROLE = "MSNetworksRegionsTable", "MSNetworksMatrixTable"
 #: Colour of edges by percent disconnected (0 blue .. 100 red).
 EDGE_COLOR_NODE_ID = "vtkMRMLColorTableNodeFileColdToHotRainbow.txt"
+#: Nodal measures of the lesioned graph shown next to the intact ones (``<name>_lesioned`` columns).
+LESIONED_NODE_COLUMNS = ("degree", "strength", "clustering", "local_efficiency", "betweenness")
+#: Subject-hierarchy folder of this module's outputs (under the parcellation's study).
+OUTPUT_FOLDER = "MS Networks"
 
 
 def hasSlicerDMRI() -> bool:
@@ -128,29 +111,23 @@ class MSNetworksWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKO
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
 
+    choiceLabels = {
+        "assignmentComboBox": {"end": _("End voxel (as DIPY)"), "radial": _("Radial search (as tck2connectome)")},
+        "weightComboBox": {"count": _("Streamline count"), "invlength": _("Count / length"),
+                           "invnodevol": _("Count / node volumes"), "mean_scalar": _("Mean of scalar map")},
+        "nodeSizeComboBox": {"degree": _("Degree"), "strength": _("Strength")},
+    }
+
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
-
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/MSNetworks.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-
+        self.ui = loadModuleUi(self, "MSNetworks")
         self.logic = MSNetworksLogic()
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-
-        self.ui.loadTractogramButton.connect("clicked(bool)", self.onLoadTractogram)
-        self.ui.computeButton.connect("clicked(bool)", self.onCompute)
-
+        connectButtons(self.ui, {"loadTractogramButton": self.onLoadTractogram, "computeButton": self.onCompute})
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -182,22 +159,31 @@ class MSNetworksWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKO
 
             dependencies.ensure("MSNetworks")
             p = self._parameterNode
-            if not p.nodesTable:
-                p.nodesTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Nodal metrics")
-            if p.lesions and not p.disconnectionTable:
-                p.disconnectionTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Edge disconnection")
+            p.nodesTable, p.disconnectionTable = self.logic.ensureOutputs(p.parcellationVolume, p.nodesTable,
+                                                                          p.disconnectionTable, bool(p.lesions))
             result = self.logic.compute(p.tractogram, p.parcellationVolume, p.lesions, assignment=p.assignment,
                                         radialSearchMm=p.radialSearchMm, weight=p.weight,
                                         scalarVolumeNode=p.scalarVolume)
-            self.logic.fillTables(result, p.nodesTable, p.disconnectionTable)
-            self.logic.showConnectome(result, p.nodesTable, sizeMetric=p.nodeSizeMetric)
+            centroids = self.logic.fillTables(result, p.parcellationVolume, p.nodesTable, p.disconnectionTable)
+            self.logic.connectomeModels(result, centroids, p.nodesTable, sizeMetric=p.nodeSizeMetric)
+            self.showConnectome(p.nodesTable)
             self.ui.globalMetricsLabel.text = self.logic.globalText(result)
             pixmap = qt.QPixmap()
             pixmap.loadFromData(self.logic.matrixPicture(result))
             self.ui.matrixLabel.setPixmap(pixmap.scaledToWidth(min(pixmap.width(), 420), qt.Qt.SmoothTransformation))
             self.ui.nodesTableView.setMRMLTableNode(p.nodesTable)
             self.ui.disconnectionTableView.setMRMLTableNode(p.disconnectionTable)
-            self.ui.statusLabel.text = _("{n} streamlines, {r} regions.").format(n=result["streamline_count"], r=len(result["row_labels"]))
+            self.ui.statusLabel.text = _("{n} streamlines, {r} regions.").format(
+                n=result.counts["streamlines"], r=len(result.row_labels))
+
+    @staticmethod
+    def showConnectome(ownerNode) -> None:
+        """Show the connectome models: yellow spheres, tubes coloured by percent disconnected."""
+        from MSPathobiologyLib import views
+
+        nodesModel, edgesModel = ownerNode.GetNodeReference(NODES_MODEL_ROLE), ownerNode.GetNodeReference(EDGES_MODEL_ROLE)
+        views.showModel(nodesModel, color=(0.95, 0.78, 0.05))
+        views.showModel(edgesModel, scalarName="value", colorNodeID=EDGE_COLOR_NODE_ID, scalarRange=(0.0, 100.0))
 
 
 #
@@ -206,7 +192,8 @@ class MSNetworksWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKO
 
 
 class MSNetworksLogic(ScriptedLoadableModuleLogic):
-    """Wiring between MRML nodes and ``mspathobiology.networks`` (connectome, metrics, disconnection)."""
+    """Wiring between MRML nodes and ``mspathobiology.networks.analyse`` (connectome, graph measures of
+    the intact and lesioned graphs, disconnection), plus the 3D display geometry. No GUI calls."""
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
@@ -214,151 +201,134 @@ class MSNetworksLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self):
         return MSNetworksParameterNode(super().getParameterNode())
 
+    @staticmethod
+    def ensureOutputs(parcellationVolume, nodesTable=None, disconnectionTable=None, withLesions=False):
+        from MSPathobiologyLib.nodes import outputNode
+
+        nodesTable = nodesTable or outputNode("vtkMRMLTableNode", "Nodal metrics", parcellationVolume, OUTPUT_FOLDER)
+        if withLesions and disconnectionTable is None:
+            disconnectionTable = outputNode("vtkMRMLTableNode", "Edge disconnection", parcellationVolume, OUTPUT_FOLDER)
+        return nodesTable, disconnectionTable
+
     # --- tractograms --------------------------------------------------------------------
 
     def loadTractogram(self, path, name=None):
         """Load a tractogram file into a fiber bundle node (SlicerDMRI) or a model node.
 
-        ``.vtk``/``.vtp`` go through SlicerDMRI's reader when it is installed. Other formats are
-        read by ``mspathobiology.networks.read_tractogram`` (RAS mm); the node shows at most
+        ``.vtk``/``.vtp`` go through SlicerDMRI's reader when it is installed. Other files are read
+        by ``mspathobiology.networks.read_tractogram`` (RAS mm); the node shows at most
         ``MAX_DISPLAYED_STREAMLINES`` of them and remembers the file, from which the connectome
         is computed on every streamline.
         """
-        from mspathobiology.networks import flat_arrays, read_tractogram
-        from MSNetworksLib.geometry import streamlines_to_polydata
-        from MSPathobiologyLib import defaults
+        from mspathobiology.networks.tractograms import TRACTOGRAM_SUFFIXES, flat_arrays, read_tractogram
 
         path = pathlib.Path(path)
         if str(path) in ("", "."):
             raise ValueError(_("Choose a tractogram file."))
+        suffix = path.suffix.lower()
+        if suffix not in TRACTOGRAM_SUFFIXES:
+            raise ValueError(_("{name}: not a tractogram ({suffixes}).").format(name=path.name,
+                                                                               suffixes=", ".join(TRACTOGRAM_SUFFIXES)))
         name = name or path.name.split(".")[0]
-        if hasSlicerDMRI() and path.suffix.lower() in (".vtk", ".vtp"):
+        if hasSlicerDMRI() and suffix in (".vtk", ".vtp"):
             node = slicer.util.loadFiberBundle(str(path))
             node.SetName(name)
-            return node
-        data, offsets, lengths = flat_arrays(read_tractogram(path))
-        poly = streamlines_to_polydata(data, offsets, lengths, max_streamlines=defaults.MAX_DISPLAYED_STREAMLINES)
-        node = self.tractogramNode(poly, name)
+        else:
+            node = self.tractogramNode(flat_arrays(read_tractogram(path)), name)
         node.SetAttribute(SOURCE_FILE_ATTRIBUTE, str(path.resolve()))
         return node
 
     @staticmethod
-    def tractogramNode(poly, name):
-        """A fiber bundle node when SlicerDMRI is installed, else a model node, holding ``poly`` (RAS mm)."""
-        className = "vtkMRMLFiberBundleNode" if hasSlicerDMRI() else "vtkMRMLModelNode"
-        node = slicer.mrmlScene.AddNewNodeByClass(className, name)
-        node.SetAndObservePolyData(poly)
+    def tractogramNode(flat, name):
+        """A fiber bundle node (SlicerDMRI) or a model node showing at most ``MAX_DISPLAYED_STREAMLINES`` of
+        the streamlines given as flat arrays ``(points RAS mm, offsets, lengths)``."""
+        from mspathobiology.networks.tractograms import streamlines_to_polydata
+        from MSNetworksLib.geometry import display_subset
+        from MSPathobiologyLib import defaults
+
+        subset = display_subset(*flat, max_streamlines=defaults.MAX_DISPLAYED_STREAMLINES)
+        node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLFiberBundleNode" if hasSlicerDMRI() else "vtkMRMLModelNode",
+                                                  name)
+        node.SetAndObservePolyData(streamlines_to_polydata(subset))
         node.CreateDefaultDisplayNodes()
         return node
 
     @staticmethod
-    def streamlines(tractogramNode):
-        """Streamlines (nibabel ArraySequence, RAS mm) of a node: its source file when it has one
-        (every streamline, .trx memory-mapped), else the node's polylines."""
-        from mspathobiology.networks import make_streamlines, read_tractogram
-        from MSNetworksLib.geometry import polydata_to_streamlines
+    def tractogram(tractogramNode):
+        """What ``networks.analyse`` reads: the node's source file (every streamline; .trx memory-mapped),
+        else the node's polylines (RAS mm)."""
+        from mspathobiology.networks.tractograms import polydata_to_streamlines
 
         source = tractogramNode.GetAttribute(SOURCE_FILE_ATTRIBUTE)
         if source and os.path.exists(source):
-            return read_tractogram(source)
+            return source
         if tractogramNode.GetParentTransformNode() is not None:
             raise ValueError(_("Harden the transform of {name} first.").format(name=tractogramNode.GetName()))
-        data, offsets = polydata_to_streamlines(tractogramNode.GetPolyData())
-        if not len(offsets):
-            raise ValueError(_("{name} has no streamlines (polylines).").format(name=tractogramNode.GetName()))
-        return make_streamlines(data, offsets)
+        return polydata_to_streamlines(tractogramNode.GetPolyData())
 
     # --- analysis -----------------------------------------------------------------------
 
     def compute(self, tractogramNode, parcellationNode, lesionsNode=None, assignment="end",
-                radialSearchMm=NETWORK_DEFAULTS.RADIAL_SEARCH_MM, weight="count", scalarVolumeNode=None) -> dict:
-        """Connectome and graph metrics (``mspathobiology.networks.connectome`` / ``analyse``) or, with
-        lesions, intact + lesioned connectomes (``disconnection``) and metric changes (``network_disruption``).
-
-        Returns a dict with ``row_labels``, ``matrix``, ``nodes`` (rows), ``global``, ``centroids``
-        (RAS mm per row) and, with lesions, ``lesioned``, ``edges``, ``regions``, ``summary``, ``disruption``.
-        """
-        import SimpleITK as sitk
-
+                radialSearchMm=NETWORK_DEFAULTS.RADIAL_SEARCH_MM, weight="count", scalarVolumeNode=None):
+        """``mspathobiology.networks.analyse`` on the nodes: returns its ``NetworkResult``."""
         from mspathobiology import networks
-        from mspathobiology.geometry import resample_label, same_geometry, voxel_to_ras
-        from MSNetworksLib.geometry import region_centroids
-        from MSPathobiologyLib.nodes import imageFromNode
+        from MSPathobiologyLib.nodes import imagesFromNodes
 
         if tractogramNode is None or parcellationNode is None:
             raise ValueError(_("Select a tractogram and a parcellation."))
-        streamlines = self.streamlines(tractogramNode)
-        parcellation = imageFromNode(parcellationNode)
-        assign = "end" if assignment == "end" else f"radial:{radialSearchMm}"
-        result = {"streamline_count": len(streamlines)}
-        scalar = None
-        if scalarVolumeNode is not None:
-            from mspathobiology.geometry import resample_intensity
+        images = imagesFromNodes({"parcellation": parcellationNode, "lesions": lesionsNode, "scalar": scalarVolumeNode},
+                                 referenceVolumeNode=parcellationNode)
+        return networks.analyse(images, self.tractogram(tractogramNode), assignment=assignment,
+                                radius_mm=radialSearchMm, weight=weight)
 
-            scalarImage = imageFromNode(scalarVolumeNode)
-            if not same_geometry(scalarImage, parcellation):
-                scalarImage = resample_intensity(scalarImage, parcellation, "linear")
-            scalar = sitk.GetArrayFromImage(scalarImage).transpose(2, 1, 0)
-        elif weight == "mean_scalar":
-            raise ValueError(_("The mean_scalar weight needs a scalar map (e.g. FA)."))
-        if lesionsNode is not None:
-            lesions = imageFromNode(lesionsNode, parcellationNode)
-            if not same_geometry(lesions, parcellation):
-                lesions = resample_label(lesions, parcellation)
-            found = networks.disconnection(streamlines, parcellation, None, lesions, assignment=assign, weight=weight,
-                                           scalar=scalar)
-            disruption = networks.network_disruption(found["matrix"], found["lesioned"], found["row_labels"])
-            result.update(row_labels=found["row_labels"], matrix=found["matrix"], lesioned=found["lesioned"],
-                          edges=found["edges"], regions=found["regions"], summary=found["summary"],
-                          nodes=disruption["nodes_intact"], global_=disruption["intact"], disruption=disruption)
-        else:
-            matrix, rowLabels = networks.connectome(streamlines, parcellation, None, assignment=assign, weight=weight,
-                                                    scalar=scalar)
-            nodes, globalMetrics = networks.analyse(matrix, rowLabels)
-            result.update(row_labels=rowLabels, matrix=matrix, nodes=nodes, global_=globalMetrics)
-        labels_ijk = sitk.GetArrayFromImage(parcellation).transpose(2, 1, 0)
-        result["centroids"] = region_centroids(labels_ijk, voxel_to_ras(parcellation), result["row_labels"])
-        return result
-
-    def fillTables(self, result: dict, nodesTableNode, disconnectionTableNode=None) -> None:
-        """Nodal metrics (+ centroid RAS), edge disconnection, region disconnection and the matrix as table nodes."""
+    def fillTables(self, result, parcellationNode, nodesTableNode, disconnectionTableNode=None):
+        """Nodal measures of the intact graph with the lesioned graph's (``*_lesioned``) and the region
+        centroid (RAS mm), the matrix, and the edge and region disconnection tables. Returns the centroids."""
         import numpy as np
+        import SimpleITK as sitk
 
         import mspathobiology_mrml as bridge
+        from mspathobiology.geometry import voxel_to_ras
+        from MSNetworksLib.geometry import region_centroids
 
         scene = slicer.mrmlScene
-        nodes = []
-        for row, centroid in zip(result["nodes"], result["centroids"]):
-            nodes.append({**row, "centroid_r": float(centroid[0]), "centroid_a": float(centroid[1]),
-                          "centroid_s": float(centroid[2])})
-        bridge.rows_to_table(scene, nodes, nodesTableNode.GetName(), node=nodesTableNode)
-        labels = [int(v) for v in result["row_labels"]]
-        matrix = np.asarray(result["matrix"])
+        parcellation = bridge.volume_to_image(parcellationNode)
+        labels = [int(v) for v in result.row_labels]
+        centroids = region_centroids(sitk.GetArrayViewFromImage(parcellation).transpose(2, 1, 0),
+                                     voxel_to_ras(parcellation), labels)
+        lesioned = result.nodes_lesioned or [{}] * len(result.nodes)
+        rows = [{**row, **{f"{k}_lesioned": after[k] for k in LESIONED_NODE_COLUMNS if k in after},
+                 "centroid_r": float(c[0]), "centroid_a": float(c[1]), "centroid_s": float(c[2])}
+                for row, after, c in zip(result.nodes, lesioned, centroids)]
+        bridge.rows_to_table(scene, rows, nodesTableNode.GetName(), node=nodesTableNode)
+        matrix = np.asarray(result.matrix)
         matrixRows = [{"region": label, **{str(other): matrix[r, c].item() for c, other in enumerate(labels)}}
                       for r, label in enumerate(labels)]
         matrixNode = bridge.rows_to_table(scene, matrixRows, nodesTableNode.GetName() + " connectome",
                                           node=nodesTableNode.GetNodeReference(MATRIX_TABLE_ROLE))
         nodesTableNode.SetNodeReferenceID(MATRIX_TABLE_ROLE, matrixNode.GetID())
-        if "edges" in result and disconnectionTableNode is not None:
-            bridge.rows_to_table(scene, result["edges"], disconnectionTableNode.GetName(), node=disconnectionTableNode)
-            regionsNode = bridge.rows_to_table(scene, result["regions"], disconnectionTableNode.GetName() + " regions",
+        if result.lesioned is not None and disconnectionTableNode is not None:
+            bridge.rows_to_table(scene, result.edges, disconnectionTableNode.GetName(), node=disconnectionTableNode)
+            regionsNode = bridge.rows_to_table(scene, result.regions, disconnectionTableNode.GetName() + " regions",
                                                node=nodesTableNode.GetNodeReference(REGIONS_TABLE_ROLE))
             nodesTableNode.SetNodeReferenceID(REGIONS_TABLE_ROLE, regionsNode.GetID())
+        return centroids
 
-    def showConnectome(self, result: dict, ownerNode, sizeMetric: str = "strength"):
-        """Spheres at region centroids sized by ``sizeMetric`` and tubes weighted by edge strength,
-        coloured by percent disconnected; two model nodes referenced from ``ownerNode``."""
+    @staticmethod
+    def connectomeModels(result, centroids, ownerNode, sizeMetric: str = "strength"):
+        """Spheres at region centroids sized by ``sizeMetric`` and tubes weighted by edge strength with
+        the percent disconnected as scalar: two model nodes referenced from ``ownerNode``."""
         import numpy as np
 
         from MSNetworksLib.geometry import edge_tubes, node_glyphs, percent_matrix
-        from MSPathobiologyLib import defaults, views
+        from MSPathobiologyLib import defaults
 
-        labels = [int(v) for v in result["row_labels"]]
-        sizes = np.array([row[sizeMetric] for row in result["nodes"]], dtype=float)
-        nodesPoly = node_glyphs(result["centroids"], sizes, defaults.NODE_RADIUS_RANGE_MM)
-        percent = percent_matrix(labels, result["edges"]) if "edges" in result else None
-        edgesPoly, drawn = edge_tubes(result["centroids"], result["matrix"], defaults.EDGE_RADIUS_RANGE_MM,
-                                      defaults.EDGE_DISPLAY_MIN_FRACTION, percent)
+        labels = [int(v) for v in result.row_labels]
+        sizes = np.array([row[sizeMetric] for row in result.nodes], dtype=float)
+        nodesPoly = node_glyphs(centroids, sizes, defaults.NODE_RADIUS_RANGE_MM)
+        percent = percent_matrix(labels, result.edges) if result.lesioned is not None else None
+        edgesPoly, _drawn = edge_tubes(centroids, result.matrix, defaults.EDGE_RADIUS_RANGE_MM,
+                                       defaults.EDGE_DISPLAY_MIN_FRACTION, percent)
         models = []
         for role, poly, name in ((NODES_MODEL_ROLE, nodesPoly, "connectome nodes"), (EDGES_MODEL_ROLE, edgesPoly, "connectome edges")):
             model = ownerNode.GetNodeReference(role)
@@ -367,34 +337,45 @@ class MSNetworksLogic(ScriptedLoadableModuleLogic):
                 ownerNode.SetNodeReferenceID(role, model.GetID())
             model.SetAndObservePolyData(poly)
             models.append(model)
-        views.showModel(models[0], color=(0.95, 0.78, 0.05))
-        views.showModel(models[1], scalarName="value", colorNodeID=EDGE_COLOR_NODE_ID, scalarRange=(0.0, 100.0))
-        result["drawn_edges"] = drawn
         return models
 
     @staticmethod
-    def matrixPicture(result: dict) -> bytes:
+    def matrixPicture(result) -> bytes:
         from MSNetworksLib.geometry import matrix_png, percent_matrix
 
-        labels = [int(v) for v in result["row_labels"]]
-        disconnected = percent_matrix(labels, result["edges"]) if "edges" in result else None
-        return matrix_png(result["matrix"], labels, _("Connectome"), disconnected)
+        labels = [int(v) for v in result.row_labels]
+        disconnected = percent_matrix(labels, result.edges) if result.lesioned is not None else None
+        return matrix_png(result.matrix, labels, _("Connectome"), disconnected)
 
     @staticmethod
-    def globalText(result: dict) -> str:
-        g = result.get("global_", {})
+    def globalText(result) -> str:
         lines = []
         for key in ("density", "global_efficiency_weighted", "characteristic_path_length_weighted", "modularity"):
-            if isinstance(g.get(key), (int, float)):
-                lines.append(f"{key.replace('_', ' ')}: {g[key]:.4g}")
-        summary = result.get("summary")
-        if summary:
+            if isinstance(result.metrics.get(key), (int, float)):
+                lines.append(f"{key.replace('_', ' ')}: {result.metrics[key]:.4g}")
+        if result.lesioned is not None:
             lines.append(_("disconnected streamlines: {n} ({p:.1f} %)").format(
-                n=summary.get("disconnected_streamlines", 0), p=summary.get("disconnected_percent", 0.0)))
-            delta = result["disruption"].get("percent_change", {})
-            if isinstance(delta.get("global_efficiency_weighted"), (int, float)):
-                lines.append(_("global efficiency change: {d:+.2f} %").format(d=delta["global_efficiency_weighted"]))
+                n=result.disconnection.get("disconnected_streamlines", 0),
+                p=result.disconnection.get("disconnected_percent", 0.0)))
+            change = (result.percent_change or {}).get("global_efficiency_weighted")
+            if isinstance(change, (int, float)):
+                lines.append(_("global efficiency change: {d:+.2f} %").format(d=change))
         return "\n".join(lines)
+
+
+#
+# Case review: what MS Networks loads and saves for a case (MSPathobiologyLib.cases)
+#
+
+
+cases.register(cases.CaseParticipant(
+    module="MSNetworks",
+    parameterNode=lambda: MSNetworksLogic().getParameterNode(),
+    inputs={"tractogram": "tractogram", "parcellationVolume": "parcellation", "lesions": "lesions"},
+    outputs=(cases.CaseFile("nodesTable", "network_nodes", "networknodes", "stats", ".tsv", "table"),
+             cases.CaseFile("disconnectionTable", "disconnection", "disconnection", "stats", ".tsv", "table")),
+    loaders={"tractogram": lambda path, name: MSNetworksLogic().loadTractogram(path, name)},
+))
 
 
 #
@@ -416,47 +397,47 @@ class MSNetworksTest(ScriptedLoadableModuleTest):
         import numpy as np
 
         import mspathobiology_mrml as bridge
-        from mspathobiology.networks import flat_arrays
-        from mspathobiology.phantom import generate_subject
-        from MSNetworksLib.geometry import streamlines_to_polydata
+        from MSPathobiologyLib import dependencies, selftest_data
 
+        dependencies.requireForTest(self, "MSNetworks", ["nibabel", "networkx", "matplotlib"])
         self.delayDisplay("Generating the small phantom")
-        session = generate_subject(seed=0, small=True, sessions=1).sessions[0]
+        data = selftest_data.networks_data()
         scene = slicer.mrmlScene
-        parcellation = bridge.image_to_volume(scene, session.parcellation, "parcellation", labelmap=True)
-        lesions = bridge.image_to_volume(scene, session.lesions, "lesions", labelmap=True)
-        data, offsets, lengths = flat_arrays(session.streamlines)
+        parcellation = bridge.image_to_volume(scene, data["parcellation"], "parcellation", labelmap=True)
+        lesions = bridge.image_to_volume(scene, data["lesions"], "lesions", labelmap=True)
         logic = MSNetworksLogic()
-        tractogram = logic.tractogramNode(streamlines_to_polydata(data, offsets, lengths), "tractogram")
+        tractogram = logic.tractogramNode((data["points"], data["offsets"], data["lengths"]), "tractogram")
+        self.assertEqual(tractogram.GetPolyData().GetNumberOfLines(), len(data["offsets"]))
 
         self.delayDisplay("Connectome with lesion disconnection")
         result = logic.compute(tractogram, parcellation, lesions)
-        truth = session.truth["connectome"]
-        position = {int(v): n for n, v in enumerate(result["row_labels"])}
-        expected = np.zeros_like(np.asarray(result["matrix"]))
+        truth = data["truth_connectome"]
+        position = {int(v): n for n, v in enumerate(result.row_labels)}
+        expected = np.zeros_like(np.asarray(result.matrix))
         for a, la in enumerate(truth["labels"]):
             for b, lb in enumerate(truth["labels"]):
                 if la in position and lb in position:
                     expected[position[la], position[lb]] = truth["matrix"][a][b]
-        np.testing.assert_array_equal(np.asarray(result["matrix"]), expected)
-        self.assertEqual(result["summary"]["lesioned_streamlines"], len(session.truth["disconnected_streamlines"]))
+        np.testing.assert_array_equal(np.asarray(result.matrix), expected)
+        self.assertEqual(result.disconnection["lesioned_streamlines"], len(data["truth_disconnected"]))
 
-        nodesTable = scene.AddNewNodeByClass("vtkMRMLTableNode", "Nodal metrics")
-        edgesTable = scene.AddNewNodeByClass("vtkMRMLTableNode", "Edge disconnection")
-        logic.fillTables(result, nodesTable, edgesTable)
-        self.assertEqual(nodesTable.GetNumberOfRows(), len(result["row_labels"]))
-        self.assertEqual(edgesTable.GetNumberOfRows(), len(result["edges"]))
-        nodesModel, edgesModel = logic.showConnectome(result, nodesTable)
+        nodesTable, edgesTable = logic.ensureOutputs(parcellation, withLesions=True)
+        centroids = logic.fillTables(result, parcellation, nodesTable, edgesTable)
+        self.assertEqual(nodesTable.GetNumberOfRows(), len(result.row_labels))
+        self.assertEqual(edgesTable.GetNumberOfRows(), len(result.edges))
+        self.assertIn("strength_lesioned", bridge.table_to_rows(nodesTable)[0])
+        nodesModel, edgesModel = logic.connectomeModels(result, centroids, nodesTable)
+        MSNetworksWidget.showConnectome(nodesTable)
         self.assertGreater(nodesModel.GetPolyData().GetNumberOfPoints(), 0)
         self.assertGreater(edgesModel.GetPolyData().GetNumberOfPoints(), 0)
         self.assertTrue(logic.matrixPicture(result).startswith(b"\x89PNG"))
 
         self.delayDisplay("Mean-of-scalar edge weights")
-        scalarNode = bridge.image_to_volume(scene, session.images["t1"], "scalar map")
+        scalarNode = bridge.image_to_volume(scene, data["scalar"], "scalar map")
         weighted = logic.compute(tractogram, parcellation, weight="mean_scalar", scalarVolumeNode=scalarNode)
-        counts = np.asarray(result["matrix"]) > 0
-        self.assertTrue(np.all(np.asarray(weighted["matrix"])[counts] > 0))
-        self.assertTrue(np.all(np.asarray(weighted["matrix"])[~counts] == 0))
-        with self.assertRaises(ValueError):
+        counts = np.asarray(result.matrix) > 0
+        self.assertTrue(np.all(np.asarray(weighted.matrix)[counts] > 0))
+        self.assertTrue(np.all(np.asarray(weighted.matrix)[~counts] == 0))
+        with self.assertRaises(Exception):
             logic.compute(tractogram, parcellation, weight="mean_scalar")
         self.delayDisplay("Test passed")

@@ -4,34 +4,18 @@ import sys
 from typing import Annotated, Union
 
 import qt
-
 import slicer
 from slicer.i18n import tr as _
 from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
-from slicer.parameterNodeWrapper import (
-    parameterNodeWrapper,
-    Choice,
-    WithinRange,
-)
-
+from slicer.parameterNodeWrapper import parameterNodeWrapper, Choice, WithinRange
 from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
 
+# In a source checkout the shared packages sit in MSPathobiology/, the parent of this module's folder.
+sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
-def _addSourceCheckoutPaths():
-    """Make ``mspathobiology`` and ``MSPathobiologyLib`` importable from a source checkout
-    (a built extension installs both next to this file)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    parent = os.path.dirname(here)
-    for path, marker in ((parent, "mspathobiology"), (os.path.join(parent, "MSLesions"), "MSPathobiologyLib")):
-        if os.path.isdir(os.path.join(path, marker)) and path not in sys.path:
-            sys.path.append(path)
-
-
-_addSourceCheckoutPaths()
-
-from MSPathobiologyLib.widgets import ParameterNodeGuiMixin  # noqa: E402
-
+from MSPathobiologyLib import cases  # noqa: E402
+from MSPathobiologyLib.widgets import ParameterNodeGuiMixin, connectButtons, loadModuleUi  # noqa: E402
 from mspathobiology.defaults import rims as RIM_DEFAULTS  # noqa: E402
 
 #: Rating buttons / keys 1-3 per task: (label stored in the ratings file, button text).
@@ -39,8 +23,13 @@ TASK_LABELS = {
     "prl": [(label, text) for label, text in zip(RIM_DEFAULTS.PRL_LABELS, ("PRL (1)", "Not PRL (2)", "Indeterminate (3)"))],
     "cvs": [(label, text) for label, text in zip(RIM_DEFAULTS.CVS_LABELS, ("CVS+ (1)", "CVS\u2212 (2)", "Excluded (3)"))],
 }
-#: Keyboard shortcuts while the module is shown.
-NEXT_KEY, PREVIOUS_KEY = "Space", "Backspace"
+#: Keyboard shortcuts while the module is shown: rate 1-3, next, previous, undo the last rating.
+NEXT_KEY, PREVIOUS_KEY, UNDO_KEY = "Space", "Backspace", "U"
+#: Parameter-node field -> image key of ``mspathobiology.rims.analyse`` (the map is qsm or phase).
+INPUT_KEYS = {"t1PostVolume": "t1post", "t2starVolume": "t2star", "anatomyVolume": "anatomy", "t1Volume": "t1",
+              "flairVolume": "flair"}
+#: Subject-hierarchy folder of this module's outputs (under the QSM/phase volume's study).
+OUTPUT_FOLDER = "MS Rim Lesions"
 
 
 #
@@ -69,7 +58,8 @@ a PRL candidate needs a rim over at least 2/3 of the edge on at least 2 consecut
 lesions excluded (NAIMS consensus, Bagnato et al., Brain 2024; Absinta et al., JCI 2016).</li>
 <li><b>Start / resume reading</b>: lesions sorted by rim score, or in random order with scores hidden for
 blinded reading; QSM/phase and FLAIR side by side, linked, zoomed on the lesion. Keys <b>1</b>, <b>2</b>,
-<b>3</b> rate, <b>Space</b> / <b>Backspace</b> move. Every rating is saved at once in your own file
+<b>3</b> rate, <b>Space</b> / <b>Backspace</b> move, <b>U</b> undoes the last rating; the lesion is
+centred and zoomed in every view. Every rating is saved at once in your own file
 (TSV + JSON sidecar), so reading resumes exactly where you stopped.</li>
 </ul>
 CVS: Frangi vesselness (Frangi et al., MICCAI 1998) on T2*/SWI, NAIMS CVS criteria (Sati et al., Nat Rev
@@ -127,48 +117,41 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
 
+    choiceLabels = {
+        "imageKindComboBox": {"qsm": _("QSM (ppb)"), "phase": _("Filtered phase (rad)")},
+        "phaseSignComboBox": {"1": _("+1: paramagnetic is positive phase"),
+                              "-1": _("\u22121: paramagnetic is negative phase")},
+        "taskComboBox": {"prl": _("Paramagnetic rim (PRL)"), "cvs": _("Central vein sign (CVS)")},
+    }
+
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
         self._shortcuts = []
         self._currentLesion = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
-
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/MSRimLesions.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-
+        self.ui = loadModuleUi(self, "MSRimLesions")
         self.logic = MSRimLesionsLogic()
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-
-        self.ui.scoreButton.connect("clicked(bool)", self.onScoreButton)
-        self.ui.startButton.connect("clicked(bool)", self.onStartButton)
-        self.ui.windowPresetButton.connect("clicked(bool)", self.onWindowPreset)
-        self.ui.previousButton.connect("clicked(bool)", self.onPrevious)
-        self.ui.nextButton.connect("clicked(bool)", self.onNext)
-        self.ui.nextUnratedButton.connect("clicked(bool)", self.onNextUnrated)
-        for index in range(3):
-            getattr(self.ui, f"rating{index + 1}Button").connect("clicked(bool)", lambda checked=False, i=index: self.onRate(i))
+        connectButtons(self.ui, {
+            "scoreButton": self.onScoreButton, "startButton": self.onStartButton,
+            "windowPresetButton": self.onWindowPreset, "previousButton": self.onPrevious, "nextButton": self.onNext,
+            "nextUnratedButton": self.onNextUnrated, "undoRatingButton": self.onUndo,
+            **{f"rating{n + 1}Button": (lambda i=n: self.onRate(i)) for n in range(3)}})
         self.ui.lesionListWidget.connect("itemDoubleClicked(QListWidgetItem*)", self.onLesionListDoubleClicked)
         self.ui.reasonComboBox.addItems(list(RIM_DEFAULTS.CVS_EXCLUSION_REASONS))
-
         self._installShortcuts()
         self.initializeParameterNode()
 
     def _installShortcuts(self):
-        mainWindow = slicer.util.mainWindow()
+        """Rate (1, 2, 3), next (Space), previous (Backspace) and undo (U) from the keyboard while the
+        module is shown; a text field with focus keeps its keys (Qt gives it the shortcut override)."""
         bindings = [(str(n + 1), (lambda i=n: self.onRate(i))) for n in range(3)]
-        bindings += [(NEXT_KEY, self.onNext), (PREVIOUS_KEY, self.onPrevious)]
+        bindings += [(NEXT_KEY, self.onNext), (PREVIOUS_KEY, self.onPrevious), (UNDO_KEY, self.onUndo)]
         for key, callback in bindings:
-            shortcut = qt.QShortcut(qt.QKeySequence(key), mainWindow)
+            shortcut = qt.QShortcut(qt.QKeySequence(key), slicer.util.mainWindow())
             shortcut.connect("activated()", callback)
             shortcut.setEnabled(False)
             self._shortcuts.append(shortcut)
@@ -218,17 +201,16 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
 
     # --- scoring ------------------------------------------------------------------------
 
+    def _score(self):
+        p = self._parameterNode
+        return self.logic.scoreRims(p.lesions, p.susceptibilityVolume, p.imageKind, p.phaseSign,
+                                    **{field: getattr(p, field) for field in INPUT_KEYS}, tableNode=p.scoreTable)
+
     def onScoreButton(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to score rims."), waitCursor=True):
-            from MSPathobiologyLib import dependencies
-
-            dependencies.ensure("MSRimLesions")
             p = self._parameterNode
-            if not p.scoreTable:
-                p.scoreTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Rim scores")
-            rows = self.logic.scoreRims(p.lesions, p.susceptibilityVolume, p.imageKind, p.phaseSign,
-                                        t1PostVolume=p.t1PostVolume, t2starVolume=p.t2starVolume, tableNode=p.scoreTable,
-                                        anatomyVolume=p.anatomyVolume, t1Volume=p.t1Volume)
+            p.scoreTable = p.scoreTable or self.logic.newScoreTable(p.susceptibilityVolume)
+            rows = self._score()
             candidates = sum(1 for r in rows if r.get("prl_candidate"))
             self.ui.currentLesionLabel.text = _("{n} lesions scored, {c} PRL candidates.").format(n=len(rows), c=candidates)
 
@@ -236,22 +218,23 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
 
     def onStartButton(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to open the rating session."), waitCursor=True):
-            from MSPathobiologyLib import dependencies
-
-            dependencies.ensure("MSRimLesions")
             p = self._parameterNode
-            if not p.scoreTable or p.scoreTable.GetNumberOfRows() == 0:
-                if not p.scoreTable:
-                    p.scoreTable = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", "Rim scores")
-                if p.susceptibilityVolume:
-                    self.logic.scoreRims(p.lesions, p.susceptibilityVolume, p.imageKind, p.phaseSign,
-                                         t1PostVolume=p.t1PostVolume, t2starVolume=p.t2starVolume, tableNode=p.scoreTable,
-                                        anatomyVolume=p.anatomyVolume, t1Volume=p.t1Volume)
-            session = self.logic.openSession(self.logic.ratingsFolder(p), p.caseId, p.raterName, p.scoreTable,
+            if (not p.scoreTable or p.scoreTable.GetNumberOfRows() == 0) and p.susceptibilityVolume:
+                p.scoreTable = p.scoreTable or self.logic.newScoreTable(p.susceptibilityVolume)
+                self._score()
+            session = self.logic.openSession(self.ratingsFolder(p), p.caseId, p.raterName, p.scoreTable,
                                              task=p.task, blinded=p.blinded, lesionsNode=p.lesions)
-            self.logic.showReadingLayout(p.susceptibilityVolume, p.flairVolume, p.lesions, p.imageKind)
+            self.showReadingLayout(p.susceptibilityVolume, p.flairVolume, p.lesions, p.imageKind)
             self._fillLesionList()
             self._goTo(session.next_unrated() or (session.order[0] if session.order else None))
+
+    @staticmethod
+    def ratingsFolder(parameterNode) -> pathlib.Path:
+        """The chosen ratings folder, or ``<default scene folder>/MSPathobiology-ratings``."""
+        folder = parameterNode.ratingsFolder
+        if str(folder) in ("", "."):
+            folder = pathlib.Path(slicer.app.defaultScenePath) / "MSPathobiology-ratings"
+        return pathlib.Path(folder)
 
     def _fillLesionList(self):
         self.ui.lesionListWidget.clear()
@@ -279,6 +262,7 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
         reading = session is not None
         for name in ("previousButton", "nextButton", "nextUnratedButton", "rating1Button", "rating2Button", "rating3Button"):
             getattr(self.ui, name).enabled = reading and self._currentLesion is not None
+        self.ui.undoRatingButton.enabled = reading and self.logic.canUndo()
         if not reading:
             self.ui.readingProgressBar.setRange(0, 1)
             self.ui.readingProgressBar.setValue(0)
@@ -299,10 +283,13 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
             self.ui.currentLesionLabel.text = _("All {total} lesions rated.").format(total=total)
 
     def _goTo(self, lesionId):
+        """Make ``lesionId`` the current lesion: centred (and zoomed) in every view."""
+        from MSPathobiologyLib import views
+
         self._currentLesion = lesionId
         if lesionId is not None:
             p = self._parameterNode
-            self.logic.centerOnLesion(lesionId, zoom=p.zoomOnLesion)
+            views.centerOn(self.logic.centroid(lesionId), self.logic.fieldOfView(lesionId) if p.zoomOnLesion else None)
             self.ui.lesionListWidget.setCurrentRow(self.logic.session.order.index(lesionId))
             rating = self.logic.session.rating(lesionId)
             self.ui.commentLineEdit.text = rating["comment"] if rating else ""
@@ -330,6 +317,10 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
     def onLesionListDoubleClicked(self, item):
         self._goTo(int(item.data(qt.Qt.UserRole)))
 
+    def _refreshItem(self, lesionId):
+        row = self.logic.session.order.index(lesionId)
+        self.ui.lesionListWidget.item(row).setText(self._lesionItemText(lesionId))
+
     def onRate(self, index: int):
         session = self.logic.session
         if session is None or self._currentLesion is None:
@@ -338,9 +329,9 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
             p = self._parameterNode
             label = TASK_LABELS[p.task][index][0]
             reason = self.ui.reasonComboBox.currentText if (p.task == "cvs" and label == "excluded") else None
-            session.rate(self._currentLesion, label, confidence=p.confidence, comment=self.ui.commentLineEdit.text, reason=reason)
-            row = session.order.index(self._currentLesion)
-            self.ui.lesionListWidget.item(row).setText(self._lesionItemText(self._currentLesion))
+            self.logic.rate(self._currentLesion, label, confidence=p.confidence, comment=self.ui.commentLineEdit.text,
+                            reason=reason)
+            self._refreshItem(self._currentLesion)
             self.ui.commentLineEdit.text = ""
             if p.autoAdvance:
                 following = session.next_unrated(after=self._currentLesion)
@@ -348,9 +339,42 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
             else:
                 self._updateReadingState()
 
+    def onUndo(self):
+        with slicer.util.tryWithErrorDisplay(_("Failed to undo the rating.")):
+            lesionId = self.logic.undoLastRating()
+            if lesionId is not None:
+                self._refreshItem(lesionId)
+                self._goTo(lesionId)
+
     def onWindowPreset(self):
         p = self._parameterNode
-        self.logic.applyWindowPreset(p.susceptibilityVolume, p.imageKind)
+        self.applyWindowPreset(p.susceptibilityVolume, p.imageKind)
+
+    @staticmethod
+    def applyWindowPreset(volumeNode, kind: str):
+        from MSPathobiologyLib import defaults, views
+
+        if kind == "phase":
+            views.setWindowLevel(volumeNode, defaults.PHASE_WINDOW_RAD, defaults.PHASE_LEVEL_RAD)
+        else:
+            views.setWindowLevel(volumeNode, defaults.QSM_WINDOW_PPB, defaults.QSM_LEVEL_PPB)
+
+    @classmethod
+    def showReadingLayout(cls, susceptibilityVolume, flairVolume, lesionsNode=None, kind="qsm"):
+        """QSM/phase (left) and FLAIR (right), linked axial views, with the window preset; lesion outlines."""
+        from MSPathobiologyLib import views
+
+        if susceptibilityVolume is None and flairVolume is None:
+            return
+        views.showSideBySide(susceptibilityVolume or flairVolume, flairVolume or susceptibilityVolume)
+        if susceptibilityVolume is not None:
+            cls.applyWindowPreset(susceptibilityVolume, kind)
+        if lesionsNode is not None and lesionsNode.IsA("vtkMRMLSegmentationNode"):
+            if lesionsNode.GetDisplayNode() is None:
+                lesionsNode.CreateDefaultDisplayNodes()
+            display = lesionsNode.GetDisplayNode()
+            display.SetVisibility(True)
+            display.SetVisibility2DFill(False)  # outlines only: the rim must stay visible
 
 
 #
@@ -359,61 +383,43 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
 
 
 class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
-    """Wiring between MRML nodes and ``mspathobiology.rims`` (scoring, ratings store)."""
+    """Wiring between MRML nodes and ``mspathobiology.rims`` (``analyse`` for scoring, the ratings
+    store for reading). No GUI calls."""
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
         self.session = None
         self._rows = {}
+        self._undo = []  # (lesion id, rating before) of this session's ratings, last at the end
 
     def getParameterNode(self):
         return MSRimLesionsParameterNode(super().getParameterNode())
 
     @staticmethod
-    def lesionImage(lesionsNode, referenceVolumeNode):
-        """Lesion label image on the reference volume's grid (segmentations exported, labelmaps resampled)."""
-        from mspathobiology.geometry import resample_label, same_geometry
-        from MSPathobiologyLib.nodes import imageFromNode
+    def newScoreTable(mapVolume):
+        from MSPathobiologyLib.nodes import outputNode
 
-        image = imageFromNode(lesionsNode, referenceVolumeNode)
-        if referenceVolumeNode is not None:
-            reference = imageFromNode(referenceVolumeNode)
-            if not same_geometry(image, reference):
-                image = resample_label(image, reference)
-        return image
+        return outputNode("vtkMRMLTableNode", "Rim scores", mapVolume, OUTPUT_FOLDER)
 
     def scoreRims(self, lesionsNode, imageVolumeNode, kind="qsm", phaseSign=RIM_DEFAULTS.DEFAULT_PHASE_SIGN,
-                  t1PostVolume=None, t2starVolume=None, tableNode=None, anatomyVolume=None, t1Volume=None) -> list:
-        """Rim scores (``mspathobiology.rims.scoring.score_rim_images``) plus CVS columns
-        (``mspathobiology.rims.cvs.central_vein_sign_images``) when T2* is given; fills ``tableNode``.
+                  tableNode=None, **inputs) -> list:
+        """Rim scores and, with T2*, central-vein-sign columns: ``mspathobiology.rims.analyse`` on the
+        nodes' images (lesions and label inputs put on the QSM/phase grid); fills ``tableNode``.
 
-        With ``anatomyVolume`` (aseg) the rim is compared with white matter only
-        (``mspathobiology.rims.white_matter_mask``); with ``t1Volume`` enhancement is judged from the
-        post/pre-contrast gain rather than from T1 post alone."""
+        ``inputs``: optional nodes ``t1PostVolume``, ``t1Volume`` (pre-contrast), ``t2starVolume``,
+        ``anatomyVolume`` (aseg: the rim is compared with white matter), ``flairVolume``."""
         import mspathobiology_mrml as bridge
-        from mspathobiology.rims.scoring import score_rim_images
-        from MSPathobiologyLib.nodes import imageFromNode
+        from mspathobiology import rims
+        from MSPathobiologyLib.nodes import imageFromNode, imagesFromNodes
 
         if lesionsNode is None or imageVolumeNode is None:
             raise ValueError(_("Select the lesions and a QSM or phase volume."))
-        lesions = self.lesionImage(lesionsNode, imageVolumeNode)
-        from mspathobiology.rims import white_matter_mask
-
-        t1post = imageFromNode(t1PostVolume) if t1PostVolume is not None else None
-        t1 = imageFromNode(t1Volume) if t1Volume is not None else None
-        tissue = None
-        if anatomyVolume is not None:
-            tissue = white_matter_mask(self.lesionImage(anatomyVolume, imageVolumeNode), lesions)
-        rows = score_rim_images(lesions, imageFromNode(imageVolumeNode), kind=kind, phase_sign=phaseSign,
-                                t1post=t1post, t1=t1, tissue_mask=tissue)
-        if t2starVolume is not None:
-            from mspathobiology.rims.cvs import central_vein_sign_images
-
-            cvs = {r["id"]: r for r in central_vein_sign_images(self.lesionImage(lesionsNode, t2starVolume),
-                                                                 imageFromNode(t2starVolume))}
-            for row in rows:
-                extra = cvs.get(row["id"], {})
-                row.update({k: v for k, v in extra.items() if k != "id" and k not in row})
+        mapImage = imageFromNode(imageVolumeNode)
+        images = imagesFromNodes({"lesions": lesionsNode, **{INPUT_KEYS[f]: n for f, n in inputs.items()
+                                                             if f in INPUT_KEYS}}, imageVolumeNode, onGridOf=mapImage)
+        images[kind] = mapImage
+        result = rims.analyse(images, phase_sign=phaseSign)
+        rows = list(result.rows)
         if tableNode is not None:
             bridge.rows_to_table(slicer.mrmlScene, rows, tableNode.GetName(), node=tableNode)
         self._rows = {int(r["id"]): r for r in rows}
@@ -424,14 +430,6 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
 
         self._rows = {int(r["id"]): r for r in bridge.table_to_rows(tableNode)} if tableNode is not None else {}
         return self._rows
-
-    @staticmethod
-    def ratingsFolder(parameterNode) -> pathlib.Path:
-        """The chosen ratings folder, or ``<default scene folder>/MSPathobiology-ratings``."""
-        folder = parameterNode.ratingsFolder
-        if str(folder) in ("", "."):
-            folder = pathlib.Path(slicer.app.defaultScenePath) / "MSPathobiology-ratings"
-        return pathlib.Path(folder)
 
     def openSession(self, folder, caseId: str, rater: str, scoreTableNode=None, task="prl", blinded=False, lesionsNode=None):
         """Open (create or resume) this rater's ratings file for the case (``mspathobiology.rims.ratings.RatingSession``).
@@ -451,10 +449,12 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
         return self.session
 
     def _lesionsFromNode(self, lesionsNode) -> list:
-        from mspathobiology.rims.scoring import lesion_geometry
         import SimpleITK as sitk
 
-        image = self.lesionImage(lesionsNode, None)
+        from mspathobiology.rims.scoring import lesion_geometry
+        from MSPathobiologyLib.nodes import imageFromNode
+
+        image = imageFromNode(lesionsNode)
         geometry = lesion_geometry(sitk.GetArrayViewFromImage(image), image)
         rows = [{"id": lesionId, "volume_mm3": vol, "radius_mm": radius,
                  "centroid_r": float(ras[0]), "centroid_a": float(ras[1]), "centroid_s": float(ras[2])}
@@ -466,44 +466,66 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
         if self.session is not None:
             self.session.close()
             self.session = None
+        self._undo = []
 
-    def centerOnLesion(self, lesionId: int, zoom: bool = True):
-        """Centre (and zoom) every slice view on a lesion's centroid (RAS mm)."""
-        from MSPathobiologyLib import defaults, views
+    def rate(self, lesionId: int, label: str, **details) -> dict:
+        """Rate a lesion in the open session (saved at once); remembered for :meth:`undoLastRating`."""
+        before = self.session.rating(lesionId)
+        row = self.session.rate(lesionId, label, **details)
+        self._undo.append((int(lesionId), before))
+        return row
 
+    def canUndo(self) -> bool:
+        return self.session is not None and bool(self._undo)
+
+    def undoLastRating(self):
+        """Take back the last rating of this session: the lesion gets its earlier rating back, or none.
+        Returns the lesion id (None when there is nothing to undo)."""
+        if not self.canUndo():
+            return None
+        lesionId, before = self._undo.pop()
+        if before is None:
+            self.session.remove(lesionId)
+        else:
+            self.session.rate(lesionId, before["label"], confidence=before.get("confidence"),
+                              comment=before.get("comment", ""), reason=before.get("reason") or None)
+        return lesionId
+
+    def centroid(self, lesionId: int) -> tuple:
+        """A lesion's centroid (RAS mm), from the scores or the lesion labels."""
         row = self._rows.get(int(lesionId))
         if row is None:
             raise ValueError(f"lesion {lesionId} has no centroid (score the rims first)")
-        fov = None
-        if zoom:
-            diameter = 2.0 * float(row.get("radius_mm") or 0.0)
-            fov = max(defaults.LESION_VIEW_MIN_FOV_MM, defaults.LESION_VIEW_FOV_PER_LONG_AXIS * diameter)
-        views.centerOn((row["centroid_r"], row["centroid_a"], row["centroid_s"]), fov)
+        return float(row["centroid_r"]), float(row["centroid_a"]), float(row["centroid_s"])
 
-    @staticmethod
-    def applyWindowPreset(volumeNode, kind: str):
-        from MSPathobiologyLib import defaults, views
+    def fieldOfView(self, lesionId: int) -> float:
+        """Field of view (mm) that shows the lesion with a margin of white matter around it."""
+        from MSPathobiologyLib import defaults
 
-        if kind == "phase":
-            views.setWindowLevel(volumeNode, defaults.PHASE_WINDOW_RAD, defaults.PHASE_LEVEL_RAD)
-        else:
-            views.setWindowLevel(volumeNode, defaults.QSM_WINDOW_PPB, defaults.QSM_LEVEL_PPB)
+        diameter = 2.0 * float(self._rows.get(int(lesionId), {}).get("radius_mm") or 0.0)
+        return max(defaults.LESION_VIEW_MIN_FOV_MM, defaults.LESION_VIEW_FOV_PER_LONG_AXIS * diameter)
 
-    def showReadingLayout(self, susceptibilityVolume, flairVolume, lesionsNode=None, kind="qsm"):
-        """QSM/phase (left) and FLAIR (right), linked axial views, with the window preset."""
-        from MSPathobiologyLib import views
 
-        if susceptibilityVolume is None and flairVolume is None:
-            return
-        views.showSideBySide(susceptibilityVolume or flairVolume, flairVolume or susceptibilityVolume)
-        if susceptibilityVolume is not None:
-            self.applyWindowPreset(susceptibilityVolume, kind)
-        if lesionsNode is not None and lesionsNode.IsA("vtkMRMLSegmentationNode"):
-            if lesionsNode.GetDisplayNode() is None:
-                lesionsNode.CreateDefaultDisplayNodes()
-            display = lesionsNode.GetDisplayNode()
-            display.SetVisibility(True)
-            display.SetVisibility2DFill(False)  # outlines only: the rim must stay visible
+#
+# Case review: what MS Rim Lesions loads and saves for a case (MSPathobiologyLib.cases)
+#
+
+
+def _configure(p, case, nodes, context) -> None:
+    p.imageKind = "qsm" if nodes.get("qsm") is not None else "phase"
+    p.raterName = "".join(ch for ch in context["reader"] if ch.isalnum())
+    p.caseId = case.id
+    p.ratingsFolder = context["caseFolder"]
+
+
+cases.register(cases.CaseParticipant(
+    module="MSRimLesions",
+    parameterNode=lambda: MSRimLesionsLogic().getParameterNode(),
+    inputs={"lesions": "lesions", "susceptibilityVolume": ("qsm", "phase"), "flairVolume": "flair",
+            "t1PostVolume": "t1post", "t2starVolume": "t2star", "anatomyVolume": "anatomy", "t1Volume": "t1"},
+    outputs=(cases.CaseFile("scoreTable", "rim_scores", "rimscores", "stats", ".tsv", "table"),),
+    configure=_configure,
+))
 
 
 #
@@ -525,37 +547,41 @@ class MSRimLesionsTest(ScriptedLoadableModuleTest):
         import tempfile
 
         import mspathobiology_mrml as bridge
-        from mspathobiology.phantom import generate_subject
+        from MSPathobiologyLib import selftest_data, views
 
         self.delayDisplay("Generating the small phantom")
-        session = generate_subject(seed=0, small=True, sessions=1).sessions[0]
+        data = selftest_data.rims_data()
         scene = slicer.mrmlScene
-        qsm = bridge.image_to_volume(scene, session.images["qsm"], "QSM")
-        flair = bridge.image_to_volume(scene, session.images["flair"], "FLAIR")
-        lesions = bridge.label_image_to_segmentation(scene, session.lesions, name="Lesions", reference_volume_node=qsm)
-        anatomy = bridge.image_to_volume(scene, session.anatomy, "aseg", labelmap=True)
-        table = scene.AddNewNodeByClass("vtkMRMLTableNode", "Rim scores")
+        qsm = bridge.image_to_volume(scene, data["qsm"], "QSM")
+        flair = bridge.image_to_volume(scene, data["flair"], "FLAIR")
+        lesions = bridge.label_image_to_segmentation(scene, data["lesions"], name="Lesions", reference_volume_node=qsm)
+        anatomy = bridge.image_to_volume(scene, data["anatomy"], "aseg", labelmap=True)
 
         logic = MSRimLesionsLogic()
+        table = logic.newScoreTable(qsm)
         rows = logic.scoreRims(lesions, qsm, "qsm", tableNode=table, anatomyVolume=anatomy)
-        truth = {les["id"]: les for les in session.truth["lesions"]}
-        self.assertEqual(len(rows), len(truth))
+        self.assertEqual(len(rows), len(data["rim_class"]))
         self.assertEqual(table.GetNumberOfRows(), len(rows))
-        rimLesions = {i for i, les in truth.items() if les["rim_class"] in ("full", "two_thirds")}
+        rimLesions = {i for i, rim in data["rim_class"].items() if rim in ("full", "two_thirds")}
         candidates = {r["id"] for r in rows if r["prl_candidate"]}
         self.assertTrue(candidates, "no PRL candidate found on the phantom")
         self.assertLessEqual(candidates, rimLesions)  # no rim-free or partial-rim lesion is a candidate
 
-        self.delayDisplay("Rating two lesions, then resuming")
+        self.delayDisplay("Rating two lesions, undoing one, then resuming")
         folder = tempfile.mkdtemp()
         first = logic.openSession(folder, "sub-01_ses-01", "tester", table)
         self.assertEqual(first.order[0], max(rows, key=lambda r: r["rim_score"])["id"])
-        logic.showReadingLayout(qsm, flair, lesions)
+        MSRimLesionsWidget.showReadingLayout(qsm, flair, lesions)
         rated = [first.next_unrated()]
-        first.rate(rated[0], "PRL", confidence=4)
+        logic.rate(rated[0], "PRL", confidence=4)
         rated.append(first.next_unrated())
-        first.rate(rated[1], "not_PRL", confidence=3)
-        logic.centerOnLesion(rated[1])
+        logic.rate(rated[1], "not_PRL", confidence=3)
+        logic.rate(rated[1], "indeterminate", confidence=2)
+        self.assertEqual(logic.undoLastRating(), rated[1])
+        self.assertEqual(first.rating(rated[1])["label"], "not_PRL")  # the earlier rating is back
+        views.centerOn(logic.centroid(rated[1]), logic.fieldOfView(rated[1]))
+        red = slicer.app.layoutManager().sliceWidget("Red").mrmlSliceNode()
+        self.assertAlmostEqual(red.GetFieldOfView()[0], logic.fieldOfView(rated[1]), delta=0.01)
         logic.closeSession()
         resumed = logic.openSession(folder, "sub-01_ses-01", "tester", table)
         self.assertEqual(resumed.progress(), (2, len(rows)))

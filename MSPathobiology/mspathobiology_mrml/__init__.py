@@ -8,18 +8,20 @@ scene with :func:`new_scene`.
 
 - volumes: :func:`volume_to_image`, :func:`image_to_volume`, :func:`labelmap_node_to_image`
 - segmentations: :func:`label_image_to_segmentation`, :func:`segmentation_to_label_image`
+- subject hierarchy: outputs under their input's patient and study (:mod:`mspathobiology_mrml.hierarchy`)
 - lesion segmentations with stable segment IDs ``lesion_<id>`` and the relabel after edits:
   :mod:`mspathobiology_mrml.lesion_segments`
 - tables: :func:`rows_to_table`, :func:`table_to_rows`
 - markups: :func:`points_to_markups`, :func:`markups_to_points`
 - files: :func:`save_node`, :func:`load_volume`, :func:`load_segmentation`, :func:`load_table`,
   :func:`load_markups`
-- run-time Python requirements of the extension: :func:`requirements_path`, :func:`ensure_requirements`
+- run-time Python requirements of the extension: :func:`requirements_path` (installed inside Slicer by
+  ``MSPathobiologyLib.dependencies``)
 """
 
 from pathlib import Path
 
-from . import lesion_segments
+from . import hierarchy, lesion_segments
 from .markups import markups_to_points, points_to_markups
 from .scene import application_logic, module_logic, new_scene, release_scene
 from .segmentations import label_image_to_segmentation, segment_table, segmentation_to_label_image
@@ -28,8 +30,8 @@ from .table_nodes import rows_to_table, table_to_rows
 from .volumes import image_to_volume, labelmap_node_to_image, volume_to_image
 
 __all__ = [
-    "application_logic", "ensure_requirements", "image_to_volume", "label_image_to_segmentation",
-    "labelmap_node_to_image", "lesion_segments", "load_markups", "load_segmentation", "load_table", "load_volume",
+    "application_logic", "image_to_volume", "label_image_to_segmentation",
+    "hierarchy", "labelmap_node_to_image", "lesion_segments", "load_markups", "load_segmentation", "load_table", "load_volume",
     "markups_to_points", "module_logic", "new_scene", "node_name_from_path", "points_to_markups",
     "release_scene", "requirements_path", "rows_to_table", "save_node", "segment_table",
     "segmentation_to_label_image", "table_to_rows", "volume_to_image",
@@ -39,14 +41,3 @@ __all__ = [
 def requirements_path() -> Path:
     """The extension's ``requirements.txt``: Python packages the logic layer needs that Slicer does not bundle."""
     return Path(__file__).resolve().parent / "requirements.txt"
-
-
-def ensure_requirements(requester: str = "MSPathobiology") -> None:
-    """Inside Slicer, install missing run-time requirements with ``slicer.packaging.pip_ensure`` (asks the user).
-
-    Call it where the packages are first needed (e.g. on Apply), not at module load.
-    """
-    import slicer.packaging  # only in the Slicer application
-
-    requirements = slicer.packaging.load_requirements(str(requirements_path()))
-    slicer.packaging.pip_ensure(requirements, requester=requester)

@@ -47,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION_DIR = ROOT / "MSPathobiology"
 EXPECTED_MODULES = ("MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks", "MSCaseReview")
-PURE_PYTHON_PACKAGES = ("mspathobiology", "mspathobiology_mrml")
+PURE_PYTHON_PACKAGES = ("mspathobiology", "mspathobiology_mrml", "MSPathobiologyLib")
 EXTENSION_NAME = "MSPathobiology"
 
 #: Files never listed in CMake: build and editor by-products.
@@ -62,6 +62,12 @@ INDEX_REQUIRED = {"$schema", "category", "scm_url"}
 INDEX_SCHEMA_URL = re.compile(
     r"^https://raw\.githubusercontent\.com/Slicer/Slicer/main/Schemas/"
     r"slicer-extension-catalog-entry-schema-v1\.0\.\d+\.json#?$")
+
+#: Calls in a module's Python that give the root widget of its .ui the scene: Slicer's own, or the shared
+#: ``MSPathobiologyLib.widgets.loadModuleUi`` (which calls ``uiWidget.setMRMLScene(slicer.mrmlScene)``).
+SCENE_GIVERS = ("setMRMLScene(", "loadModuleUi(")
+#: Calls that load a module's .ui: ``slicer.util.loadUI`` or the shared ``loadModuleUi(self, "<name>")``.
+UI_LOADERS = ("loadUI(", "loadModuleUi(")
 
 #: ``childWidgetVariables`` walks QObject children: widgets, layouts, actions and button groups.
 UI_OBJECT_TAGS = ("widget", "layout", "action", "buttongroup")
@@ -82,9 +88,10 @@ def rel(path: Path) -> str:
 
 
 def module_dirs(extension_dir: Path = EXTENSION_DIR) -> list[Path]:
-    """The scripted-module folders: ``MSPathobiology/MS*/`` holding a ``CMakeLists.txt`` or a ``.py``."""
-    return sorted(p for p in Path(extension_dir).glob("MS*") if p.is_dir()
-                  and ((p / "CMakeLists.txt").exists() or any(p.glob("*.py"))))
+    """The scripted-module folders: ``MSPathobiology/MS*/`` holding a ``CMakeLists.txt`` or its module
+    file ``<folder>/<folder>.py`` (the shared library ``MSPathobiologyLib`` is a package, not a module)."""
+    return sorted(p for p in Path(extension_dir).glob("MS*") if p.is_dir() and p.name not in PURE_PYTHON_PACKAGES
+                  and ((p / "CMakeLists.txt").exists() or (p / f"{p.name}.py").exists()))
 
 
 def _ignored(path: Path, base: Path) -> bool:
@@ -296,7 +303,7 @@ def check_ui_scene(module_dir: Path) -> list[str]:
                 edges.setdefault((connection.findtext("sender") or "").strip(), set()).add(
                     (connection.findtext("receiver") or "").strip())
         has_scene, todo = set(), []
-        if classes.get(top.get("name"), "").startswith("qMRML") and "setMRMLScene(" in python:
+        if classes.get(top.get("name"), "").startswith("qMRML") and any(call in python for call in SCENE_GIVERS):
             has_scene.add(top.get("name"))
             todo.append(top.get("name"))
         elif any(c.startswith("qMRML") for c in classes.values()):
@@ -513,9 +520,9 @@ def check_module_classes(module_dir: Path) -> list[str]:
     if not wrappers:
         problems.append(f"{rel(path)}: no @parameterNodeWrapper class")
     text = path.read_text(encoding="utf-8")
-    if "loadUI(" not in text:
+    if not any(call in text for call in UI_LOADERS):
         problems.append(f"{rel(path)}: the widget does not load its .ui (slicer.util.loadUI)")
-    if f"UI/{name}.ui" not in text:
+    if f"UI/{name}.ui" not in text and f'loadModuleUi(self, "{name}")' not in text:
         problems.append(f"{rel(path)}: does not load Resources/UI/{name}.ui")
     if not (module_dir / "Resources" / "UI" / f"{name}.ui").exists():
         problems.append(f"{rel(module_dir)}: Resources/UI/{name}.ui is missing")
@@ -842,6 +849,7 @@ PACKAGE_CMAKE_HEADER = """#-----------------------------------------------------
 # The pure-Python packages the scripted modules import:
 #   mspathobiology       the logic layer (also the pip package and the command line)
 #   mspathobiology_mrml  the MRML bridge
+#   MSPathobiologyLib    the Slicer-side library the five modules share (widgets, case registry, ...)
 # They are copied, byte-compiled and installed into Slicer's scripted-modules library folder
 # (the folder slicerMacroBuildScriptedModule installs modules into, which is on sys.path), as
 # Slicer does for its own Python libraries (e.g. Modules/Loadable/Markups/MarkupsLib).

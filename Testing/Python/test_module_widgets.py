@@ -1,19 +1,78 @@
-"""The parameter-node lifecycle the five module widgets share (MSPathobiologyLib.widgets).
+"""What the five module widgets share (MSPathobiologyLib), outside the Slicer application.
 
-The GUI binding (``connectGui``) belongs to Slicer's parameterNodeWrapper, which the
+- A fresh Slicer 5.12 has numpy, SimpleITK, VTK and scipy only: the logic layer must import and
+  every module's self-test data must build there (a child interpreter that cannot import
+  nibabel, networkx, trx-python, matplotlib or dask proves it).
+- The parameter-node lifecycle of every widget. The GUI binding (``connectGui``) belongs to Slicer's parameterNodeWrapper, which the
 slicer-core wheel lacks; a vtkObject subclass records the calls instead. The observer
 handling is the real VTKObservationMixin of slicer-core.
 """
 
+import json
+import subprocess
 import sys
+import textwrap
 
 import vtk
 from slicer.util import VTKObservationMixin
 
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "MSPathobiology" / "MSLesions"))
+sys.path.insert(0, str(ROOT / "MSPathobiology"))
 from MSPathobiologyLib.widgets import BackgroundJobMixin, ParameterNodeGuiMixin  # noqa: E402
+
+#: What Slicer 5.12 does not bundle and the logic layer may import only where it is used.
+NOT_IN_SLICER = ("nibabel", "networkx", "trx", "matplotlib", "dask", "nilearn")
+
+FRESH_SLICER = textwrap.dedent("""
+    import importlib, importlib.abc, json, pkgutil, sys, tempfile
+    BLOCKED = set(sys.argv[1].split(","))
+
+    class NotInSlicer(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ModuleNotFoundError(f"No module named {name!r} (not bundled with Slicer)", name=name)
+
+    sys.meta_path.insert(0, NotInSlicer())
+    sys.path.insert(0, sys.argv[2])
+    import mspathobiology
+    packages = [m.name for m in pkgutil.walk_packages(mspathobiology.__path__, "mspathobiology.") if m.ispkg]
+    for name in ["mspathobiology_mrml", "mspathobiology.cli"] + packages:
+        importlib.import_module(name)
+    from MSPathobiologyLib import selftest_data
+    built = {}
+    for module, builder in selftest_data.BUILDERS.items():
+        data = builder(tempfile.mkdtemp()) if module == "MSCaseReview" else builder()
+        built[module] = sorted(data) if isinstance(data, dict) else str(type(data).__name__)
+    leaked = sorted(name for name in sys.modules if name.split(".")[0] in BLOCKED)
+    print(json.dumps({"packages": packages, "built": built, "leaked": leaked}))
+""")
+
+
+def run_fresh_slicer(blocked=NOT_IN_SLICER):
+    out = subprocess.run([sys.executable, "-c", FRESH_SLICER, ",".join(blocked), str(ROOT / "MSPathobiology")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-4000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_self_test_data_builds_with_only_what_slicer_bundles():
+    """The logic layer imports (every subpackage, the CLI, the bridge) and the phantom builds every
+    module's self-test data while nibabel, networkx, trx-python, matplotlib and dask cannot be imported."""
+    result = run_fresh_slicer()
+    assert {"mspathobiology.lesions", "mspathobiology.rims", "mspathobiology.atrophy", "mspathobiology.networks",
+            "mspathobiology.phantom", "mspathobiology.cohort"} <= set(result["packages"])
+    assert set(result["built"]) == {"MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks", "MSCaseReview"}
+    assert {"flair", "anatomy", "truth_lesions"} <= set(result["built"]["MSLesions"])
+    assert {"points", "offsets", "parcellation", "truth_connectome"} <= set(result["built"]["MSNetworks"])
+    assert result["leaked"] == []
+
+
+def test_the_import_blocker_bites():
+    """The same child fails when the code it runs imports a blocked package (here: SimpleITK)."""
+    out = subprocess.run([sys.executable, "-c", FRESH_SLICER, "SimpleITK", str(ROOT / "MSPathobiology")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "not bundled with Slicer" in out.stderr
 
 
 class RecordingParameterNode(vtk.vtkObject):

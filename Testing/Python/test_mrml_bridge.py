@@ -572,3 +572,26 @@ def test_lesion_segment_ids():
 
     assert ls.segment_id(7) == "lesion_7" and ls.lesion_id("lesion_7") == 7
     assert ls.lesion_id("Segment_1") is None and ls.lesion_id("lesion_x") is None
+
+
+def test_outputs_go_under_the_inputs_study(scene):
+    from mspathobiology_mrml import hierarchy
+
+    sh = hierarchy.subject_hierarchy(scene)
+    patient = sh.CreateSubjectItem(sh.GetSceneItemID(), "sub-01")
+    study = sh.CreateStudyItem(patient, "ses-01")
+    flair = bridge.image_to_volume(scene, sitk.Image([4, 4, 4], sitk.sitkFloat32), "FLAIR")
+    sh.CreateItem(study, flair)
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "Lesions")
+    table = scene.AddNewNodeByClass("vtkMRMLTableNode", "Lesion table")
+    folder = hierarchy.place_outputs(flair, [segmentation, table, None], "MS Lesions")
+    assert sh.GetItemName(folder) == "MS Lesions" and sh.GetItemParent(folder) == study
+    assert sh.GetItemParent(sh.GetItemByDataNode(segmentation)) == folder
+    assert sh.GetItemParent(sh.GetItemByDataNode(table)) == folder
+    assert hierarchy.place_outputs(flair, [table], "MS Lesions") == folder  # one folder, reused
+    assert hierarchy.study_of(segmentation) == study
+    loose = bridge.image_to_volume(scene, sitk.Image([4, 4, 4], sitk.sitkFloat32), "from NIfTI")
+    sh.CreateItem(sh.GetSceneItemID(), loose)
+    other = scene.AddNewNodeByClass("vtkMRMLTableNode", "other")
+    assert hierarchy.place_outputs(loose, [other]) == sh.GetSceneItemID()  # no study: next to the input
+    assert hierarchy.study_of(loose) is None

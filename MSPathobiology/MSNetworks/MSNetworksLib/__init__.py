@@ -1,2 +1,2 @@
-"""Geometry for MSNetworks' 3D display (pure numpy + VTK, no Slicer): streamline polydata,
-region centroids, connectome glyphs (spheres + tubes) and the matrix picture."""
+"""Display geometry for MSNetworks (pure numpy + VTK, no Slicer): the displayed subset of a
+tractogram, region centroids, connectome glyphs (spheres + tubes) and the matrix picture."""

@@ -1,4 +1,4 @@
-"""Connectome and tractogram geometry as vtkPolyData (RAS mm), vectorised with numpy.
+"""Connectome display geometry as vtkPolyData (RAS mm), vectorised with numpy.
 
 No Slicer import: these functions are tested with plain VTK outside the application.
 """
@@ -7,53 +7,25 @@ from __future__ import annotations
 
 import numpy as np
 import vtk
-from vtk.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray, vtk_to_numpy
+from vtk.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
 
 
-def streamlines_to_polydata(data, offsets, lengths=None, max_streamlines: int | None = None, seed: int = 0) -> vtk.vtkPolyData:
-    """Polyline polydata of streamlines given as flat points ``(P, 3)`` (RAS mm) and offsets.
+def display_subset(points, offsets, lengths, max_streamlines: int, seed: int = 0):
+    """A reproducible random subset of at most ``max_streamlines`` streamlines, for display.
 
-    With ``max_streamlines``, a reproducible random subset of that many is kept (for display).
-    Point data ``streamline`` holds each point's streamline index in the input.
+    Takes and returns flat arrays (points ``(P, 3)`` RAS mm, offsets, lengths); the conversion to
+    polydata is the logic layer's (``mspathobiology.networks.tractograms.streamlines_to_polydata``).
     """
-    data = np.asarray(data, dtype=np.float32)
     offsets = np.asarray(offsets, dtype=np.int64)
-    if lengths is None:
-        lengths = np.diff(np.append(offsets, len(data)))
     lengths = np.asarray(lengths, dtype=np.int64)
-    chosen = np.arange(len(offsets))
-    if max_streamlines is not None and len(offsets) > max_streamlines:
-        chosen = np.sort(np.random.default_rng(seed).choice(len(offsets), size=max_streamlines, replace=False))
-    sel_len = lengths[chosen]
-    total = int(sel_len.sum())
-    # index of every kept point in ``data``: offset of its streamline + position along it
-    starts = np.repeat(offsets[chosen], sel_len)
-    within = np.arange(total) - np.repeat(np.cumsum(sel_len) - sel_len, sel_len)
-    index = starts + within
-    points = vtk.vtkPoints()
-    points.SetData(numpy_to_vtk(np.ascontiguousarray(data[index]), deep=True))
-    cell_offsets = np.concatenate([[0], np.cumsum(sel_len)]).astype(np.int64)
-    cells = vtk.vtkCellArray()
-    cells.SetData(numpy_to_vtkIdTypeArray(cell_offsets, deep=True),
-                  numpy_to_vtkIdTypeArray(np.arange(total, dtype=np.int64), deep=True))
-    poly = vtk.vtkPolyData()
-    poly.SetPoints(points)
-    poly.SetLines(cells)
-    ids = numpy_to_vtk(np.repeat(chosen, sel_len).astype(np.int32), deep=True)
-    ids.SetName("streamline")
-    poly.GetPointData().AddArray(ids)
-    return poly
-
-
-def polydata_to_streamlines(poly: vtk.vtkPolyData):
-    """Flat points ``(P, 3)`` and offsets of the polylines of a polydata (points in line order)."""
-    lines = poly.GetLines()
-    if poly.GetPoints() is None or lines is None or lines.GetNumberOfCells() == 0:
-        return np.zeros((0, 3), dtype=np.float32), np.zeros(0, dtype=np.int64)
-    points = vtk_to_numpy(poly.GetPoints().GetData())
-    connectivity = vtk_to_numpy(lines.GetConnectivityArray()).astype(np.int64)
-    offsets = vtk_to_numpy(lines.GetOffsetsArray()).astype(np.int64)
-    return np.ascontiguousarray(points[connectivity], dtype=np.float32), offsets[:-1]
+    if len(offsets) <= max_streamlines:
+        return points, offsets, lengths
+    chosen = np.sort(np.random.default_rng(seed).choice(len(offsets), size=max_streamlines, replace=False))
+    kept = lengths[chosen]
+    starts = np.repeat(offsets[chosen], kept)
+    within = np.arange(int(kept.sum())) - np.repeat(np.cumsum(kept) - kept, kept)
+    new_offsets = np.concatenate([[0], np.cumsum(kept)[:-1]]).astype(np.int64)
+    return np.ascontiguousarray(np.asarray(points)[starts + within]), new_offsets, kept
 
 
 def region_centroids(labels_ijk: np.ndarray, affine: np.ndarray, values) -> np.ndarray:

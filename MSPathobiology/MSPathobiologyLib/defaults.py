@@ -34,3 +34,9 @@ EDGE_RADIUS_RANGE_MM = (0.2, 1.5)
 #: Edges weaker than this fraction of the strongest edge are not drawn (clutter only; the
 #: matrix and the tables keep every edge).
 EDGE_DISPLAY_MIN_FRACTION = 0.02
+
+#: After the last segment edit, wait this long (ms) before relabelling and updating the lesion
+#: table: long enough that a paint stroke or a run of erase clicks is one update, short enough
+#: that the table is current when the reader looks back at it (a relabel at 150 lesions takes
+#: well under 1 s, benchmarks/relabel_speed.py).
+TABLE_REFRESH_DELAY_MS = 1500

@@ -20,7 +20,8 @@ def sliceNodes():
 
 
 def centerOn(ras, fieldOfViewMm: float | None = None):
-    """Centre every slice view on ``ras`` (RAS mm); optionally zoom to ``fieldOfViewMm`` across.
+    """Centre every slice view on ``ras`` (RAS mm), optionally zoomed to ``fieldOfViewMm`` across,
+    and point every 3D view's camera at it.
 
     Uses the Markups logic's ``JumpSlicesToLocation`` (the same call as clicking a control point).
     """
@@ -31,6 +32,12 @@ def centerOn(ras, fieldOfViewMm: float | None = None):
             fx, fy, fz = sliceNode.GetFieldOfView()
             aspect = fy / fx if fx > 0 else 1.0
             sliceNode.SetFieldOfView(fieldOfViewMm, fieldOfViewMm * aspect, fz)
+    layoutManager = slicer.app.layoutManager()
+    for index in range(layoutManager.threeDViewCount if layoutManager is not None else 0):
+        viewNode = layoutManager.threeDWidget(index).mrmlViewNode()
+        camera = slicer.modules.cameras.logic().GetViewActiveCameraNode(viewNode)
+        if camera is not None:
+            camera.SetFocalPoint(r, a, s)
 
 
 def showVolumes(background=None, foreground=None, foregroundOpacity=None, fit=False):
@@ -85,10 +92,17 @@ def showSideBySide(leftVolume, rightVolume, label=None):
             composite.SetLabelVolumeID(label.GetID())
 
 
+def segmentEditor():
+    """The Segment Editor module's ``qMRMLSegmentEditorWidget`` (None without the module)."""
+    module = getattr(slicer.modules, "segmenteditor", None)
+    representation = module.widgetRepresentation() if module is not None else None
+    return representation.self().editor if representation is not None else None
+
+
 def openSegmentEditor(segmentationNode, sourceVolumeNode, segmentID: str | None = None):
     """Switch to the Segment Editor with this segmentation, source volume and (optional) segment."""
     slicer.util.selectModule("SegmentEditor")
-    editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
+    editor = segmentEditor()
     editor.setSegmentationNode(segmentationNode)
     if sourceVolumeNode is not None:
         editor.setSourceVolumeNode(sourceVolumeNode)

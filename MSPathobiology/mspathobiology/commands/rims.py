@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from ..arguments import input_file, mask_file, non_negative_float, output_folder, positive_float
 from ..defaults import rims as D
 
 NAME = "rims"
@@ -17,36 +18,36 @@ def _sign(text):
 
 
 def add_arguments(parser):
-    parser.add_argument("--lesions", required=True, help="lesion label image (voxel = lesion id)")
+    parser.add_argument("--lesions", required=True, type=mask_file, help="lesion label image (voxel = lesion id)")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--qsm", help="QSM / susceptibility map, ppb (paramagnetic positive)")
-    source.add_argument("--phase", help="unwrapped high-pass filtered phase, rad (inverted locally to susceptibility)")
-    source.add_argument("--swi", help="SWI magnitude (veins and rims dark)")
+    source.add_argument("--qsm", type=input_file, help="QSM / susceptibility map, ppb (paramagnetic positive)")
+    source.add_argument("--phase", type=input_file, help="unwrapped high-pass filtered phase, rad (inverted locally to susceptibility)")
+    source.add_argument("--swi", type=input_file, help="SWI magnitude (veins and rims dark)")
     parser.add_argument("--phase-sign", type=_sign, default=D.DEFAULT_PHASE_SIGN, choices=(1, -1),
                         metavar="{+1,-1}",
                         help="phase = SIGN * gamma * dB * TE, i.e. +1 if paramagnetic sources give positive "
                              f"phase (default {D.DEFAULT_PHASE_SIGN:+d}; vendors differ)")
-    parser.add_argument("--b0", type=float, dest="b0_tesla",
+    parser.add_argument("--b0", type=positive_float, dest="b0_tesla",
                         help=f"field strength of the phase, T (default: sidecar, else {D.DEFAULT_B0_TESLA:g})")
-    parser.add_argument("--te", type=float, dest="te_ms",
+    parser.add_argument("--te", type=positive_float, dest="te_ms",
                         help=f"echo time of the phase, ms (default: sidecar, else {D.DEFAULT_TE_MS:g})")
-    parser.add_argument("--flair", help="FLAIR (recorded; not needed for scoring)")
-    parser.add_argument("--t2star", help="T2* magnitude or SWI (veins dark): adds central vein sign columns")
-    parser.add_argument("--t1-post", dest="t1post", help="T1 post-contrast: enhancing lesions are not PRL candidates")
-    parser.add_argument("--t1", help="T1 pre-contrast: with --t1-post, enhancement is judged on the post/pre gain")
-    parser.add_argument("--lesion-table", help="lesion table whose 'enhancing' column marks enhancing lesions")
-    parser.add_argument("--anatomy", help="FreeSurfer aseg labelmap: rims are judged against white matter only "
+    parser.add_argument("--flair", type=input_file, help="FLAIR (recorded; not needed for scoring)")
+    parser.add_argument("--t2star", type=input_file, help="T2* magnitude or SWI (veins dark): adds central vein sign columns")
+    parser.add_argument("--t1-post", dest="t1post", type=input_file, help="T1 post-contrast: enhancing lesions are not PRL candidates")
+    parser.add_argument("--t1", type=input_file, help="T1 pre-contrast: with --t1-post, enhancement is judged on the post/pre gain")
+    parser.add_argument("--lesion-table", type=input_file, help="lesion table whose 'enhancing' column marks enhancing lesions")
+    parser.add_argument("--anatomy", type=input_file, help="FreeSurfer aseg labelmap: rims are judged against white matter only "
                                           "(recommended)")
-    parser.add_argument("--wm-mask", help="white-matter mask (instead of --anatomy)")
-    parser.add_argument("--brain-mask", help="brain mask (used when neither --anatomy nor --wm-mask is given)")
-    parser.add_argument("--band-inner-mm", type=float, default=D.EDGE_BAND_INNER_MM,
+    parser.add_argument("--wm-mask", type=mask_file, help="white-matter mask (instead of --anatomy)")
+    parser.add_argument("--brain-mask", type=mask_file, help="brain mask (used when neither --anatomy nor --wm-mask is given)")
+    parser.add_argument("--band-inner-mm", type=non_negative_float, default=D.EDGE_BAND_INNER_MM,
                         help=f"edge band depth inside the lesion, mm (default {D.EDGE_BAND_INNER_MM})")
-    parser.add_argument("--band-outer-mm", type=float, default=D.EDGE_BAND_OUTER_MM,
+    parser.add_argument("--band-outer-mm", type=non_negative_float, default=D.EDGE_BAND_OUTER_MM,
                         help=f"edge band width outside the lesion, mm (default {D.EDGE_BAND_OUTER_MM})")
     parser.add_argument("--resample-lesions", action="store_true",
                         help="resample the lesion labels onto the QSM/phase grid (nearest neighbour) "
                              "instead of refusing different grids")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", required=True, type=output_folder, help="output folder")
 
 
 def run(args) -> int:

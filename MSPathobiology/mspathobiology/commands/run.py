@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from ..arguments import input_path, output_folder, positive_int
+
 NAME = "run"
 HELP = ("Run every analysis the images of each case allow (lesions, lesion change, rims, atrophy, PBVC, network) "
         "over a BIDS dataset, a folder of case folders or a CSV/TSV case list; skip finished work; write cohort "
@@ -11,9 +13,9 @@ HELP = ("Run every analysis the images of each case allow (lesions, lesion chang
 def add_arguments(parser):
     from ..cohort.runner import GROUPS
 
-    parser.add_argument("dataset", help="BIDS dataset folder, folder of case folders, or CSV/TSV case list")
-    parser.add_argument("--out", help="derivatives folder (default: DATASET/derivatives/mspathobiology)")
-    parser.add_argument("--jobs", type=int, default=1,
+    parser.add_argument("dataset", type=input_path, help="BIDS dataset folder, folder of case folders, or CSV/TSV case list")
+    parser.add_argument("--out", type=output_folder, help="derivatives folder (default: DATASET/derivatives/mspathobiology)")
+    parser.add_argument("--jobs", type=positive_int, default=1,
                         help="cases run in parallel (processes; default 1); each job gets cores/jobs threads")
     groups = "; ".join(f"{g} = {', '.join(a)}" for g, a in GROUPS.items())
     parser.add_argument("--only", help=f"comma-separated groups or analyses to run ({groups}; or one analysis: "

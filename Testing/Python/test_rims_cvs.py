@@ -44,6 +44,22 @@ def test_confluent_lesions_are_excluded():
     assert [r["cvs_exclusion"] for r in rows] == ["confluent", "confluent", "small"]
 
 
+def test_confluent_lesions_found_after_automatic_labeling():
+    # two overlapping ellipsoids merge into ONE 26-connected label: their shape has two lobes
+    from mspathobiology.lesions.labeling import label_lesions
+    k, j, i = np.indices((20, 20, 50)).astype(float)
+    pair = (((k - 10) / 5) ** 2 + ((j - 10) / 5) ** 2 + ((i - 12) / 7) ** 2 <= 1) | \
+           (((k - 10) / 4.5) ** 2 + ((j - 10) / 4.5) ** 2 + ((i - 24) / 6) ** 2 <= 1)
+    single = ((k - 10) / 5) ** 2 + ((j - 10) / 5) ** 2 + ((i - 41) / 6) ** 2 <= 1
+    labels = label_lesions(pair | single)
+    assert len(np.unique(labels[labels > 0])) == 2
+    rows = {r["id"]: r for r in central_vein_sign(labels, np.zeros(labels.shape, np.float32), (1.0, 1.0, 1.0))}
+    pair_id, single_id = int(labels[10, 10, 12]), int(labels[10, 10, 41])
+    assert rows[pair_id]["cvs"] == "excluded" and rows[pair_id]["cvs_exclusion"] == "confluent"
+    assert "2 lobes" in rows[pair_id]["cvs_exclusion_detail"]
+    assert rows[single_id]["cvs"] == "CVS-" and rows[single_id]["cvs_exclusion_detail"] is None
+
+
 def test_subject_rules():
     rows = [{"cvs": c} for c in ["CVS+"] * 2 + ["CVS-"] * 3 + ["excluded"] * 4]
     s = cvs_subject_summary(rows)

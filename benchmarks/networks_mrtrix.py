@@ -64,22 +64,13 @@ def real_streamlines():
 
 
 def write_tck(path, blocks):
-    """Write a float32 little-endian .tck from an iterator of (points (P, 3), lengths) blocks."""
-    header = "mrtrix tracks\ndatatype: Float32LE\ncount: {count:010d}\nfile: . {offset:05d}\nEND\n"
-    offset = len(header.format(count=0, offset=0))
-    count = 0
-    with open(path, "wb") as handle:
-        handle.write(b"\0" * offset)
+    """Write a .tck from an iterator of (points (P, 3), lengths) blocks; return the streamline count."""
+    from mspathobiology.networks.tractograms import TckWriter
+
+    with TckWriter(path) as writer:
         for points, lengths in blocks:
-            rows = np.full((len(points) + len(lengths), 3), np.nan, dtype="<f4")
-            position = np.arange(len(points)) + np.repeat(np.arange(len(lengths)), lengths)
-            rows[position] = points
-            handle.write(rows.tobytes())
-            count += len(lengths)
-        handle.write(np.full(3, np.inf, dtype="<f4").tobytes())
-        handle.seek(0)
-        handle.write(header.format(count=count, offset=offset).encode())
-    return count
+            writer.append(points, lengths)
+    return writer.count
 
 
 def replicated(base, n, seed=0, block=50_000):

@@ -37,50 +37,75 @@ class StreamlineMeasures:
         return self.end_labels.shape[1]
 
 
+def _endpoint_coordinates(data, offsets, lengths, inverse):
+    """Continuous voxel index + 0.5 of the first then the last point of every streamline: float64 (3, 2n).
+
+    Per axis, x * l0 + y * l1 + z * l2 + shift with ``l = inv(affine)[:3, :3].T`` and
+    ``shift = inv(affine)[:3, 3] + 0.5``: the mapping of ``dipy.tracking.utils.connectivity_matrix``
+    (which truncates the result), written out so that no (n, 2, 3) product is formed.
+    """
+    n = len(offsets)
+    nonempty = lengths > 0
+    index = np.empty(2 * n, dtype=np.int64)
+    np.multiply(offsets, nonempty, out=index[:n])
+    np.multiply(offsets + lengths - 1, nonempty, out=index[n:])
+    points = data[index] if len(data) else np.zeros((2 * n, 3), np.float32)
+    lin = inverse[:3, :3].T
+    shift = inverse[:3, 3] + 0.5
+    out = np.empty((3, 2 * n))
+    x = points[:, 0].astype(np.float64)
+    y = points[:, 1].astype(np.float64)
+    z = points[:, 2].astype(np.float64)
+    for k in range(3):
+        np.multiply(x, lin[0, k], out=out[k])
+        out[k] += y * lin[1, k]
+        out[k] += z * lin[2, k]
+        out[k] += shift[k]
+    return out, np.concatenate([nonempty, nonempty])
+
+
+def _endpoint_flat_index(data, offsets, lengths, inverse, shape):
+    """``(flat index into a C-ordered [i, j, k] grid (2n,), inside (2n,))`` of the endpoint voxels, first ends then last."""
+    v, inside = _endpoint_coordinates(data, offsets, lengths, inverse)
+    for k in range(3):
+        inside &= v[k] >= -5e-7  # DIPY's tolerance below index 0 (it rounds the minimum to 6 decimals)
+        inside &= v[k] < shape[k]
+    v[:, ~inside] = 0
+    ijk = v.astype(np.intp)
+    flat = ijk[0] * (shape[1] * shape[2])
+    flat += ijk[1] * shape[2]
+    flat += ijk[2]
+    return flat, inside
+
+
 def endpoint_voxels(data, offsets, lengths, affine):
     """Nearest voxel (i, j, k) of the first and last point of each streamline, as DIPY rounds.
 
     Returns ``(ijk, inside)``: int array ``(2, n, 3)`` and bool ``(2, n)`` (False for empty
-    streamlines and points below index 0; the upper bound is checked by the caller, who
-    knows the grid). As ``dipy.tracking.utils.connectivity_matrix``, the endpoints are
-    stacked as an (n, 2, 3) array, mapped with ``np.dot`` by ``inv(affine)[:3, :3].T``,
-    shifted by ``inv(affine)[:3, 3] + 0.5`` and truncated, so that indices are bit-identical.
+    streamlines, non-finite points and points below index 0; the upper bound is checked by
+    the caller, who knows the grid). Indices are inv(affine) applied to the point, + 0.5,
+    truncated, as ``dipy.tracking.utils.connectivity_matrix``.
     """
     inverse = np.linalg.inv(np.asarray(affine, dtype=float))
-    lin_t = inverse[:3, :3].T.copy()
-    shift = inverse[:3, 3] + 0.5
+    v, inside = _endpoint_coordinates(data, offsets, lengths, inverse)
+    inside &= np.isfinite(v).all(axis=0)
+    for k in range(3):
+        inside &= v[k] >= -5e-7
+    v[:, ~inside] = -1
     n = len(offsets)
-    dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.float64
-    ends = np.empty((n, 2, 3), dtype=dtype)
-    nonempty = lengths > 0
-    if len(data):
-        ends[:, 0] = data[np.where(nonempty, offsets, 0)]
-        ends[:, 1] = data[np.where(nonempty, offsets + lengths - 1, 0)]
-    else:
-        ends[:] = 0
-    vox = np.dot(ends, lin_t)
-    vox += shift
-    vox = vox.transpose(1, 0, 2)
-    inside = np.empty((2, n), dtype=bool)
-    np.logical_and(vox[..., 0] >= -5e-7, vox[..., 1] >= -5e-7, out=inside)
-    inside &= vox[..., 2] >= -5e-7
-    inside &= nonempty
-    np.logical_and(inside, np.isfinite(vox).all(axis=-1), out=inside)
-    return np.where(np.isfinite(vox), vox, -1).astype(np.intp), inside
+    return v.astype(np.intp).T.reshape(2, n, 3), inside.reshape(2, n)
 
 
-def end_labels_of(data, offsets, lengths, flat_labels, shape, affine):
-    """``(labels (2, n) int64, inside (2, n) bool)`` of both endpoints by end voxel (0 outside the grid)."""
-    ijk, inside = endpoint_voxels(data, offsets, lengths, affine)
-    for axis in range(3):
-        inside &= ijk[..., axis] < shape[axis]
-    flat_index = ijk[..., 0] * (shape[1] * shape[2])
-    flat_index += ijk[..., 1] * shape[2]
-    flat_index += ijk[..., 2]
-    flat_index[~inside] = 0
-    values = flat_labels[flat_index].astype(np.int64)
+def end_labels_of(data, offsets, lengths, flat_labels, shape, inverse):
+    """``(labels (2, n) int64, inside (2, n) bool)`` of both endpoints by end voxel (0 outside the grid).
+
+    ``inverse`` is the inverse of the grid's voxel -> RAS affine.
+    """
+    flat, inside = _endpoint_flat_index(data, offsets, lengths, inverse, shape)
+    values = flat_labels[flat].astype(np.int64)
     values[~inside] = 0
-    return values, inside
+    n = len(offsets)
+    return values.reshape(2, n), inside.reshape(2, n)
 
 
 class RadialSearch:
@@ -160,7 +185,7 @@ def measure_streamlines(tractogram, labels, affine, *, assignment: str = "end", 
     affine = np.asarray(affine, dtype=float)
     inverse = np.linalg.inv(affine)
     shape = labels.shape
-    flat_labels = labels.ravel()
+    flat_labels = labels.reshape(-1)
     radial = RadialSearch(labels, affine, radius_mm) if assignment == "radial" else None
     sampler = None
     if lesions is not None:
@@ -169,17 +194,13 @@ def measure_streamlines(tractogram, labels, affine, *, assignment: str = "end", 
         sampler = LesionSampler(lesions, affine, step_voxels)
     if scalar is not None:
         scalar = np.asarray(scalar, dtype=np.float64)
-    ends, outside_counts, lows, highs = [], 0, [], []
+    ends, outside_counts = [], 0
     length_parts, scalar_parts, hit_parts = [], [], []
     for chunk in tractogram.chunks(chunk_points):
-        values, inside = end_labels_of(chunk.points, chunk.offsets, chunk.lengths, flat_labels, shape, affine)
+        values, inside = end_labels_of(chunk.points, chunk.offsets, chunk.lengths, flat_labels, shape, inverse)
         outside_counts += int(inside.size - np.count_nonzero(inside))
-        nonempty = chunk.lengths > 0
-        if nonempty.any():
-            starts = np.asarray(chunk.points[chunk.offsets[nonempty]], dtype=np.float64)
-            lows.append(starts.min(axis=0))
-            highs.append(starts.max(axis=0))
         if radial is not None:
+            nonempty = chunk.lengths > 0
             todo = (values == 0) & nonempty
             if todo.any():
                 which, index = np.nonzero(todo)
@@ -198,7 +219,9 @@ def measure_streamlines(tractogram, labels, affine, *, assignment: str = "end", 
     n = end_labels.shape[1]
     fraction = outside_counts / (2 * n) if n else 0.0
     if refuse_outside and n and fraction > max_outside_fraction:
-        lo, hi = np.min(lows, axis=0), np.max(highs, axis=0)
+        starts = [np.asarray(c.points[c.offsets[c.lengths > 0]], dtype=np.float64) for c in tractogram.chunks()]
+        starts = np.concatenate([s for s in starts if len(s)])
+        lo, hi = starts.min(axis=0), starts.max(axis=0)
         corners = np.array([[i, j, k, 1] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1)
                             for k in (0, shape[2] - 1)], dtype=float) @ affine.T
         raise InputError(source, f"{100 * fraction:.1f}% of streamline endpoints lie outside the parcellation "

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..defaults.networks import CHUNK_POINTS, MAX_OUTSIDE_FRACTION, VTK_WRITE_SPACE
+from ..defaults.networks import CHUNK_POINTS, VTK_WRITE_SPACE
 from ..errors import InputError
 from ..geometry import LPS_TO_RAS
 
@@ -620,7 +620,10 @@ def write_tractogram(streamlines, path, affine=None, shape=None, space: str = VT
     os.close(fd)
     os.unlink(tmp)
     try:
-        if suffix in (".tck", ".trk", ".trx"):
+        if suffix == ".tck":
+            with TckWriter(tmp) as writer:
+                writer.append(data, lengths)
+        elif suffix in (".trk", ".trx"):
             _write_nibabel_or_trx(make_streamlines(data, offsets, lengths), tmp, suffix, affine, shape)
         else:
             _write_vtk(data, offsets, lengths, tmp, suffix, space.upper())
@@ -629,6 +632,49 @@ def write_tractogram(streamlines, path, affine=None, shape=None, space: str = VT
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+class TckWriter:
+    """Write a float32 little-endian MRtrix3 ``.tck`` block by block (vectorised; nothing held but one block).
+
+    ``with TckWriter(path) as w: w.append(points (P, 3) RAS mm, lengths)``; the header's
+    streamline count is filled in on close. Write to a temporary name and rename for atomicity
+    (:func:`write_tractogram` does).
+    """
+
+    _HEADER = "mrtrix tracks\ndatatype: Float32LE\ncount: {count:012d}\nfile: . {offset:05d}\nEND\n"
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.count = 0
+        self.offset = len(self._HEADER.format(count=0, offset=0))
+        self.handle = open(self.path, "wb")
+        self.handle.write(b"\0" * self.offset)
+
+    def append(self, points, lengths):
+        lengths = np.asarray(lengths, dtype=np.int64)
+        points = np.asarray(points)
+        rows = np.full((len(points) + len(lengths), 3), np.nan, dtype="<f4")
+        rows[np.arange(len(points)) + np.repeat(np.arange(len(lengths)), lengths)] = points
+        self.handle.write(rows.tobytes())
+        self.count += len(lengths)
+
+    def close(self):
+        self.handle.write(np.full(3, np.inf, dtype="<f4").tobytes())
+        self.handle.seek(0)
+        self.handle.write(self._HEADER.format(count=self.count, offset=self.offset).encode())
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            self.close()
+        else:
+            self.handle.close()
 
 
 def _reference_header(affine, shape):
@@ -648,9 +694,7 @@ def _write_nibabel_or_trx(streamlines, tmp, suffix, affine, shape):
     from nibabel.orientations import aff2axcodes
 
     tractogram = Tractogram(streamlines, affine_to_rasmm=np.eye(4))
-    if suffix == ".tck":
-        nib.streamlines.save(tractogram, tmp)
-    elif suffix == ".trk":
+    if suffix == ".trk":
         header = {Field.VOXEL_TO_RASMM: affine.astype(np.float32),
                   Field.DIMENSIONS: np.asarray(shape, dtype=np.int16),
                   Field.VOXEL_SIZES: np.linalg.norm(affine[:3, :3], axis=0).astype(np.float32),
@@ -688,65 +732,3 @@ def _write_vtk(data, offsets, lengths, tmp, suffix, space):
     writer.SetFileName(tmp)
     if not writer.Write():
         raise InputError(tmp, "VTK writer failed")
-
-
-# ----------------------------------------------------------------------------- checks
-
-def endpoint_voxels(data, offsets, lengths, affine):
-    """Nearest voxel (i, j, k) of the first and last point of each streamline, as DIPY rounds.
-
-    Returns ``(ijk, inside)``: int array ``(2, n, 3)`` and bool ``(2, n)`` (False for empty
-    streamlines and points below index 0; the upper bound is checked by the caller, who
-    knows the grid). As ``dipy.tracking.utils.connectivity_matrix``, the endpoints are
-    stacked as an (n, 2, 3) array, mapped with ``np.dot`` by ``inv(affine)[:3, :3].T``,
-    shifted by ``inv(affine)[:3, 3] + 0.5`` and truncated, so that indices are bit-identical.
-    """
-    inverse = np.linalg.inv(np.asarray(affine, dtype=float))
-    lin_t = inverse[:3, :3].T.copy()
-    shift = inverse[:3, 3] + 0.5
-    n = len(offsets)
-    dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.float64
-    ends = np.empty((n, 2, 3), dtype=dtype)
-    nonempty = lengths > 0
-    if len(data):
-        ends[:, 0] = data[np.where(nonempty, offsets, 0)]
-        ends[:, 1] = data[np.where(nonempty, offsets + lengths - 1, 0)]
-    else:
-        ends[:] = 0
-    vox = np.dot(ends, lin_t)
-    vox += shift
-    vox = vox.transpose(1, 0, 2)
-    inside = np.empty((2, n), dtype=bool)
-    np.logical_and(vox[..., 0] >= -5e-7, vox[..., 1] >= -5e-7, out=inside)
-    inside &= vox[..., 2] >= -5e-7
-    inside &= nonempty
-    return vox.astype(np.intp), inside
-
-
-def check_inside(streamlines, shape, affine, source: str = "tractogram",
-                 max_outside_fraction: float = MAX_OUTSIDE_FRACTION) -> float:
-    """Raise :class:`InputError` when the tractogram lies outside the image grid.
-
-    ``shape`` is the (i, j, k) grid size and ``affine`` its voxel -> RAS matrix. Returns the
-    fraction of streamline endpoints outside the grid; more than ``max_outside_fraction``
-    is refused (a different space or reference image, e.g. LPS read as RAS).
-    """
-    data, offsets, lengths = flat_arrays(streamlines, source)
-    if len(offsets) == 0:
-        raise InputError(source, "holds no streamlines")
-    ijk, inside = endpoint_voxels(data, offsets, lengths, affine)
-    for axis in range(3):
-        inside &= ijk[..., axis] < shape[axis]
-    fraction = 1.0 - inside.mean()
-    if fraction > max_outside_fraction:
-        lo = np.asarray(data[offsets]).min(axis=0)
-        hi = np.asarray(data[offsets]).max(axis=0)
-        corners = np.array([[i, j, k, 1] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1)
-                            for k in (0, shape[2] - 1)], dtype=float) @ np.asarray(affine, dtype=float).T
-        raise InputError(source, f"{100 * fraction:.1f}% of streamline endpoints lie outside the parcellation "
-                                 f"image (streamline starts span RAS {np.round(lo, 1).tolist()} to "
-                                 f"{np.round(hi, 1).tolist()} mm; the image spans "
-                                 f"{np.round(corners[:, :3].min(0), 1).tolist()} to "
-                                 f"{np.round(corners[:, :3].max(0), 1).tolist()} mm). The tractogram is in "
-                                 "another space or was made on another image (LPS vs RAS?)")
-    return float(fraction)

@@ -261,3 +261,131 @@ def test_polydata_in_memory_round_trip():
     back = polydata_to_streamlines(polydata)
     np.testing.assert_array_equal(back[0], [[4, 5, 6], [0, 0, 0], [1, 2, 3]])
     np.testing.assert_array_equal(back[1], [[1, 2, 3], [4, 5, 6]])
+
+
+# ----------------------------------------------------------------------------- streaming, analyse, MRtrix3
+
+def test_chunked_readers_equal_nibabel_and_do_not_depend_on_the_chunk(tmp_path):
+    import nibabel as nib
+    from nibabel.streamlines import Tractogram
+
+    from mspathobiology.networks import open_tractogram
+
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 40, 300)
+    lengths[7] = 500  # longer than a chunk
+    points = rng.uniform(-30, 30, (lengths.sum(), 3)).astype(np.float32)
+    streamlines = make_streamlines(points, np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    affine = np.diag([1.5, 1.25, 2.0, 1.0])
+    affine[:3, 3] = [-40, -35, -30]
+    tck = write_tractogram(streamlines, tmp_path / "t.tck")
+    trk = write_tractogram(streamlines, tmp_path / "t.trk", affine=affine, shape=(60, 60, 40))
+    # a .trk with per-point scalars and per-streamline properties (record stride 3 + 2, + 1)
+    with_extras = Tractogram(streamlines, affine_to_rasmm=np.eye(4),
+                             data_per_point={"s": [rng.random((n, 2)).astype(np.float32) for n in lengths]},
+                             data_per_streamline={"p": rng.random((len(lengths), 1)).astype(np.float32)})
+    header = nib.streamlines.TrkFile.create_empty_header()
+    header[nib.streamlines.Field.VOXEL_TO_RASMM] = affine
+    nib.streamlines.save(with_extras, str(tmp_path / "extras.trk"), header=header)
+    for path in (tck, trk, tmp_path / "extras.trk"):
+        reference = nib.streamlines.load(str(path)).streamlines
+        source = open_tractogram(path)
+        for chunk_points in (97, 1 << 20):
+            chunks = list(source.chunks(chunk_points))
+            assert sum(len(c) for c in chunks) == len(lengths)
+            assert [c.first for c in chunks] == list(np.cumsum([0] + [len(c) for c in chunks[:-1]]))
+            back = source.load() if chunk_points > 1000 else None
+            if back is not None:
+                assert_same(reference, back, atol=1e-4)
+        labels = (np.indices((60, 60, 40)).sum(axis=0) // 9).astype(np.int32)
+        a, _ = connectome(str(path), labels, affine, max_outside_fraction=1.0)
+        b, _ = connectome(reference, labels, affine, max_outside_fraction=1.0)
+        np.testing.assert_array_equal(a, b)
+
+
+def test_empty_tractogram_gives_an_empty_connectome_and_a_warning(case, tmp_path):
+    from mspathobiology.cli import main
+    from mspathobiology.networks import EmptyTractogramWarning
+
+    paths, *_ = case
+    empty = write_tractogram(make_streamlines(np.zeros((0, 3), np.float32), [], []), tmp_path / "empty.tck")
+    images = {"tractogram": empty, "parcellation": paths["parcellation"], "lesions": paths["lesions"]}
+    with pytest.warns(EmptyTractogramWarning, match="no streamlines"):
+        summary = run_case(images, tmp_path / "out")
+    matrix, rows = read_matrix(tmp_path / "out" / "connectome.csv")
+    assert len(rows) == summary["network_regions"] > 10 and not matrix.any()
+    assert summary["network_streamlines"] == 0 and summary["network_edges"] == 0
+    assert main(["network", "--tractogram", str(empty), "--parcellation", str(paths["parcellation"]),
+                 "--out", str(tmp_path / "cli")]) == 0
+
+
+def test_analyse_in_memory_equals_run_case(case, tmp_path):
+    import json
+
+    from mspathobiology.networks import analyse
+
+    paths, streamlines, labels, affine = case
+    images = {k: sitk.ReadImage(str(paths[k])) for k in ("parcellation", "lesions", "scalar")}
+    result = analyse(images, streamlines, weight="invlength")
+    assert result.lesioned is not None and result.lesioned.shape == result.matrix.shape
+    assert (result.lesioned <= result.matrix + 1e-12).all() and (result.lesioned < result.matrix).any()
+    for rows in (result.nodes, result.nodes_lesioned):
+        assert {"strength", "degree", "betweenness_weighted", "clustering_weighted"} <= set(rows[0])
+    assert sum(r["degree"] for r in result.nodes_lesioned) <= sum(r["degree"] for r in result.nodes)
+    assert result.disconnection["lesioned_streamlines"] == int(result.hit.sum()) > 0
+    assert result.settings["tractogram_space_source"] == "in memory, RAS mm"
+    run_case({**{k: paths[k] for k in ("parcellation", "lesions", "scalar")}, "tractogram": paths["tractogram"]},
+             tmp_path / "out", weight="invlength")
+    matrix, _ = read_matrix(tmp_path / "out" / "connectome_lesioned.csv")
+    np.testing.assert_allclose(matrix, result.lesioned, rtol=1e-4)  # .trk stores float32 voxmm
+    report = json.loads((tmp_path / "out" / "global.json").read_text())
+    assert report["settings"]["tractogram_space"] == "RAS" and "vox_to_ras" in report["settings"]["tractogram_space_source"]
+    table = read_table(tmp_path / "out" / "nodes.tsv")
+    assert "strength_lesioned" in table[0] and "global_efficiency_weighted" in report["lesioned_metrics"]
+    nodes, metrics = analyse(result.matrix, result.row_labels)  # the graph-measure form still works
+    assert metrics == result.metrics
+
+
+def test_weights_equal_mrtrix3_tck2connectome_and_tcksample(tmp_path):
+    """count, invlength, invnodevol and mean_scalar (tcksample -stat_tck mean) against MRtrix3 on a tiny case."""
+    import subprocess
+
+    rng = np.random.default_rng(5)
+    shape = (24, 20, 16)
+    k, j, i = np.indices(shape[::-1])
+    labels_kji = (1 + (i // 8) + 3 * (j // 10) + 6 * (k // 8)).astype(np.uint8)
+    affine_img = sitk.GetImageFromArray(labels_kji)
+    affine_img.SetSpacing((1.5, 1.25, 2.0))
+    affine_img.SetOrigin((-10.0, 5.0, -3.0))
+    sitk.WriteImage(affine_img, str(tmp_path / "nodes.nii.gz"))
+    scalar = sitk.GetImageFromArray(rng.random(shape[::-1]).astype(np.float32))
+    scalar.CopyInformation(affine_img)
+    sitk.WriteImage(scalar, str(tmp_path / "fa.nii.gz"))
+    affine = voxel_to_ras(affine_img)
+    n = 400
+    a, b = rng.uniform(0, np.array(shape) - 1, (2, n, 3))
+    counts = rng.integers(2, 30, n)
+    t = np.concatenate([np.sort(rng.random(c)) for c in counts])  # uneven spacing along each line
+    t[np.concatenate([[0], np.cumsum(counts)[:-1]])] = 0
+    t[np.cumsum(counts) - 1] = 1
+    owner = np.repeat(np.arange(n), counts)
+    ijk = a[owner] + t[:, None] * (b - a)[owner]
+    points = (ijk @ affine[:3, :3].T + affine[:3, 3]).astype(np.float32)
+    tck = write_tractogram(make_streamlines(points, np.concatenate([[0], np.cumsum(counts)[:-1]]), counts),
+                           tmp_path / "t.tck")
+    labels = labels_kji.transpose(2, 1, 0)
+    fa = sitk.GetArrayFromImage(scalar).transpose(2, 1, 0)
+    subprocess.run(["tcksample", "-quiet", "-stat_tck", "mean", str(tck), str(tmp_path / "fa.nii.gz"),
+                    str(tmp_path / "fa.txt")], check=True)
+    flags = {"count": [], "invlength": ["-scale_invlength"], "invnodevol": ["-scale_invnodevol"],
+             "mean_scalar": ["-scale_file", str(tmp_path / "fa.txt"), "-stat_edge", "mean"]}
+    for weight, extra in flags.items():
+        out = tmp_path / f"{weight}.csv"
+        subprocess.run(["tck2connectome", "-quiet", "-assignment_end_voxels", "-symmetric", "-zero_diagonal", *extra,
+                        str(tck), str(tmp_path / "nodes.nii.gz"), str(out)], check=True)
+        theirs = np.loadtxt(out, delimiter=",", comments="#")
+        ours, rows = connectome(tck, labels, affine, weight=weight, zero_diagonal=True,
+                                scalar=fa if weight == "mean_scalar" else None)
+        np.testing.assert_array_equal(rows, np.arange(1, len(theirs) + 1))
+        assert theirs.sum() > 0
+        np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=1e-7)

@@ -194,3 +194,23 @@ def test_session_from_rims_table(tmp_path):
     write_table([{"id": 3, "rim_score": 0.1}, {"id": 7, "rim_score": 0.8}], tmp_path / "rims.tsv")
     with RatingSession.from_rims_table(tmp_path, "sub-01", "eve", tmp_path / "rims.tsv") as s:
         assert s.order == [7, 3] and s.score(7) == 0.8
+
+
+def test_truncated_ratings_are_refused_for_agreement_and_repaired_on_resume(tmp_path):
+    with RatingSession(tmp_path, "c1", "alice", LESIONS) as session:
+        for lesion in (2, 4, 6):
+            session.rate(lesion, "PRL", confidence=4)
+    text = session.path.read_text()
+    assert read_ratings(session.path)[0] and json.loads(session.sidecar_path.read_text())["n_ratings"] == 3
+    lines = text.splitlines(keepends=True)
+    session.path.write_text("".join(lines[:-1]))  # cut at a row boundary: one rating silently gone
+    with pytest.raises(InputError, match="holds 2 ratings but its sidecar records 3"):
+        read_ratings(session.path)
+    session.path.write_text(text[:-9])  # cut inside the last row
+    with pytest.raises(InputError, match="truncated"):
+        read_ratings(session.path)
+    # a session killed between its two writes (sidecar saved, TSV not yet): resuming repairs the sidecar
+    session.path.write_text("".join(lines[:-1]))
+    with RatingSession(tmp_path, "c1", "alice") as again:
+        assert again.progress() == (2, 6)
+    assert len(read_ratings(session.path)[0]) == 2

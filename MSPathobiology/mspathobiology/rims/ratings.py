@@ -157,10 +157,13 @@ def validate_rating(task: str, label: str, confidence=None, reason=None) -> None
         raise InputError("reason", f"only excluded lesions take a reason (label {label!r})")
 
 
-def read_ratings(path) -> tuple[list[dict], dict]:
+def read_ratings(path, complete: bool = True) -> tuple[list[dict], dict]:
     """Read a ratings TSV and its sidecar (read-only). Returns (rows, sidecar).
 
-    Checks that every row names the sidecar's rater and case.
+    Checks that every row names the sidecar's rater and case and holds a valid rating.
+    With ``complete`` (for analysis) it also refuses a TSV that does not end with a line
+    break or holds another number of ratings than its sidecar records (``n_ratings``): the
+    file was cut short, or a session was killed between its two writes.
     """
     path = Path(path)
     if path.is_dir():
@@ -174,6 +177,18 @@ def read_ratings(path) -> tuple[list[dict], dict]:
         raise InputError(sidecar_path(path), "is not a ratings sidecar (wrong types of rater/case/tasks)")
     sidecar["rater"] = person_label(sidecar["rater"], "rater")
     rows = read_table(path, name="ratings", typed=False) if path.exists() else []
+    if complete and path.exists():
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 1))
+            if size and handle.read(1) != b"\n":
+                raise InputError(path, "is truncated (its last line is cut short); it was not written or copied "
+                                       "completely")
+        expected = sidecar.get("n_ratings")
+        if isinstance(expected, int) and expected != len(rows):
+            raise InputError(path, f"holds {len(rows)} ratings but its sidecar records {expected}: the file was cut "
+                                   "short or a session was killed mid-save; reopen the rating session to repair it")
     for n, row in enumerate(rows, start=2):
         missing = [c for c in ("case", "lesion_id", "rater", "task", "label") if c not in row]
         if missing:
@@ -301,13 +316,15 @@ class RatingSession:
 
     def _load_or_create(self, lesions, order, seed, score_key, show_scores):
         if self.sidecar_path.exists():
-            rows, sidecar = read_ratings(self.path)
+            rows, sidecar = read_ratings(self.path, complete=False)
             if sidecar["rater"] != self.rater:
                 raise InputError(self.sidecar_path, f"belongs to rater {sidecar['rater']!r}; "
                                                     f"rater {self.rater!r} may not write it")
             if sidecar["case"] != self.case:
                 raise InputError(self.sidecar_path, f"is for case {sidecar['case']!r}, not {self.case!r}")
             self.sidecar, self._rows = sidecar, rows
+            if not self.read_only and sidecar.get("n_ratings", len(rows)) != len(rows):
+                self._save(None)  # killed between the sidecar and the TSV write: the TSV is the record
         else:
             if self.path.exists():
                 raise InputError(self.path, "exists without its JSON sidecar; refusing to overwrite it")
@@ -432,7 +449,7 @@ class RatingSession:
         rows on disk, write sidecar then TSV, and keep as state what was read back."""
         if self.read_only:
             raise ReadOnlyError(self.path, self.read_only_reason)
-        rows = read_ratings(self.path)[0] if self.path.exists() and self.sidecar_path.exists() else []
+        rows = read_ratings(self.path, complete=False)[0] if self.path.exists() and self.sidecar_path.exists() else []
         if change is not None:
             task, lesion, row = change
             rows = [r for r in rows if not (r["task"] == task and r["lesion_id"] == lesion)]
@@ -440,9 +457,10 @@ class RatingSession:
                 rows.append(row)
         # sidecar first: a TSV never exists without its sidecar; the TSV is the record of ratings
         self.sidecar["updated"] = _now()
+        self.sidecar["n_ratings"] = len(rows)
         write_json(self.sidecar_path, self.sidecar)
         write_table(rows, self.path, columns=RATING_COLUMNS)
-        self._rows = read_ratings(self.path)[0]
+        self._rows = read_ratings(self.path, complete=False)[0]
         if fcntl is not None:  # make the renames durable
             try:
                 fd = os.open(self.path.parent, os.O_RDONLY)

@@ -1,41 +1,41 @@
-"""Rim scoring and the rims pipeline on the small phantom (skipped until the phantom exists)."""
+"""Rim scoring through ``mspathobiology.rims.analyse`` and the rims pipeline on the small (2 mm) phantom."""
 
 import pytest
+import SimpleITK as sitk
 
 from mspathobiology.io import write_image
-from mspathobiology.rims.pipeline import run_case, white_matter_mask
-from mspathobiology.rims.scoring import score_rim_images
+from mspathobiology.phantom import generate_subject
+from mspathobiology.rims import RimsResult, analyse
+from mspathobiology.rims.pipeline import run_case
 from mspathobiology.tables import read_table
 
 
 @pytest.fixture(scope="module")
 def session():
-    import mspathobiology.phantom as phantom
-    if not hasattr(phantom, "generate_subject"):
-        pytest.skip("mspathobiology.phantom.generate_subject is not written yet")
-    return phantom.generate_subject(seed=1, small=True, sessions=1).sessions[0]
+    return generate_subject(seed=1, small=True, sessions=1).sessions[0]
 
 
-def test_truth_rims_found_on_qsm(session):
+def test_truth_rims_found_on_qsm_with_the_one_enhancing_definition(session):
     truth = {l["id"]: l for l in session.truth["lesions"]}
-    rows = score_rim_images(session.lesions, session.images["qsm"],
-                            enhancing={i: l["enhancing"] for i, l in truth.items()},
-                            tissue_mask=white_matter_mask(session.anatomy, session.lesions))
-    assert {r["id"] for r in rows} == set(truth)
+    result = analyse({"lesions": session.lesions, "qsm": session.images["qsm"], "anatomy": session.anatomy,
+                      "t1post": session.images["t1post"], "t1": session.images["t1"]})
+    assert isinstance(result, RimsResult) and {r["id"] for r in result.rows} == set(truth)
+    assert result.info["enhancement_source"] == "T1 post/pre contrast"
     checked = 0
-    for row in rows:
+    for row in result.rows:
         t = truth[row["id"]]
-        expected = t["rim_class"] in ("full", "two_thirds") and not t["enhancing"]
-        if t["rim_class"] in ("none", "partial"):
-            assert row["prl_candidate"] is False, (t, row)  # no false positives at all
-        elif row["volume_mm3"] >= 400.0 and t["rim_coverage"] >= 0.6:
-            # at 2 mm a rim lesion needs ~50 voxels to have an edge and a core to compare; rims the
-            # phantom itself measures below 0.6 (drawn on too few edge voxels) are not checked
-            assert row["prl_candidate"] is expected, (t, row)
-            checked += 1
+        fraction = t["rim_fraction"] if t["rim_class"] != "none" else 0.0
         if t["enhancing"]:
-            assert row["enhancing"] is True and not row["prl_candidate"]
+            assert row["enhancing"] is True and row["prl_candidate"] is False, (t, row)
+        elif fraction <= 0.55:
+            assert row["prl_candidate"] is False, (t, row)  # no false positives at all
+        elif fraction >= 0.72 and row["volume_mm3"] >= 400.0:
+            # at 2 mm a rim lesion needs ~50 voxels to have an edge and a core to compare
+            assert row["prl_candidate"] is True, (t, row)
+            checked += 1
     assert checked >= 1
+    ids = set(sitk.GetArrayViewFromImage(result.prl_labels).ravel().tolist()) - {0}
+    assert ids == {r["id"] for r in result.rows if r["prl_candidate"]}
 
 
 def test_pipeline_on_phantom_files(session, tmp_path):
@@ -50,8 +50,10 @@ def test_pipeline_on_phantom_files(session, tmp_path):
     assert len(rows) == len(session.truth["lesions"]) == summary["prl_lesions_scored"]
     assert summary["prl_candidates"] == sum(r["prl_candidate"] for r in rows)
     assert {r["cvs"] for r in rows} <= {"CVS+", "CVS-", "excluded"}
+    assert all((r["cvs"] == "excluded") == (r["cvs_exclusion_detail"] is not None) for r in rows)
     assert summary["cvs_eligible"] + summary["cvs_excluded"] == len(rows)
     sign = int(session.truth["phase_sign"])
-    phase_summary = run_case({"lesions": paths["lesions"], "phase": paths["phase"]}, tmp_path / "phase",
-                             phase_sign=sign)
+    phase_summary = run_case({"lesions": paths["lesions"], "phase": paths["phase"], "anatomy": paths["anatomy"]},
+                             tmp_path / "phase", phase_sign=sign)
     assert phase_summary["rim_map"] == "phase" and phase_summary["prl_lesions_scored"] == len(rows)
+    assert (tmp_path / "phase" / "susceptibility_from_phase.nii.gz").exists()

@@ -11,6 +11,7 @@ from scipy import ndimage
 
 from ..connectivity import structuring_element
 from ..defaults import phantom as D
+from . import followup as F
 from .anatomy import AnatomyModel
 from .lesions import CLASS_VOLUME_MM3, Placer
 
@@ -63,6 +64,7 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
     follow = n_sessions > 1 and not rescan
 
     specs = []
+    n_edge, n_edge_max = 0, D.CHANGE_EDGE_LESIONS_SMALL if small else D.CHANGE_EDGE_LESIONS_FULL
     for location, volume, *host in plan:
         change, target = "stable", 1.0
         u, grow, shrink = evolution.random(), evolution.uniform(*D.ENLARGING_SCALE), evolution.uniform(*D.SHRINKING_SCALE)
@@ -75,6 +77,10 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
                 change, target = "shrinking", float(shrink)
         elif u < D.ENLARGING_FRACTION + D.SHRINKING_FRACTION + D.RESOLVING_FRACTION:
             change = "resolved"
+        # growth at the enlarging threshold, just below or just above it (issue 12; .followup)
+        edge = change == "stable" and not host and n_edge < n_edge_max and volume >= D.CHANGE_EDGE_MIN_VOLUME_MM3
+        if edge:
+            change, target = "enlarging", F.edge_growth_scale(n_edge)
         scales = _session_scales(change, target, 2, False)
         placed = None
         for attempt in range(3):
@@ -87,12 +93,18 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
         spec, mask = placed
         spec.scale, spec.change, spec.target = _session_scales(change, target, n_sessions, not follow), change, target
         spec.mask0 = mask
+        if edge and F.edge_growth_holds(placer, spec, mask, target):
+            spec.scale = [1.0] + [target if follow else 1.0] * (n_sessions - 1)
+            spec.change = F.change_by_definition(target ** 3)
+            n_edge += 1
+        elif edge:  # its growth would be clipped: stays stable
+            spec.scale, spec.change, spec.target = [1.0] * n_sessions, "stable", 1.0
         specs.append(spec)
 
     # confluent pairs: a partner touching a large WM lesion, stable at every visit
     n_pairs = D.CONFLUENT_PAIRS_SMALL if small else D.CONFLUENT_PAIRS_FULL
     hosts = [s for s in specs if s.location in ("periventricular", "deep_white_matter", "juxtacortical")
-             and s.change == "stable" and s.confluent_with is None]
+             and s.change == "stable" and s.target == 1.0 and s.confluent_with is None]
     for host in hosts[:n_pairs]:
         location = "deep_white_matter" if host.location != "juxtacortical" else "juxtacortical"
         placed = placer.place(len(specs), location, float(rng.uniform(*D.CONFLUENT_VOLUME_RATIO)) * float(host.mask0.sum())
@@ -113,6 +125,18 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
             lo, hi = CLASS_VOLUME_MM3[location]
             volume = _loguniform(rng, max(lo, 20.0), min(hi, 800.0))
             placed = placer.place(len(specs), location, volume, rng.random() < D.IRREGULAR_FRACTION, scales=(1.0,))
+            if placed is None:
+                continue
+            spec, mask = placed
+            spec.scale = [0.0] + [1.0] * max(n_sessions - 1, 1)
+            spec.change, spec.mask0 = "new", mask
+            specs.append(spec)
+        # new lesions just beyond the matching tolerance from a stable baseline lesion (issue 12)
+        n_near = D.NEW_NEAR_LESIONS_SMALL if small else D.NEW_NEAR_LESIONS_FULL
+        partners = [s for s in specs if s.change == "stable" and s.target == 1.0 and s.confluent_with is None
+                    and s.scale[0] > 0 and s.location in ("periventricular", "deep_white_matter", "juxtacortical")]
+        for partner in partners[:n_near]:
+            placed = F.place_near(placer, len(specs), _loguniform(rng, *D.NEW_NEAR_VOLUME_MM3), partner, partner.mask0)
             if placed is None:
                 continue
             spec, mask = placed
@@ -155,12 +179,14 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
             enh = first == 0 and rng.random() < D.RIM_ENHANCING_FRACTION
             spec.ring_enhancing = bool(enh)
         spec.enhancing = [bool(enh and s == first) for s in range(max(n_sessions, 2))]
-        spec.t1 = float(rng.uniform(*D.T1_LESION_RANGE))
+        spec.t1 = float(rng.uniform(*(D.T1_ENHANCING_RANGE if any(spec.enhancing) else D.T1_LESION_RANGE)))
         spec.flair = float(rng.uniform(*D.FLAIR_LESION_RANGE))
         spec.chi_ppb = float(rng.uniform(*D.LESION_CHI_RANGE_PPB))
     baseline = [spec for spec in specs if spec.scale[0] > 0 and spec.rim_class == "none"]
     if baseline and not any(spec.enhancing[0] for spec in baseline):  # every case shows enhancement
-        baseline[int(rng.integers(min(len(baseline), 4)))].enhancing[0] = True
+        chosen = baseline[int(rng.integers(min(len(baseline), 4)))]
+        chosen.enhancing[0] = True
+        chosen.t1 = float(rng.uniform(*D.T1_ENHANCING_RANGE))
     if not follow:
         specs = [spec for spec in specs if spec.change != "new"]
         for spec in specs:

@@ -91,7 +91,8 @@ def paramagnetic_map(values: np.ndarray, kind: str, phase_sign: int = D.DEFAULT_
     with :func:`mspathobiology.rims.phase.local_susceptibility` (``spacing`` mm in array order,
     ``phase_mask`` the valid voxels, default from the phase itself; ``b0_kji`` the B0 direction
     in the array frame). ``"swi"``: SWI magnitude (veins and rims dark) as relative darkening
-    ``1 - swi / median(swi)`` (the reference ring then makes it local).
+    ``1 - swi / median(tissue swi)`` (tissue: above 1/4 of the 99th percentile; the reference
+    ring then makes it local).
     """
     if kind == "qsm":
         return np.asarray(values, dtype=np.float32)
@@ -108,9 +109,9 @@ def paramagnetic_map(values: np.ndarray, kind: str, phase_sign: int = D.DEFAULT_
                                     b0_tesla=b0_tesla, te_ms=te_ms)
     if kind == "swi":
         values = np.asarray(values, dtype=np.float32)
-        positive = values[values > 0]
-        scale = float(np.median(positive)) if positive.size else 1.0
-        return (np.float32(1.0) - values / np.float32(scale)).astype(np.float32)
+        bright = values > 0.25 * float(np.percentile(values, 99))  # tissue, not background or skull
+        scale = float(np.median(values[bright])) if np.any(bright) else 1.0
+        return (np.float32(1.0) - values / np.float32(scale or 1.0)).astype(np.float32)
     raise InputError("kind", f"must be one of {', '.join(KINDS)}, not {kind!r}")
 
 

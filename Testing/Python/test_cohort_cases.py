@@ -160,3 +160,48 @@ def test_session_dates_give_the_interval(tmp_path):
     assert interval_years(a, b) == pytest.approx(548 / 365.25)
     assert interval_years(a, Case("01", "3")) is None
     assert Case.from_dict(a.to_dict()).acq_time == "2020-01-01T10:00:00"
+
+
+def test_derivative_lesion_maps_only_when_asked_and_origins_recorded(bids_dataset):
+    import json
+
+    (bids_dataset / "derivatives/phantom/dataset_description.json").write_text(json.dumps(
+        {"Name": "truth", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
+         "GeneratedBy": [{"Name": "mspathobiology.phantom", "Description": "digital MS phantom with exact ground truth"}]}))
+    plain = cases_from_bids(bids_dataset, lesions_from=None)[0]
+    assert "lesions" not in plain.images and "anatomy" in plain.images  # other derivatives still come
+    assert plain.origin("flair") == {"origin": "raw"}
+    assert plain.origin("anatomy") == {"origin": "ground truth", "pipeline": "phantom"}
+    asked = cases_from_bids(bids_dataset, lesions_from="zzz")[0]
+    assert "/zzz/" in asked.images["lesions"].as_posix() and asked.origin("lesions")["origin"] == "derivative"
+    assert "lesions" not in cases_from_bids(bids_dataset, lesions_from="zzz")[1].images  # zzz has no ses-02 map
+    truth = cases_from_bids(bids_dataset, lesions_from="phantom")[0]
+    assert truth.origin("lesions") == {"origin": "ground truth", "pipeline": "phantom"}
+    with pytest.raises(InputError, match="pipelines there: phantom, zzz"):
+        cases_from_bids(bids_dataset, lesions_from="nothere")
+    # the Case round trip keeps the origins
+    assert Case.from_dict(truth.to_dict()).origins == truth.origins
+
+
+def test_a_readers_saved_correction_is_used_and_named(bids_dataset):
+    from mspathobiology.cohort.review import ReviewStore
+
+    case = cases_from_bids(bids_dataset, lesions_from=None)[0]
+    store = ReviewStore(bids_dataset / "derivatives" / "mspathobiology-review", "Jane Doe")
+    saved = store.save_file(case, "lesions", source=case.images["flair"])
+    with_corrections = cases_from_bids(bids_dataset, lesions_from=None, corrections=True)
+    first = with_corrections[0]
+    assert first.images["lesions"] == saved.path
+    assert first.origin("lesions")["origin"] == "correction" and "lesions" not in with_corrections[1].images
+    assert cases_from_bids(bids_dataset, lesions_from=None, corrections=True, reader="someone else")[0].images.get(
+        "lesions") is None
+
+
+def test_paths_are_shown_relative_to_the_dataset_or_absolute(tmp_path, monkeypatch):
+    from mspathobiology.cohort.cases import display_path
+
+    monkeypatch.chdir(tmp_path)
+    assert display_path(tmp_path / "ds/sub-01/anat/x.nii.gz", tmp_path / "ds") == "sub-01/anat/x.nii.gz"
+    assert display_path("ds/sub-01/x.nii.gz", "ds") == "sub-01/x.nii.gz"
+    assert display_path("other/x.nii.gz", tmp_path / "ds") == (tmp_path / "other/x.nii.gz").as_posix()
+    assert display_path("list_dir/img.nii.gz", tmp_path / "list_dir/cases.tsv") == "img.nii.gz"

@@ -252,11 +252,22 @@ def test_cli_run_exit_code_and_progress(tmp_path, env_log):
     from mspathobiology.cli import main
 
     ds = make_dataset(tmp_path / "ds", subjects=("01",), sessions=("01",))
-    rc = subprocess.run([sys.executable, "-m", "mspathobiology", "run", str(ds), "--only", "lesions"],
-                        capture_output=True, text=True, timeout=120)
-    assert rc.returncode == 0, rc.stderr
+    expert = sitk.Cast(sitk.BinaryThreshold(_blobs_image(2), 0.5, 2.0), sitk.sitkUInt8)
+    write_image(expert, bids.derivative_path(ds, "expert", "01", "01", "lesions"))
+    # the real lesions step labels the expert's map (the toy FLAIR has no brain to segment)
+    rc = subprocess.run([sys.executable, "-m", "mspathobiology", "run", str(ds), "--only", "lesions",
+                         "--lesions-from", "expert", "--ignore", "flair,t1"], capture_output=True, text=True, timeout=120)
+    assert rc.returncode == 0, rc.stdout + rc.stderr
     # one count from start to end: the progress bar and the summary count the same 4 analyses
     assert "4/4 analyses" in rc.stderr and "4 analyses: 1 ran" in rc.stdout and "cohort table" in rc.stdout
+    assert "lesions: derivative (derivatives/expert) (1 session)" in rc.stdout  # said on screen
+    assert read_table(ds / "derivatives/mspathobiology/cohort.tsv")[0]["lesion_count"] == 2
+    rc = subprocess.run([sys.executable, "-m", "mspathobiology", "run", str(ds), "--lesions-from", "nothere"],
+                        capture_output=True, text=True, timeout=120)
+    assert rc.returncode == 2 and "pipelines there: expert" in rc.stderr and "Traceback" not in rc.stderr
+    help_text = subprocess.run([sys.executable, "-m", "mspathobiology", "run", "--help"], capture_output=True,
+                               text=True, timeout=60).stdout
+    assert "pbvc" in help_text and "lesion_change" in help_text and "--lesions-from" in help_text
     assert (ds / "derivatives/mspathobiology/cohort.tsv").exists()
     assert main(["run", str(tmp_path / "missing")]) == 2
 
@@ -331,3 +342,88 @@ def test_a_dying_worker_process_fails_its_case_only(tmp_path, env_log, monkeypat
     rows = {(r["participant_id"], r["session_id"]): r for r in result.rows}
     for key in [("sub-01", "ses-01"), ("sub-01", "ses-02"), ("sub-02", "ses-02")]:
         assert rows[key]["lesion_count"] == BLOBS[key]
+
+
+def plugin_threads(images, out_dir, **_):
+    """Reports the threads this worker may use (SimpleITK, OpenMP/BLAS environment, loaded BLAS pools)."""
+    import threadpoolctl
+
+    pools = [p.get("num_threads") or 0 for p in threadpoolctl.threadpool_info()]
+    return {"sitk_threads": sitk.ProcessObject.GetGlobalDefaultNumberOfThreads(),
+            "omp_threads": int(os.environ.get("OMP_NUM_THREADS", "0")), "blas_threads": max(pools, default=0),
+            "lesion_count": 1}
+
+
+def test_parallel_jobs_never_oversubscribe_the_cores(tmp_path, env_log):
+    from mspathobiology.cohort.runner import available_cores, threads_per_job
+
+    cores = available_cores()
+    assert threads_per_job(2, cores=2) == 1 and threads_per_job(3, cores=8) == 2 and threads_per_job(4, cores=2) == 1
+    before = os.environ.get("OMP_NUM_THREADS")
+    ds = make_dataset(tmp_path / "ds", subjects=("01",))
+    result = run_cohort(ds, tmp_path / "out", jobs=2, only="lesions", functions={"lesions": "test_cohort_runner:plugin_threads"},
+                        progress=False)
+    rows = result.rows
+    assert len(rows) == 2 and result.threads_per_job == max(1, cores // 2)
+    for row in rows:
+        for key in ("sitk_threads", "omp_threads", "blas_threads"):
+            assert 1 <= row[key] <= result.threads_per_job, (key, row[key])
+        assert row["sitk_threads"] * 2 <= max(cores, 2)
+    assert os.environ.get("OMP_NUM_THREADS") == before  # the parent's environment is restored
+
+
+def test_outputs_record_where_each_input_came_from(tmp_path, env_log):
+    from mspathobiology.cohort.runner import bids_uri  # noqa: F401 (public helper)
+
+    ds = make_dataset(tmp_path / "ds", subjects=("01",), sessions=("01",))
+    truth = sitk.Cast(sitk.BinaryThreshold(_blobs_image(2), 0.5, 2.0), sitk.sitkUInt8)
+    write_image(truth, bids.derivative_path(ds, "phantom", "01", "01", "lesions"))
+    (ds / "derivatives/phantom/dataset_description.json").write_text(
+        '{"Name": "p", "BIDSVersion": "1.9.0", "DatasetType": "derivative", '
+        '"GeneratedBy": [{"Name": "mspathobiology.phantom"}]}')
+    out = tmp_path / "out"
+    plain = run_cohort(ds, out, functions=PLUGINS, progress=False)
+    marker = read_json(out / "sub-01/ses-01/lesions/done.json")
+    assert "lesions" not in marker["provenance"] and marker["provenance"]["flair"]["origin"] == "raw image"
+    assert marker["provenance"]["flair"]["path"] == "sub-01/ses-01/anat/sub-01_ses-01_FLAIR.nii.gz"
+    assert marker["Sources"][0].startswith("bids:raw:sub-01/ses-01/anat/")
+    assert marker["GeneratedBy"][0]["Version"] and marker["function"] == PLUGINS["lesions"]
+    rims = read_json(out / "sub-01/ses-01/rims/done.json")["provenance"]["lesions"]
+    assert rims["origin"] == "lesions step of this run (segmented from FLAIR)" and rims["uri"].startswith("bids::sub-01")
+    assert plain.rows[0]["lesions_source"] == "segmented from FLAIR"
+    published = out / "sub-01/ses-01/anat/sub-01_ses-01_desc-lesions_dseg.nii.gz"
+    assert published.is_file() and read_json(published.with_name(
+        "sub-01_ses-01_desc-lesions_dseg.json"))["Sources"] == marker["Sources"]
+    description = read_json(out / "dataset_description.json")
+    assert description["DatasetLinks"]["raw"] == "../ds" and description["GeneratedBy"][0]["Name"] == "MSPathobiology"
+
+    asked = run_cohort(ds, out, functions=PLUGINS, progress=False, lesions_from="phantom")
+    assert asked.rows[0]["lesions_source"] == "ground truth (derivatives/phantom)"
+    marker = read_json(out / "sub-01/ses-01/lesions/done.json")
+    assert marker["provenance"]["lesions"] == {
+        "path": "derivatives/phantom/sub-01/ses-01/anat/sub-01_ses-01_desc-lesions_dseg.nii.gz",
+        "origin": "ground truth (derivatives/phantom)",
+        "uri": "bids:phantom:sub-01/ses-01/anat/sub-01_ses-01_desc-lesions_dseg.nii.gz"}
+    assert read_json(out / "dataset_description.json")["DatasetLinks"]["phantom"] == "../ds/derivatives/phantom"
+
+
+def test_rims_gets_what_the_single_case_command_would(tmp_path, env_log):
+    ds = make_dataset(tmp_path / "ds", subjects=("01",), sessions=("01",))
+    write_image(sitk.Cast(_blobs_image(0), sitk.sitkUInt8), bids.derivative_path(ds, "fs", "01", "01", "anatomy"))
+    out = tmp_path / "out"
+    run_cohort(ds, out, functions={**PLUGINS, "rims": "test_cohort_runner:plugin_inputs",
+                                   "lesions": "test_cohort_runner:plugin_lesions_with_table"}, progress=False)
+    seen = read_json(out / "sub-01/ses-01/rims/done.json")["summary"]
+    assert seen["keys"] == "anatomy,flair,lesions,qsm,t1"
+    assert seen["lesion_table"] == str(out / "sub-01/ses-01/lesions/lesions.tsv")
+
+
+def plugin_inputs(images, out_dir, lesion_table=None, **_):
+    return {"keys": ",".join(sorted(images)), "lesion_table": str(lesion_table)}
+
+
+def plugin_lesions_with_table(images, out_dir, **_):
+    summary = plugin_lesions(images, out_dir)
+    write_table([{"id": i, "enhancing": False} for i in range(1, summary["lesion_count"] + 1)],
+                Path(out_dir) / "lesions.tsv")
+    return summary

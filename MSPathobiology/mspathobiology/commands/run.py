@@ -68,7 +68,7 @@ def summary_text(result) -> str:
     lines = [lesion_source_text(result),
              f"{len(result.rows)} session{'s' if len(result.rows) != 1 else ''}, {result.total or len(result.records)} analyses: "
              f"{sum(r['status'] == 'done' for r in ran)} ran, {len(skipped_done)} already done, "
-             f"{len(result.failed)} failed, {len(skipped)} not run (no input, not selected or not available) "
+             f"{len(result.failed)} failed, {len(skipped)} skipped (no input or not selected) "
              f"in {result.seconds:.1f} s ({result.jobs} job{'s' if result.jobs != 1 else ''} x "
              f"{result.threads_per_job} thread{'s' if result.threads_per_job != 1 else ''})",
              f"cohort table: {Path(result.tables.get('cohort')).resolve() if result.tables.get('cohort') else ''}"]

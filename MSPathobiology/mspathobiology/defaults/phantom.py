@@ -254,6 +254,26 @@ ENLARGING_SCALE = (1.3, 1.5)
 SHRINKING_SCALE = (0.65, 0.8)
 #: Only lesions at least this large shrink (smaller ones would vanish into the voxel grid), mm^3.
 SHRINKING_MIN_VOLUME_MM3 = 50.0
+#: Lesions at the change definitions' edges (issue 12; thresholds in defaults.lesions):
+#: relative volume growth just below and just above ENLARGING_MIN_RELATIVE_GROWTH (0.5, Moraal et
+#: al. 2010), alternately; truth by the definition (stable below, enlarging above). Each jumps to
+#: its size at the first follow-up. Only lesions this large (mm^3; 50 voxels at 2 mm) are used,
+#: and only when their growth drawn on the baseline grid is within CHANGE_EDGE_TOLERANCE of the
+#: design (not clipped by cortex or a ventricle), so that rasterisation at either visit cannot
+#: move them across the threshold.
+CHANGE_EDGE_GROWTH = (0.35, 0.65)
+CHANGE_EDGE_LESIONS_FULL = 4
+CHANGE_EDGE_LESIONS_SMALL = 2
+CHANGE_EDGE_MIN_VOLUME_MM3 = 400.0
+CHANGE_EDGE_TOLERANCE = 0.08
+#: New lesions placed this many empty voxels from a stable baseline lesion: the analysis matches
+#: visits with a one-voxel tolerance (CHANGE_MATCH_TOLERANCE_VOXELS), so a new lesion must lie at
+#: least 2 voxels away; 2 empty voxels sit one voxel beyond that edge (head motion and resampling
+#: move a boundary by up to one voxel). Volumes mm^3 are drawn in NEW_NEAR_VOLUME_MM3.
+NEW_NEAR_GAP_VOXELS = 2
+NEW_NEAR_LESIONS_FULL = 2
+NEW_NEAR_LESIONS_SMALL = 1
+NEW_NEAR_VOLUME_MM3 = (30.0, 200.0)
 
 # ---------------------------------------------------------------- contrasts (WM = 1)
 #: 3 T MPRAGE-like T1w (GM/WM about 0.6-0.65, CSF about 0.2; e.g. Wang et al., NeuroImage 2014).
@@ -262,6 +282,10 @@ T1_CONTRAST = {"wm": 1.0, "cortex": 0.62, "thalamus": 0.82, "caudate": 0.70, "pu
                "scalp": 0.95, "cord": 0.9, "canal": 0.18, "background": 0.0}
 #: T1 of lesions relative to WM (T1 hypointense, black holes lowest).
 T1_LESION_RANGE = (0.45, 0.85)
+#: ... and of lesions that enhance at some visit: acute lesions are T1 iso- to mildly hypointense
+#: (oedema; a persistent black hole is a chronic feature: van Walderveen et al., Neurology 1998),
+#: so after contrast they are brighter than white matter, as seen on T1 post-contrast scans.
+T1_ENHANCING_RANGE = (0.8, 0.95)
 #: 3 T FLAIR (GM brighter than WM, CSF suppressed, lesions bright).
 FLAIR_CONTRAST = {"wm": 1.0, "cortex": 1.35, "thalamus": 1.15, "caudate": 1.25, "putamen": 1.2,
                   "brainstem": 1.1, "cb_cortex": 1.3, "cb_wm": 1.0, "csf": 0.12, "skull": 0.1,
@@ -345,7 +369,8 @@ STREAMLINE_END_FRACTION = 0.06
 
 # ---------------------------------------------------------------- BIDS dataset
 #: Acquisition date of every phantom subject's first visit and the time between visits
-#: (``sub-XX_sessions.tsv`` acq_time). One year, so that the per-visit brain volume change
-#: above reads as an annual rate (PBVC per year) in cohort outputs.
+#: (``sub-XX_sessions.tsv`` acq_time). One Julian year (365.25 days, the year of
+#: ``cohort.cases.interval_years``), so that the per-visit brain volume change above reads as
+#: an annual rate (PBVC per year) in cohort outputs.
 BASELINE_ACQ_TIME = "2020-01-15T09:00:00"
-VISIT_INTERVAL_DAYS = 365
+VISIT_INTERVAL_DAYS = 365.25

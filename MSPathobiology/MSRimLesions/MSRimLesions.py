@@ -443,7 +443,7 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
         lesions = list(rows.values())
         if not lesions and lesionsNode is not None:
             lesions = self._lesionsFromNode(lesionsNode)
-        rater = "".join(ch for ch in str(rater) if ch.isalnum())  # rater names are letters and digits (file names)
+        rater = str(rater)  # RatingSession applies the one name rule (mspathobiology.identity.person_label)
         self.session = RatingSession(folder, caseId.strip(), rater, lesions=lesions or None, task=task,
                                      order="random" if blinded else "score", show_scores=not blinded)
         return self.session
@@ -513,7 +513,8 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
 
 def _configure(p, case, nodes, context) -> None:
     p.imageKind = "qsm" if nodes.get("qsm") is not None else "phase"
-    p.raterName = "".join(ch for ch in context["reader"] if ch.isalnum())
+    from mspathobiology.identity import display_name  # the label comes from identity.person_label in RatingSession
+    p.raterName = display_name(context["reader"])
     p.caseId = case.id
     p.ratingsFolder = context["caseFolder"]
 

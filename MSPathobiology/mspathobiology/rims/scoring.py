@@ -1,9 +1,11 @@
-"""Automatic paramagnetic rim scoring of labeled lesions on QSM or high-pass filtered phase.
+"""Automatic paramagnetic rim scoring of labeled lesions on QSM, high-pass filtered phase or SWI.
 
 Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-lesion loop):
 
-1. The map is turned "paramagnetic positive": QSM (ppb) as is; phase (rad) times
-   ``phase_sign`` (phase = phase_sign * gamma * dB * TE).
+1. The map is turned "paramagnetic positive" (:func:`paramagnetic_map`): QSM (ppb) as is;
+   phase (rad; phase = phase_sign * gamma * dB * TE) inverted locally to susceptibility (ppb)
+   with the image's B0 direction (:mod:`.phase`), since a rim's phase changes sign with the
+   angle of the edge to B0; SWI as relative darkening.
 2. In every axial slice (the array axis closest to superior-inferior), the in-slice
    Euclidean distance (mm) to the lesion boundary defines, for each lesion, an **edge band**
    (``band_inner_mm`` inside to ``band_outer_mm`` outside the label) and a **reference ring**
@@ -26,8 +28,8 @@ Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-le
 4. Per slice, coverage = paramagnetic sectors / sectors holding band voxels (slices with
    band voxels in fewer than ``min_sector_fraction`` of the sectors count as coverage 0).
    ``rim_coverage`` is the mean slice coverage over assessable slices weighted by each slice's
-   count of lesion surface voxels (the fraction of the whole 3D edge, as a surface); ``rim_slices`` the longest run of consecutive slices with coverage
-   >= ``slice_coverage``.
+   count of lesion surface voxels (the fraction of the whole 3D edge, as a surface);
+   ``rim_slices`` the longest run of consecutive slices with coverage >= ``slice_coverage``.
 5. The raw whole-edge coverage (``rim_coverage_measured``) is calibrated to the true edge
    fraction (``rim_coverage``, piecewise linear, ``RIM_COVERAGE_CALIBRATION``: unbiased at
    0.6-1.5 mm and 1 x 1 x 2 mm voxels, benchmarks/rims_calibration.py).
@@ -39,8 +41,8 @@ Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-le
 
 PRL definition: Bagnato et al., Brain 2024 (NAIMS consensus on chronic active lesions);
 rim appearance on phase/QSM: Absinta et al., J Clin Invest 2016; Dal-Bianco et al., Acta
-Neuropathol 2017. Phase rims are less complete than QSM rims because the dipole field of
-a shell changes sign between equator and poles (Wisnieff et al., MRM 2015), so prefer QSM.
+Neuropathol 2017. A rim's own phase changes sign between equator and poles (Wisnieff et
+al., MRM 2015), hence the local field-to-source inversion of phase before scoring.
 """
 
 from __future__ import annotations

@@ -387,7 +387,7 @@ def disk_full_cases(p, work):
              "network": ["network", "--tractogram", p["tck_01"], "--parcellation", p["parc_01"]]}
     ratings = sorted((work / "ratings").glob("*.tsv"))
     if can_mount():
-        how = "64 KiB tmpfs"
+        how = "small tmpfs"
         for command, argv in argvs.items():
             with small_disk(2048) as disk:
                 first = run_cli(argv + ["--out", disk / "out"])

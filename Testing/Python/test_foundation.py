@@ -159,6 +159,42 @@ def test_cli_help_and_version(capsys, tmp_path, oblique):
     assert done.returncode == 0 and "info" in done.stdout
 
 
+def test_one_name_rule():
+    from mspathobiology.identity import display_name, person_label, same_person
+
+    assert person_label("jane doe") == person_label("Jane.Doe") == person_label("JANE_DOE") == "janedoe"
+    assert person_label("Zoë Ødegård") == "zoedegard" and person_label("o'neil-smith") == "oneilsmith"
+    assert not same_person("jane doe", "jane doe2")
+    for bad in ("", "  ", "../", "<>", "名前", 5):
+        with pytest.raises(InputError):
+            person_label(bad)
+    assert display_name("a\tb\nc  d") == "a b c d"
+
+
+def test_arguments_are_validated_at_the_edge(capsys, tmp_path):
+    from mspathobiology.arguments import check_number, check_output_file, check_output_folder
+    from mspathobiology.errors import ArgumentError
+
+    assert check_number("2.5", "--x", minimum=0) == 2.5 and check_number("3", "--n", minimum=1, integer=True) == 3
+    for value, kwargs in (("nan", {}), ("inf", {}), ("-5", {"minimum": 0}), ("0", {"minimum": 0, "exclusive_minimum": True}),
+                          ("2.5", {"integer": True}), (True, {}), ("x", {})):
+        with pytest.raises(ArgumentError):
+            check_number(value, "--x", **kwargs)
+    (tmp_path / "file").write_text("keep")
+    with pytest.raises(ArgumentError, match="is a file"):
+        check_output_folder(tmp_path / "file")
+    with pytest.raises(ArgumentError, match="is a file"):
+        check_output_folder(tmp_path / "file" / "sub")
+    with pytest.raises(ArgumentError, match="is a folder"):
+        check_output_file(tmp_path)
+    assert check_output_folder(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert main(["lesions", "--flair", str(tmp_path / "file"), "--min-volume", "nan", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--min-volume" in err and "nan" in err and "Traceback" not in err
+    assert main(["lesions", "--bogus"]) == 2 and capsys.readouterr().err.count("\n") == 1
+    assert not (tmp_path / "o").exists() and (tmp_path / "file").read_text() == "keep"
+
+
 def test_slicer_requirements_follow_pyproject():
     """The packages Slicer installs at run time are pyproject dependencies with the same lower bounds."""
     import re

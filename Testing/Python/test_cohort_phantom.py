@@ -140,3 +140,21 @@ def test_the_demo_outputs_pass_the_bids_validator(demo):
     for folder in (root / "bids", root / "bids/derivatives/phantom", root / "bids/derivatives/mspathobiology"):
         errors, _ = validate(folder)
         assert errors == [], (folder.name, _brief(errors))
+
+
+def test_single_case_commands_print_where_they_wrote(demo, tmp_path):
+    import contextlib
+    import io
+
+    root, _, _ = demo
+    anat = root / "bids/sub-01/ses-0{}/anat/sub-01_ses-0{}_T1w.nii.gz"
+    mask = root / "bids/derivatives/phantom/sub-01/ses-0{}/anat/sub-01_ses-0{}_desc-brain_mask.nii.gz"
+    for argv, out in ((["atrophy", "--t1", str(anat).format(1, 1), "--brain-mask", str(mask).format(1, 1)],
+                      tmp_path / "atrophy"),
+                      (["pbvc", "--baseline", str(anat).format(1, 1), "--followup", str(anat).format(2, 2),
+                        "--baseline-mask", str(mask).format(1, 1), "--followup-mask", str(mask).format(2, 2)],
+                       tmp_path / "pbvc")):
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            assert main(argv + ["--out", str(out)]) == 0
+        assert f"outputs: {out.resolve()}" in text.getvalue() and any(out.iterdir())

@@ -21,6 +21,8 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from ..atrophy import run_case
 
     images = {"t1": args.t1, "flair": args.flair, "lesions": args.lesions, "brain_mask": args.brain_mask,
@@ -30,4 +32,5 @@ def run(args) -> int:
     for key in ("icv_ml", "brain_ml", "gm_ml", "wm_ml", "csf_ml", "lesion_ml", "bpf", "thalamus_ml", "deep_gm_ml"):
         value = summary.get(key)
         print(f"{key:12s} {'n/a' if value is None else format(value, '.4g')}")
+    print(f"outputs: {Path(args.out).resolve()}")
     return 0

@@ -23,6 +23,8 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from ..atrophy import run_pbvc
 
     result = run_pbvc(args.baseline, args.followup, args.out, baseline_mask=args.baseline_mask,
@@ -33,4 +35,5 @@ def run(args) -> int:
     if result.get("pbvc_annualised_percent_per_year") is not None:
         print(f"pbvc_annualised_percent_per_year {result['pbvc_annualised_percent_per_year']:.3f}")
     print(f"calibration_factor {result['calibration_factor']:.3f} (applied: {result['calibration_applied']})")
+    print(f"outputs: {Path(args.out).resolve()}")
     return 0

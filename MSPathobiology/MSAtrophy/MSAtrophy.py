@@ -211,24 +211,24 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
 
     def run(self, inputs: dict, followup: dict | None, intervalYears, segmentationNode, tableNode, mapNode=None,
             progress=None) -> dict:
-        """Measure in memory (``mspathobiology.atrophy``: tissue volumes, and PBVC with a follow-up) and fill the nodes."""
+        """Measure in memory (``mspathobiology.atrophy.analyse`` and, with a follow-up, ``analyse_pbvc``) and fill the nodes."""
         from mspathobiology import atrophy
 
         report = progress or (lambda fraction, text="": None)
         images = self._images({INPUT_KEYS[f]: n for f, n in inputs.items() if f in INPUT_KEYS}, inputs.get("t1Volume"))
         report(0.05, _("tissue classification"))
-        tissues = atrophy.analyse_tissues(images["t1"], lesions=images.get("lesions"),
-                                          brain_mask=images.get("brain_mask"), anatomy=images.get("anatomy"),
-                                          parcellation=images.get("parcellation"))
+        tissues = atrophy.analyse(images)
         pbvc = None
         if followup and followup.get("t1") is not None:
             report(0.5, _("percent brain volume change"))
             later = self._images(followup, followup["t1"])
-            pbvc = atrophy.compute_pbvc(images["t1"], later["t1"], images.get("brain_mask"), later.get("brain_mask"),
-                                        interval_years=intervalYears, baseline_lesions=images.get("lesions"),
-                                        baseline_parcellation=images.get("parcellation"))
+            visits = {"baseline": images["t1"], "followup": later["t1"], "baseline_mask": images.get("brain_mask"),
+                      "followup_mask": later.get("brain_mask"), "baseline_lesions": images.get("lesions"),
+                      "baseline_parcellation": images.get("parcellation")}
+            found = atrophy.analyse_pbvc({k: v for k, v in visits.items() if v is not None}, interval_years=intervalYears)
+            pbvc = {**found.summary, "displacement_map": found.displacement_map, "regions": found.rows}
         report(0.95, _("showing results"))
-        return self.fillNodes(tissues["summary"], tissues["labels"], tissues["regions"], pbvc, inputs["t1Volume"],
+        return self.fillNodes(tissues.summary, tissues.tissue_labels, tissues.rows, pbvc, inputs["t1Volume"],
                               segmentationNode, tableNode, mapNode)
 
     def prepareCommands(self, inputs: dict, followup: dict | None = None, intervalYears=None):
@@ -439,12 +439,14 @@ class MSAtrophyTest(ScriptedLoadableModuleTest):
         t1 = bridge.image_to_volume(scene, data["t1"], "T1 baseline")
         t1b = bridge.image_to_volume(scene, data["followup_t1"], "T1 follow-up")
         lesions = bridge.image_to_volume(scene, data["lesions"], "lesions", labelmap=True)
+        mask = bridge.image_to_volume(scene, data["brain_mask"], "brain mask", labelmap=True)
+        maskb = bridge.image_to_volume(scene, data["followup_brain_mask"], "brain mask follow-up", labelmap=True)
         logic = MSAtrophyLogic()
         segmentation, table, changeMap = logic.ensureOutputs(t1, withFollowup=True)
 
-        inputs = {"t1Volume": t1, "lesions": lesions, "brainMaskVolume": None, "anatomyVolume": None, "parcellationVolume": None}
+        inputs = {"t1Volume": t1, "lesions": lesions, "brainMaskVolume": mask, "anatomyVolume": None, "parcellationVolume": None}
         self.delayDisplay("Measuring tissues and PBVC")
-        summary = logic.run(inputs, {"t1": t1b, "brain_mask": None}, 1.0, segmentation, table, changeMap)
+        summary = logic.run(inputs, {"t1": t1b, "brain_mask": maskb}, 1.0, segmentation, table, changeMap)
 
         self.assertGreaterEqual(segmentation.GetSegmentation().GetNumberOfSegments(), 3)
         measures = {r["measure"]: r["value"] for r in bridge.table_to_rows(table)}

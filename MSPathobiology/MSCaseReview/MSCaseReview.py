@@ -322,6 +322,7 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
         self.currentIndex = -1
         self.caseNodes = {}
         self._sceneSnapshot = set()
+        self._study = None
 
     def getParameterNode(self):
         return MSCaseReviewParameterNode(super().getParameterNode())
@@ -377,7 +378,7 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
         nodes.update(self.restoreSaved(case, saved, nodes))
         self.placeInStudy(case, nodes)
         self.caseNodes = nodes
-        context = {"reader": self.store.reader, "caseFolder": self.caseFolder(case)}
+        context = {"reader": self.store.reader, "raterName": self.store.reader_label, "caseFolder": self.caseFolder(case)}
         for participant in cases.participants():
             participant.fill(case, nodes, context)
         return nodes
@@ -450,9 +451,9 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
                 restored[label] = bridge.load_markups(slicer.mrmlScene, path)
         return restored
 
-    @staticmethod
-    def placeInStudy(case, nodes: dict) -> None:
-        """Put the case's nodes under its patient (``sub-XX``) and study (``ses-YY``) in the Subject Hierarchy."""
+    def placeInStudy(self, case, nodes: dict) -> None:
+        """Put the case's nodes under its patient (``sub-XX``) and study (``ses-YY``) in the Subject Hierarchy;
+        the modules put their outputs in the same study."""
         from mspathobiology_mrml.hierarchy import subject_hierarchy
 
         sh = subject_hierarchy(slicer.mrmlScene)
@@ -466,6 +467,7 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
                 continue
             item = sh.GetItemByDataNode(node) or sh.CreateItem(study, node)
             sh.SetItemParent(item, study)
+        self._study = study
 
     # --- saving and leaving -------------------------------------------------------------
 
@@ -535,6 +537,15 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
         if self.currentCase is None and not self.caseNodes:
             return
         scene = slicer.mrmlScene
+        if self._study:
+            from mspathobiology_mrml.hierarchy import subject_hierarchy
+
+            sh = subject_hierarchy(scene)
+            patient = sh.GetItemParent(self._study)
+            sh.RemoveItem(self._study, True, True)  # the case's nodes and the modules' outputs in its study
+            if patient and patient != sh.GetSceneItemID() and not sh.GetNumberOfItemChildren(patient):
+                sh.RemoveItem(patient, True, True)
+            self._study = None
         added = [scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes())]
         added = [n for n in added
                  if (n.GetID() not in self._sceneSnapshot and any(n.IsA(c) for c in CASE_NODE_CLASSES))
@@ -621,8 +632,8 @@ class MSCaseReviewTest(ScriptedLoadableModuleTest):
         segmentation.GetSegmentation().RemoveSegment(segment_id(1))
         saved = logic.saveCase(status="done")
         names = [s.path.name for s in saved]
-        self.assertTrue(any("desc-lesionsTestReader_dseg.nii.gz" in n for n in names), names)
-        self.assertTrue(any("desc-lesiontableTestReader_dseg.tsv" in n for n in names), names)
+        self.assertTrue(any("desc-lesionstestreader_dseg.nii.gz" in n for n in names), names)
+        self.assertTrue(any("desc-lesiontabletestreader_dseg.tsv" in n for n in names), names)
 
         self.delayDisplay("Case 2, then back to case 1: the correction is restored")
         logic.openCase(1)

@@ -39,9 +39,10 @@ def rims_data() -> dict:
 
 
 def atrophy_data() -> dict:
-    """MSAtrophy: baseline and follow-up T1, baseline lesions, the true BPF and PBVC (%)."""
+    """MSAtrophy: baseline and follow-up T1 with their brain masks, baseline lesions, the true BPF and PBVC (%)."""
     base, follow = phantom_subject().sessions[:2]
     return {"t1": base.images["t1"], "followup_t1": follow.images["t1"], "lesions": base.lesions,
+            "brain_mask": base.brain_mask, "followup_brain_mask": follow.brain_mask,
             "truth_bpf": float(base.truth["bpf"]), "truth_pbvc_percent": float(follow.truth["pbvc_percent"])}
 
 

@@ -389,3 +389,24 @@ def test_weights_equal_mrtrix3_tck2connectome_and_tcksample(tmp_path):
         np.testing.assert_array_equal(rows, np.arange(1, len(theirs) + 1))
         assert theirs.sum() > 0
         np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=1e-7)
+
+
+def test_phantom_and_networks_import_without_optional_packages():
+    """Slicer's fresh Python has no nibabel, networkx or trx: importing the packages must not need them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import builtins, sys\n"
+            "real = builtins.__import__\n"
+            "def guard(name, *a, **k):\n"
+            "    if name.split('.')[0] in ('nibabel', 'networkx', 'trx', 'dipy'):\n"
+            "        raise ImportError('blocked ' + name)\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = guard\n"
+            "import mspathobiology.phantom.tractography, mspathobiology.networks\n"
+            "from mspathobiology.networks import polydata_to_streamlines, streamlines_to_polydata\n")
+    root = Path(__file__).resolve().parents[2] / "MSPathobiology"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr

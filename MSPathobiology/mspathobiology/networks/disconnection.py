@@ -87,7 +87,16 @@ class LesionSampler:
         shape, strides, mask_flat = self.shape, self.strides, self.mask_flat
         # float32 screening, float64 decisions: slack covers float32 rounding of indices (< 1e-3 voxel)
         c32 = voxel_coordinates(points, self.lin32, self.shift32, np.float32)
-        flat, inside = _flat_index(np.floor(c32).astype(np.int64), shape, strides)
+        flat = np.zeros(len(points), dtype=np.int64)
+        inside = np.ones(len(points), dtype=bool)
+        cell = np.empty(len(points), dtype=np.float32)
+        for k in range(3):
+            np.floor(c32[k], out=cell)
+            index = cell.astype(np.int64)
+            inside &= index.view(np.uint64) < np.uint64(shape[k])  # negative indices wrap to huge values
+            index *= strides[k]
+            flat += index
+        flat[~inside] = 0
         d = self.distance[flat]
         d[~inside] = -np.inf  # outside the grid: always examined (rare)
         found = []
@@ -168,7 +177,7 @@ def _flat_index(v, shape, strides):
 def _segment_hits(a, b, step, shape, strides, mask_flat):
     """Bool per segment a -> b ((3, S), index + 0.5 units): a sample a + (s/m)(b - a), 0 < s < m, is in a lesion.
 
-    m = ceil(|b - a| / step) per segment.
+    m = ceil(|b - a| / step) per segment. One axis at a time, without (3, samples) temporaries.
     """
     delta = b - a
     m = np.ceil(np.sqrt((delta * delta).sum(axis=0)) / step).astype(np.int64)
@@ -178,14 +187,27 @@ def _segment_hits(a, b, step, shape, strides, mask_flat):
     total = int(per.sum())
     if total == 0:
         return out
-    which = np.repeat(np.arange(count), per)
     first = np.zeros(count, dtype=np.int64)
     np.cumsum(per[:-1], out=first[1:])
-    s = np.arange(total, dtype=np.int64) - first[which] + 1
-    t = s / m[which]
-    x = a[:, which] + t * delta[:, which]
-    flat, inside = _flat_index(np.floor(x).astype(np.int64), shape, strides)
-    out[which[inside & mask_flat[flat]]] = True
+    t = np.arange(1, total + 1, dtype=np.float64)
+    t -= np.repeat(first, per)
+    t /= np.repeat(m, per)
+    flat = np.zeros(total, dtype=np.int64)
+    inside = np.ones(total, dtype=bool)
+    x = np.empty(total)
+    for k in range(3):
+        np.multiply(t, np.repeat(delta[k], per), out=x)
+        x += np.repeat(a[k], per)
+        np.floor(x, out=x)
+        index = x.astype(np.int64)
+        inside &= index.view(np.uint64) < np.uint64(shape[k])  # negative indices wrap to huge values
+        index *= strides[k]
+        flat += index
+    flat[~inside] = 0
+    hit = mask_flat[flat]
+    hit &= inside
+    which = np.repeat(np.arange(count), per)
+    out[which[hit]] = True
     return out
 
 

@@ -212,7 +212,7 @@ def test_bad_inputs_are_refused(synthetic):
         sel.analyse(visits, empty, brain_mask=mask)
 
 
-def test_cli_writes_table_maps_and_summary(synthetic, tmp_path, capsys):
+def test_cli_writes_table_maps_and_summary(synthetic, synthetic_result, tmp_path, capsys):
     visits, labels, mask = synthetic
     paths = []
     for n, image in enumerate(visits):
@@ -222,17 +222,21 @@ def test_cli_writes_table_maps_and_summary(synthetic, tmp_path, capsys):
     sitk.WriteImage(mask, str(tmp_path / "brain.nii.gz"))
     out = tmp_path / "out"
     code = cli.main(["sel", "--visits", *paths, "--lesions", str(tmp_path / "lesions.nii.gz"),
-                     "--brain-mask", str(tmp_path / "brain.nii.gz"), "--times", "0", "0.5", "1", "--out", str(out)])
+                     "--brain-mask", str(tmp_path / "brain.nii.gz"), "--times", "0", "0.5", "1",
+                     "--flair", *paths, "--out", str(out)])
     assert code == 0
     assert "sel_count 1" in capsys.readouterr().out
     rows = read_lesion_table(out / "sel.tsv")
     assert [r["id"] for r in rows if r["sel_candidate"]] == [1]
     assert set(COLUMNS) <= set(rows[0]) and "sel_score" in rows[0] and "logjac_visit-03" in rows[0]
+    assert rows[0]["flair_mean"] is not None and rows[0]["flair_norm_slope"] is not None
     assert (out / "logjac_visit-02.nii.gz").exists() and (out / "logjac_visit-03.nii.gz").exists()
     import json
     summary = json.loads((out / "sel_summary.json").read_text())
     assert summary["times"] == [0.0, 0.5, 1.0] and summary["sel_count"] == 1
-    # slopes are per time unit: half-year visits double the slope of the per-visit analysis
+    per_visit = {r["id"]: r["sel_slope_logjac"] for r in synthetic_result.rows}
+    for r in rows:  # slopes are per time unit: visits half a year apart double the per-visit slope
+        assert r["sel_slope_logjac"] == pytest.approx(2.0 * per_visit[r["id"]], rel=0.05, abs=0.005)
     code = cli.main(["sel", "--visits", *paths[:2], "--lesions", str(tmp_path / "lesions.nii.gz"),
                      "--out", str(tmp_path / "bad")])
     assert code == 2

@@ -6,6 +6,8 @@ baseline lesion is given one evolution before rendering:
 
 - ``expanding`` (the SEL truth): volume V(s) = V0 (1 + rate s) at visit s = 0, 1, ..., with all
   axes scaled by (1 + rate s)^(1/3) about the lesion centre, i.e. concentric and linear in volume;
+  only white-matter lesions (PHANTOM_SEL_LOCATIONS) of >= PHANTOM_SEL_MIN_VOXELS voxels expand
+  (the others are drawn stable instead);
 - ``shrinking``: V(s) = V0 (1 - rate s), concentric;
 - ``stable``: unchanged (confluent pairs are always stable).
 
@@ -61,7 +63,8 @@ def _draw_evolutions(rng, specs, n_visits: int) -> dict:
         rate_down = float(rng.uniform(*D.PHANTOM_SHRINK_VOLUME_RATE))
         if spec.confluent_with is not None:
             kind, rate = "stable", 0.0
-        elif u < D.PHANTOM_SEL_FRACTION:
+        elif u < D.PHANTOM_SEL_FRACTION and spec.location in D.PHANTOM_SEL_LOCATIONS \
+                and spec.mask0.sum() >= D.PHANTOM_SEL_MIN_VOXELS:
             kind, rate = "expanding", rate_up
         elif u < D.PHANTOM_SEL_FRACTION + D.PHANTOM_SHRINKING_FRACTION:
             kind, rate = "shrinking", -rate_down

@@ -105,8 +105,9 @@ def analyse(visits, lesions: sitk.Image, flair=None, brain_mask: sitk.Image | No
         brain = sitk.GetArrayFromImage(brain_mask).astype(bool)
         mask_method = "given"
     else:
-        brain, _ = extract_brain(baseline)
-        mask_method = "extract_brain"
+        extraction = extract_brain(baseline)
+        brain = extraction.brain_array()
+        mask_method = extraction.method
     brain |= labels > 0
     brain_mask = image_like(brain.astype(np.uint8), baseline)
     spacing_kji = tuple(float(s) for s in baseline.GetSpacing()[::-1])

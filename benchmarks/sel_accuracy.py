@@ -1,0 +1,117 @@
+"""Slowly expanding lesions (issue 16): SEL sensitivity and specificity on the longitudinal phantom.
+
+Targets: on 1 mm longitudinal phantom subjects (3 visits, global atrophy of -0.25 .. -2 % by the last
+visit, rigid motion, a bias field and noise; mspathobiology.phantom.longitudinal), over baseline
+lesions >= SEL_MIN_VOXELS voxels: SEL sensitivity >= 0.9 and specificity >= 0.9; no stable lesion
+called SEL; and the analysis of 3 visits of a 1 mm brain (registration, Jacobians, measures, with
+brain extraction) <= 300 s on 2 cores. The truth (designed evolution and rate of every lesion,
+voxel counts of each visit's rendered labels) never uses the analysis code.
+
+    python benchmarks/sel_accuracy.py                 # 3 full (1 mm) subjects
+    python benchmarks/sel_accuracy.py --small 4 --full 0   # quick, 2 mm
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "MSPathobiology"))
+
+from mspathobiology import sel  # noqa: E402
+from mspathobiology.phantom.longitudinal import generate_longitudinal_subject  # noqa: E402
+
+
+def report(name, value, target, ok, unit=""):
+    print(f"{name:58s} {value:10.3f} {unit:4s} target {target:12s} {'MEETS' if ok else 'FAILS'}")
+    return ok
+
+
+def run_subject(seed: int, small: bool, use_mask: bool) -> dict:
+    t0 = time.perf_counter()
+    subject = generate_longitudinal_subject(seed=seed, small=small, visits=3)
+    t_gen = time.perf_counter() - t0
+    mask = subject.subject.sessions[0].brain_mask if use_mask else None
+    t1 = time.perf_counter()
+    result = sel.analyse(subject.t1, subject.baseline_lesions, brain_mask=mask)
+    t_run = time.perf_counter() - t1
+    truth = {r["id"]: r for r in subject.truth}
+    pbvc = subject.subject.sessions[-1].truth["pbvc_percent"]
+    pairs = [(truth[r["id"]], r) for r in result.rows if truth[r["id"]]["evaluable"]]
+    label = "small" if small else "full"
+    print(f"--- {label} seed {seed}: generate {t_gen:.0f} s, analyse {t_run:.0f} s; PBVC by the last visit "
+          f"{pbvc:.2f} % (measured global change {result.summary['global_volume_change_percent'][-1]:.2f} %); "
+          f"{len(pairs)} lesions >= {result.summary['min_voxels']} voxels")
+    for t, r in pairs:
+        called = r["sel_candidate"]
+        if called != t["sel"]:
+            print(f"    {'missed' if t['sel'] else 'false'} SEL: id {r['id']} {t['evolution']} rate "
+                  f"{t['volume_rate_per_visit']:+.2f}/visit, voxels {t['voxels_per_visit']}, log-J "
+                  f"{[round(r[k], 3) for k in r if k.startswith('logjac_visit')]}, concentric "
+                  f"{r['sel_concentric_fraction']:.2f}, constant {r['sel_constant']}")
+    true_share = sum(t["volume_mm3"] for t in subject.truth if t["sel"] and t["evaluable"]) / max(
+        sum(t["volume_mm3"] for t in subject.truth), 1e-9)
+    return {"pairs": pairs, "runtime": t_run, "pbvc": pbvc, "summary": result.summary, "true_share": true_share,
+            "label": label}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", type=int, default=3, help="number of 1 mm subjects (seeds 0..)")
+    parser.add_argument("--small", type=int, default=0, help="number of 2 mm subjects (seeds 100..)")
+    args = parser.parse_args(argv)
+    runs = [run_subject(seed, False, use_mask=False) for seed in range(args.full)]
+    runs += [run_subject(100 + seed, True, use_mask=True) for seed in range(args.small)]
+    ok = True
+    for label in ("full", "small"):
+        group = [r for r in runs if r["label"] == label]
+        if not group:
+            continue
+        pairs = [p for r in group for p in r["pairs"]]
+        sel_truth = [r for t, r in pairs if t["sel"]]
+        non_sel = [r for t, r in pairs if not t["sel"]]
+        stable = [r for t, r in pairs if t["evolution"] == "stable"]
+        shrinking = [r for t, r in pairs if t["evolution"] == "shrinking"]
+        sens = sum(r["sel_candidate"] for r in sel_truth) / max(len(sel_truth), 1)
+        spec = sum(not r["sel_candidate"] for r in non_sel) / max(len(non_sel), 1)
+        print(f"=== {label}: {len(group)} subjects, {len(sel_truth)} SELs, {len(stable)} stable, "
+              f"{len(shrinking)} shrinking lesions (>= 10 voxels)")
+        ok &= report(f"{label}: SEL sensitivity", sens, ">= 0.9", sens >= 0.9)
+        ok &= report(f"{label}: SEL specificity", spec, ">= 0.9", spec >= 0.9)
+        fp_stable = sum(r["sel_candidate"] for r in stable)
+        worst_pbvc = min(r["pbvc"] for r in group)
+        ok &= report(f"{label}: stable lesions called SEL (atrophy to {worst_pbvc:.2f} %)", fp_stable, "0",
+                     fp_stable == 0)
+        print(f"{label}: shrinking lesions called SEL: {sum(r['sel_candidate'] for r in shrinking)} of {len(shrinking)}")
+        rates = [(t["volume_rate_per_visit"], r["sel_candidate"]) for t, r in pairs if t["sel"]]
+        for lo, hi in ((0.10, 0.15), (0.15, 0.20), (0.20, 0.25)):
+            hit = [c for rate, c in rates if lo <= rate < hi]
+            if hit:
+                print(f"{label}: sensitivity at volume rate {lo:.2f}-{hi:.2f} per visit: "
+                      f"{sum(hit)}/{len(hit)}")
+        s_scores = [r["sel_score"] for r in sel_truth]
+        n_scores = [r["sel_score"] for r in non_sel]
+        if s_scores and n_scores:
+            auc = np.mean([[float(a > b) + 0.5 * float(a == b) for b in n_scores] for a in s_scores])
+            print(f"{label}: SEL score AUC (truth SEL vs others) {auc:.3f}")
+        t1_sel = [r["t1_norm_slope"] for t, r in pairs if r["sel_candidate"]]
+        t1_non = [r["t1_norm_slope"] for t, r in pairs if not r["sel_candidate"]]
+        if t1_sel and t1_non:
+            print(f"{label}: T1/NAWM slope per visit, SEL {np.mean(t1_sel):+.4f} vs non-SEL {np.mean(t1_non):+.4f}")
+        for r in group:
+            s = r["summary"]
+            print(f"{label}: SEL volume share measured {s['sel_volume_share']:.3f} vs truth {r['true_share']:.3f}; "
+                  f"SEL count {s['sel_count']}")
+        if label == "full":
+            worst = max(r["runtime"] for r in group)
+            ok &= report("full: analysis of 3 visits of a 1 mm brain (worst)", worst, "<= 300 s", worst <= 300.0, "s")
+    print("ALL TARGETS MET" if ok else "SOME TARGETS FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -410,3 +410,21 @@ def test_phantom_and_networks_import_without_optional_packages():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
+
+
+def test_trk_with_a_subnormal_coordinate_falls_back_to_walking_the_records(tmp_path):
+    import nibabel as nib
+
+    from mspathobiology.networks import open_tractogram
+
+    lengths = np.array([3, 5, 4, 6])
+    points = np.random.default_rng(2).uniform(1, 30, (lengths.sum(), 3)).astype(np.float32)
+    path = write_tractogram(make_streamlines(points, np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths),
+                            tmp_path / "t.trk", affine=np.eye(4), shape=(32, 32, 32))
+    raw = bytearray(path.read_bytes())
+    word = 1 + 3 * lengths[0] + 1 + 3  # second streamline, second point, x (after its count word)
+    raw[1000 + 4 * word:1000 + 4 * word + 4] = np.array([5], "<i4").tobytes()  # a subnormal float, looks like a count
+    path.write_bytes(bytes(raw))
+    source = open_tractogram(path)
+    assert np.array_equal(source.records()[1], lengths)
+    assert_same(nib.streamlines.load(str(path)).streamlines, source.load(), atol=1e-4)

@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..io import atomic_write_text, write_json
 from ..tables import write_table
 from . import metrics as graph
-from .connectome import (as_label_volume, check_weight, edge_matrix, grid_rows, node_indices, parse_assignment,
+from .connectome import (WEIGHTS, as_label_volume, check_weight, edge_matrix, grid_rows, node_indices, parse_assignment,
                          streamline_weights, warn_if_empty)
 from .disconnection import disconnection_from, network_disruption
 from .measures import measure_streamlines
@@ -134,6 +134,8 @@ def _options(options):
         raise InputError("options", f"unknown network option(s) {unknown}; known: {', '.join(OPTIONS)}")
     mode, radius = parse_assignment(options.get("assignment", DEFAULT_ASSIGNMENT), options.get("radius_mm"))
     weight = options.get("weight", DEFAULT_WEIGHT)
+    if weight not in WEIGHTS:
+        raise InputError("weight", f"must be one of {', '.join(WEIGHTS)}, not {weight!r}")
     if not bool(options.get("symmetric", True)):
         raise InputError("symmetric", "graph measures need a symmetric connectome; use the Python API "
                                       "connectome(symmetric=False) for an upper-triangular matrix")
@@ -210,7 +212,6 @@ def analyse(images, tractogram=None, **options) -> NetworkResult:
     if isinstance(images, np.ndarray) or (isinstance(images, (list, tuple)) and not isinstance(images, dict)):
         return graph.analyse(images, tractogram, **options)
     opts = _options(options)
-    check_weight(opts["weight"], None if opts["weight"] != "mean_scalar" else True, ())
     tractogram = images.get("tractogram") if tractogram is None else tractogram
     if tractogram is None:
         raise InputError("tractogram", "is required for the network analysis")

@@ -394,7 +394,7 @@ def run_session_task(task: dict) -> list[dict]:
     selected = set(task["analyses"])
     options = task.get("options") or {}
     functions = {**FUNCTIONS, **(task.get("functions") or {})}
-    limit_threads(task.get("threads"))
+    threads = limit_threads(task.get("threads"))
     records = []
     for analysis in SESSION_ANALYSES:
         images = {k: v for k, v in case.images.items() if k in USES[analysis]}
@@ -427,7 +427,7 @@ def run_session_task(task: dict) -> list[dict]:
         if analysis == "lesions" and records[-1]["status"] == DONE:
             publish_lesion_map(out, case, folder)
     for record in records:
-        record["lesions_source"] = lesions_source(case)
+        record["lesions_source"], record["threads"] = lesions_source(case), threads
     write_json(case_dir(out, case) / "case.json", {"case": case.to_dict(), "records": records})
     return records
 
@@ -440,7 +440,7 @@ def run_pair_task(task: dict) -> list[dict]:
     selected = set(task["analyses"])
     options = task.get("options") or {}
     functions = {**FUNCTIONS, **(task.get("functions") or {})}
-    limit_threads(task.get("threads"))
+    threads = limit_threads(task.get("threads"))
     records = []
     # lesion change: both sessions' lesions step outputs
     b_dir, f_dir = analysis_dir(out, base, "lesions"), analysis_dir(out, follow, "lesions")
@@ -483,7 +483,7 @@ def run_pair_task(task: dict) -> list[dict]:
             base.images["t1"], follow.images["t1"], folder, **_accepted(f, kwargs), **opts), opts,
             "pbvc" in selected, functions, origins, out))
     for record in records:
-        record["lesions_source"] = lesions_source(follow)
+        record["lesions_source"], record["threads"] = lesions_source(follow), threads
     write_json(case_dir(out, follow) / "pairs.json", {"baseline": base.to_dict(), "records": records})
     return records
 
@@ -1032,7 +1032,9 @@ def write_tables(out, cases, records, result: CohortResult | None = None) -> dic
                                       columns=["participant_id", "session_id", "analysis", "error"])}
     for table, trows in topic_rows.items():
         tables[table[:-4]] = write_table(trows, out / table)
-    write_json(out / "cohort_run.json", {"cases": [c.to_dict() for c in sort_cases(cases)],
+    write_json(out / "cohort_run.json", {"jobs": result.jobs if result else None,
+                                         "threads_per_job": result.threads_per_job if result else None,
+                                         "cases": [c.to_dict() for c in sort_cases(cases)],
                                          "records": [{k: v for k, v in r.items() if k != "summary"}
                                                      for r in records]})
     if result is not None:

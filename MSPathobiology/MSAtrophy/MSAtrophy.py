@@ -14,7 +14,7 @@ from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSe
 sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
 from MSPathobiologyLib import cases  # noqa: E402
-from MSPathobiologyLib.widgets import (BackgroundJobMixin, ParameterNodeGuiMixin, connectButtons,  # noqa: E402
+from MSPathobiologyLib.widgets import (describeModule, BackgroundJobMixin, ParameterNodeGuiMixin, connectButtons,  # noqa: E402
                                        loadModuleUi)
 
 #: Parameter-node field -> image key of ``mspathobiology.atrophy`` (baseline visit).
@@ -36,23 +36,7 @@ TISSUE_NAMES = {"csf": "CSF", "gm": "GM", "wm": "WM", "lesion": "Lesions"}
 OUTPUT_FOLDER = "MS Atrophy"
 
 
-#
-# MSAtrophy
-#
-
-
-class MSAtrophy(ScriptedLoadableModule):
-    """Uses ScriptedLoadableModule base class, available at:
-    https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
-    """
-
-    def __init__(self, parent):
-        ScriptedLoadableModule.__init__(self, parent)
-        self.parent.title = _("MS Atrophy")
-        self.parent.categories = ["MS Pathobiology"]
-        self.parent.dependencies = []
-        self.parent.contributors = ["MSPathobiology developers"]
-        self.parent.helpText = _("""
+HELP_TEXT = """
 Brain atrophy in MS: tissue volumes (CSF, GM, WM, lesions) in mL, brain parenchymal fraction,
 deep grey matter and thalamus, and the percent brain volume change (PBVC) between two visits.
 <ul>
@@ -65,10 +49,23 @@ deep grey matter and thalamus, and the percent brain volume change (PBVC) betwee
 </ul>
 Runs in a background process so Slicer stays responsive; results go to a Segmentation node, a table,
 a bar plot (Plots module) and, for two visits, a change map overlaid on the baseline.
-""")
-        self.parent.acknowledgementText = _("""
+"""
+ACKNOWLEDGEMENT = """
 Part of the MSPathobiology extension. SIENA/SIENAX (FSL) are the reference methods whose design is followed.
-""")
+"""
+
+
+#
+# MSAtrophy
+#
+
+
+class MSAtrophy(ScriptedLoadableModule):
+    """MS Atrophy (scripted module; see Slicer's ScriptedLoadableModule)."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        describeModule(self.parent, _("MS Atrophy"), _(HELP_TEXT), _(ACKNOWLEDGEMENT))
 
 
 #

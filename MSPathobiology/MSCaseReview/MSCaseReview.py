@@ -14,7 +14,7 @@ from slicer.parameterNodeWrapper import parameterNodeWrapper
 sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
 from MSPathobiologyLib import cases  # noqa: E402
-from MSPathobiologyLib.widgets import ParameterNodeGuiMixin, connectButtons, loadModuleUi  # noqa: E402
+from MSPathobiologyLib.widgets import describeModule, ParameterNodeGuiMixin, connectButtons, loadModuleUi  # noqa: E402
 
 #: Image keys loaded as labelmaps.
 LABEL_KEYS = ("anatomy", "parcellation", "brain_mask")
@@ -26,23 +26,7 @@ NEXT_CASE_KEY, PREVIOUS_CASE_KEY = "Ctrl+N", "Ctrl+P"
 STATUS_COLORS = {"not_started": "gray", "in_progress": "#d08000", "done": "#2a8c2a", "flagged": "#c02020"}
 
 
-#
-# MSCaseReview
-#
-
-
-class MSCaseReview(ScriptedLoadableModule):
-    """Uses ScriptedLoadableModule base class, available at:
-    https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
-    """
-
-    def __init__(self, parent):
-        ScriptedLoadableModule.__init__(self, parent)
-        self.parent.title = _("MS Case Review")
-        self.parent.categories = ["MS Pathobiology"]
-        self.parent.dependencies = ["MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks"]
-        self.parent.contributors = ["MSPathobiology developers"]
-        self.parent.helpText = _("""
+HELP_TEXT = """
 Click through a cohort case by case, correcting lesions and rating rims with the other MS Pathobiology
 modules.
 <ul>
@@ -60,10 +44,23 @@ to <i>backups/</i>, never overwritten.</li>
 </ul>
 The workflow follows SlicerCaseIterator (Joost van Griethuysen et al.). The <b>Make phantom cohort</b> button
 and the Sample Data entry "MS phantom (small)" generate synthetic data with the logic layer (no download).
-""")
-        self.parent.acknowledgementText = _("""
+"""
+ACKNOWLEDGEMENT = """
 Part of the MSPathobiology extension. Inspired by SlicerCaseIterator (JoostJM/SlicerCaseIterator).
-""")
+"""
+
+
+#
+# MSCaseReview
+#
+
+
+class MSCaseReview(ScriptedLoadableModule):
+    """MS Case Review (scripted module; see Slicer's ScriptedLoadableModule)."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        describeModule(self.parent, _("MS Case Review"), _(HELP_TEXT), _(ACKNOWLEDGEMENT), dependencies=["MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks"])
         slicer.app.connect("startupCompleted()", registerSampleData)
 
 

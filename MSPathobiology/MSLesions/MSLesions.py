@@ -14,7 +14,7 @@ from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTabl
 sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
 from MSPathobiologyLib import cases, defaults as display  # noqa: E402
-from MSPathobiologyLib.widgets import (BackgroundJobMixin, ParameterNodeGuiMixin, connectButtons,  # noqa: E402
+from MSPathobiologyLib.widgets import (describeModule, BackgroundJobMixin, ParameterNodeGuiMixin, connectButtons,  # noqa: E402
                                        loadModuleUi)
 from mspathobiology.defaults.common import DEFAULT_CONNECTIVITY, MIN_LESION_VOLUME_MM3  # noqa: E402
 
@@ -30,23 +30,7 @@ INPUT_KEYS = {
 OUTPUT_FOLDER = "MS Lesions"
 
 
-#
-# MSLesions
-#
-
-
-class MSLesions(ScriptedLoadableModule):
-    """Uses ScriptedLoadableModule base class, available at:
-    https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
-    """
-
-    def __init__(self, parent):
-        ScriptedLoadableModule.__init__(self, parent)
-        self.parent.title = _("MS Lesions")
-        self.parent.categories = ["MS Pathobiology"]
-        self.parent.dependencies = []
-        self.parent.contributors = ["MSPathobiology developers"]
-        self.parent.helpText = _("""
+HELP_TEXT = """
 Semi-automatic segmentation of FLAIR-hyperintense multiple sclerosis lesions, the lesion table
 (volume, centroid, long axis, McDonald location) and expert correction.
 <ul>
@@ -61,11 +45,24 @@ Methods: lesion growth in the spirit of LST-LGA (Schmidt et al., NeuroImage 2012
 LST-AI v2 rule (Wiltgen et al., NeuroImage: Clinical 2024); dissemination in space by the McDonald 2017
 criteria (Thompson et al., Lancet Neurol 2018); 3 mm&sup3; minimum lesion volume as in the MSSEG
 evaluation (Commowick et al., Sci Rep 2018).
-""")
-        self.parent.acknowledgementText = _("""
+"""
+ACKNOWLEDGEMENT = """
 Part of the MSPathobiology extension. The module layout follows the 3D Slicer scripted module template
 (Jean-Christophe Fillion-Robin, Kitware; Andras Lasso, PerkLab; Steve Pieper, Isomics).
-""")
+"""
+
+
+#
+# MSLesions
+#
+
+
+class MSLesions(ScriptedLoadableModule):
+    """MS Lesions (scripted module; see Slicer's ScriptedLoadableModule)."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        describeModule(self.parent, _("MS Lesions"), _(HELP_TEXT), _(ACKNOWLEDGEMENT))
 
 
 #

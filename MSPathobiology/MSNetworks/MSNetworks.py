@@ -16,7 +16,7 @@ from slicer import (vtkMRMLLabelMapVolumeNode, vtkMRMLModelNode, vtkMRMLScalarVo
 sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
 from MSPathobiologyLib import cases  # noqa: E402
-from MSPathobiologyLib.widgets import ParameterNodeGuiMixin, connectButtons, loadModuleUi  # noqa: E402
+from MSPathobiologyLib.widgets import describeModule, ParameterNodeGuiMixin, connectButtons, loadModuleUi  # noqa: E402
 from mspathobiology.defaults import networks as NETWORK_DEFAULTS  # noqa: E402
 
 #: Node attribute holding the tractogram file a (display-subsampled) node was loaded from.
@@ -37,23 +37,7 @@ def hasSlicerDMRI() -> bool:
     return hasattr(slicer, "vtkMRMLFiberBundleNode")
 
 
-#
-# MSNetworks
-#
-
-
-class MSNetworks(ScriptedLoadableModule):
-    """Uses ScriptedLoadableModule base class, available at:
-    https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
-    """
-
-    def __init__(self, parent):
-        ScriptedLoadableModule.__init__(self, parent)
-        self.parent.title = _("MS Networks")
-        self.parent.categories = ["MS Pathobiology"]
-        self.parent.dependencies = []
-        self.parent.contributors = ["MSPathobiology developers"]
-        self.parent.helpText = _("""
+HELP_TEXT = """
 Structural connectome of the subject's own tractogram, graph metrics and lesion disconnection.
 <ul>
 <li>Tractograms: .tck/.trk (nibabel), .trx (trx-python, memory-mapped), .vtk/.vtp; shown as a fiber
@@ -67,10 +51,23 @@ Toolkit, Griffis et al., NeuroImage Clin 2021).</li>
 </ul>
 The 3D view shows regions as spheres sized by degree or strength and edges as tubes weighted by
 strength, coloured by the percent of their streamlines that are disconnected.
-""")
-        self.parent.acknowledgementText = _("""
+"""
+ACKNOWLEDGEMENT = """
 Part of the MSPathobiology extension. SlicerDMRI (optional) provides fiber bundle display.
-""")
+"""
+
+
+#
+# MSNetworks
+#
+
+
+class MSNetworks(ScriptedLoadableModule):
+    """MS Networks (scripted module; see Slicer's ScriptedLoadableModule)."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        describeModule(self.parent, _("MS Networks"), _(HELP_TEXT), _(ACKNOWLEDGEMENT))
 
 
 #

@@ -135,3 +135,18 @@ class BackgroundJobMixin:
         job.onFinished = finished
         self._job = job.start()
         self._onParameterNodeModified()
+
+
+#: Module category and contributors shown in Slicer's module list for every MSPathobiology module.
+CATEGORY = "MS Pathobiology"
+CONTRIBUTORS = ["MSPathobiology developers"]
+
+
+def describeModule(parent, title: str, helpText: str, acknowledgementText: str, dependencies=()) -> None:
+    """Fill a ScriptedLoadableModule's description (title, category, dependencies, help)."""
+    parent.title = title
+    parent.categories = [CATEGORY]
+    parent.dependencies = list(dependencies)
+    parent.contributors = list(CONTRIBUTORS)
+    parent.helpText = helpText
+    parent.acknowledgementText = acknowledgementText

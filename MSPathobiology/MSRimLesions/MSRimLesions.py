@@ -15,7 +15,7 @@ from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSe
 sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
 from MSPathobiologyLib import cases  # noqa: E402
-from MSPathobiologyLib.widgets import ParameterNodeGuiMixin, connectButtons, loadModuleUi  # noqa: E402
+from MSPathobiologyLib.widgets import describeModule, ParameterNodeGuiMixin, connectButtons, loadModuleUi  # noqa: E402
 from mspathobiology.defaults import rims as RIM_DEFAULTS  # noqa: E402
 
 #: Rating buttons / keys 1-3 per task: (label stored in the ratings file, button text).
@@ -32,23 +32,7 @@ INPUT_KEYS = {"t1PostVolume": "t1post", "t2starVolume": "t2star", "anatomyVolume
 OUTPUT_FOLDER = "MS Rim Lesions"
 
 
-#
-# MSRimLesions
-#
-
-
-class MSRimLesions(ScriptedLoadableModule):
-    """Uses ScriptedLoadableModule base class, available at:
-    https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
-    """
-
-    def __init__(self, parent):
-        ScriptedLoadableModule.__init__(self, parent)
-        self.parent.title = _("MS Rim Lesions")
-        self.parent.categories = ["MS Pathobiology"]
-        self.parent.dependencies = []
-        self.parent.contributors = ["MSPathobiology developers"]
-        self.parent.helpText = _("""
+HELP_TEXT = """
 Paramagnetic rim lesions (PRL) and the central vein sign (CVS): automatic rim scores, then expert
 rating lesion by lesion.
 <ul>
@@ -64,10 +48,23 @@ centred and zoomed in every view. Every rating is saved at once in your own file
 </ul>
 CVS: Frangi vesselness (Frangi et al., MICCAI 1998) on T2*/SWI, NAIMS CVS criteria (Sati et al., Nat Rev
 Neurol 2016).
-""")
-        self.parent.acknowledgementText = _("""
+"""
+ACKNOWLEDGEMENT = """
 Part of the MSPathobiology extension. The reading loop is inspired by CVS_rater (ITK-SNAP based).
-""")
+"""
+
+
+#
+# MSRimLesions
+#
+
+
+class MSRimLesions(ScriptedLoadableModule):
+    """MS Rim Lesions (scripted module; see Slicer's ScriptedLoadableModule)."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        describeModule(self.parent, _("MS Rim Lesions"), _(HELP_TEXT), _(ACKNOWLEDGEMENT))
 
 
 #
@@ -296,18 +293,17 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
         self._updateReadingState()
 
     def onNext(self):
-        session = self.logic.session
-        if session is not None and self._currentLesion is not None:
-            following = session.next(self._currentLesion)
-            if following is not None:
-                self._goTo(following)
+        self._step(+1)
 
     def onPrevious(self):
+        self._step(-1)
+
+    def _step(self, direction: int):
         session = self.logic.session
         if session is not None and self._currentLesion is not None:
-            before = session.previous(self._currentLesion)
-            if before is not None:
-                self._goTo(before)
+            target = (session.next if direction > 0 else session.previous)(self._currentLesion)
+            if target is not None:
+                self._goTo(target)
 
     def onNextUnrated(self):
         session = self.logic.session

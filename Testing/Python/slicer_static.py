@@ -21,6 +21,8 @@ What is checked, and why:
 - each module file compiles under Python 3.12 rules (Slicer 5.10+ embeds 3.12), with
   warnings as errors (3.12 makes invalid escape sequences a SyntaxWarning), and uses no
   removed or deprecated forms (``import imp``, ``returnNode=True``, ``setMasterVolumeNode``);
+- every combo box bound to a ``Choice`` parameter has readable texts for all its values;
+- the Logic class makes no GUI call (dialogs, views, layouts, Qt): those belong in the Widget;
 - each module defines its Module, Widget, Logic and Test classes and a parameter node wrapper,
   and its Test class runs test_* methods and downloads nothing;
 - the top-level ``CMakeLists.txt`` is a Slicer extension that adds every module folder, and
@@ -636,8 +638,87 @@ def check_self_test(module_dir: Path) -> list[str]:
     return problems
 
 
+#: Names whose use in a Logic class is a GUI call (dialogs, views, layouts, module switching, Qt): Slicer's
+#: convention keeps them in the Widget so that the Logic runs headless (self-tests, batch, other modules).
+GUI_NAMES = {"qt", "ctk", "views", "layoutManager", "processEvents", "errorDisplay", "warningDisplay", "infoDisplay",
+             "confirmOkCancelDisplay", "confirmYesNoDisplay", "tryWithErrorDisplay", "messageBox", "selectModule",
+             "setSliceViewerLayers", "widgetRepresentation", "mainWindow", "delayDisplay"}
+
+
+def check_logic_without_gui(module_dir: Path) -> list[str]:
+    """The module's Logic class makes no GUI call (see :data:`GUI_NAMES`); GUI calls belong in the Widget."""
+    module_dir = Path(module_dir)
+    path = module_dir / f"{module_dir.name}.py"
+    tree = _parse_python(path) if path.exists() else None
+    logic = next((n for n in (tree.body if tree else []) if isinstance(n, ast.ClassDef)
+                  and n.name == f"{module_dir.name}Logic"), None)
+    if logic is None:
+        return []
+    problems = []
+    for node in ast.walk(logic):
+        name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name.split(".")[-1] in GUI_NAMES or (alias.asname or "") in GUI_NAMES:
+                    problems.append(f"{rel(path)}:{node.lineno}: {logic.name} imports {alias.name} (GUI; keep it in the Widget)")
+        elif name in GUI_NAMES:
+            problems.append(f"{rel(path)}:{node.lineno}: {logic.name} uses {name} (a GUI call; keep it in the Widget)")
+    return problems
+
+
+def _choices(annotation: ast.expr) -> list | None:
+    """The literal values of ``Annotated[T, Choice([...])]`` (None when the field is not a Choice)."""
+    if not (isinstance(annotation, ast.Subscript) and isinstance(annotation.slice, ast.Tuple)):
+        return None
+    for item in annotation.slice.elts[1:]:
+        if isinstance(item, ast.Call) and getattr(item.func, "id", getattr(item.func, "attr", "")) == "Choice" \
+                and item.args and isinstance(item.args[0], (ast.List, ast.Tuple)):
+            try:
+                return [ast.literal_eval(e) for e in item.args[0].elts]
+            except ValueError:
+                return None
+    return None
+
+
+def check_choice_labels(module_dir: Path) -> list[str]:
+    """Every combo box bound to a ``Choice`` parameter shows readable texts: the Widget's ``choiceLabels``
+    maps the combo box to a text for ``str(value)`` of every choice (the raw tokens, such as
+    ``invnodevol`` or ``-1``, are what the parameter-node connector shows otherwise)."""
+    module_dir = Path(module_dir)
+    path = module_dir / f"{module_dir.name}.py"
+    tree = _parse_python(path) if path.exists() else None
+    if tree is None:
+        return []
+    fields = {name: ann for f in parameter_node_classes(tree)[0].values() for name, ann in f.items()}
+    widget = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == f"{module_dir.name}Widget"), None)
+    labels = {}
+    for stmt in (widget.body if widget else []):
+        if isinstance(stmt, ast.Assign) and any(getattr(t, "id", "") == "choiceLabels" for t in stmt.targets) \
+                and isinstance(stmt.value, ast.Dict):
+            for key, value in zip(stmt.value.keys, stmt.value.values):
+                if isinstance(key, ast.Constant) and isinstance(value, ast.Dict):
+                    labels[key.value] = {k.value for k in value.keys if isinstance(k, ast.Constant)}
+    classes = {}
+    for ui in ui_files(module_dir):
+        try:
+            classes.update({w.get("name"): w.get("class") for w in ET.parse(ui).iter("widget")})
+        except ET.ParseError:
+            continue
+    problems = []
+    for parameter, widget_name in sorted(_ui_names(module_dir)[1].items()):
+        values = _choices(fields[parameter]) if parameter in fields else None
+        if values is None or classes.get(widget_name) != "QComboBox":
+            continue
+        missing = [str(v) for v in values if str(v) not in labels.get(widget_name, set())]
+        if missing:
+            problems.append(f"{rel(path)}: combo box {widget_name!r} ({parameter}) shows raw values {missing}: give them "
+                            f"readable texts in {module_dir.name}Widget.choiceLabels")
+    return problems
+
+
 MODULE_CHECKS = (check_ui_parse, check_ui_scene, check_ui_names, check_parameter_bindings, check_module_cmake,
-                 check_python312, check_forbidden_forms, check_module_classes, check_self_test)
+                 check_python312, check_forbidden_forms, check_module_classes, check_self_test,
+                 check_logic_without_gui, check_choice_labels)
 
 
 def check_module(module_dir: Path) -> list[str]:

@@ -177,6 +177,28 @@ def test_broken_fixture_forbidden_forms():
     assert len(problems) == 3
 
 
+def test_broken_fixture_gui_call_in_logic():
+    problems = static.check_logic_without_gui(BROKEN)
+    assert _only(problems, "BrokenModuleLogic uses setSliceViewerLayers")
+    assert len(problems) == 1
+    assert static.check_logic_without_gui(GOOD) == []
+
+
+def test_choice_label_check_bites(tmp_path):
+    """Dropping one readable text from a real module's choiceLabels is reported."""
+    module = tmp_path / "MSNetworks"
+    shutil.copytree(static.EXTENSION_DIR / "MSNetworks", module, ignore=shutil.ignore_patterns("__pycache__"))
+    assert static.check_choice_labels(module) == []
+    py = module / "MSNetworks.py"
+    text = py.read_text()
+    assert '"invnodevol": ' in text
+    py.write_text(text.replace('"invnodevol": ', '"inv_node_vol": ', 1))
+    assert _only(static.check_choice_labels(module), "'weightComboBox'", "['invnodevol']")
+    py.write_text(text.replace("choiceLabels = {", "unusedLabels = {", 1))
+    problems = static.check_choice_labels(module)
+    assert _only(problems, "'assignmentComboBox'") and _only(problems, "'weightComboBox'")
+
+
 def test_broken_fixture_missing_test_class():
     problems = static.check_module_classes(BROKEN)
     assert problems == [p for p in problems if "BrokenModuleTest is missing" in p] and problems
@@ -184,7 +206,7 @@ def test_broken_fixture_missing_test_class():
 
 def test_every_broken_fixture_mistake_is_found_once_by_check_module():
     problems = static.check_module(BROKEN)
-    assert len(problems) == 13, "\n".join(problems)
+    assert len(problems) == 14, "\n".join(problems)
 
 
 def test_self_test_check_bites(tmp_path):

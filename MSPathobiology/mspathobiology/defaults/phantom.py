@@ -266,6 +266,9 @@ CHANGE_EDGE_LESIONS_FULL = 4
 CHANGE_EDGE_LESIONS_SMALL = 2
 CHANGE_EDGE_MIN_VOLUME_MM3 = 400.0
 CHANGE_EDGE_TOLERANCE = 0.08
+#: ... and only deep white matter lesions: a juxtacortical lesion grows around gyri into
+#: several pieces, and a periventricular one against ventricles that enlarge with atrophy.
+CHANGE_EDGE_LOCATIONS = ("deep_white_matter",)
 #: New lesions placed this many empty voxels from a stable baseline lesion: the analysis matches
 #: visits with a one-voxel tolerance (CHANGE_MATCH_TOLERANCE_VOXELS), so a new lesion must lie at
 #: least 2 voxels away; 2 empty voxels sit one voxel beyond that edge (head motion and resampling

@@ -65,6 +65,7 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
 
     specs = []
     n_edge, n_edge_max = 0, D.CHANGE_EDGE_LESIONS_SMALL if small else D.CHANGE_EDGE_LESIONS_FULL
+    edge_start = int(evolution.integers(2))  # the first edge lesion is below or above the threshold
     for location, volume, *host in plan:
         change, target = "stable", 1.0
         u, grow, shrink = evolution.random(), evolution.uniform(*D.ENLARGING_SCALE), evolution.uniform(*D.SHRINKING_SCALE)
@@ -78,9 +79,10 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
         elif u < D.ENLARGING_FRACTION + D.SHRINKING_FRACTION + D.RESOLVING_FRACTION:
             change = "resolved"
         # growth at the enlarging threshold, just below or just above it (issue 12; .followup)
-        edge = change == "stable" and not host and n_edge < n_edge_max and volume >= D.CHANGE_EDGE_MIN_VOLUME_MM3
+        edge = (change == "stable" and n_edge < n_edge_max and volume >= D.CHANGE_EDGE_MIN_VOLUME_MM3
+                and location in D.CHANGE_EDGE_LOCATIONS)
         if edge:
-            change, target = "enlarging", F.edge_growth_scale(n_edge)
+            change, target = "enlarging", F.edge_growth_scale(n_edge + edge_start)
         scales = _session_scales(change, target, 2, False)
         placed = None
         for attempt in range(3):

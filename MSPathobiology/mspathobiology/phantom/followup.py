@@ -11,6 +11,12 @@ determinant of ``p -> p + v(p)`` over the baseline brain voxels:
 
 A visit's image at scanner point x shows the head at ``y = R^T (x - t)`` (rigid motion R, t)
 and the baseline anatomy at p with ``p + v(p) = y`` (fixed-point inversion).
+
+Lesion changes at the definitions' edges (issue 12; thresholds in :mod:`..defaults.lesions`):
+lesions that grow by just less and just more than the enlarging threshold
+(:func:`edge_growth_scale`; truth by the definition, :func:`change_by_definition`), and new
+lesions placed a few voxels from a baseline lesion (:func:`place_near`), just beyond the
+one-voxel tolerance with which visits are matched.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
+from ..connectivity import structuring_element
+from ..defaults import lesions as L
 from ..defaults import phantom as D
 
 
@@ -127,3 +136,84 @@ def head_coordinates(x, y, z, rotation, translation):
     return (r[0, 0] * dx + r[1, 0] * dy + r[2, 0] * dz,
             r[0, 1] * dx + r[1, 1] * dy + r[2, 1] * dz,
             r[0, 2] * dx + r[1, 2] * dy + r[2, 2] * dz)
+
+
+def edge_growth_scale(n: int) -> float:
+    """Axis scale of the ``n``-th lesion designed at the enlarging threshold: alternately the
+    relative volume growth ``CHANGE_EDGE_GROWTH[0]`` (just below) and ``[1]`` (just above)."""
+    return float((1.0 + D.CHANGE_EDGE_GROWTH[n % 2]) ** (1.0 / 3.0))
+
+
+def edge_growth_holds(placer, spec, mask: np.ndarray, scale: float) -> bool:
+    """Is the placed lesion at least ``CHANGE_EDGE_MIN_VOLUME_MM3`` and does it, drawn on the
+    baseline grid at axis ``scale``, grow by its designed relative volume within
+    ``CHANGE_EDGE_TOLERANCE``? (Growth into tissue a lesion may not occupy, such as cortex or
+    a ventricle, is clipped and would blur the edge.)"""
+    from .lesions import bbox_for, rasterise
+
+    bbox = bbox_for(spec, scale, placer.kji_of(spec.centre), placer.spacing, placer.shape)
+    grown = rasterise(spec, scale, placer.p, placer.tissue, bbox, np.zeros(placer.shape, dtype=bool))
+    before = int(mask[bbox].sum())
+    return before * placer.spacing ** 3 >= D.CHANGE_EDGE_MIN_VOLUME_MM3 and \
+        abs(grown.sum() / before - scale ** 3) <= D.CHANGE_EDGE_TOLERANCE
+
+
+def change_by_definition(volume_factor: float) -> str:
+    """Truth class of a lesion whose volume is multiplied by ``volume_factor`` (> 0) at follow-up,
+    by the published relative thresholds (enlarging: growth >= ENLARGING_MIN_RELATIVE_GROWTH,
+    Moraal et al. 2010; shrinking: loss >= SHRINKING_MIN_RELATIVE_LOSS), not by the analysis."""
+    if volume_factor - 1.0 >= L.ENLARGING_MIN_RELATIVE_GROWTH:
+        return "enlarging"
+    if 1.0 - volume_factor >= L.SHRINKING_MIN_RELATIVE_LOSS:
+        return "shrinking"
+    return "stable"
+
+
+#: Design locations a new lesion next to a white-matter lesion may take (all drawn in WM).
+_NEAR_LOCATIONS = ("periventricular", "juxtacortical", "deep_white_matter")
+
+
+def place_near(placer, index: int, volume: float, partner, partner_mask: np.ndarray,
+               gap_voxels: int = D.NEW_NEAR_GAP_VOXELS):
+    """Place a new lesion of about ``volume`` mm^3 exactly ``gap_voxels`` empty voxels (26-connected
+    distance) from ``partner`` (a placed baseline spec and its full-grid mask), keeping the usual
+    gap to every other lesion. Returns (spec, full-grid mask) or None (``placer``: a
+    :class:`.lesions.Placer` on the baseline grid)."""
+    from .lesions import LesionSpec, bbox_for, classify, rasterise
+
+    rng, spacing = placer.rng, placer.spacing
+    element = structuring_element(26)
+    radius = (3.0 * volume / (4.0 * np.pi)) ** (1.0 / 3.0)
+    for _ in range(D.PLACEMENT_ATTEMPTS):
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        centre = partner.centre + direction * (float(np.min(partner.axes)) + radius + (gap_voxels + 0.5) * spacing)
+        centre_kji = placer.kji_of(centre)
+        if np.any(centre_kji < 2) or np.any(centre_kji > np.array(placer.shape) - 3):
+            continue
+        location = partner.location if partner.location in _NEAR_LOCATIONS else "deep_white_matter"
+        axes, rotation, irregular = placer._shape(location, volume, np.clip(np.round(centre_kji), 0,
+                                                                            np.array(placer.shape) - 1), False)
+        spec = LesionSpec(index=index, location=location, centre=centre, rotation=rotation, axes=axes,
+                          irregular=irregular)
+        bbox = bbox_for(spec, 1.0, centre_kji, spacing, placer.shape)
+        mask = rasterise(spec, 1.0, placer.p, placer.tissue, bbox, placer.occupied)
+        if mask.sum() < max(2, int(np.ceil(L.ENLARGING_MIN_GROWTH_MM3 / spacing ** 3))):
+            continue
+        found = classify(mask, placer.aseg[bbox])
+        if found not in _NEAR_LOCATIONS:
+            continue
+        spec.location = found
+        near = partner_mask[bbox]
+        within = ndimage.binary_dilation(mask, structure=element, iterations=gap_voxels)
+        reach = ndimage.binary_dilation(within, structure=element)
+        if (within & near).any() or not (reach & near).any():
+            continue
+        others = placer.occupied[bbox] & ~near
+        if (ndimage.binary_dilation(mask, structure=element, iterations=D.LESION_GAP_VOXELS + 1) & others).any():
+            continue
+        placer.occupied[bbox] |= mask
+        full = np.zeros(placer.shape, dtype=bool)
+        full[bbox] = mask
+        return spec, full
+    return None

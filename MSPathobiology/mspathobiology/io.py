@@ -118,9 +118,9 @@ def nifti_header(data: bytes, source: str = "image") -> dict:
             "vox_offset": int(vox_offset), "endian": endian}
 
 
-def check_nifti_bytes(data: bytes, source: str = "image") -> dict:
-    """Check decompressed NIfTI content: voxel data as long as the header says, no NaN or
-    infinite voxel in float data. Returns the header (:func:`nifti_header`)."""
+def check_nifti_bytes(data: bytes, source: str = "image", finite: bool = True) -> dict:
+    """Check decompressed NIfTI content: voxel data as long as the header says and, with
+    ``finite``, no NaN or infinite voxel in float data. Returns the header (:func:`nifti_header`)."""
     header = nifti_header(data, source)
     n_voxels = int(np.prod(header["dims"], dtype=np.int64))
     needed = n_voxels * header["bitpix"] // 8
@@ -130,7 +130,7 @@ def check_nifti_bytes(data: bytes, source: str = "image") -> dict:
         raise InputError(source, f"is truncated: {max(have, 0)} of {needed} bytes of voxel data "
                                  f"({100.0 * max(have, 0) / needed:.1f} %); SimpleITK would fill the rest with zeros")
     dtype = _NIFTI_FLOAT_TYPES.get(header["datatype"])
-    if dtype is not None:
+    if finite and dtype is not None:
         count = needed // np.dtype(dtype).itemsize
         values = np.frombuffer(data, dtype=header["endian"] + dtype, count=count, offset=start)
         bad = int(count - np.count_nonzero(np.isfinite(values)))
@@ -465,7 +465,7 @@ def _verify_image_file(tmp: Path, image: sitk.Image, path: Path) -> None:
         raise OutputError(path, "could not be written (0 bytes: disk full?); the previous file is unchanged")
     try:
         if _suffix(path) in (".nii", ".nii.gz"):
-            check_nifti_bytes(_file_bytes(tmp, str(path)), str(path))
+            check_nifti_bytes(_file_bytes(tmp, str(path)), str(path), finite=False)
         reader = sitk.ImageFileReader()
         reader.SetFileName(str(tmp))
         reader.ReadImageInformation()

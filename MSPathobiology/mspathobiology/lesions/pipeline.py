@@ -265,11 +265,12 @@ def _normalised_flair(flair: sitk.Image, lesions: np.ndarray, nawm: float | None
 def _from_summary(case_dir: Path, given=None):
     """(FLAIR path, NAWM) recorded in a case folder's summary.json; ``given`` wins for the path."""
     summary = case_dir / "summary.json"
-    record = read_json(summary) if summary.exists() else {}
+    record = read_json(summary, name="lesions summary", expect=dict) if summary.exists() else {}
     path = Path(given) if given is not None else None
     if path is None:
-        recorded = record.get("inputs", {}).get("flair")
-        path = Path(recorded) if recorded and Path(recorded).exists() else None
+        inputs = record.get("inputs")
+        recorded = inputs.get("flair") if isinstance(inputs, dict) else None
+        path = Path(recorded) if isinstance(recorded, str) and recorded and Path(recorded).exists() else None
     return path, record.get("nawm_flair_intensity")
 
 

@@ -165,6 +165,7 @@ def analyse(images: dict, *, phase_sign: int | None = None, enhancing=None, lesi
             te_ms=te_ms or D.DEFAULT_TE_MS)
         score_map, score_kind = susceptibility, "qsm"
         options.setdefault("use_core", False)  # the scanner's high-pass removed the core's offset
+        options.setdefault("z_threshold", D.PHASE_Z_THRESHOLD)
     else:
         score_map, score_kind = map_image, kind
     rows = score_rim_images(lesions, score_map, kind=score_kind, phase_sign=phase_sign, enhancing=enhancing,

@@ -205,7 +205,7 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
                band_inner_mm: float = D.EDGE_BAND_INNER_MM, band_outer_mm: float = D.EDGE_BAND_OUTER_MM,
                ring_inner_mm: float = D.REFERENCE_RING_INNER_MM, ring_outer_mm: float = D.REFERENCE_RING_OUTER_MM,
                sectors: int = D.ANGULAR_SECTORS, min_sector_fraction: float = D.MIN_SECTOR_FRACTION,
-               z_threshold: float = D.RIM_Z_THRESHOLD, min_contrast: float | None = None,
+               z_threshold: float | None = None, min_contrast: float | None = None,
                min_coverage: float = D.PRL_MIN_EDGE_COVERAGE, slice_coverage: float = D.PRL_MIN_SLICE_COVERAGE,
                min_slices: int = D.PRL_MIN_CONSECUTIVE_SLICES, vein_contrast: float | None = None,
                use_core: bool | None = None, phase_mask: np.ndarray | None = None, b0_kji=None,
@@ -225,6 +225,8 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     to cortex or ventricles are judged against grey matter or CSF.
     ``min_coverage``: calibrated whole-edge coverage of a rim (2/3, see module doc);
     ``slice_coverage``: slice coverage for a slice to show the rim; ``min_slices``: run length.
+    ``z_threshold``: robust SDs of the ring a sector must exceed (default RIM_Z_THRESHOLD, or
+    PHASE_Z_THRESHOLD for phase).
     ``vein_contrast``: band voxels this far above the baseline are ignored as veins (map units;
     default VEIN_MIN_CONTRAST_PPB, or _SWI).
     ``min_contrast``: in map units; default RIM_MIN_CONTRAST_PPB (qsm, phase) or _SWI.
@@ -240,6 +242,8 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     values = np.asarray(values)
     if labels.shape != values.shape or labels.ndim != 3:
         raise InputError("lesions", f"label array shape {labels.shape} does not match map shape {values.shape}")
+    if z_threshold is None:
+        z_threshold = D.PHASE_Z_THRESHOLD if kind == "phase" else D.RIM_Z_THRESHOLD
     if min_contrast is None:
         min_contrast = D.RIM_MIN_CONTRAST_SWI if kind == "swi" else D.RIM_MIN_CONTRAST_PPB
     if vein_contrast is None:

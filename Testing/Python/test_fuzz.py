@@ -330,3 +330,23 @@ def test_unusable_output_paths(case, tmp_path_factory, path_kind):
     outcome = run_cli(argv)
     assert outcome.clear_error, outcome
     assert (folder / "afile").read_text() == "keep me"
+
+
+@FUZZ
+@given(record=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                               st.sampled_from(["inputs", "flair", "nawm_flair_intensity", "lesion_count"]), inner,
+                               max_size=3), max_leaves=8))
+def test_malformed_lesions_summary_for_lesions_change(case, tmp_path_factory, record):
+    root = tmp_path_factory.mktemp("change")
+    for visit in ("v1", "v2"):
+        (root / visit).mkdir()
+        shutil.copy(case / "labels.nii.gz", root / visit / "lesions.nii.gz")
+        (root / visit / "summary.json").write_text(json.dumps(record))
+    outcome = run_cli(["lesions-change", "--baseline", root / "v1", "--followup", root / "v2", "--no-registration",
+                       "--out", root / "out"])
+    assert outcome.ok or outcome.clear_error, (record, outcome.stderr, outcome.traceback)
+    if outcome.ok:  # the same labels at both visits: nothing new, enlarging or resolved
+        summary = read_json(root / "out" / "change_summary.json")
+        assert summary["lesions_stable"] >= 1
+        assert summary["lesions_new"] == summary["lesions_enlarging"] == summary["lesions_resolved"] == 0

@@ -24,7 +24,13 @@ _ensured: set[str] = set()
 
 def missing(modules) -> list[str]:
     """The import names among ``modules`` that cannot be imported here."""
-    return [name for name in modules if importlib.util.find_spec(name) is None]
+    def absent(name):
+        try:
+            return importlib.util.find_spec(name) is None
+        except (ImportError, ValueError):
+            return True
+
+    return [name for name in modules if absent(name)]
 
 
 def _requirements(modules=None) -> list:

@@ -60,13 +60,16 @@ def networks_data() -> dict:
 
 
 def case_review_data(folder, n_subjects: int = 1):
-    """MSCaseReview: a small BIDS phantom cohort written to ``folder`` (two sessions per subject)."""
+    """MSCaseReview: a small BIDS phantom cohort written to ``folder`` (two sessions per subject), with
+    .tck/.trk tractograms when nibabel is there to write them (a fresh Slicer has none: no tractograms)."""
     from pathlib import Path
 
     from mspathobiology.phantom import write_dataset
+    from MSPathobiologyLib.dependencies import missing
 
     folder = Path(folder)
-    write_dataset(folder, n_subjects=n_subjects, seed=SEED, small=True, sessions=2)
+    formats = () if missing(["nibabel"]) else (".tck", ".trk")
+    write_dataset(folder, n_subjects=n_subjects, seed=SEED, small=True, sessions=2, tractogram_formats=formats)
     return folder
 
 

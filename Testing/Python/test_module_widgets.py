@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import vtk
 from slicer.util import VTKObservationMixin
 
@@ -56,6 +57,7 @@ def run_fresh_slicer(blocked=NOT_IN_SLICER):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_self_test_data_builds_with_only_what_slicer_bundles():
     """The logic layer imports (every subpackage, the CLI, the bridge) and the phantom builds every
     module's self-test data while nibabel, networkx, trx-python, matplotlib and dask cannot be imported."""

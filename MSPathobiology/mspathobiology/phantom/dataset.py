@@ -518,12 +518,13 @@ def _lookup_tables(root: Path) -> None:
 
 def write_dataset(outdir, n_subjects: int = 1, seed: int = 0, small: bool = False, sessions: int = 2,
                   rescan: bool = False, preview: bool = False, progress=None,
-                  phase_sign: int = D.PHASE_SIGN) -> list[Path]:
+                  phase_sign: int = D.PHASE_SIGN, tractogram_formats=(".tck", ".trk")) -> list[Path]:
     """Write a BIDS dataset of ``n_subjects`` phantom subjects (subject k uses seed + k - 1).
 
     Raw images go to ``sub-XX/ses-YY/anat`` (names from :mod:`mspathobiology.bids`); label images,
     tractograms (.tck and .trk) and ``ground_truth.json`` to ``derivatives/phantom``. Returns the
     subject folders. ``preview`` also writes ``derivatives/phantom/sub-XX/sub-XX_preview.png``.
+    ``tractogram_formats``: the tractogram files written per visit (.tck/.trk need nibabel; () writes none).
     """
     if int(n_subjects) < 1:
         raise InputError("n_subjects", f"must be >= 1, not {n_subjects}")
@@ -557,7 +558,7 @@ def write_dataset(outdir, n_subjects: int = 1, seed: int = 0, small: bool = Fals
         subject = generate_subject(seed=int(seed) + k, small=small, sessions=sessions, rescan=rescan,
                                    subject=sub_id, phase_sign=phase_sign)
         for session in subject.sessions:
-            write_session(root, subject, session)
+            write_session(root, subject, session, tractogram_formats)
         _sessions_table(root, subject)
         if preview:
             from .preview import write_preview

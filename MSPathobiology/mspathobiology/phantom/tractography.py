@@ -323,7 +323,10 @@ def generate(rng, parcellation: sitk.Image, aseg: np.ndarray, lesions: np.ndarra
         points, npts = _dense(ctrl[start:start + 10000], step_voxels)
         pieces.append((points @ m[:3, :3].T + m[:3, 3]).astype(np.float32))
         lengths.append(npts)
-    from nibabel.streamlines import ArraySequence
+    try:
+        from nibabel.streamlines import ArraySequence
+    except ImportError:  # a fresh Slicer has no nibabel: a list of (m, 3) arrays (every reader here takes both)
+        ArraySequence = list
 
     if not pieces:
         return ArraySequence([])

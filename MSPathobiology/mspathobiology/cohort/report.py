@@ -42,7 +42,7 @@ from .runner import ANALYSES, FUNCTIONS, analysis_dir, is_current, lesion_output
 
 _CSS = """body{font-family:sans-serif;margin:1em 1.5em;max-width:1360px;color:#222}
 table{border-collapse:collapse;font-size:12px;margin:.4em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
-th{background:#eee;vertical-align:bottom}td.t,th.t{text-align:left}.failed{color:#b00}.done,.ok{color:#070}
+th{background:#eee;vertical-align:bottom;text-align:center}td.t,th.t{text-align:left}.failed{color:#b00}.done,.ok{color:#070}
 .skipped,.unavailable,.partial{color:#777}img{max-width:100%;border:1px solid #ddd;margin:.3em 0}
 h2{border-bottom:1px solid #ccc;margin-top:1.2em}.small{font-size:12px;color:#555}
 .lead{display:flex;gap:1.2em;align-items:flex-start;flex-wrap:wrap}.lead .facts{flex:0 0 340px}
@@ -289,6 +289,8 @@ def trend_plot(rows, column: str, title: str, ylabel: str, out_png) -> Path | No
         from matplotlib.ticker import MaxNLocator
 
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        if all(v >= 0 for points in series.values() for _, v in points):
+            ax.set_ylim(bottom=0, top=max(1.0, max(v for points in series.values() for _, v in points)) * 1.1)
     ax.set_xticks(range(len(sessions)), sessions, fontsize=7)
     ax.set_xlabel("session", fontsize=8)
     ax.set_ylabel(ylabel, fontsize=8)
@@ -562,7 +564,8 @@ def summary_rows(rows) -> tuple[list[dict], list[str], dict]:
         item = {"session": f"{row['participant_id']} {row.get('session_id') or ''}".strip(),
                 "status": row.get("status"), "lesions from": row.get("lesions_source") or ""}
         for column, heading, unit in present:
-            item[column] = _summary_value(row, column)
+            starred = column == "pbvc_annualised_percent_per_year" and not _number(row.get(column))
+            item[column] = _summary_value(row, column) if starred else row.get(column)
         out.append(item)
     for column, heading, unit in present:
         columns.append(column)

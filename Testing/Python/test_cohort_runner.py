@@ -394,6 +394,11 @@ def test_outputs_record_where_each_input_came_from(tmp_path, env_log):
     published = out / "sub-01/ses-01/anat/sub-01_ses-01_desc-lesions_dseg.nii.gz"
     assert published.is_file() and read_json(published.with_name(
         "sub-01_ses-01_desc-lesions_dseg.json"))["Sources"] == marker["Sources"]
+    os.utime(ds / "sub-01/ses-01/anat/sub-01_ses-01_FLAIR.nii.gz", ns=(1, 10**18))  # changed: lesions reruns
+    failed = run_cohort(ds, out, functions={**PLUGINS, "lesions": "test_cohort_report:plugin_fails"}, progress=False)
+    assert failed.failed and not published.exists()  # a failed step leaves no current-looking BIDS file
+    run_cohort(ds, out, functions=PLUGINS, progress=False)
+    assert published.is_file()
     description = read_json(out / "dataset_description.json")
     assert description["DatasetLinks"]["raw"] == "../ds" and description["GeneratedBy"][0]["Name"] == "MSPathobiology"
 

@@ -426,6 +426,8 @@ def run_session_task(task: dict) -> list[dict]:
                                 opts, analysis in selected, functions, origins, out))
         if analysis == "lesions" and records[-1]["status"] == DONE:
             publish_lesion_map(out, case, folder)
+        elif analysis == "lesions" and records[-1]["status"] == FAILED:
+            unpublish_lesion_map(out, case)
     for record in records:
         record["lesions_source"], record["threads"] = lesions_source(case), threads
     write_json(case_dir(out, case) / "case.json", {"case": case.to_dict(), "records": records})
@@ -877,6 +879,21 @@ def write_bidsignore(out: Path) -> Path:
     return atomic_write_text(Path(out) / ".bidsignore", "\n".join(BIDSIGNORE) + "\n")
 
 
+def _published_lesion_map(out: Path, case: Case) -> Path | None:
+    try:
+        return Path(out) / case.relative_dir / "anat" / bids.filename(case.subject, case.session, "lesions")
+    except ValueError:  # labels that are not BIDS labels (letters and digits): no BIDS name to give
+        return None
+
+
+def unpublish_lesion_map(out: Path, case: Case) -> None:
+    """Remove the BIDS-named lesion map of a session whose lesions step failed (it is not current)."""
+    target = _published_lesion_map(out, case)
+    if target is not None:
+        target.unlink(missing_ok=True)
+        Path(str(target)[: -len(".nii.gz")] + ".json").unlink(missing_ok=True)
+
+
 def publish_lesion_map(out: Path, case: Case, folder: Path) -> Path | None:
     """Write the lesions step's label map under its BIDS-derivatives name,
     ``OUT/sub-X/ses-Y/anat/sub-X_ses-Y_desc-lesions_dseg.nii.gz`` (a hard link when the file
@@ -887,11 +904,9 @@ def publish_lesion_map(out: Path, case: Case, folder: Path) -> Path | None:
     marker = read_marker(folder) or {}
     if found is None or not found.name.endswith(".nii.gz"):
         return None
-    try:
-        name = bids.filename(case.subject, case.session, "lesions")
-    except ValueError:  # labels that are not BIDS labels (letters and digits): no BIDS name to give
+    target = _published_lesion_map(out, case)
+    if target is None:
         return None
-    target = Path(out) / case.relative_dir / "anat" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     if not (target.exists() and os.path.samefile(target, found)):
         tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")

@@ -156,3 +156,57 @@ def test_background_progress_and_cancel():
     assert not ui.progressBar.visible
     widget.onCancelButton()
     assert job.cancelled
+
+
+# ----------------------------------------------------------------------------- the case registry
+def test_case_registry_fills_modules_and_reads_their_outputs(monkeypatch):
+    from types import SimpleNamespace
+
+    from MSPathobiologyLib import cases
+
+    monkeypatch.setattr(cases, "_participants", {})
+    rims, lesions = SimpleNamespace(), SimpleNamespace()
+    configured = []
+    cases.register(cases.CaseParticipant(
+        module="Lesions", parameterNode=lambda: lesions, inputs={"flairVolume": "flair"},
+        outputs=(cases.CaseFile("segmentation", "lesions", "lesions", "dseg", ".nii.gz", "lesion_labels"),)))
+    cases.register(cases.CaseParticipant(
+        module="Rims", parameterNode=lambda: rims, inputs={"lesions": "lesions", "map": ("qsm", "phase")},
+        outputs=(cases.CaseFile("scores", "rim_scores", "rimscores", "stats", ".tsv", "table"),),
+        configure=lambda p, case, nodes, context: configured.append((case, context["reader"]))))
+    nodes = {"flair": "F", "phase": "P", "lesions": "L"}
+    for participant in cases.participants():
+        participant.fill("sub-01", nodes, {"reader": "R"})
+    assert (lesions.flairVolume, lesions.segmentation) == ("F", "L")
+    assert (rims.lesions, rims.map, rims.scores) == ("L", "P", None)  # first present of ("qsm", "phase")
+    assert configured == [("sub-01", "R")]
+    rims.scores = "T"
+    assert cases.participants()[1].currentOutputs() == {"rim_scores": "T"}
+    assert set(cases.caseFiles()) == {"lesions", "rim_scores"}
+    with pytest.raises(ValueError, match="already saved by another module"):
+        cases.register(cases.CaseParticipant(module="Other", parameterNode=dict, outputs=(
+            cases.CaseFile("x", "lesions", "lesions", "dseg", ".nii.gz", "labels"),)))
+    cases.register(cases.CaseParticipant(module="Rims", parameterNode=lambda: rims))  # a reloaded module replaces itself
+    assert [p.module for p in cases.participants()] == ["Lesions", "Rims"] and "rim_scores" not in cases.caseFiles()
+    with pytest.raises(ValueError, match="kind"):
+        cases.CaseFile("x", "y", "y", "dseg", ".nii.gz", "mesh")
+
+
+def test_self_test_skips_naming_a_package_it_cannot_install(monkeypatch):
+    import unittest
+
+    from MSPathobiologyLib import dependencies
+
+    class Case(unittest.TestCase):
+        def runTest(self):
+            pass
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("no network")
+
+    assert dependencies.missing(["numpy", "a-package-that-is-not-there"]) == ["a-package-that-is-not-there"]
+    dependencies.requireForTest(Case(), "MSNetworks", ["numpy", "vtk"])  # present: no install, no skip
+    monkeypatch.setattr(dependencies, "ensure", offline)
+    monkeypatch.setattr(dependencies, "missing", lambda modules: [m for m in modules if m in ("trx", "nibabel")])
+    with pytest.raises(unittest.SkipTest, match="needs trx-python, nibabel .install failed: no network"):
+        dependencies.requireForTest(Case(), "MSNetworks", ["numpy", "trx", "nibabel"])

@@ -301,6 +301,8 @@ def read_transform(path, name: str | None = None) -> sitk.Transform:
 # --- temporary files and locks ---------------------------------------------------------
 
 def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would terminate the process on Windows: rely on the age rule there
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -421,9 +423,10 @@ def file_lock(path, timeout: float = LOCK_TIMEOUT_SECONDS, what: str = "file"):
                     fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except OSError:
-                    if time.monotonic() > deadline:
-                        raise LockedError(path, f"the {what} is locked by another process for more than "
-                                                f"{timeout:g} s; try again when it has finished") from None
+                    if time.monotonic() >= deadline:
+                        waited = f" for more than {timeout:g} s" if timeout > 0 else ""
+                        raise LockedError(path, f"the {what} is locked by another process{waited}; try again "
+                                                "when it has finished") from None
                     time.sleep(LOCK_POLL_SECONDS)
             yield path
         finally:
@@ -436,7 +439,7 @@ def file_lock(path, timeout: float = LOCK_TIMEOUT_SECONDS, what: str = "file"):
             os.close(fd)
             break
         except FileExistsError:
-            if time.monotonic() > deadline:
+            if time.monotonic() >= deadline:
                 raise LockedError(path, f"the {what} is locked by another process (remove {path} if none runs)") \
                     from None
             time.sleep(LOCK_POLL_SECONDS)

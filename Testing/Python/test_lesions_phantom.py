@@ -132,6 +132,27 @@ def test_change_rule_on_phantom_truth(subject, files, tmp_path):
     assert agree >= 0.85, [(i, c, found.get(i)) for i, c in truth.items() if found.get(i) != c]
     for key in ("new", "enlarging"):
         assert any(c == key for c in truth.values())
+    # issue 12: the phantom has changes at the definitions' edges, and the rule gets them right
+    from scipy import ndimage
+    from mspathobiology.defaults.phantom import CHANGE_EDGE_MIN_VOLUME_MM3
+    base_volume = {int(l["id"]): l["volume_mm3"] for l in subject.sessions[0].truth["lesions"]}
+    follow = _truth(subject.sessions[1])
+    growth_edges, near_new = [], []
+    for l in subject.sessions[1].truth["lesions"]:
+        i = int(l["id"])
+        if l["baseline_id"] is not None and base_volume[int(l["baseline_id"])] >= CHANGE_EDGE_MIN_VOLUME_MM3:
+            growth = l["volume_mm3"] / base_volume[int(l["baseline_id"])] - 1.0
+            if 0.2 <= growth <= 0.8:
+                assert l["change"] == ("enlarging" if growth >= 0.5 else "stable"), (i, growth, l["change"])
+                growth_edges.append(i)
+        elif l["change"] == "new":
+            own = follow == i
+            gap = ndimage.distance_transform_cdt(~((follow > 0) & ~own), metric="chessboard")[own].min() - 1
+            if gap <= 3:
+                near_new.append(i)
+    assert growth_edges and near_new
+    assert all(found.get(i) == truth[i] for i in growth_edges + near_new), \
+        [(i, truth[i], found.get(i)) for i in growth_edges + near_new]
     resolved = {int(i) for i in subject.sessions[1].truth.get("resolved_baseline_ids", [])}
     found_resolved = {int(r["baseline_ids"]) for r in rows if r["change"] == "resolved"}
     assert found_resolved == resolved

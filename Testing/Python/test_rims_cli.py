@@ -117,3 +117,22 @@ def test_rims_anatomy_option(tmp_path, capsys):
     assert main(base + ["--anatomy", str(tmp_path / "aseg.nii.gz"), "--out", str(tmp_path / "b")]) == 0
     assert [r["prl_candidate"] for r in read_table(tmp_path / "a" / "rims.tsv")] == [True, True]
     assert [r["prl_candidate"] for r in read_table(tmp_path / "b" / "rims.tsv")] == [False, True]
+
+
+def test_analyse_in_memory_matches_run_case(case, tmp_path):
+    from mspathobiology.io import read_image
+    from mspathobiology.rims import RimsResult, analyse
+    images = {"lesions": read_image(case / "lesions.nii.gz", "label"), "qsm": read_image(case / "qsm.nii.gz")}
+    table = [{"id": 1, "enhancing": False}, {"id": 2, "enhancing": True}, {"id": 3, "enhancing": None}]
+    result = analyse(images, lesion_table=table)
+    assert isinstance(result, RimsResult) and result.info["enhancement_source"] == "lesion table"
+    assert [r["prl_candidate"] for r in result.rows] == [True, False, False, False]
+    assert result.rows[1]["prl_exclusion"] == "enhancing" and result.rows[2]["enhancing"] is None
+    assert result.susceptibility is None and result.summary["prl_excluded_enhancing"] == 1
+    summary = run_case({"lesions": case / "lesions.nii.gz", "qsm": case / "qsm.nii.gz"}, tmp_path, lesion_table=table)
+    assert summary == result.summary
+    written = read_table(tmp_path / "rims.tsv")
+    assert set(written[0]) == set(result.rows[0])  # the same keys everywhere
+    assert [r["rim_score"] for r in written] == pytest.approx([r["rim_score"] for r in result.rows])
+    with pytest.raises(Exception, match="QSM"):
+        analyse({"lesions": images["lesions"]})

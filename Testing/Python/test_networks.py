@@ -230,6 +230,25 @@ def reference_hits(streamlines, mask, affine, step):
     return np.array(hits)
 
 
+def reference_exact_hits(streamlines, mask, affine):
+    """Per-streamline loop: the voxels of every segment from its sorted face crossings (interval midpoints)."""
+    hits = []
+    for c in (to_voxels(s, affine) for s in streamlines):
+        cells = [np.floor(c + 0.5).astype(int)]
+        for a, b in zip(c[:-1], c[1:]):
+            ts = [0.0, 1.0]
+            for k in range(3):
+                lo, hi = sorted((np.floor(a[k] + 0.5), np.floor(b[k] + 0.5)))
+                ts += [(f + 0.5 - a[k]) / (b[k] - a[k]) for f in np.arange(lo, hi)]
+            ts = np.sort(ts)
+            mid = (ts[1:] + ts[:-1]) / 2
+            cells.append(np.floor(a + mid[:, None] * (b - a) + 0.5).astype(int))
+        v = np.concatenate(cells)
+        ok = ((v >= 0) & (v < mask.shape)).all(axis=1)
+        hits.append(bool(mask[tuple(v[ok].T)].any()))
+    return np.array(hits)
+
+
 def lesion_case(seed=6, n=1500):
     rng = np.random.default_rng(seed)
     shape = (26, 24, 22)
@@ -256,6 +275,11 @@ def test_lesioned_streamlines_equal_brute_force():
         expected = reference_hits(streamlines, mask, affine, step)
         assert 50 < expected.sum() < len(expected) - 50
         np.testing.assert_array_equal(got, expected)
+    exact = reference_exact_hits(streamlines, mask, affine)
+    for chunk in (1000, 1 << 20):
+        np.testing.assert_array_equal(lesioned_streamlines(streamlines, mask, affine, step_voxels=0,
+                                                           chunk_points=chunk), exact)
+    assert exact.sum() > expected.sum()  # sampling misses corner clips that the traversal finds
     assert not lesioned_streamlines(streamlines, np.zeros_like(mask), affine).any()
 
 
@@ -283,7 +307,8 @@ def test_disconnection_tables_and_lesioned_connectome():
     labels = rng.integers(0, 9, size=mask.shape)
     # keep the tractogram inside the grid for the endpoint lookup
     result = disconnection(streamlines, labels, affine, mask, max_outside_fraction=1.0)
-    hit = reference_hits(streamlines, mask, affine, SAMPLING_STEP_VOXELS)
+    assert SAMPLING_STEP_VOXELS == 0  # the default is the exact traversal
+    hit = reference_exact_hits(streamlines, mask, affine)
     np.testing.assert_array_equal(result["hit"], hit)
     rows = result["row_labels"]
     spared = [s for s, h in zip(streamlines, hit) if not h]

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from ..arguments import input_file, mask_file, output_folder, positive_float
+from ..arguments import input_file, mask_file, non_negative_float, output_folder
 from ..defaults.networks import DEFAULT_ASSIGNMENT, DEFAULT_WEIGHT, SAMPLING_STEP_VOXELS
 
 NAME = "network"
@@ -27,8 +27,9 @@ def add_arguments(parser):
     parser.add_argument("--keep-unassigned", action="store_true",
                         help="keep label 0 (unassigned endpoints) as the first row and column")
     parser.add_argument("--keep-diagonal", action="store_true", help="keep self-connections on the diagonal")
-    parser.add_argument("--step", type=positive_float, default=SAMPLING_STEP_VOXELS,
-                        help="lesion sampling step along streamlines, in voxels (default: %(default)s)")
+    parser.add_argument("--step", type=non_negative_float, default=SAMPLING_STEP_VOXELS,
+                        help="lesion crossing: 0 = exact voxel traversal of every segment (default), or a sampling "
+                             "step along streamlines in voxels (<= 1; NeMo/LQT sample at about 0.5)")
     parser.add_argument("--vtk-space", choices=("RAS", "LPS"), type=str.upper,
                         help="frame of a .vtk/.vtp file that has no SPACE tag (required for such files: MRtrix3 "
                              "tckconvert writes RAS, Slicer >= 4.11 writes LPS with a tag); the space used is "

@@ -29,21 +29,27 @@ DEFAULT_WEIGHT = "count"
 #: small margin tolerates tractograms seeded on a slightly larger field of view.
 MAX_OUTSIDE_FRACTION = 0.05
 
-#: Lesion sampling step along each streamline segment, in voxels: each segment is
-#: subdivided so that consecutive samples are <= step apart. NeMo (Kuceyeski et al., Brain
-#: Connect 2013) and the Lesion Quantification Toolkit (Griffis et al., NeuroImage Clin
-#: 2021) sample at about half a voxel (Nyquist for a 1-voxel object), but a segment that
-#: clips a lesion voxel's corner is then missed: against the phantom's exact voxel-traversal
-#: truth, 0.5 / 0.25 / 0.1 voxel miss 2.2-2.8 / 1.1-1.2 / 0.2-0.7 % of true crossings, and
-#: 0.05 voxel 0.1-0.25 % (issue 12 asks <= 0.5 %), at a cost of ~0.05 s per 4000 streamlines;
-#: ``benchmarks/networks_truth.py`` prints these figures.
-SAMPLING_STEP_VOXELS = 0.05
+#: Lesion crossing: 0 = exact traversal of every segment through the voxels it passes
+#: (Amanatides & Woo, Eurographics 1987); > 0 = sampling each segment at this step in voxels,
+#: as NeMo (Kuceyeski et al., Brain Connect 2013) and the Lesion Quantification Toolkit
+#: (Griffis et al., NeuroImage Clin 2021) do at about half a voxel. Sampling misses segments
+#: that clip a lesion voxel's corner: against the phantom's exact truth, 0.5 / 0.25 / 0.1 /
+#: 0.05 / 0.025 voxel missed 2.2-2.8 / 1.1-1.2 / 0.2-1.2 / 0.1-1.0 / up to 0.6 % of true
+#: crossings (clips of 0.002-0.02 voxel), above the 0.5 % that issue 12 allows at any
+#: practical step, so the default is exact (0 missed); ``benchmarks/networks_truth.py``
+#: prints these figures.
+SAMPLING_STEP_VOXELS = 0.0
 
 #: Points per chunk when a tractogram is read and processed block by block (12 MB of
 #: float32 points): peak memory depends on this, not on the file. Temporaries stay below
 #: glibc's 32 MB mmap threshold, so blocks reuse memory instead of page-faulting fresh
 #: arrays (2^19..2^21 measured within 5 % of each other in benchmarks/networks_speed.py).
 CHUNK_POINTS = 1 << 20
+
+#: Chunks read ahead by a background thread while the current one is processed, when the
+#: process may use more than one thread (SimpleITK's global default number of threads, which
+#: the cohort runner sets to cores // jobs). Two keeps the reader busy at 3 chunks in memory.
+READ_AHEAD_CHUNKS = 2
 
 #: Segment samples per block in the lesion-crossing sampling (bounds temporary memory to ~40 MB).
 SAMPLE_BLOCK = 1 << 19

@@ -6,16 +6,20 @@ the lesion) and the Lesion Quantification Toolkit's parcel disconnection (Griffi
 al., NeuroImage Clin 2021: percent disconnection per parcel pair, the spared
 connectome, and the change in graph measures), on the subject's own tractogram.
 
-Sampling (the analysis's definition of "passes through a lesion voxel"). Points are
-mapped to continuous voxel indices c = inv(affine) p. Every point is looked up, and every
-segment (c_a, c_b) is sampled at c_a + (s / m)(c_b - c_a), 0 < s < m, with
-m = ceil(|c_b - c_a| / step) for that segment, step = ``SAMPLING_STEP_VOXELS``
-(Euclidean in index units), so consecutive samples are <= step apart. A sample falls in
-voxel floor(c + 0.5) (the nearest centre). A streamline is disconnected when any point or
-sample falls in a lesion voxel inside the grid. The result does not depend on how the
-tractogram is split into chunks. The phantom's truth is the exact voxel traversal of each
-segment (``mspathobiology.phantom.tractography``); ``benchmarks/networks_truth.py`` prints
-the fraction of true crossings this sampling misses.
+Crossing (the analysis's definition of "passes through a lesion voxel"). Points are
+mapped to continuous voxel indices c = inv(affine) p; voxel v spans [v - 1/2, v + 1/2).
+A streamline crosses a lesion when a voxel that one of its points or segments passes
+through is a lesion voxel inside the grid. By default (``step_voxels = 0``) the voxels a
+segment passes through are found exactly: for every face the segment crosses (c = v + 1/2
+on each axis, at parameter t), the voxel it enters there, as in the traversal of Amanatides
+& Woo (Eurographics 1987), without sorting the crossings. With ``step_voxels > 0`` each
+segment is instead sampled at c_a + (s / m)(c_b - c_a), 0 < s < m,
+m = ceil(|c_b - c_a| / step), each sample in its nearest voxel, as NeMo (Kuceyeski et al.
+2013) and the Lesion Quantification Toolkit (Griffis et al. 2021) sample; this misses
+segments that clip a lesion voxel for less than about a step. Results do not depend on how
+the tractogram is split into chunks. The phantom's truth is an independent exact traversal
+(``mspathobiology.phantom.tractography``, sorted face crossings and interval midpoints);
+``benchmarks/networks_truth.py`` prints the fraction of true crossings each method misses.
 
 Vectorised on the flat point array, one chunk at a time: every point is looked up in a
 Euclidean distance map of the lesion (voxel units); a segment can only reach a lesion
@@ -65,8 +69,9 @@ class LesionSampler:
     def __init__(self, lesion_mask, affine, step_voxels: float = SAMPLING_STEP_VOXELS):
         from scipy.ndimage import distance_transform_edt
 
-        if not (0 < step_voxels <= 1):
-            raise InputError("step_voxels", f"sampling step must be in (0, 1] voxel, got {step_voxels}")
+        if not (0 <= step_voxels <= 1):
+            raise InputError("step_voxels", f"must be 0 (exact traversal) or a sampling step in (0, 1] voxel, "
+                                            f"got {step_voxels}")
         self.mask = np.asarray(lesion_mask, dtype=bool)
         self.step = float(step_voxels)
         self.empty = not self.mask.any()
@@ -116,12 +121,16 @@ class LesionSampler:
             reach -= np.float32(4 * _HALF_DIAGONAL + 0.01)
             segments = np.flatnonzero(valid & ((reach <= 0) | (length + np.float32(0.01) >= reach)))
             longest = float(length[segments].max()) + 0.01 if len(segments) else 1.0
-            per_block = max(1, SAMPLE_BLOCK // int(np.ceil(longest / self.step)))
+            per_segment = np.ceil(longest / self.step) if self.step > 0 else 3 * np.ceil(longest + 1)
+            per_block = max(1, SAMPLE_BLOCK // int(per_segment))
             for s0 in range(0, len(segments), per_block):
                 block = segments[s0:s0 + per_block]
                 a = voxel_coordinates(points[block], self.lin, self.shift)
                 b = voxel_coordinates(points[block + 1], self.lin, self.shift)
-                found.append(block[_segment_hits(a, b, self.step, shape, strides, mask_flat)])
+                if self.step > 0:
+                    found.append(block[_segment_hits(a, b, self.step, shape, strides, mask_flat)])
+                else:
+                    found.append(block[_segment_traversal_hits(a, b, shape, strides, mask_flat)])
         found = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
         if len(found):
             nonempty = np.flatnonzero(lengths > 0)
@@ -172,6 +181,46 @@ def _flat_index(v, shape, strides):
     flat += np.clip(v[1], 0, shape[1] - 1) * strides[1]
     flat += np.clip(v[2], 0, shape[2] - 1)
     return flat, inside
+
+
+def _segment_traversal_hits(a, b, shape, strides, mask_flat):
+    """Bool per segment a -> b ((3, S), index + 0.5 units, voxel = floor): a voxel it enters is a lesion voxel.
+
+    On each axis the segment crosses the faces between floor(a) and floor(b); at the face at
+    parameter t it enters the voxel whose index on that axis is the face's, and on the other
+    axes floor(a + t (b - a)). The start voxel of every segment is a point, looked up already.
+    """
+    count = a.shape[1]
+    out = np.zeros(count, dtype=bool)
+    cell_a, cell_b = np.floor(a), np.floor(b)
+    delta = b - a
+    for k in range(3):
+        crossings = np.abs(cell_b[k] - cell_a[k]).astype(np.int64)
+        total = int(crossings.sum())
+        if total == 0:
+            continue
+        which = np.repeat(np.arange(count), crossings)
+        first = np.zeros(count, dtype=np.int64)
+        np.cumsum(crossings[:-1], out=first[1:])
+        j = np.arange(total, dtype=np.int64) - first[which]
+        forward = delta[k][which] > 0
+        face = np.where(forward, cell_a[k][which] + 1 + j, cell_a[k][which] - j)
+        t = (face - a[k][which]) / delta[k][which]
+        flat = np.zeros(total, dtype=np.int64)
+        inside = np.ones(total, dtype=bool)
+        for axis in range(3):
+            if axis == k:
+                index = np.where(forward, face, face - 1).astype(np.int64)
+            else:
+                index = np.floor(a[axis][which] + t * delta[axis][which]).astype(np.int64)
+            inside &= index.view(np.uint64) < np.uint64(shape[axis])
+            index *= strides[axis]
+            flat += index
+        flat[~inside] = 0
+        hit = mask_flat[flat]
+        hit &= inside
+        out[which[hit]] = True
+    return out
 
 
 def _segment_hits(a, b, step, shape, strides, mask_flat):

@@ -8,11 +8,12 @@ there is no Python loop over streamlines. Frames: points RAS mm; ``labels`` /
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..defaults.networks import CHUNK_POINTS, MAX_OUTSIDE_FRACTION, SAMPLING_STEP_VOXELS
+from ..defaults.networks import CHUNK_POINTS, MAX_OUTSIDE_FRACTION, READ_AHEAD_CHUNKS, SAMPLING_STEP_VOXELS
 from ..errors import InputError
 from .tractograms import arc_lengths, open_tractogram, segment_lengths
 
@@ -166,6 +167,63 @@ def scalar_means(data, offsets, lengths, scalar, inverse):
     return out
 
 
+def thread_budget() -> int:
+    """Threads this process may use: SimpleITK's global default (the cohort runner lowers it so that
+    threads x jobs <= cores), else the cores of the affinity mask."""
+    try:
+        import SimpleITK as sitk
+
+        return max(1, int(sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()))
+    except Exception:  # noqa: BLE001 - SimpleITK missing or unusable: fall back to the core count
+        try:
+            return len(os.sched_getaffinity(0)) or 1
+        except (AttributeError, OSError):
+            return os.cpu_count() or 1
+
+
+def read_ahead(iterator, depth: int = READ_AHEAD_CHUNKS):
+    """Yield the items of ``iterator``, produced by a background thread up to ``depth`` items ahead.
+
+    Reading and splitting the next chunk (file reads and NumPy release the GIL) overlaps with
+    the processing of this one. Exceptions of the producer are raised in the consumer.
+    """
+    import queue
+    import threading
+
+    items = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            items.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="tractogram-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = items.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def measure_streamlines(tractogram, labels, affine, *, assignment: str = "end", radius_mm: float | None = None,
                         lesions=None, scalar=None, lengths: bool = False,
                         step_voxels: float = SAMPLING_STEP_VOXELS, chunk_points: int = CHUNK_POINTS,
@@ -196,7 +254,10 @@ def measure_streamlines(tractogram, labels, affine, *, assignment: str = "end", 
         scalar = np.asarray(scalar, dtype=np.float64)
     ends, outside_counts = [], 0
     length_parts, scalar_parts, hit_parts = [], [], []
-    for chunk in tractogram.chunks(chunk_points):
+    chunks = tractogram.chunks(chunk_points)
+    if thread_budget() > 1:
+        chunks = read_ahead(chunks)
+    for chunk in chunks:
         values, inside = end_labels_of(chunk.points, chunk.offsets, chunk.lengths, flat_labels, shape, inverse)
         outside_counts += int(inside.size - np.count_nonzero(inside))
         if radial is not None:

@@ -143,9 +143,9 @@ def _options(options):
     try:
         step = float(step)
     except (TypeError, ValueError):
-        raise InputError("step_voxels", f"must be a number in (0, 1] voxel, got {step!r}") from None
-    if not (np.isfinite(step) and 0 < step <= 1):
-        raise InputError("step_voxels", f"must be in (0, 1] voxel, got {step}")
+        raise InputError("step_voxels", f"must be 0 (exact) or a number in (0, 1] voxel, got {step!r}") from None
+    if not (np.isfinite(step) and 0 <= step <= 1):
+        raise InputError("step_voxels", f"must be 0 (exact traversal) or in (0, 1] voxel, got {step}")
     chunk = int(options.get("chunk_points", CHUNK_POINTS))
     if chunk < 2:
         raise InputError("chunk_points", f"must be >= 2, got {chunk}")

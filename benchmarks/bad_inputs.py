@@ -276,6 +276,21 @@ def table_and_json_cases(p, work):
         listing.parent.mkdir(parents=True, exist_ok=True)
         listing.write_text(text)
         judge_error("table", "run", what, run_cli(["run", listing, "--out", work / "caselists" / "out", "--quiet"]))
+    for what, text in (("summary.json a list", "[1, 2]"), ("summary.json inputs not an object", "{\"inputs\": 5}"),
+                       ("summary.json broken", "{\"inputs\":")):
+        visits = work / "change" / what.replace(" ", "_").replace(".", "_")
+        for visit in ("v1", "v2"):
+            (visits / visit).mkdir(parents=True, exist_ok=True)
+            shutil.copy(p["lesions_01"], visits / visit / "lesions.nii.gz")
+            (visits / visit / "summary.json").write_text(text)
+        outcome = run_cli(["lesions-change", "--baseline", visits / "v1", "--followup", visits / "v2",
+                           "--no-registration", "--out", visits / "out"])
+        if outcome.ok:  # a FLAIR path it cannot use is not needed without registration: correct if all stable
+            summary = json.loads((visits / "out" / "change_summary.json").read_text())
+            good = summary["lesions_new"] == summary["lesions_resolved"] == 0
+            record("json", "lesions-change", what, "handled" if good else "silent wrong")
+        else:
+            judge_error("json", "lesions-change", what, outcome)
     for what, argv in (("baseline folder without outputs", ["lesions-change", "--baseline", work / "caselists",
                                                             "--followup", work / "caselists"]),
                        ("baseline folder missing", ["lesions-change", "--baseline", work / "nope",

@@ -25,7 +25,7 @@ class StreamlineMeasures:
     ``end_labels`` int64 (2, n): label of the first and last point (0 = unassigned);
     ``length_mm`` (n,) arc length or None; ``scalar_mean`` (n,) length-weighted mean of the
     scalar map or None; ``hit`` bool (n,) crosses a lesion voxel, or None;
-    ``outside_fraction``: fraction of endpoints outside the label grid.
+    ``outside_fraction``: fraction of the endpoints of non-empty streamlines outside the label grid.
     """
     end_labels: np.ndarray
     length_mm: np.ndarray | None
@@ -252,16 +252,17 @@ def measure_streamlines(tractogram, labels, affine, *, assignment: str = "end", 
         sampler = LesionSampler(lesions, affine, step_voxels)
     if scalar is not None:
         scalar = np.asarray(scalar, dtype=np.float64)
-    ends, outside_counts = [], 0
+    ends, outside_counts, nonempty_count = [], 0, 0
     length_parts, scalar_parts, hit_parts = [], [], []
     chunks = tractogram.chunks(chunk_points)
     if thread_budget() > 1:
         chunks = read_ahead(chunks)
     for chunk in chunks:
         values, inside = end_labels_of(chunk.points, chunk.offsets, chunk.lengths, flat_labels, shape, inverse)
-        outside_counts += int(inside.size - np.count_nonzero(inside))
+        nonempty = chunk.lengths > 0
+        nonempty_count += int(np.count_nonzero(nonempty))
+        outside_counts += int(2 * np.count_nonzero(nonempty) - np.count_nonzero(inside))
         if radial is not None:
-            nonempty = chunk.lengths > 0
             todo = (values == 0) & nonempty
             if todo.any():
                 which, index = np.nonzero(todo)
@@ -278,8 +279,8 @@ def measure_streamlines(tractogram, labels, affine, *, assignment: str = "end", 
                 hit_parts.append(sampler.hits(data, offsets, counts))
     end_labels = np.concatenate(ends, axis=1) if ends else np.zeros((2, 0), dtype=np.int64)
     n = end_labels.shape[1]
-    fraction = outside_counts / (2 * n) if n else 0.0
-    if refuse_outside and n and fraction > max_outside_fraction:
+    fraction = outside_counts / (2 * nonempty_count) if nonempty_count else 0.0  # among non-empty streamlines
+    if refuse_outside and nonempty_count and fraction > max_outside_fraction:
         starts = [np.asarray(c.points[c.offsets[c.lengths > 0]], dtype=np.float64) for c in tractogram.chunks()]
         starts = np.concatenate([s for s in starts if len(s)])
         lo, hi = starts.min(axis=0), starts.max(axis=0)

@@ -220,6 +220,7 @@ def analyse(images, tractogram=None, **options) -> NetworkResult:
         raise InputError("weight", "mean_scalar needs a scalar map (images['scalar'], e.g. FA)")
     check_weight(opts["weight"], scalar if opts["weight"] == "mean_scalar" else None, labels.shape)
     source = open_tractogram(tractogram, "tractogram", opts["vtk_space"])
+    _import_graph_packages_in_background()
     measures = measure_streamlines(source, labels, affine, assignment=opts["assignment"],
                                    radius_mm=opts["radius_mm"], lesions=lesions,
                                    scalar=scalar if opts["weight"] == "mean_scalar" else None,
@@ -255,6 +256,25 @@ def analyse(images, tractogram=None, **options) -> NetworkResult:
                                end_labels=measures.end_labels, hit=measures.hit)
     result.summary = _summary(result)
     return result
+
+
+def _import_graph_packages_in_background():
+    """Import networkx (the graph measures need it) in a thread while the tractogram is read, if threads are allowed."""
+    import sys
+    import threading
+
+    from .measures import thread_budget
+
+    if "networkx" in sys.modules or thread_budget() < 2:
+        return
+
+    def load():
+        try:
+            import networkx.algorithms.community  # noqa: F401
+        except ImportError:  # reported where the measures need it
+            pass
+
+    threading.Thread(target=load, name="import-networkx", daemon=True).start()
 
 
 def _summary(result: NetworkResult) -> dict:

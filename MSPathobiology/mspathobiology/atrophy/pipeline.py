@@ -18,7 +18,7 @@ from ..defaults.atrophy import (BRAIN_EXTRACTION_METHOD, CHANGE_OF_BASELINE_TISS
                                 N4_ITERATIONS, N4_SHRINK_TO_MM, PBVC_APPLY_CALIBRATION)
 from ..errors import InputError
 from ..geometry import check_same_geometry, image_like, voxel_volume_mm3
-from ..io import read_image, validate_image, write_image, write_json
+from ..io import check_mask_coverage, read_image, validate_image, write_image, write_json
 from ..tables import write_table
 from .brain_extraction import _dilate as _dilate_mm
 from .brain_extraction import estimate_icv, extract_brain
@@ -133,6 +133,7 @@ def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: si
         brain = sitk.GetArrayFromImage(brain_mask) > 0
         if not brain.any():
             raise InputError("brain_mask", "is empty (no voxel inside)")
+        check_mask_coverage(brain_mask, "brain_mask")
         method = "given mask"
         icv_source = f"given brain mask + CSF within {ICV_CSF_SEARCH_MM} mm, bounded by the skull (SIENAX-like)"
     else:

@@ -368,32 +368,37 @@ class TrkTractogram(Tractogram):
         self.words = max((path.stat().st_size - self.data_offset) // 4, 0)
         self._records = None
 
-    def _memmap(self, kind):
-        if self.words == 0:
-            return np.zeros(0, dtype=kind)
-        return np.memmap(self.path, dtype=np.dtype(kind).newbyteorder(self.endian), mode="r",
-                         offset=self.data_offset, shape=(self.words,))
+    def _read_words(self, handle, start, count, kind):
+        """``count`` 32-bit words of the data section from word ``start``, as native ``kind`` (plain file read)."""
+        handle.seek(self.data_offset + 4 * int(start))
+        words = np.fromfile(handle, dtype=np.dtype(kind).newbyteorder(self.endian), count=int(count))
+        if len(words) < count:
+            raise InputError(self.source, "the .trk data section is truncated")
+        return words.astype(np.dtype(kind).newbyteorder("="), copy=False)
 
     def records(self):
         """Word index of every streamline's point-count word, and the counts (vectorised, verified)."""
         if self._records is not None:
             return self._records
-        counts_view = self._memmap("i4")
         stride = 3 + self.n_scalars
-        block = 1 << 24
-        found = []
+        block = 1 << 22
+        found, counts = [], []
         # a count is an int32 in [1, 2^23); as float32 that bit pattern is a subnormal number, never a coordinate
-        for w0 in range(0, self.words, block):
-            w = np.asarray(counts_view[w0:w0 + block])
-            found.append(np.flatnonzero((w >= 1) & (w < 1 << 23)) + w0)
+        with open(self.path, "rb") as handle:
+            for w0 in range(0, self.words, block):
+                w = self._read_words(handle, w0, min(block, self.words - w0), "i4")
+                local = np.flatnonzero((w >= 1) & (w < 1 << 23))
+                found.append(local + w0)
+                counts.append(w[local].astype(np.int64))
         starts = np.concatenate(found) if found else np.zeros(0, np.int64)
-        counts = np.asarray(counts_view[starts]).astype(np.int64) if len(starts) else np.zeros(0, np.int64)
+        counts = np.concatenate(counts) if counts else np.zeros(0, np.int64)
         following = starts + 1 + counts * stride + self.n_properties
         ok = (len(starts) == 0 and self.words == 0) or (
             len(starts) > 0 and starts[0] == 0 and np.array_equal(following[:-1], starts[1:])
             and following[-1] == self.words)
         if not ok:
-            starts, counts = self._walk(counts_view, stride)
+            with open(self.path, "rb") as handle:
+                starts, counts = self._walk(self._read_words(handle, 0, self.words, "i4"), stride)
         self._records = (starts, counts)
         return self._records
 
@@ -420,25 +425,25 @@ class TrkTractogram(Tractogram):
         n = len(starts)
         if n == 0:
             return
-        values = self._memmap("f4")
         stride = 3 + self.n_scalars
         ends = np.cumsum(counts)
         cuts = np.searchsorted(ends, np.arange(max_points, int(ends[-1]) + max_points, max_points), side="right")
         bounds = np.unique(np.concatenate([[0], np.clip(cuts, 1, n), [n]]))
         lin = self.to_ras[:3, :3].T.astype(np.float32)
         shift = self.to_ras[:3, 3].astype(np.float32)
-        for s0, s1 in zip(bounds[:-1], bounds[1:]):
-            lengths = counts[s0:s1]
-            offsets = np.zeros(len(lengths), dtype=np.int64)
-            np.cumsum(lengths[:-1], out=offsets[1:])
-            w0 = int(starts[s0])
-            w1 = int(starts[s1]) if s1 < n else self.words
-            words = np.asarray(values[w0:w1]).astype(np.float32)
-            point_start = np.repeat(starts[s0:s1] - w0 + 1 - offsets * stride, lengths)
-            first = point_start + np.arange(int(lengths.sum()), dtype=np.int64) * stride
-            points = np.stack([words[first], words[first + 1], words[first + 2]], axis=1)
-            points = points @ lin + shift
-            yield Chunk(points.astype(np.float32, copy=False), offsets, lengths, int(s0))
+        with open(self.path, "rb") as handle:
+            for s0, s1 in zip(bounds[:-1], bounds[1:]):
+                lengths = counts[s0:s1]
+                offsets = np.zeros(len(lengths), dtype=np.int64)
+                np.cumsum(lengths[:-1], out=offsets[1:])
+                w0 = int(starts[s0])
+                w1 = int(starts[s1]) if s1 < n else self.words
+                words = self._read_words(handle, w0, w1 - w0, "f4")
+                point_start = np.repeat(starts[s0:s1] - w0 + 1 - offsets * stride, lengths)
+                first = point_start + np.arange(int(lengths.sum()), dtype=np.int64) * stride
+                points = np.stack([words[first], words[first + 1], words[first + 2]], axis=1)
+                points = points @ lin + shift
+                yield Chunk(points.astype(np.float32, copy=False), offsets, lengths, int(s0))
 
 
 def open_tractogram(tractogram, name: str | None = None, vtk_space: str | None = None) -> Tractogram:

@@ -262,6 +262,8 @@ class MSLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
         self._refreshTimer.stop()
         with slicer.util.tryWithErrorDisplay(_("Failed to relabel lesions."), waitCursor=True):
             p = self._parameterNode
+            p.lesionSegmentation, p.lesionTable = self.logic.ensureOutputs(p.flairVolume, p.lesionSegmentation,
+                                                                          p.lesionTable)
             undo = self._segmentEditorUndoPoint(p.lesionSegmentation)
             summary = self._written(lambda: self.logic.relabel(self._inputs(), p.lesionSegmentation, p.lesionTable,
                                                                **self._options()))
@@ -295,6 +297,8 @@ class MSLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
             if not ids:
                 raise ValueError(_("Enter lesion ids (or select a lesion in the table)."))
             p = self._parameterNode
+            p.lesionSegmentation, p.lesionTable = self.logic.ensureOutputs(p.flairVolume, p.lesionSegmentation,
+                                                                          p.lesionTable)
             self._segmentEditorUndoPoint(p.lesionSegmentation)
             summary = self._written(lambda: self.logic.editLesions(action, ids, self._inputs(), p.lesionSegmentation,
                                                                    p.lesionTable, **self._options()))

@@ -317,6 +317,61 @@ def test_change_classification():
     assert grown["volume_change_percent"] > 50 and grown["baseline_ids"] == "2"
 
 
+def test_analyse_change_in_memory():
+    from mspathobiology.lesions import ChangeResult, analyse_change
+    shape = (20, 20, 50)
+    base = np.zeros(shape, np.uint16)
+    follow = np.zeros(shape, np.uint16)
+    base[ball(shape, (10, 10, 10), 3)] = 1
+    follow[ball(shape, (10, 10, 10), 3)] = 1                  # stable
+    base[ball(shape, (10, 10, 25), 3)] = 2
+    follow[ball(shape, (10, 10, 25), 4.2)] = 2                # enlarging (x2.7)
+    follow[ball(shape, (10, 10, 40), 2.5)] = 3                # new
+    images = {"baseline_lesions": sitk.GetImageFromArray(base), "followup_lesions": sitk.GetImageFromArray(follow)}
+    result = analyse_change(images)
+    assert isinstance(result, ChangeResult) and result.transform is None
+    assert (result.summary["lesions_new"], result.summary["lesions_enlarging"], result.summary["lesions_stable"]) == (1, 1, 1)
+    assert sitk.GetArrayFromImage(result.change)[10, 10, 40] == 1 and result.summary["registration"].startswith("none")
+    with pytest.raises(InputError, match="followup_lesions"):
+        analyse_change({"baseline_lesions": images["baseline_lesions"]})
+    with pytest.raises(InputError, match="registration needs both FLAIR"):
+        analyse_change(images, register=True)
+
+
+def test_analyse_registers_a_t1_on_its_own_grid(case):
+    """Issue 11: with a T1 on another grid, its brain mask is carried to the FLAIR by rigid registration."""
+    from mspathobiology.lesions import analyse
+    flair, anat, brain, truth = case
+    a = sitk.GetArrayFromImage(anat)
+    t1 = np.zeros(a.shape, np.float32)
+    t1[np.isin(a, (2, 16))] = 100.0
+    t1[a == 3] = 60.0
+    t1[np.isin(a, (4, 43))] = 20.0
+    t1[truth > 0] = 70.0
+    t1 += np.random.default_rng(1).normal(0, 2, a.shape).astype(np.float32)
+    flair = sitk.Image(flair)
+    flair.SetSpacing((3.0, 3.0, 3.0))        # a head-sized brain (1.2 L) for the T1 brain extraction
+    t1_image = sitk.GetImageFromArray(t1)
+    t1_image.CopyInformation(flair)
+    angle = np.deg2rad(6.0)
+    grid = sitk.Image([48, 48, 36], sitk.sitkFloat32)
+    grid.SetSpacing((3.75, 3.75, 3.75))
+    grid.SetDirection((np.cos(angle), -np.sin(angle), 0.0, np.sin(angle), np.cos(angle), 0.0, 0.0, 0.0, 1.0))
+    centre = np.array(flair.TransformContinuousIndexToPhysicalPoint([(n - 1) / 2 for n in flair.GetSize()]))
+    grid.SetOrigin(tuple(centre - np.array(grid.GetDirection()).reshape(3, 3) @ (3.75 * (np.array([48, 48, 36]) - 1) / 2)))
+    moved = sitk.Resample(t1_image, grid, sitk.Transform(), sitk.sitkLinear, 0.0)
+    result = analyse({"flair": flair, "t1": moved}, bias_correction=False, brain_extraction="threshold")
+    assert "registered rigidly to the FLAIR" in result.info["brain_mask_method"]
+    from mspathobiology.atrophy.brain_extraction import extract_brain
+    mask = sitk.GetArrayFromImage(result.brain_mask) > 0
+    own = extract_brain(moved, method="threshold").mask       # on the T1's grid; the true transform is identity
+    reference = sitk.GetArrayFromImage(sitk.Resample(own, flair, sitk.Transform(), sitk.sitkNearestNeighbor, 0)) > 0
+    assert 2 * np.count_nonzero(mask & reference) / (mask.sum() + reference.sum()) > 0.95
+    labels = sitk.GetArrayFromImage(result.labels)
+    assert result.summary["lesion_count"] >= 1 and not (labels[~mask] > 0).any()
+    assert result.brain_mask.GetSize() == flair.GetSize() and result.normalised_flair.GetSize() == flair.GetSize()
+
+
 def test_enhancing_lesions():
     shape = (20, 20, 40)
     pre = np.full(shape, 100.0, np.float32)
@@ -503,6 +558,8 @@ def test_own_anatomy_estimate_without_labelmap(case, tmp_path):
     assert summary["lesion_count"] == 4
     written = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert written["location_source"] == "estimate" and written["brain_mask_estimated"] is True
+    assert written["brain_mask_method"].startswith("FLAIR Otsu")
+    assert (tmp_path / "out" / "brain_mask.nii.gz").exists()   # the mask made here, to inspect or correct
 
 
 def test_analyse_case_in_memory_reports_progress(case):

@@ -27,6 +27,9 @@ def add_arguments(parser):
                         help="voxel connectivity of a lesion (default %(default)s)")
     parser.add_argument("--min-volume", dest="min_volume", type=non_negative_float, default=MIN_LESION_VOLUME_MM3,
                         help="smallest lesion kept, mm^3 (default %(default)s)")
+    parser.add_argument("--brain-extraction", dest="brain_extraction", choices=("template", "threshold"),
+                        help="T1 brain extraction when no --brain-mask is given (default: template, MNI152 "
+                             "registered; threshold: for skull-stripped or synthetic T1)")
     parser.add_argument("--no-bias-correction", dest="bias_correction", action="store_false", default=None,
                         help="skip N4 bias field correction")
     parser.add_argument("--out", required=True, type=output_folder, help="output folder")
@@ -39,7 +42,7 @@ def run(args) -> int:
               "brain_mask": args.brain_mask, "lesions": args.labels}
     summary = run_case({k: v for k, v in images.items() if v}, args.out, connectivity=args.connectivity,
                        min_volume_mm3=args.min_volume, bias_correction=args.bias_correction,
-                       keep_ids=args.keep_ids)
+                       keep_ids=args.keep_ids, brain_extraction=args.brain_extraction)
     print(f"{summary['lesion_count']} lesions, {summary['lesion_volume_mm3']:.1f} mm^3; "
           f"dissemination in space (McDonald 2017, brain MRI): "
           f"{'met' if summary.get('dis_2017_met') else 'not shown'}; written to {args.out}")

@@ -37,12 +37,13 @@ class BrainMask:
     t1_to_flair: sitk.Transform | None = None  #: FLAIR point -> T1 point (LPS mm) when registered
 
 
-def t1_brain(t1: sitk.Image) -> tuple[np.ndarray, str]:
+def t1_brain(t1: sitk.Image, method: str | None = None) -> tuple[np.ndarray, str]:
     """(brain mask bool [k, j, i] on the T1 grid, method text) from the project's T1 brain
-    extraction (:func:`mspathobiology.atrophy.brain_extraction.extract_brain`)."""
+    extraction (:func:`mspathobiology.atrophy.brain_extraction.extract_brain`); ``method``:
+    its method name (None = its default, template-based)."""
     from ..atrophy.brain_extraction import extract_brain
 
-    result = extract_brain(t1)
+    result = extract_brain(t1) if method is None else extract_brain(t1, method=method)
     return result.brain_array(), f"{METHOD_T1}: {result.method}"
 
 
@@ -59,18 +60,20 @@ def t1_on_flair(t1: sitk.Image, flair: sitk.Image, transform: sitk.Transform | N
 
 
 def brain_mask_on_flair(flair: sitk.Image, t1: sitk.Image | None = None, brain_mask: sitk.Image | None = None,
-                        source: str = "FLAIR", require_brain: bool = True) -> BrainMask:
+                        source: str = "FLAIR", require_brain: bool = True,
+                        extraction_method: str | None = None) -> BrainMask:
     """Brain mask for lesion search on the FLAIR grid (see the module docstring).
 
     ``require_brain=False`` (lesions given, the mask only normalises intensities) accepts
-    the FLAIR-only head mask of a whole-head image instead of raising."""
+    the FLAIR-only head mask of a whole-head image instead of raising. ``extraction_method``
+    chooses the T1 brain extraction (see :func:`t1_brain`)."""
     if brain_mask is not None:
         mask = sitk.GetArrayFromImage(brain_mask) != 0
         if not mask.any():
             raise InputError("brain mask", "is empty (no non-zero voxel)")
         return BrainMask(mask, METHOD_GIVEN)
     if t1 is not None:
-        brain, method = t1_brain(t1)
+        brain, method = t1_brain(t1, extraction_method)
         if same_geometry(flair, t1):
             return BrainMask(brain, method)
         transform = register_t1_to_flair(flair, t1)

@@ -20,7 +20,7 @@ from ..defaults.common import DEFAULT_CONNECTIVITY, MIN_LESION_VOLUME_MM3
 from ..defaults import lesions as D
 from ..errors import InputError
 from ..geometry import check_same_geometry, image_like, same_geometry, voxel_volume_mm3
-from ..io import read_image, read_json, validate_image, write_image, write_json, write_transform
+from ..io import check_mask_coverage, read_image, read_json, validate_image, write_image, write_json, write_transform
 from ..lesion_table import write_lesion_table
 from ..registration import register_rigid
 from ..tables import write_table
@@ -77,6 +77,9 @@ def _check_inputs(loaded: dict, sources: dict) -> None:
             check_same_geometry(reference, image, names=(sources[reference_key], sources[key]))
     if "brain_mask" in loaded and not sitk.GetArrayViewFromImage(loaded["brain_mask"]).any():
         raise InputError(sources["brain_mask"], "is empty (no non-zero voxel)")
+    for key in ("brain_mask", "lesions"):  # an all-ones mask is a wrong file, not a brain or lesions (issue 13)
+        if key in loaded:
+            check_mask_coverage(loaded[key], sources[key])
 
 
 def _read_inputs(images: dict) -> tuple[dict, dict]:
@@ -114,7 +117,7 @@ def analyse(images: dict, connectivity: int = DEFAULT_CONNECTIVITY, min_volume_m
             bias_correction: bool | None = None, seed_threshold: float = D.SEED_THRESHOLD,
             grow_threshold: float = D.GROW_THRESHOLD, max_steps: int = D.GROW_MAX_STEPS, keep_ids: bool = False,
             spinal_cord_lesions: int | None = None, optic_nerve_lesions: int | None = None,
-            progress=None, **_ignored) -> LesionsResult:
+            brain_extraction: str | None = None, progress=None, **_ignored) -> LesionsResult:
     """Segment (or take) lesions, label, measure and place them, in memory; nothing is written.
 
     ``images`` maps keys to SimpleITK images (any pixel type; checked like files are):
@@ -130,13 +133,15 @@ def analyse(images: dict, connectivity: int = DEFAULT_CONNECTIVITY, min_volume_m
     when segmenting, False when ``lesions`` is given), the segmentation thresholds,
     ``keep_ids`` (keep a given labelmap's ids, :func:`relabel_after_edit`),
     ``spinal_cord_lesions`` / ``optic_nerve_lesions`` (counts from other imaging for
-    dissemination in space; None = not assessed) and ``progress(fraction 0..1, text)``.
+    dissemination in space; None = not assessed), ``brain_extraction`` (the T1 brain
+    extraction method of :func:`mspathobiology.atrophy.brain_extraction.extract_brain`, None = its
+    default) and ``progress(fraction 0..1, text)``.
     """
     report = progress or (lambda fraction, text: None)
     loaded = {k: validate_image(v, _KINDS[k], _NAMES[k]) for k, v in images.items() if v is not None and k in _KINDS}
     _check_inputs(loaded, {k: _NAMES[k] for k in loaded})
     return _analyse(loaded, connectivity, min_volume_mm3, bias_correction, seed_threshold, grow_threshold,
-                    max_steps, keep_ids, spinal_cord_lesions, optic_nerve_lesions, report)
+                    max_steps, keep_ids, spinal_cord_lesions, optic_nerve_lesions, report, brain_extraction)
 
 
 #: Former name of :func:`analyse`.
@@ -144,7 +149,7 @@ analyse_case = analyse
 
 
 def _analyse(loaded, connectivity, min_volume_mm3, bias_correction, seed_threshold, grow_threshold, max_steps,
-             keep_ids, spinal_cord_lesions, optic_nerve_lesions, report) -> LesionsResult:
+             keep_ids, spinal_cord_lesions, optic_nerve_lesions, report, brain_extraction=None) -> LesionsResult:
     flair = loaded.get("flair")
     reference = flair if flair is not None else loaded["lesions"]
     spacing = reference.GetSpacing()[::-1]
@@ -152,7 +157,8 @@ def _analyse(loaded, connectivity, min_volume_mm3, bias_correction, seed_thresho
     brain, method = None, None
     if flair is not None:
         report(0.02, "brain mask")
-        made = brain_mask_on_flair(flair, t1, loaded.get("brain_mask"), require_brain="lesions" not in loaded)
+        made = brain_mask_on_flair(flair, t1, loaded.get("brain_mask"), require_brain="lesions" not in loaded,
+                                   extraction_method=brain_extraction)
         brain, method, transform = made.mask, made.method, made.t1_to_flair
     if transform is not None:  # T1 (and post-contrast T1) onto the FLAIR grid
         t1 = t1_on_flair(t1, flair, transform)
@@ -201,7 +207,8 @@ def _analyse(loaded, connectivity, min_volume_mm3, bias_correction, seed_thresho
     if t1post is not None:
         report(0.92, "enhancing lesions")
         if brain is None:  # lesion labels alone: the brain from the T1 on their grid
-            made = brain_mask_on_flair(reference, t1, None, source="T1", require_brain=False)
+            made = brain_mask_on_flair(reference, t1, None, source="T1", require_brain=False,
+                                       extraction_method=brain_extraction)
             brain, method = made.mask, made.method
         enhancing = enhancing_lesions(labels, sitk.GetArrayFromImage(t1), sitk.GetArrayFromImage(t1post), brain)
 
@@ -222,7 +229,8 @@ def run_case(images: dict, out_dir, connectivity: int = DEFAULT_CONNECTIVITY,
              min_volume_mm3: float = MIN_LESION_VOLUME_MM3, bias_correction: bool | None = None,
              seed_threshold: float = D.SEED_THRESHOLD, grow_threshold: float = D.GROW_THRESHOLD,
              max_steps: int = D.GROW_MAX_STEPS, keep_ids: bool = False, spinal_cord_lesions: int | None = None,
-             optic_nerve_lesions: int | None = None, progress=None, **_ignored) -> dict:
+             optic_nerve_lesions: int | None = None, brain_extraction: str | None = None, progress=None,
+             **_ignored) -> dict:
     """Read -> :func:`analyse` -> write, for one case.
 
     ``images`` maps bids keys to paths (see :func:`analyse` for the keys and options; other
@@ -238,7 +246,7 @@ def run_case(images: dict, out_dir, connectivity: int = DEFAULT_CONNECTIVITY,
     loaded, sources = _read_inputs(images)
     _check_inputs(loaded, sources)
     result = _analyse(loaded, connectivity, min_volume_mm3, bias_correction, seed_threshold, grow_threshold,
-                      max_steps, keep_ids, spinal_cord_lesions, optic_nerve_lesions, report)
+                      max_steps, keep_ids, spinal_cord_lesions, optic_nerve_lesions, report, brain_extraction)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_image(result.labels, out_dir / "lesions.nii.gz")
     write_lesion_table(result.rows, out_dir / "lesions.tsv")

@@ -310,9 +310,12 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
         """Rows into a table node referenced from ``ownerNode`` under ``role``."""
         import mspathobiology_mrml as bridge
 
+        from mspathobiology_mrml.hierarchy import place_outputs
+
         node = bridge.rows_to_table(slicer.mrmlScene, rows, ownerNode.GetName() + suffix,
                                     node=ownerNode.GetNodeReference(role))
         ownerNode.SetNodeReferenceID(role, node.GetID())
+        place_outputs(ownerNode, [node], OUTPUT_FOLDER)
         return node
 
     @staticmethod
@@ -363,6 +366,9 @@ class MSAtrophyLogic(ScriptedLoadableModuleLogic):
         chart.SetXAxisTitle(_("tissue"))
         chart.SetYAxisTitle(_("volume (mL)"))
         chart.SetLegendVisibility(False)
+        from mspathobiology_mrml.hierarchy import place_outputs
+
+        place_outputs(ownerNode, [volumesTableNode, series, chart], OUTPUT_FOLDER)
         return chart
 
     @staticmethod

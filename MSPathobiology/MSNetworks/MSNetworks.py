@@ -286,6 +286,7 @@ class MSNetworksLogic(ScriptedLoadableModuleLogic):
 
         import mspathobiology_mrml as bridge
         from mspathobiology.geometry import voxel_to_ras
+        from mspathobiology_mrml.hierarchy import place_outputs
         from MSNetworksLib.geometry import region_centroids
 
         scene = slicer.mrmlScene
@@ -303,12 +304,14 @@ class MSNetworksLogic(ScriptedLoadableModuleLogic):
                       for r, label in enumerate(labels)]
         matrixNode = bridge.rows_to_table(scene, matrixRows, nodesTableNode.GetName() + " connectome",
                                           node=nodesTableNode.GetNodeReference(MATRIX_TABLE_ROLE))
+        place_outputs(nodesTableNode, [matrixNode], OUTPUT_FOLDER)
         nodesTableNode.SetNodeReferenceID(MATRIX_TABLE_ROLE, matrixNode.GetID())
         if result.lesioned is not None and disconnectionTableNode is not None:
             bridge.rows_to_table(scene, result.edges, disconnectionTableNode.GetName(), node=disconnectionTableNode)
             regionsNode = bridge.rows_to_table(scene, result.regions, disconnectionTableNode.GetName() + " regions",
                                                node=nodesTableNode.GetNodeReference(REGIONS_TABLE_ROLE))
             nodesTableNode.SetNodeReferenceID(REGIONS_TABLE_ROLE, regionsNode.GetID())
+            place_outputs(nodesTableNode, [regionsNode], OUTPUT_FOLDER)
         return centroids
 
     @staticmethod
@@ -319,6 +322,7 @@ class MSNetworksLogic(ScriptedLoadableModuleLogic):
 
         from MSNetworksLib.geometry import edge_tubes, node_glyphs, percent_matrix
         from MSPathobiologyLib import defaults
+        from MSPathobiologyLib.nodes import outputNode
 
         labels = [int(v) for v in result.row_labels]
         sizes = np.array([row[sizeMetric] for row in result.nodes], dtype=float)
@@ -330,7 +334,7 @@ class MSNetworksLogic(ScriptedLoadableModuleLogic):
         for role, poly, name in ((NODES_MODEL_ROLE, nodesPoly, "connectome nodes"), (EDGES_MODEL_ROLE, edgesPoly, "connectome edges")):
             model = ownerNode.GetNodeReference(role)
             if model is None:
-                model = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLModelNode", f"{ownerNode.GetName()} {name}")
+                model = outputNode("vtkMRMLModelNode", f"{ownerNode.GetName()} {name}", ownerNode, OUTPUT_FOLDER)
                 ownerNode.SetNodeReferenceID(role, model.GetID())
             model.SetAndObservePolyData(poly)
             models.append(model)

@@ -36,7 +36,7 @@ TISSUE_NAMES = {"csf": "CSF", "gm": "GM", "wm": "WM", "lesion": "Lesions"}
 OUTPUT_FOLDER = "MS Atrophy"
 
 
-HELP_TEXT = """
+HELP_TEXT = _("""
 Brain atrophy in MS: tissue volumes (CSF, GM, WM, lesions) in mL, brain parenchymal fraction,
 deep grey matter and thalamus, and the percent brain volume change (PBVC) between two visits.
 <ul>
@@ -49,10 +49,10 @@ deep grey matter and thalamus, and the percent brain volume change (PBVC) betwee
 </ul>
 Runs in a background process so Slicer stays responsive; results go to a Segmentation node, a table,
 a bar plot (Plots module) and, for two visits, a change map overlaid on the baseline.
-"""
-ACKNOWLEDGEMENT = """
+""")
+ACKNOWLEDGEMENT = _("""
 Part of the MSPathobiology extension. SIENA/SIENAX (FSL) are the reference methods whose design is followed.
-"""
+""")
 
 
 #
@@ -65,7 +65,7 @@ class MSAtrophy(ScriptedLoadableModule):
 
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
-        describeModule(self.parent, _("MS Atrophy"), _(HELP_TEXT), _(ACKNOWLEDGEMENT))
+        describeModule(self.parent, _("MS Atrophy"), HELP_TEXT, ACKNOWLEDGEMENT)
 
 
 #

@@ -26,7 +26,7 @@ NEXT_CASE_KEY, PREVIOUS_CASE_KEY = "Ctrl+N", "Ctrl+P"
 STATUS_COLORS = {"not_started": "gray", "in_progress": "#d08000", "done": "#2a8c2a", "flagged": "#c02020"}
 
 
-HELP_TEXT = """
+HELP_TEXT = _("""
 Click through a cohort case by case, correcting lesions and rating rims with the other MS Pathobiology
 modules.
 <ul>
@@ -44,10 +44,10 @@ to <i>backups/</i>, never overwritten.</li>
 </ul>
 The workflow follows SlicerCaseIterator (Joost van Griethuysen et al.). The <b>Make phantom cohort</b> button
 and the Sample Data entry "MS phantom (small)" generate synthetic data with the logic layer (no download).
-"""
-ACKNOWLEDGEMENT = """
+""")
+ACKNOWLEDGEMENT = _("""
 Part of the MSPathobiology extension. Inspired by SlicerCaseIterator (JoostJM/SlicerCaseIterator).
-"""
+""")
 
 
 #
@@ -60,7 +60,8 @@ class MSCaseReview(ScriptedLoadableModule):
 
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
-        describeModule(self.parent, _("MS Case Review"), _(HELP_TEXT), _(ACKNOWLEDGEMENT), dependencies=["MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks"])
+        describeModule(self.parent, _("MS Case Review"), HELP_TEXT, ACKNOWLEDGEMENT,
+                       dependencies=["MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks"])
         slicer.app.connect("startupCompleted()", registerSampleData)
 
 

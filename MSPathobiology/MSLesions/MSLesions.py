@@ -30,7 +30,7 @@ INPUT_KEYS = {
 OUTPUT_FOLDER = "MS Lesions"
 
 
-HELP_TEXT = """
+HELP_TEXT = _("""
 Semi-automatic segmentation of FLAIR-hyperintense multiple sclerosis lesions, the lesion table
 (volume, centroid, long axis, McDonald location) and expert correction.
 <ul>
@@ -45,11 +45,11 @@ Methods: lesion growth in the spirit of LST-LGA (Schmidt et al., NeuroImage 2012
 LST-AI v2 rule (Wiltgen et al., NeuroImage: Clinical 2024); dissemination in space by the McDonald 2017
 criteria (Thompson et al., Lancet Neurol 2018); 3 mm&sup3; minimum lesion volume as in the MSSEG
 evaluation (Commowick et al., Sci Rep 2018).
-"""
-ACKNOWLEDGEMENT = """
+""")
+ACKNOWLEDGEMENT = _("""
 Part of the MSPathobiology extension. The module layout follows the 3D Slicer scripted module template
 (Jean-Christophe Fillion-Robin, Kitware; Andras Lasso, PerkLab; Steve Pieper, Isomics).
-"""
+""")
 
 
 #
@@ -62,7 +62,7 @@ class MSLesions(ScriptedLoadableModule):
 
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
-        describeModule(self.parent, _("MS Lesions"), _(HELP_TEXT), _(ACKNOWLEDGEMENT))
+        describeModule(self.parent, _("MS Lesions"), HELP_TEXT, ACKNOWLEDGEMENT)
 
 
 #

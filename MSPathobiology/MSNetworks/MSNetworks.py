@@ -37,7 +37,7 @@ def hasSlicerDMRI() -> bool:
     return hasattr(slicer, "vtkMRMLFiberBundleNode")
 
 
-HELP_TEXT = """
+HELP_TEXT = _("""
 Structural connectome of the subject's own tractogram, graph metrics and lesion disconnection.
 <ul>
 <li>Tractograms: .tck/.trk (nibabel), .trx (trx-python, memory-mapped), .vtk/.vtp; shown as a fiber
@@ -51,10 +51,10 @@ Toolkit, Griffis et al., NeuroImage Clin 2021).</li>
 </ul>
 The 3D view shows regions as spheres sized by degree or strength and edges as tubes weighted by
 strength, coloured by the percent of their streamlines that are disconnected.
-"""
-ACKNOWLEDGEMENT = """
+""")
+ACKNOWLEDGEMENT = _("""
 Part of the MSPathobiology extension. SlicerDMRI (optional) provides fiber bundle display.
-"""
+""")
 
 
 #
@@ -67,7 +67,7 @@ class MSNetworks(ScriptedLoadableModule):
 
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
-        describeModule(self.parent, _("MS Networks"), _(HELP_TEXT), _(ACKNOWLEDGEMENT))
+        describeModule(self.parent, _("MS Networks"), HELP_TEXT, ACKNOWLEDGEMENT)
 
 
 #

@@ -32,7 +32,7 @@ INPUT_KEYS = {"t1PostVolume": "t1post", "t2starVolume": "t2star", "anatomyVolume
 OUTPUT_FOLDER = "MS Rim Lesions"
 
 
-HELP_TEXT = """
+HELP_TEXT = _("""
 Paramagnetic rim lesions (PRL) and the central vein sign (CVS): automatic rim scores, then expert
 rating lesion by lesion.
 <ul>
@@ -48,10 +48,10 @@ centred and zoomed in every view. Every rating is saved at once in your own file
 </ul>
 CVS: Frangi vesselness (Frangi et al., MICCAI 1998) on T2*/SWI, NAIMS CVS criteria (Sati et al., Nat Rev
 Neurol 2016).
-"""
-ACKNOWLEDGEMENT = """
+""")
+ACKNOWLEDGEMENT = _("""
 Part of the MSPathobiology extension. The reading loop is inspired by CVS_rater (ITK-SNAP based).
-"""
+""")
 
 
 #
@@ -64,7 +64,7 @@ class MSRimLesions(ScriptedLoadableModule):
 
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
-        describeModule(self.parent, _("MS Rim Lesions"), _(HELP_TEXT), _(ACKNOWLEDGEMENT))
+        describeModule(self.parent, _("MS Rim Lesions"), HELP_TEXT, ACKNOWLEDGEMENT)
 
 
 #

@@ -15,6 +15,10 @@ import math
 SEL_MIN_VISITS = 3
 
 # ----------------------------------------------------------------------------- registration
+#: The rigid alignment of each follow-up (mspathobiology.registration) is estimated on images shrunk
+#: to about this voxel size, mm (*own*: a residual rigid error has Jacobian 1 and demons absorbs it;
+#: at 1 mm this makes the rigid step about 8 times cheaper).
+SEL_RIGID_SPACING_MM = 2.0
 #: Non-linear step: SimpleITK fast symmetric-forces demons (Vercauteren et al., NeuroImage 2009,
 #: ESM forces) over a pyramid, coarse to fine. Shrink factors and iterations per level (*own*:
 #: the displacement changes < 0.01 mm per iteration at the end of the last level on the phantom).
@@ -36,8 +40,10 @@ SEL_CROP_MARGIN_MM = 8.0
 SEL_MIN_JACOBIAN = 1e-3
 
 # ----------------------------------------------------------------------------- global change
-#: Global brain change is removed as in Elliott et al. 2019: the log-Jacobian of each visit is
-#: corrected by its median over the brain mask, excluding lesions dilated by this margin (voxels).
+#: Global brain change is removed before lesions are judged (Elliott et al. 2019 correct the
+#: Jacobian for global atrophy [verify their exact normalisation]). Here the log-Jacobian of each
+#: visit minus its median over the brain mask, excluding lesions dilated by this margin (voxels);
+#: the median, not the mean, so that the ventricles' and new lesions' large changes do not bias it.
 SEL_REFERENCE_LESION_MARGIN_VOXELS = 2
 
 # ----------------------------------------------------------------------------- per-lesion heuristics

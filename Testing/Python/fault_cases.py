@@ -6,9 +6,11 @@ read-only folder, and a way to run a subcommand in-process and classify the outc
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import tempfile
 import traceback
@@ -111,10 +113,20 @@ def run_cli(argv) -> Outcome:
     return Outcome(code, out.getvalue(), err.getvalue())
 
 
+@functools.lru_cache(maxsize=1)
 def can_mount() -> bool:
-    """Whether this process may mount a tmpfs (root on Linux, as in CI)."""
-    return hasattr(os, "geteuid") and os.geteuid() == 0 and Path("/proc/filesystems").exists() \
-        and "tmpfs" in Path("/proc/filesystems").read_text()
+    """Whether this process may mount a tmpfs (root with mount rights on Linux, as in CI): tried once."""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount")):
+        return False
+    folder = tempfile.mkdtemp(prefix="msp-probe-")
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", folder], capture_output=True)
+        if done.returncode != 0:
+            return False
+        subprocess.run(["umount", folder], capture_output=True)
+        return True
+    finally:
+        os.rmdir(folder)
 
 
 @contextlib.contextmanager

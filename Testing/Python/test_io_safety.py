@@ -87,7 +87,8 @@ def test_write_failure_keeps_the_old_file(tmp_path, monkeypatch):
 
 
 def test_disk_full(tmp_path, monkeypatch):
-    """On a real full disk (a 64 KiB tmpfs, as root in CI); elsewhere every write raising ENOSPC."""
+    """A real full disk (a 64 KiB tmpfs) where the machine allows it (root in CI), and always a
+    full disk by fault injection (fsync raising ENOSPC, as a write-back failure reports it)."""
     big = small_image((40, 40, 40), seed=3)
     if can_mount():
         with small_disk(64) as disk:
@@ -100,19 +101,20 @@ def test_disk_full(tmp_path, monkeypatch):
                 msio.atomic_write_text(table, "id\n" + "1\n" * 50000)
             assert snapshot(disk) == before and not temp_files(disk)
             assert msio.read_image(good).GetSize() == (4, 4, 4)
-        return
-    good = msio.write_image(small_image((4, 4, 4)), tmp_path / "lesions.nii.gz")  # pragma: no cover
-    before = snapshot(tmp_path)  # pragma: no cover
-    real_write = os.write  # pragma: no cover
+    good = msio.write_image(small_image((4, 4, 4)), tmp_path / "lesions.nii.gz")
+    msio.atomic_write_text(tmp_path / "lesions.tsv", "id\n1\n")
+    before = snapshot(tmp_path)
 
-    def full(fd, data):  # pragma: no cover
+    def full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "write", full)  # pragma: no cover
-    with pytest.raises(OutputError):  # pragma: no cover
-        msio.atomic_write_text(tmp_path / "lesions.tsv", "id\n1\n")
-    monkeypatch.setattr(os, "write", real_write)  # pragma: no cover
-    assert snapshot(tmp_path) == before and msio.read_image(good)  # pragma: no cover
+    monkeypatch.setattr(os, "fsync", full)
+    for write in (lambda: msio.atomic_write_text(tmp_path / "lesions.tsv", "id\n2\n"),
+                  lambda: msio.write_image(big, good), lambda: msio.write_json(tmp_path / "s.json", {"a": 1})):
+        with pytest.raises(OutputError, match="No space"):
+            write()
+    monkeypatch.undo()
+    assert snapshot(tmp_path) == before and not temp_files(tmp_path)
 
 
 @pytest.mark.skipif(not can_mount(), reason="needs root to mount a small tmpfs (CI runs as root)")

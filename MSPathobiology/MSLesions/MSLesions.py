@@ -400,12 +400,15 @@ class MSLesionsLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def images(inputs: dict) -> dict:
-        """``{image key: SimpleITK image}`` of the selected input nodes (FLAIR required)."""
-        from MSPathobiologyLib.nodes import imagesFromNodes
+        """``{image key: SimpleITK image}`` of the selected input nodes (FLAIR required); labelmaps and
+        segmentations on another grid are put on the FLAIR's (nearest neighbour)."""
+        from MSPathobiologyLib.nodes import imageFromNode, imagesFromNodes
 
         if not inputs.get("flairVolume"):
             raise ValueError(_("A FLAIR volume is required."))
-        return imagesFromNodes({INPUT_KEYS[f]: n for f, n in inputs.items() if f in INPUT_KEYS})
+        flair = inputs["flairVolume"]
+        return imagesFromNodes({INPUT_KEYS[f]: n for f, n in inputs.items() if f in INPUT_KEYS}, flair,
+                               onGridOf=imageFromNode(flair))
 
     def segment(self, inputs: dict, segmentationNode, tableNode, min_volume_mm3=MIN_LESION_VOLUME_MM3,
                 connectivity=DEFAULT_CONNECTIVITY, progress=None) -> dict:

@@ -46,11 +46,6 @@ SAMPLING_STEP_VOXELS = 0.0
 #: arrays (2^19..2^21 measured within 5 % of each other in benchmarks/networks_speed.py).
 CHUNK_POINTS = 1 << 20
 
-#: Chunks read ahead by a background thread while the current one is processed, when the
-#: process may use more than one thread (SimpleITK's global default number of threads, which
-#: the cohort runner sets to cores // jobs). Two keeps the reader busy at 3 chunks in memory.
-READ_AHEAD_CHUNKS = 2
-
 #: Segment samples per block in the lesion-crossing sampling (bounds temporary memory to ~40 MB).
 SAMPLE_BLOCK = 1 << 19
 

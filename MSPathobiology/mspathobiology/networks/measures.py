@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..defaults.networks import CHUNK_POINTS, MAX_OUTSIDE_FRACTION, READ_AHEAD_CHUNKS, SAMPLING_STEP_VOXELS
+from ..defaults.networks import CHUNK_POINTS, MAX_OUTSIDE_FRACTION, SAMPLING_STEP_VOXELS
 from ..errors import InputError
 from .tractograms import arc_lengths, open_tractogram, segment_lengths
 
@@ -181,47 +181,27 @@ def thread_budget() -> int:
             return os.cpu_count() or 1
 
 
-def read_ahead(iterator, depth: int = READ_AHEAD_CHUNKS):
-    """Yield the items of ``iterator``, produced by a background thread up to ``depth`` items ahead.
+def ordered_map(function, items, workers: int = 1):
+    """``function(item)`` for each item of the iterator ``items``, in order, on up to ``workers`` threads.
 
-    Reading and splitting the next chunk (file reads and NumPy release the GIL) overlaps with
-    the processing of this one. Exceptions of the producer are raised in the consumer.
+    At most ``workers + 1`` items are in flight, so a chunked file stays a few chunks in
+    memory; NumPy releases the GIL in the heavy work, so chunks are processed in parallel.
     """
-    import queue
-    import threading
+    if workers < 2:
+        for item in items:
+            yield function(item)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
 
-    items = queue.Queue(maxsize=max(1, depth))
-    stop = threading.Event()
-    done = object()
-
-    def produce():
-        try:
-            for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put((done, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            items.put((done, exc))
-
-    thread = threading.Thread(target=produce, name="tractogram-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = items.get()
-            if item is done:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tractogram") as pool:
+        pending = deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def measure_streamlines(tractogram, labels, affine, *, assignment: str = "end", radius_mm: float | None = None,
@@ -252,31 +232,36 @@ def measure_streamlines(tractogram, labels, affine, *, assignment: str = "end", 
         sampler = LesionSampler(lesions, affine, step_voxels)
     if scalar is not None:
         scalar = np.asarray(scalar, dtype=np.float64)
-    ends, outside_counts, nonempty_count = [], 0, 0
-    length_parts, scalar_parts, hit_parts = [], [], []
-    chunks = tractogram.chunks(chunk_points)
-    if thread_budget() > 1:
-        chunks = read_ahead(chunks)
-    for chunk in chunks:
+    def process(chunk):
         values, inside = end_labels_of(chunk.points, chunk.offsets, chunk.lengths, flat_labels, shape, inverse)
         nonempty = chunk.lengths > 0
-        nonempty_count += int(np.count_nonzero(nonempty))
-        outside_counts += int(2 * np.count_nonzero(nonempty) - np.count_nonzero(inside))
         if radial is not None:
             todo = (values == 0) & nonempty
             if todo.any():
                 which, index = np.nonzero(todo)
                 point = np.where(which == 0, chunk.offsets[index], chunk.offsets[index] + chunk.lengths[index] - 1)
                 values[which, index] = radial(chunk.points[point])
-        ends.append(values)
+        out = [values, int(np.count_nonzero(nonempty)), int(np.count_nonzero(inside)), None, None, None]
         if lengths or scalar is not None or sampler is not None:
             data, offsets, counts = chunk.packed()
             if lengths:
-                length_parts.append(arc_lengths(data, offsets, counts))
+                out[3] = arc_lengths(data, offsets, counts)
             if scalar is not None:
-                scalar_parts.append(scalar_means(data, offsets, counts, scalar, inverse))
+                out[4] = scalar_means(data, offsets, counts, scalar, inverse)
             if sampler is not None:
-                hit_parts.append(sampler.hits(data, offsets, counts))
+                out[5] = sampler.hits(data, offsets, counts)
+        return out
+
+    ends, outside_counts, nonempty_count = [], 0, 0
+    length_parts, scalar_parts, hit_parts = [], [], []
+    for values, n_nonempty, n_inside, part_length, part_scalar, part_hit in ordered_map(
+            process, tractogram.chunks(chunk_points), thread_budget()):
+        ends.append(values)
+        nonempty_count += n_nonempty
+        outside_counts += 2 * n_nonempty - n_inside
+        length_parts.append(part_length)
+        scalar_parts.append(part_scalar)
+        hit_parts.append(part_hit)
     end_labels = np.concatenate(ends, axis=1) if ends else np.zeros((2, 0), dtype=np.int64)
     n = end_labels.shape[1]
     fraction = outside_counts / (2 * nonempty_count) if nonempty_count else 0.0  # among non-empty streamlines

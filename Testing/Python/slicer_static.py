@@ -22,6 +22,8 @@ What is checked, and why:
   warnings as errors (3.12 makes invalid escape sequences a SyntaxWarning), and uses no
   removed or deprecated forms (``import imp``, ``returnNode=True``, ``setMasterVolumeNode``);
 - every combo box bound to a ``Choice`` parameter has readable texts for all its values;
+- each case-review participant registers parameter-node fields only, and MS Case Review imports
+  no sibling module (it loops over the case registry);
 - the Logic class makes no GUI call (dialogs, views, layouts, Qt): those belong in the Widget;
 - each module defines its Module, Widget, Logic and Test classes and a parameter node wrapper,
   and its Test class runs test_* methods and downloads nothing;
@@ -716,9 +718,56 @@ def check_choice_labels(module_dir: Path) -> list[str]:
     return problems
 
 
+#: Modules that take part in case review (each registers a ``MSPathobiologyLib.cases.CaseParticipant``).
+CASE_PARTICIPANTS = ("MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks")
+
+
+def _registrations(tree: ast.AST) -> list[ast.Call]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and getattr(n.func, "attr", getattr(n.func, "id", "")) == "CaseParticipant"]
+
+
+def check_case_registration(module_dir: Path) -> list[str]:
+    """A case-review participant registers what it loads and saves for a case with field names of its
+    parameter node (``inputs`` keys, each ``CaseFile``'s field); the case reviewer imports no sibling
+    module (it loops over the registry)."""
+    module_dir = Path(module_dir)
+    path = module_dir / f"{module_dir.name}.py"
+    tree = _parse_python(path) if path.exists() else None
+    if tree is None:
+        return []
+    problems = []
+    calls = _registrations(tree)
+    if module_dir.name not in CASE_PARTICIPANTS:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                for name in filter(None, names):
+                    if name.split(".")[0] in CASE_PARTICIPANTS:
+                        problems.append(f"{rel(path)}:{node.lineno}: imports the module {name}: use the case "
+                                        "registry (MSPathobiologyLib.cases) instead")
+        return problems
+    if len(calls) != 1:
+        return [f"{rel(path)}: registers {len(calls)} CaseParticipant(s) for case review, expected 1"]
+    fields = {name for f in parameter_node_classes(tree)[0].values() for name in f}
+    call = calls[0]
+    named = {k.arg: k.value for k in call.keywords}
+    used = []
+    if isinstance(named.get("inputs"), ast.Dict):
+        used += [(k.value, k.lineno) for k in named["inputs"].keys if isinstance(k, ast.Constant)]
+    for item in getattr(named.get("outputs"), "elts", []):
+        if isinstance(item, ast.Call) and item.args and isinstance(item.args[0], ast.Constant):
+            used.append((item.args[0].value, item.lineno))
+    for name, line in used:
+        if name not in fields:
+            problems.append(f"{rel(path)}:{line}: case registration names {name!r}, which is not a parameter-node "
+                            f"field (fields: {sorted(fields)})")
+    return problems
+
+
 MODULE_CHECKS = (check_ui_parse, check_ui_scene, check_ui_names, check_parameter_bindings, check_module_cmake,
                  check_python312, check_forbidden_forms, check_module_classes, check_self_test,
-                 check_logic_without_gui, check_choice_labels)
+                 check_logic_without_gui, check_choice_labels, check_case_registration)
 
 
 def check_module(module_dir: Path) -> list[str]:

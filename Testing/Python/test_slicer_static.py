@@ -199,6 +199,24 @@ def test_choice_label_check_bites(tmp_path):
     assert _only(problems, "'assignmentComboBox'") and _only(problems, "'weightComboBox'")
 
 
+def test_case_registration_check_bites(tmp_path):
+    lesions = tmp_path / "MSLesions"
+    shutil.copytree(static.EXTENSION_DIR / "MSLesions", lesions, ignore=shutil.ignore_patterns("__pycache__"))
+    py = lesions / "MSLesions.py"
+    text = py.read_text()
+    registered = '"t1PostVolume": "t1post", "anatomyVolume"'
+    assert registered in text and static.check_case_registration(lesions) == []
+    py.write_text(text.replace(registered, '"t1PostVolumeNode": "t1post", "anatomyVolume"', 1))
+    assert _only(static.check_case_registration(lesions), "'t1PostVolumeNode'", "not a parameter-node field")
+    review = tmp_path / "MSCaseReview"
+    shutil.copytree(static.EXTENSION_DIR / "MSCaseReview", review, ignore=shutil.ignore_patterns("__pycache__"))
+    assert static.check_case_registration(review) == []
+    py = review / "MSCaseReview.py"
+    py.write_text(py.read_text() + "\n\ndef lesionsParameters():\n    from MSLesions import MSLesionsLogic\n"
+                  "    return MSLesionsLogic().getParameterNode()\n")
+    assert _only(static.check_case_registration(review), "imports the module MSLesions", "case registry")
+
+
 def test_broken_fixture_missing_test_class():
     problems = static.check_module_classes(BROKEN)
     assert problems == [p for p in problems if "BrokenModuleTest is missing" in p] and problems

@@ -54,6 +54,8 @@ def summarise(label: str, wall: float, run: dict) -> dict:
     sitk = max((t.get("simpleitk") or 0 for t in threads), default=0)
     blas = max((t.get("blas") or 0 for t in threads), default=0)
     jobs, per_job = run.get("jobs") or 1, run.get("threads_per_job") or 0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{label}: machine load average {load:.1f} (other processes share the cores)")
     print(f"{label}: wall {wall:.1f} s, {len(sessions)} sessions, {len(ran)} analyses ran, {len(failed)} failed; "
           f"throughput {60 * len(ran) / wall:.1f} analyses/min, {60 * len(sessions) / wall:.2f} sessions/min")
     print(f"  threads: {jobs} job(s) x {per_job} allowed = {jobs * per_job} <= {cores()} cores; "

@@ -461,7 +461,8 @@ def case_report(out, case: Case, records: list[dict], reports_dir, row: dict | N
     pair = out / case.relative_dir / "pairs.json"
     if pair.exists():
         records = records + read_json(pair).get("records", [])
-    current = {r["analysis"] for r in records if r["status"] == "done" and is_current(analysis_dir(out, case, r["analysis"]))}
+    current = {r["analysis"] for r in records
+               if r["status"] == "done" and is_current(analysis_dir(out, case, r["analysis"]))}
     parts = [page_head(case_label(case), _CSS),
              "<p><a href='index.html'>cohort summary</a></p>",
              f"<h1>{escape(case_label(case))}</h1>"]

@@ -65,8 +65,9 @@ def summary_text(result) -> str:
     ran = result.ran
     skipped_done = [r for r in result.records if r["status"] == "done" and not r["ran"]]
     skipped = [r for r in result.records if r["status"] in ("skipped", "unavailable")]
+    sessions = f"{len(result.rows)} session{'s' if len(result.rows) != 1 else ''}"
     lines = [lesion_source_text(result),
-             f"{len(result.rows)} session{'s' if len(result.rows) != 1 else ''}, {result.total or len(result.records)} analyses: "
+             f"{sessions}, {result.total or len(result.records)} analyses: "
              f"{sum(r['status'] == 'done' for r in ran)} ran, {len(skipped_done)} already done, "
              f"{len(result.failed)} failed, {len(skipped)} skipped (no input or not selected) "
              f"in {result.seconds:.1f} s ({result.jobs} job{'s' if result.jobs != 1 else ''} x "

@@ -1,9 +1,11 @@
 """Gadolinium-enhancing lesions: the ONE definition used by lesions, rims and cohort runs.
 
-Each T1 is divided by its own normal-appearing white matter intensity (histogram mode of the
-reference voxels: brain minus lesions, or, without a brain mask, the non-lesion voxels 2-6 mm
-around the lesions), so a voxel's relative enhancement is ``post / post_NAWM - pre / pre_NAWM``
-(0 in NAWM, 0.2 = 20 % of NAWM). Without a pre-contrast T1 the pre term is 1 (NAWM): MS
+Each T1 is divided by the normal-appearing white matter intensity AROUND EACH LESION (median
+of the non-lesion voxels - inside the brain mask when one is given - 2-6 mm from the lesion
+and nearer to it than to any other lesion; the histogram mode of all reference voxels when a
+lesion has none), so a voxel's relative enhancement is ``post / post_NAWM - pre / pre_NAWM``
+(0 in NAWM, 0.2 = 20 % of NAWM). The local reference makes the rule insensitive to the smooth
+bias field of each image (+-10-20 % at 3 T), which differs between the pre and post scans. Without a pre-contrast T1 the pre term is 1 (NAWM): MS
 lesions are iso- or hypointense to white matter on pre-contrast T1, so a lesion voxel brighter
 than NAWM after contrast has taken it up (this can only miss enhancement, never invent it).
 
@@ -36,33 +38,56 @@ def _reference_mask(labels: np.ndarray, brain, spacing) -> np.ndarray:
     return (distance > lo) & (distance <= hi)
 
 
-def relative_enhancement(t1_pre: np.ndarray | None, t1_post: np.ndarray, reference_mask: np.ndarray) -> np.ndarray:
+def _local_reference(image: np.ndarray, labels: np.ndarray, reference_mask: np.ndarray, spacing) -> np.ndarray:
+    """Per-voxel NAWM intensity: the median of the reference voxels 2-6 mm around the nearest lesion."""
+    lesion = labels != 0
+    lo, hi = ENHANCEMENT_REFERENCE_RING_MM
+    distance, nearest = ndimage.distance_transform_edt(~lesion, sampling=spacing, return_indices=True)
+    ring = reference_mask & (distance > lo) & (distance <= hi) & (image > 0)
+    ids = np.unique(labels[lesion])
+    owner = labels[tuple(n[ring] for n in nearest)]
+    fallback = histogram_mode(image[reference_mask]) if np.any(reference_mask) else 0.0
+    medians = np.asarray(ndimage.median(image[ring], owner, ids), dtype=float) if ring.any() else \
+        np.full(ids.size, np.nan)
+    medians = np.where(np.isfinite(medians) & (medians > 0), medians, fallback)
+    out = np.full(labels.shape, np.float32(fallback), dtype=np.float32)
+    out[lesion] = medians[np.searchsorted(ids, labels[lesion])]
+    return out
+
+
+def relative_enhancement(t1_pre: np.ndarray | None, t1_post: np.ndarray, reference_mask: np.ndarray,
+                         labels: np.ndarray | None = None, spacing=None) -> np.ndarray:
     """Voxel-wise enhancement relative to NAWM (dimensionless), arrays [k, j, i] on one grid.
 
-    ``reference_mask``: voxels used for each image's NAWM intensity. ``t1_pre`` None: the
-    pre-contrast term is 1 (lesions taken as NAWM-isointense before contrast).
+    ``reference_mask``: voxels that may serve as NAWM. With ``labels`` each lesion's voxels are
+    normalised by the NAWM around that lesion (``spacing`` mm, array order), else by the
+    histogram mode of all reference voxels. ``t1_pre`` None: the pre-contrast term is 1
+    (lesions taken as NAWM-isointense before contrast).
     """
     reference_mask = np.asarray(reference_mask, bool)
     t1_post = np.asarray(t1_post, dtype=np.float32)
     if not np.any(reference_mask):
         raise InputError("brain mask", "no voxel left to normalise T1 pre/post contrast")
-    post_ref = histogram_mode(t1_post[reference_mask & (t1_post > 0)] if np.any(reference_mask & (t1_post > 0))
-                              else t1_post[reference_mask])
-    if t1_pre is None:
-        pre_term, pre_ref = np.float32(1.0), 1.0
-    else:
-        t1_pre = np.asarray(t1_pre, dtype=np.float32)
-        pre_ref = histogram_mode(t1_pre[reference_mask])
-        pre_term = t1_pre / np.float32(pre_ref) if pre_ref > 0 else None
-    if pre_ref <= 0 or post_ref <= 0:
-        raise InputError("T1 pre/post contrast", "white matter intensity is not positive")
-    return (t1_post / np.float32(post_ref) - pre_term).astype(np.float32)
+    spacing = np.broadcast_to(np.asarray(1.0 if spacing is None else spacing, dtype=float), (3,))
+
+    def nawm(image):
+        if labels is not None and np.any(labels):
+            ref = _local_reference(image, np.asarray(labels), reference_mask, spacing)
+        else:
+            ref = np.float32(histogram_mode(image[reference_mask]))
+        if np.any(np.asarray(ref) <= 0):
+            raise InputError("T1 pre/post contrast", "white matter intensity is not positive")
+        return ref
+
+    pre_term = np.float32(1.0) if t1_pre is None else np.asarray(t1_pre, dtype=np.float32) / nawm(
+        np.asarray(t1_pre, dtype=np.float32))
+    return (t1_post / nawm(t1_post) - pre_term).astype(np.float32)
 
 
 def _hot(labels, t1_pre, t1_post, brain, spacing, min_relative):
     labels = np.asarray(labels)
     spacing = np.broadcast_to(np.asarray(1.0 if spacing is None else spacing, dtype=float), (3,))
-    enhancement = relative_enhancement(t1_pre, t1_post, _reference_mask(labels, brain, spacing))
+    enhancement = relative_enhancement(t1_pre, t1_post, _reference_mask(labels, brain, spacing), labels, spacing)
     ids, starts, kji = group_voxels(labels)
     hot = enhancement[tuple(kji.T)] > min_relative if ids.size else np.zeros(0, bool)
     return labels, ids, starts, kji, hot

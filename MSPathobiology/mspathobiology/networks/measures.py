@@ -15,7 +15,7 @@ import numpy as np
 
 from ..defaults.networks import CHUNK_POINTS, MAX_OUTSIDE_FRACTION, SAMPLING_STEP_VOXELS
 from ..errors import InputError
-from .tractograms import arc_lengths, open_tractogram, segment_lengths
+from .tractograms import ArrayTractogram, arc_lengths, open_tractogram, segment_lengths
 
 
 @dataclass
@@ -254,8 +254,11 @@ def measure_streamlines(tractogram, labels, affine, *, assignment: str = "end", 
 
     ends, outside_counts, nonempty_count = [], 0, 0
     length_parts, scalar_parts, hit_parts = [], [], []
+    # threads pay off when a chunk costs more than handing it over: file reading, or per-point work
+    heavy = lengths or scalar is not None or sampler is not None or radial is not None
+    workers = thread_budget() if heavy or not isinstance(tractogram, ArrayTractogram) else 1
     for values, n_nonempty, n_inside, part_length, part_scalar, part_hit in ordered_map(
-            process, tractogram.chunks(chunk_points), thread_budget()):
+            process, tractogram.chunks(chunk_points), workers):
         ends.append(values)
         nonempty_count += n_nonempty
         outside_counts += 2 * n_nonempty - n_inside

@@ -88,7 +88,9 @@ def classify(logjac_per_visit, times, voxels: int, concentric: float) -> dict:
     grade = None
     if candidate:
         grade = "definite" if total >= SEL_DEFINITE_EXPANSION_LOGJAC else "possible"
-    score = max(slope, 0.0) * max(2.0 * concentric - 1.0, 0.0) if np.isfinite(concentric) and np.isfinite(slope) else 0.0
+    score = 0.0
+    if np.isfinite(concentric) and np.isfinite(slope):
+        score = max(slope, 0.0) * max(2.0 * concentric - 1.0, 0.0)
     return {"sel_slope_logjac": slope, "sel_expansion_logjac": total, "sel_constant": constant,
             "sel_concentric_fraction": concentric, "sel_concentric": concentric_ok, "sel_size_ok": bool(size_ok),
             "sel_candidate": candidate, "sel_grade": grade, "sel_score": float(score)}

@@ -200,6 +200,10 @@ def test_bad_inputs_are_refused(synthetic):
     visits, labels, mask = synthetic
     with pytest.raises(InputError, match="needs >= 3 visits"):
         sel.analyse(visits[:2], labels, brain_mask=mask)
+    with pytest.raises(InputError, match="needs >= 3 visits"):
+        sel.analyse({"t1": visits[:2], "lesions": labels, "brain_mask": mask})
+    with pytest.raises(InputError, match="lesion labels are required"):
+        sel.analyse({"t1": visits})
     with pytest.raises(InputError, match="increase strictly"):
         sel.analyse(visits, labels, brain_mask=mask, times=[0, 2, 1])
     shifted = sitk.Image(labels)

@@ -67,9 +67,12 @@ def _nawm_median(t1: np.ndarray, reference: np.ndarray) -> float:
     return float(np.median(high)) if high.size else float("nan")
 
 
-def analyse(visits, lesions: sitk.Image, flair=None, brain_mask: sitk.Image | None = None, times=None,
+def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: sitk.Image | None = None, times=None,
             progress=None) -> SelResult:
     """Slowly expanding lesions from T1 visits (baseline first) and the baseline lesion labels.
+
+    ``visits`` may also be the project's images dict: {"t1": [T1 per visit], "lesions": ...,
+    "flair": [...], "brain_mask": ...} (keyword arguments win).
 
     ``visits``: >= 3 T1 images of one subject (any grids; each is registered to the baseline).
     ``lesions``: baseline lesion labels or mask on the baseline T1 grid. ``flair``: optional list of
@@ -80,6 +83,14 @@ def analyse(visits, lesions: sitk.Image, flair=None, brain_mask: sitk.Image | No
     """
     report = progress or (lambda fraction, text: None)
     start = time.perf_counter()
+    if isinstance(visits, dict):
+        images = visits
+        visits = images.get("t1")
+        lesions = lesions if lesions is not None else images.get("lesions")
+        flair = flair if flair is not None else images.get("flair")
+        brain_mask = brain_mask if brain_mask is not None else images.get("brain_mask")
+    if lesions is None:
+        raise InputError("lesions", "the baseline lesion labels are required")
     visits = list(visits or [])
     if len(visits) < SEL_MIN_VISITS:
         raise InputError("visits", f"SEL needs >= {SEL_MIN_VISITS} visits (baseline and two follow-ups), "

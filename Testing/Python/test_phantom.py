@@ -102,9 +102,9 @@ def test_rim_coverage_remeasured_on_qsm(subject):
         for row in session.truth["lesions"]:
             measured = measure_rim_coverage(qsm, labels == row["id"])
             assert measured == pytest.approx(row["rim_coverage"], abs=0.05), row
-        rims = {r["rim_class"]: r["rim_coverage"] for r in session.truth["lesions"] if r["rim_class"] != "none"}
-        assert rims.get("full", 1.0) > 0.9
-        assert rims.get("partial", 0.0) < 0.5
+        for r in session.truth["lesions"]:
+            if r["rim_class"] != "none":  # the cap covers rim_fraction of the edge (a vein may add to it)
+                assert r["rim_fraction"] - 0.02 <= r["rim_coverage"] <= r["rim_fraction"] + 0.1, r
 
 
 def test_pbvc_matches_brain_masks(subject):

@@ -145,6 +145,12 @@ ENHANCEMENT_MIN_RELATIVE = 0.2
 ENHANCING_MIN_FRACTION = 0.1
 #: ... and at least this many voxels enhance.
 ENHANCING_MIN_VOXELS = 3
+#: Without a brain mask, NAWM for the normalisation is the non-lesion tissue this far (mm,
+#: min, max) from any lesion: outside the lesion's partial-volume edge, still local white matter.
+ENHANCEMENT_REFERENCE_RING_MM = (2.0, 6.0)
+#: Ring (not nodular) enhancement: the lesion's inner part enhances at less than this fraction of
+#: its edge's rate (open or closed ring: Barkhof et al., 1997; design choice).
+RING_ENHANCEMENT_MAX_CORE_RATIO = 0.5
 
 # --- Evaluation (MSSEG, Commowick et al., Sci Rep 2018; Anima animaSegPerfAnalyzer defaults)
 #: A truth lesion is detected when more than this fraction of it is covered.

@@ -210,7 +210,8 @@ def _analyse(loaded, connectivity, min_volume_mm3, bias_correction, seed_thresho
             made = brain_mask_on_flair(reference, t1, None, source="T1", require_brain=False,
                                        extraction_method=brain_extraction)
             brain, method = made.mask, made.method
-        enhancing = enhancing_lesions(labels, sitk.GetArrayFromImage(t1), sitk.GetArrayFromImage(t1post), brain)
+        enhancing = enhancing_lesions(labels, sitk.GetArrayFromImage(t1), sitk.GetArrayFromImage(t1post), brain,
+                                      spacing=spacing)
 
     report(0.95, "lesion table")
     rows = lesion_rows(labels, reference, normalised, locations, enhancing)

@@ -210,3 +210,175 @@ def test_self_test_skips_naming_a_package_it_cannot_install(monkeypatch):
     monkeypatch.setattr(dependencies, "missing", lambda modules: [m for m in modules if m in ("trx", "nibabel")])
     with pytest.raises(unittest.SkipTest, match="needs trx-python, nibabel .install failed: no network"):
         dependencies.requireForTest(Case(), "MSNetworks", ["numpy", "trx", "nibabel"])
+
+
+# ----------------------------------------------------------------------------- the modules' Logic on real MRML
+#: Runs in a child interpreter: the module files are imported with minimal stand-ins for what only the
+#: Slicer application has (Qt, the scripted-module base classes, the parameter-node wrapper, slicer.app);
+#: their Logic then runs on slicer-core's real MRML scene and the real logic layer.
+MODULE_LOGIC = textwrap.dedent("""
+    import json, pathlib, sys, tempfile, types
+    root = pathlib.Path(sys.argv[1])
+    sys.path.insert(0, str(root))
+    import slicer
+    import mspathobiology_mrml as bridge
+    slicer.mrmlScene = scene = bridge.new_scene()
+    slicer.app = types.SimpleNamespace(temporaryPath=tempfile.mkdtemp(), defaultScenePath=tempfile.mkdtemp(),
+                                       layoutManager=lambda: None, connect=lambda *a: None)
+    sys.modules["qt"] = types.ModuleType("qt")
+    i18n = types.ModuleType("slicer.i18n"); i18n.tr = lambda text: text; sys.modules["slicer.i18n"] = i18n
+    base = types.ModuleType("slicer.ScriptedLoadableModule")
+    class Logic:
+        nodes = {}
+        def getParameterNode(self):
+            return Logic.nodes.setdefault(type(self).__name__, {})
+    for name in ("ScriptedLoadableModule", "ScriptedLoadableModuleWidget", "ScriptedLoadableModuleTest"):
+        setattr(base, name, type(name, (), {}))
+    base.ScriptedLoadableModuleLogic = Logic
+    base.__all__ = [n for n in dir(base) if n.startswith("Scripted")]
+    sys.modules["slicer.ScriptedLoadableModule"] = base
+    wrapper = types.ModuleType("slicer.parameterNodeWrapper")
+    def parameterNodeWrapper(cls):
+        class Wrapped:
+            def __init__(self, store):
+                object.__setattr__(self, "_store", store)
+                for key in cls.__annotations__:
+                    store.setdefault(key, getattr(cls, key, None))
+            def __getattr__(self, key):
+                return self._store[key]
+            def __setattr__(self, key, value):
+                if key not in cls.__annotations__:
+                    raise AttributeError(f"{cls.__name__} has no parameter {key!r}")
+                self._store[key] = value
+        return Wrapped
+    wrapper.parameterNodeWrapper = parameterNodeWrapper
+    wrapper.Choice = wrapper.WithinRange = lambda *args: None
+    sys.modules["slicer.parameterNodeWrapper"] = wrapper
+    for module in ("MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks", "MSCaseReview"):
+        sys.path.insert(0, str(root / module))
+    import MSAtrophy, MSCaseReview, MSLesions, MSNetworks, MSRimLesions
+    from MSPathobiologyLib import cases, selftest_data
+    from mspathobiology_mrml import lesion_segments
+    out = {"participants": [p.module for p in cases.participants()]}
+
+    # MS Lesions: segment in memory, delete one lesion's segment, relabel
+    data = selftest_data.lesions_data()
+    flair = bridge.image_to_volume(scene, data["flair"], "FLAIR")
+    inputs = {"flairVolume": flair, "t1Volume": bridge.image_to_volume(scene, data["t1"], "T1"), "t1PostVolume": None,
+              "anatomyVolume": bridge.image_to_volume(scene, data["anatomy"], "aseg", labelmap=True), "brainMaskVolume": None}
+    logic = MSLesions.MSLesionsLogic()
+    segmentation, table = logic.ensureOutputs(flair)
+    logic.segment(inputs, segmentation, table)
+    rows = logic.lesionRows(table)
+    ids = [int(r["id"]) for r in rows]
+    kept = segmentation.GetSegmentation().GetSegment(lesion_segments.segment_id(ids[0]))
+    segmentation.GetSegmentation().RemoveSegment(lesion_segments.segment_id(ids[1]))
+    edited = logic.isEdited(segmentation, flair)
+    summary = logic.relabel(inputs, segmentation, table)
+    after = {int(r["id"]): r["voxels"] for r in logic.lesionRows(table)}
+    out["lesions"] = {"ids": ids, "edited": edited, "after": sorted(after), "removed": summary["relabel"]["removed"],
+                      "voxels_kept": all(after.get(int(r["id"])) == r["voxels"] for r in rows if int(r["id"]) != ids[1]),
+                      "segment_kept": segmentation.GetSegmentation().GetSegment(lesion_segments.segment_id(ids[0])) is kept,
+                      "segment_ids": sorted(segmentation.GetSegmentation().GetSegmentIDs())}
+
+    # MS Rim Lesions: scores through rims.analyse, a rating and its undo
+    data = selftest_data.rims_data()
+    qsm = bridge.image_to_volume(scene, data["qsm"], "QSM")
+    rims = MSRimLesions.MSRimLesionsLogic()
+    lesions = bridge.label_image_to_segmentation(scene, data["lesions"], name="Lesions", reference_volume_node=qsm)
+    scores = rims.scoreRims(lesions, qsm, "qsm", tableNode=rims.newScoreTable(qsm),
+                            anatomyVolume=bridge.image_to_volume(scene, data["anatomy"], "aseg2", labelmap=True))
+    session = rims.openSession(tempfile.mkdtemp(), "sub-01", "tester", rims.newScoreTable(qsm), lesionsNode=lesions)
+    first = session.next_unrated()
+    rims.rate(first, "PRL", confidence=4)
+    rims.rate(first, "not_PRL", confidence=2)
+    undone = rims.undoLastRating()
+    out["rims"] = {"candidates": sorted(int(r["id"]) for r in scores if r["prl_candidate"]),
+                   "rim_lesions": sorted(i for i, c in data["rim_class"].items() if c in ("full", "two_thirds")),
+                   "undone": undone == first, "after_undo": session.rating(first)["label"]}
+    rims.closeSession()
+
+    # MS Networks: the connectome of the phantom's streamlines against its truth
+    data = selftest_data.networks_data()
+    networks = MSNetworks.MSNetworksLogic()
+    parcellation = bridge.image_to_volume(scene, data["parcellation"], "parcellation", labelmap=True)
+    tractogram = networks.tractogramNode((data["points"], data["offsets"], data["lengths"]), "tractogram")
+    result = networks.compute(tractogram, parcellation,
+                              bridge.image_to_volume(scene, data["lesions"], "lesions", labelmap=True))
+    nodesTable, edgesTable = networks.ensureOutputs(parcellation, withLesions=True)
+    networks.connectomeModels(result, networks.fillTables(result, parcellation, nodesTable, edgesTable), nodesTable)
+    truth = data["truth_connectome"]
+    position = {int(v): n for n, v in enumerate(result.row_labels)}
+    out["networks"] = {"matrix_matches": all(result.matrix[position[a], position[b]] == truth["matrix"][i][j]
+                                             for i, a in enumerate(truth["labels"]) for j, b in enumerate(truth["labels"])
+                                             if a in position and b in position),
+                       "lesioned": int(result.disconnection["lesioned_streamlines"]),
+                       "truth_lesioned": len(data["truth_disconnected"]),
+                       "columns": sorted(bridge.table_to_rows(nodesTable)[0])}
+
+    # MS Atrophy: tissue volumes and PBVC in memory against the phantom's truth
+    data = selftest_data.atrophy_data()
+    atrophy = MSAtrophy.MSAtrophyLogic()
+    t1 = bridge.image_to_volume(scene, data["t1"], "T1 baseline")
+    outputs = atrophy.ensureOutputs(t1, withFollowup=True)
+    found = atrophy.run({"t1Volume": t1, "lesions": bridge.image_to_volume(scene, data["lesions"], "l", labelmap=True),
+                         "brainMaskVolume": bridge.image_to_volume(scene, data["brain_mask"], "m", labelmap=True)},
+                        {"t1": bridge.image_to_volume(scene, data["followup_t1"], "T1 follow-up"),
+                         "brain_mask": bridge.image_to_volume(scene, data["followup_brain_mask"], "mb", labelmap=True)},
+                        1.0, *outputs)
+    out["atrophy"] = {"bpf": found["bpf"], "truth_bpf": data["truth_bpf"], "pbvc": found["pbvc_percent"],
+                      "truth_pbvc": data["truth_pbvc_percent"], "segments": outputs[0].GetSegmentation().GetNumberOfSegments()}
+
+    # MS Case Review: open a case, every module is filled, delete a lesion, save, reopen
+    review = MSCaseReview.MSCaseReviewLogic()
+    review.loadCases(selftest_data.case_review_data(pathlib.Path(tempfile.mkdtemp()) / "cohort"), None, "Test Reader")
+    nodes = review.openCase(0)
+    before = nodes["lesions"].GetSegmentation().GetNumberOfSegments()
+    filled = {"MSLesions": MSLesions.MSLesionsLogic().getParameterNode().flairVolume is nodes["flair"],
+              "MSRimLesions": MSRimLesions.MSRimLesionsLogic().getParameterNode().susceptibilityVolume is nodes["qsm"],
+              "MSAtrophy": MSAtrophy.MSAtrophyLogic().getParameterNode().followupT1Volume is nodes["followup_t1"],
+              "MSNetworks": MSNetworks.MSNetworksLogic().getParameterNode().tractogram is nodes["tractogram"]}
+    nodes["lesions"].GetSegmentation().RemoveSegment(lesion_segments.segment_id(1))
+    saved = sorted(s.path.name for s in review.saveCase(status="done"))
+    review.openCase(1)
+    reopened = review.openCase(0)
+    out["review"] = {"filled": filled, "saved": saved, "reader": review.store.reader_label, "before": before,
+                     "reopened": reopened["lesions"].GetSegmentation().GetNumberOfSegments(),
+                     "lesion_1": reopened["lesions"].GetSegmentation().GetSegment("lesion_1") is not None,
+                     "table_rows": reopened["lesion_table"].GetNumberOfRows()}
+    review.forgetCase()
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.slow
+def test_module_logic_runs_on_slicer_core_mrml():
+    """Each module's Logic (imported from the module file) on real MRML and the real logic layer, checked
+    against the phantom's truth: lesions segmented and relabelled (untouched segments kept), rims scored
+    and a rating undone, the connectome, tissue volumes and PBVC, and a case review round trip."""
+    out = subprocess.run([sys.executable, "-c", MODULE_LOGIC, str(ROOT / "MSPathobiology")],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-4000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(json.dumps(result, indent=1))
+    assert sorted(result["participants"]) == ["MSAtrophy", "MSLesions", "MSNetworks", "MSRimLesions"]
+    lesions = result["lesions"]
+    assert len(lesions["ids"]) >= 3 and lesions["edited"] and lesions["removed"] == [lesions["ids"][1]]
+    assert lesions["after"] == sorted(set(lesions["ids"]) - {lesions["ids"][1]})
+    assert lesions["voxels_kept"] and lesions["segment_kept"]
+    assert lesions["segment_ids"] == sorted(f"lesion_{i}" for i in lesions["after"])
+    rims = result["rims"]
+    assert rims["candidates"] and set(rims["candidates"]) <= set(rims["rim_lesions"])
+    assert rims["undone"] and rims["after_undo"] == "PRL"
+    networks = result["networks"]
+    assert networks["matrix_matches"] and networks["lesioned"] == networks["truth_lesioned"]
+    assert {"strength", "strength_lesioned", "degree_lesioned", "centroid_r"} <= set(networks["columns"])
+    atrophy = result["atrophy"]
+    assert abs(atrophy["bpf"] - atrophy["truth_bpf"]) < 0.02 and abs(atrophy["pbvc"] - atrophy["truth_pbvc"]) < 0.5
+    assert atrophy["segments"] >= 3
+    review = result["review"]
+    assert all(review["filled"].values()), review["filled"]
+    reader = review["reader"]
+    assert f"sub-01_ses-01_desc-lesions{reader}_dseg.nii.gz" in review["saved"]
+    assert f"sub-01_ses-01_desc-lesiontable{reader}_dseg.tsv" in review["saved"]
+    assert review["reopened"] == review["before"] - 1 and not review["lesion_1"] and review["table_rows"] > 0

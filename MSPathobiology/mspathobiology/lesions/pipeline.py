@@ -3,8 +3,9 @@
 ``analyse`` / ``analyse_change`` work in memory (SimpleITK images in, a result dataclass
 out): what the Slicer module calls. ``run_case`` / ``run_change`` are read -> analyse ->
 write. ``run_case`` writes ``lesions.nii.gz`` (voxel = lesion id), ``lesions.tsv`` (the lesion
-table), ``summary.json`` (and ``brain_mask.nii.gz`` when it made the mask); ``run_change`` writes ``change.nii.gz``, ``change.tsv``,
-``change_summary.json`` and the rigid transform ``followup_to_baseline.tfm``.
+table), ``summary.json`` (and ``brain_mask.nii.gz`` when it made the mask); ``run_change``
+writes ``change.nii.gz``, ``change.tsv``, ``change_summary.json`` and the rigid transform
+``followup_to_baseline.tfm``.
 """
 
 from __future__ import annotations
@@ -173,7 +174,8 @@ def _analyse(loaded, connectivity, min_volume_mm3, bias_correction, seed_thresho
         if flair is not None:
             image = n4_correct(flair, brain) if bias_correction else flair
             array = sitk.GetArrayFromImage(image).astype(np.float32)
-            wm = np.isin(sitk.GetArrayViewFromImage(loaded["anatomy"]), WHITE_MATTER_LABELS) if "anatomy" in loaded else None
+            wm = (np.isin(sitk.GetArrayViewFromImage(loaded["anatomy"]), WHITE_MATTER_LABELS)
+                  if "anatomy" in loaded else None)
             nawm = nawm_intensity(array, brain & (given == 0), spacing, None if wm is None else wm & (given == 0))
             normalised = array / np.float32(nawm)
         mask_or_labels = given

@@ -283,6 +283,42 @@ def is_edited(segmentation_node, reference_volume_node=None) -> bool:
                                                   sitk.GetArrayViewFromImage(previous))
 
 
+def relabel_where_edited(edited: np.ndarray, previous: np.ndarray, voxel_volume_mm3: float, connectivity: int,
+                         min_volume_mm3: float) -> tuple[np.ndarray, dict]:
+    """:func:`mspathobiology.lesions.relabel_after_edit` applied where the edit is: the same labels and
+    report as on the whole image, computed on the box holding every lesion whose voxels changed.
+
+    ``previous`` holds labels the rule made with the same connectivity and minimum volume (each
+    lesion one component, none too small), so a lesion whose voxels all stayed the same keeps its
+    id; the others are relabelled inside the box with the rest set to background, and their new
+    ids continue after the largest id of ``previous``, as on the whole image.
+    """
+    from mspathobiology.lesions import relabel_after_edit
+
+    previous_boxes = _boxes(previous)
+    differ = edited != previous
+    affected = (set(np.unique(edited[differ]).tolist()) | set(np.unique(previous[differ]).tolist())) - {0}
+    out = np.asarray(edited, dtype=np.int32).copy()
+    if not affected:
+        return out, {"kept": sorted(previous_boxes), "new": [], "removed": []}
+    edited_boxes = _boxes(edited)
+    box = None
+    for lesion in affected:
+        box = _union(box, _union(edited_boxes.get(lesion), previous_boxes.get(lesion)))
+    box = tuple(slice(max(s.start - 1, 0), min(s.stop + 1, n)) for s, n in zip(box, edited.shape))
+    ids = np.array(sorted(affected))
+    in_edited, in_previous = np.isin(edited[box], ids), np.isin(previous[box], ids)
+    labels, report = relabel_after_edit(np.where(in_edited, edited[box], 0), np.where(in_previous, previous[box], 0),
+                                        voxel_volume_mm3, connectivity, min_volume_mm3)
+    start = max(previous_boxes, default=0) + 1
+    lookup = np.arange(int(labels.max(initial=0)) + 1, dtype=np.int32)
+    new_ids = [start + n for n in range(len(report["new"]))]
+    lookup[report["new"]] = new_ids
+    out[box] = np.where(in_edited | in_previous, lookup[labels], out[box])
+    kept = (set(previous_boxes) - affected) | set(report["kept"])
+    return out, {"kept": sorted(kept), "new": new_ids, "removed": sorted(report["removed"])}
+
+
 def relabel(segmentation_node, reference_volume_node=None, connectivity: int | None = None,
             min_volume_mm3: float | None = None) -> tuple[sitk.Image, dict]:
     """Relabel the edited segmentation by the logic layer's rule and write back only what changed.
@@ -296,15 +332,18 @@ def relabel(segmentation_node, reference_volume_node=None, connectivity: int | N
     from mspathobiology.geometry import voxel_volume_mm3
     from mspathobiology.lesions import relabel_after_edit
 
+    connectivity = DEFAULT_CONNECTIVITY if connectivity is None else connectivity
+    min_volume_mm3 = MIN_LESION_VOLUME_MM3 if min_volume_mm3 is None else min_volume_mm3
     previous = table_labels(segmentation_node)
     first_new = 1 if previous is None else int(np.max(sitk.GetArrayViewFromImage(previous), initial=0)) + 1
     edited = lesion_labels(segmentation_node, reference_volume_node, first_new_id=first_new)
-    previous_array = None if previous is None or previous.GetSize() != edited.GetSize() \
-        else sitk.GetArrayViewFromImage(previous)
-    labels, report = relabel_after_edit(sitk.GetArrayViewFromImage(edited), previous_array, voxel_volume_mm3(edited),
-                                        DEFAULT_CONNECTIVITY if connectivity is None else connectivity,
-                                        MIN_LESION_VOLUME_MM3 if min_volume_mm3 is None else min_volume_mm3)
-    image = image_like(labels.astype(np.uint32), edited)
+    edited_array = sitk.GetArrayViewFromImage(edited)
+    if previous is None or previous.GetSize() != edited.GetSize():
+        labels, report = relabel_after_edit(edited_array, None, voxel_volume_mm3(edited), connectivity, min_volume_mm3)
+    else:
+        labels, report = relabel_where_edited(edited_array, sitk.GetArrayViewFromImage(previous),
+                                              voxel_volume_mm3(edited), connectivity, min_volume_mm3)
+    image = image_like(labels.astype(np.uint32, copy=False), edited)
     report = dict(report)
     report["segments"] = write_lesion_labels(segmentation_node, image, reference_volume_node, current=edited)
     return image, report

@@ -542,8 +542,16 @@ def test_relabel_after_edits_keeps_untouched_segments(scene, segmented_phantom):
     assert len(edits) >= 3 and ls.is_edited(node, flair)
 
     edits.clear()
+    from mspathobiology.geometry import voxel_volume_mm3
+    from mspathobiology.lesions import relabel_after_edit
+
+    edited = sitk.GetArrayFromImage(ls.lesion_labels(node, flair, first_new_id=max(ids) + 1))
+    expected, expected_report = relabel_after_edit(edited, sitk.GetArrayFromImage(labels), voxel_volume_mm3(labels))
     with watcher.quiet():
         new_labels, report = ls.relabel(node, flair)
+    # relabelled where the edits are, exactly as the logic layer's rule on the whole image
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(new_labels), expected)
+    assert {k: report[k] for k in ("kept", "new", "removed")} == expected_report
     assert edits == []  # the relabel's own writes are not reported as edits
     watcher.stop()
 
@@ -618,3 +626,37 @@ def test_lesion_segments_round_trip_on_an_oblique_grid(scene, oblique):
         assert again["unchanged"] == [3, 7, 12] and not (again["added"] or again["changed"] or again["removed"])
         with pytest.raises(InputError, match="integer"):
             ls.write_lesion_labels(node, sitk.Cast(labels, sitk.sitkFloat32), reference)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_relabel_where_edited_equals_the_rule_on_the_whole_image(seed):
+    """Random edits (erase, cut in two, delete, draw, repaint one lesion with another's id) of labels the
+    rule made: relabelling the edited box gives the rule's result on the whole image, ids and report."""
+    from scipy import ndimage
+
+    from mspathobiology.lesions import relabel_after_edit
+    from mspathobiology_mrml.lesion_segments import relabel_where_edited
+
+    rng = np.random.default_rng(seed)
+    shape = (40, 48, 44)
+    blobs = ndimage.label(ndimage.binary_dilation(rng.random(shape) > 0.9985, iterations=2))[0]
+    for voxel_volume, connectivity, minimum in ((1.0, 26, 3.0), (0.5, 6, 2.0)):
+        previous = relabel_after_edit(blobs, None, voxel_volume, connectivity, minimum)[0].astype(np.int64)
+        ids = np.unique(previous[previous > 0])
+        assert len(ids) >= 6
+        edited = previous.copy()
+        a, b, c, d = (int(v) for v in rng.choice(ids, 4, replace=False))
+        k = int(np.nonzero(edited == a)[0].mean())
+        edited[k:][edited[k:] == a] = 0                                  # erase half of a
+        k = int(np.nonzero(edited == b)[0].mean())
+        edited[k][edited[k] == b] = 0                                    # cut b with a one-slice eraser
+        edited[edited == c] = 0                                          # delete c
+        free = np.argwhere(previous == 0)
+        box = tuple(slice(max(v - 1, 0), v + 2) for v in free[rng.integers(len(free))])
+        edited[box][edited[box] == 0] = int(ids.max()) + 1              # draw a new lesion
+        edited[edited == d] = a                                          # repaint d with a's id
+        expected, report = relabel_after_edit(edited, previous, voxel_volume, connectivity, minimum)
+        found, found_report = relabel_where_edited(edited, previous, voxel_volume, connectivity, minimum)
+        np.testing.assert_array_equal(found, expected)
+        assert found_report == report
+        assert set(report["removed"]) >= {c}

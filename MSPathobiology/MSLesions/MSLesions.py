@@ -265,6 +265,8 @@ class MSLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
             p.lesionSegmentation, p.lesionTable = self.logic.ensureOutputs(p.flairVolume, p.lesionSegmentation,
                                                                           p.lesionTable)
             undo = self._segmentEditorUndoPoint(p.lesionSegmentation)
+            self.ui.statusLabel.text = _("Relabelling and updating the lesion table...")
+            slicer.app.processEvents()
             summary = self._written(lambda: self.logic.relabel(self._inputs(), p.lesionSegmentation, p.lesionTable,
                                                                **self._options()))
             current = self.currentLesionId()

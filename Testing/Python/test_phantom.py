@@ -256,3 +256,28 @@ def test_dipole_field_of_a_sphere_and_phase_sign():
     assert equator == pytest.approx(-volume_radius3 / (3 * r ** 3), rel=0.1)
     plus, minus = phase_from_field(field, 1), phase_from_field(field, -1)
     assert plus[c + r, c, c] > 0 and np.allclose(plus, -minus)
+
+
+def test_follow_up_change_edges_follow_the_definition():
+    """Issue 12: lesions designed just below / just above the enlarging threshold; truth by the definition."""
+    from mspathobiology.defaults.lesions import ENLARGING_MIN_RELATIVE_GROWTH, SHRINKING_MIN_RELATIVE_LOSS
+    from mspathobiology.phantom.followup import change_by_definition, edge_growth_scale
+    assert change_by_definition(1.0 + ENLARGING_MIN_RELATIVE_GROWTH) == "enlarging"
+    assert change_by_definition(1.0 + ENLARGING_MIN_RELATIVE_GROWTH - 1e-9) == "stable"
+    assert change_by_definition(1.0 - SHRINKING_MIN_RELATIVE_LOSS - 1e-9) == "shrinking"
+    below, above = edge_growth_scale(0) ** 3 - 1.0, edge_growth_scale(1) ** 3 - 1.0
+    assert below < ENLARGING_MIN_RELATIVE_GROWTH < above and above - below <= 0.3
+    assert change_by_definition(1.0 + below) == "stable" and change_by_definition(1.0 + above) == "enlarging"
+
+
+def test_aseg_has_the_medial_and_hindbrain_labels(subject):
+    """Issue 12: temporal horns, choroid plexus, hippocampus, amygdala and 4th ventricle, each of
+    ventricle or grey-matter contrast as its tissue says."""
+    aseg = arr(subject.sessions[0].anatomy)
+    t1 = arr(subject.sessions[0].images["t1"])
+    assert {5, 44, 31, 63, 15, 17, 53, 18, 54} <= set(np.unique(aseg).tolist())
+    wm, gm, csf = (np.median(t1[np.isin(aseg, labels)]) for labels in ((2, 41), (3, 42), (4, 43)))
+    for label in (17, 53, 18, 54):
+        assert abs(np.median(t1[aseg == label]) - gm) < 0.5 * abs(wm - gm), label
+    for label in (5, 44, 15):
+        assert abs(np.median(t1[aseg == label]) - csf) < 0.5 * abs(gm - csf), label

@@ -46,6 +46,9 @@ from ..errors import InputError
 from ..geometry import LPS_TO_RAS
 
 TRACTOGRAM_SUFFIXES = (".tck", ".trk", ".trx", ".vtk", ".vtp")
+#: Blocks of a memory-mapped .tck kept resident after they are handed out; older pages are
+#: released (a block still in use is simply read again from the page cache).
+RELEASE_LAG_BLOCKS = 2
 SPACES = ("RAS", "LPS")
 
 
@@ -272,47 +275,60 @@ class TckTractogram(Tractogram):
                                      "Inf triple); the file was not written or copied completely")
 
     def chunks(self, max_points: int = CHUNK_POINTS):
-        """Blocks read with plain file reads (no memory map, so resident memory stays one block)."""
+        """Blocks of the memory-mapped data section, split at the NaN delimiters.
+
+        Pages of blocks already processed are released (``MADV_DONTNEED``; the file stays in
+        the page cache), so resident memory stays a few blocks whatever the file size.
+        """
+        import mmap
+
+        if self.rows == 0:
+            return
+        with open(self.path, "rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        release = getattr(mapped, "madvise", None)
+        if release is not None and hasattr(mmap, "MADV_SEQUENTIAL"):
+            release(mmap.MADV_SEQUENTIAL)
+        data = np.frombuffer(mapped, dtype=self.dtype, count=3 * self.rows, offset=self.data_offset).reshape(-1, 3)
         native = self.dtype.newbyteorder("=")
         row_bytes = 3 * self.dtype.itemsize
         start, index, rows = 0, 0, self.rows
         max_points = max(int(max_points), 2)
-        with open(self.path, "rb") as handle:
-            while start < rows:
-                size = max_points
-                while True:
-                    stop = min(rows, start + size)
-                    handle.seek(self.data_offset + start * row_bytes)
-                    block = np.fromfile(handle, dtype=self.dtype, count=3 * (stop - start))
-                    if len(block) < 3 * (stop - start):
-                        raise InputError(self.source, "the .tck data section is truncated")
-                    block = block.reshape(-1, 3)
-                    if not self.dtype.isnative:
-                        block = block.astype(native)
-                    x = block[:, 0]
-                    bad = np.flatnonzero(~np.isfinite(x))
-                    end = np.flatnonzero(np.isinf(x[bad]))
-                    final = stop == rows
-                    if len(end):  # the Inf triple: end of data
-                        cut = int(bad[end[0]])
-                        block, bad, final = block[:cut], bad[:end[0]], True
-                    if final or len(bad):
-                        break
-                    size *= 2  # one streamline longer than the block
-                starts = np.empty(len(bad) + 1, dtype=np.int64)
-                starts[0] = 0
-                starts[1:] = bad + 1
-                stops = np.append(bad, len(block)).astype(np.int64)
-                if not final or stops[-1] == starts[-1]:  # the last piece continues in the next block, or is empty
-                    starts, stops = starts[:-1], stops[:-1]
-                keep = stops > starts  # consecutive delimiters hold no streamline (nibabel skips them too)
-                starts, stops = starts[keep], stops[keep]
-                if len(starts):
-                    yield Chunk(block, starts, stops - starts, index)
-                    index += len(starts)
-                if final:
-                    return
-                start += int(bad[-1]) + 1
+        done_bytes = []  # byte offsets of blocks handed out, released a few blocks later
+        while start < rows:
+            size = max_points
+            while True:
+                stop = min(rows, start + size)
+                block = data[start:stop] if self.dtype.isnative else data[start:stop].astype(native)
+                x = block[:, 0]
+                bad = np.flatnonzero(~np.isfinite(x))
+                end = np.flatnonzero(np.isinf(x[bad]))
+                final = stop == rows
+                if len(end):  # the Inf triple: end of data
+                    cut = int(bad[end[0]])
+                    block, bad, final = block[:cut], bad[:end[0]], True
+                if final or len(bad):
+                    break
+                size *= 2  # one streamline longer than the block
+            starts = np.empty(len(bad) + 1, dtype=np.int64)
+            starts[0] = 0
+            starts[1:] = bad + 1
+            stops = np.append(bad, len(block)).astype(np.int64)
+            if not final or stops[-1] == starts[-1]:  # the last piece continues in the next block, or is empty
+                starts, stops = starts[:-1], stops[:-1]
+            if len(starts):
+                yield Chunk(block, starts, stops - starts, index)
+                index += len(starts)
+            if final:
+                return
+            next_start = start + int(bad[-1]) + 1
+            done_bytes.append((self.data_offset + start * row_bytes, self.data_offset + next_start * row_bytes))
+            if release is not None and len(done_bytes) > RELEASE_LAG_BLOCKS:
+                lo, hi = done_bytes.pop(0)
+                lo, hi = lo // mmap.PAGESIZE * mmap.PAGESIZE, hi // mmap.PAGESIZE * mmap.PAGESIZE
+                if hi > lo:
+                    release(mmap.MADV_DONTNEED, lo, hi - lo)
+            start = next_start
 
     @property
     def n_streamlines(self):

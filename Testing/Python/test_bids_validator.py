@@ -1,5 +1,6 @@
 """The official BIDS validator (bids-validator-deno, installed with the test extras) finds 0
-errors in the phantom dataset, in its ground-truth derivatives and in a run's derivatives."""
+errors in a run's derivatives (here) and in the phantom dataset, its ground truth and the
+demo's derivatives (test_cohort_phantom, on the demo)."""
 
 import json
 import os
@@ -8,13 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from mspathobiology.cohort.runner import run_cohort
 from mspathobiology.io import read_json
-from mspathobiology.phantom import write_dataset
-from mspathobiology.tables import read_table
-from test_cohort_runner import PLUGINS  # noqa: F401 (plug-in analyses)
+from test_cohort_runner import PLUGINS, make_dataset
 
 
 def validator() -> str:
@@ -37,44 +34,19 @@ def _brief(issues):
     return [(i["code"], i.get("location")) for i in issues[:10]]
 
 
-@pytest.fixture(scope="module")
-def phantom(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bids") / "phantom"
-    write_dataset(root, n_subjects=1, seed=3, small=True, sessions=2, preview=True)
-    return root
-
-
-def test_the_phantom_dataset_and_its_ground_truth_pass_the_validator(phantom):
-    errors, _ = validate(phantom)
-    assert errors == [], _brief(errors)
-    errors, _ = validate(phantom / "derivatives" / "phantom")
-    assert errors == [], _brief(errors)
-    description = read_json(phantom / "derivatives/phantom/dataset_description.json")
-    assert description["GeneratedBy"][0]["Name"] == "mspathobiology.phantom" and description["GeneratedBy"][0]["Version"]
-    assert [r["acq_time"][:10] for r in read_table(phantom / "sub-01/sub-01_sessions.tsv")] == ["2020-01-15",
-                                                                                              "2021-01-14"]
-    # the validator does report errors: a file that is not BIDS is one
-    bad = phantom / "sub-01" / "ses-01" / "anat" / "notes.txt"
-    bad.write_text("x")
-    try:
-        errors, _ = validate(phantom)
-        assert any("notes.txt" in (e.get("location") or "") for e in errors)
-    finally:
-        bad.unlink()
-
-
-def test_a_runs_derivatives_pass_the_validator(phantom, tmp_path, monkeypatch):
+def test_a_runs_derivatives_pass_the_validator_and_a_stray_file_does_not(tmp_path, monkeypatch):
+    """The phantom dataset and the demo's derivatives are validated in test_cohort_phantom (the demo)."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
-    out = phantom / "derivatives" / "mspathobiology"
-    try:
-        result = run_cohort(phantom, out, only="lesions,atrophy", functions=PLUGINS, progress=False)
-        assert not result.failed
-        errors, _ = validate(out)
-        assert errors == [], _brief(errors)
-        sidecar = read_json(out / "sub-01/ses-02/anat/sub-01_ses-02_desc-lesions_dseg.json")
-        assert "bids:raw:sub-01/ses-02/anat/sub-01_ses-02_FLAIR.nii.gz" in sidecar["Sources"]
-        assert read_json(out / "dataset_description.json")["DatasetLinks"] == {"raw": "../..", "phantom": "../phantom"}
-        errors, _ = validate(phantom)  # the raw dataset with the run inside its derivatives
-        assert errors == [], _brief(errors)
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    ds = make_dataset(tmp_path / "ds", subjects=("01",))
+    out = ds / "derivatives" / "mspathobiology"
+    result = run_cohort(ds, out, only="lesions,atrophy", functions=PLUGINS, progress=False)
+    assert not result.failed
+    errors, _ = validate(out)
+    assert errors == [], _brief(errors)
+    sidecar = read_json(out / "sub-01/ses-02/anat/sub-01_ses-02_desc-lesions_dseg.json")
+    assert "bids:raw:sub-01/ses-02/anat/sub-01_ses-02_FLAIR.nii.gz" in sidecar["Sources"]
+    assert read_json(out / "dataset_description.json")["DatasetLinks"] == {"raw": "../.."}
+    # the validator does report errors: a file that is not BIDS is one
+    (out / "sub-01" / "ses-01" / "anat" / "notes.txt").write_text("x")
+    errors, _ = validate(out)
+    assert any("notes.txt" in (e.get("location") or "") for e in errors)

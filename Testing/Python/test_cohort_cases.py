@@ -195,6 +195,8 @@ def test_a_readers_saved_correction_is_used_and_named(bids_dataset):
     assert first.origin("lesions")["origin"] == "correction" and "lesions" not in with_corrections[1].images
     assert cases_from_bids(bids_dataset, lesions_from=None, corrections=True, reader="someone else")[0].images.get(
         "lesions") is None
+    explicit = cases_from_bids(bids_dataset, lesions_from="phantom", corrections=True)[0]
+    assert explicit.origin("lesions")["pipeline"] == "phantom"  # asked for explicitly: wins over the correction
 
 
 def test_paths_are_shown_relative_to_the_dataset_or_absolute(tmp_path, monkeypatch):

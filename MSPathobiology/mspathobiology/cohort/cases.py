@@ -319,8 +319,9 @@ def cases_from_bids(root, derivatives=True, exclude=(), lesions_from=ANY_PIPELIN
     ``lesions_from``: which pipeline a lesion map (``desc-lesions_dseg``) may come from:
     ``"any"`` (as every other derived key), a pipeline name (only that one; an unknown
     name is an error), or None (no derived lesion map). ``corrections``: a reader's saved
-    lesion correction (:func:`latest_correction`; ``reader`` limits to one reader) takes
-    precedence over any derived lesion map. Each image's origin is in ``Case.origins``.
+    lesion correction (:func:`latest_correction`; ``reader`` limits to one reader) is used,
+    except where the pipeline named in ``lesions_from`` has a lesion map for the session
+    (what was asked for explicitly wins). Each image's origin is in ``Case.origins``.
     """
     root = Path(root)
     if not root.is_dir():
@@ -362,7 +363,7 @@ def cases_from_bids(root, derivatives=True, exclude=(), lesions_from=ANY_PIPELIN
             if images:
                 case = Case(subject, session, images, source=str(root), acq_time=times.get(session or ""),
                             origins=origins)
-                if corrections:
+                if corrections and (lesions_from in (None, ANY_PIPELINE) or "lesions" not in case.images):
                     found = latest_correction(root, case, "lesions", reader)
                     if found is not None:
                         case.images["lesions"] = found[0]

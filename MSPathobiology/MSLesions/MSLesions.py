@@ -255,8 +255,15 @@ class MSLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadabl
             self.ui.statusLabel.text = _("Segments edited: the lesion table is out of date.")
 
     def refreshIfStale(self) -> None:
-        if self._stale and not self._jobRunning() and self._parameterNode and self._parameterNode.lesionSegmentation:
-            self.relabelNow()
+        p = self._parameterNode
+        if not (self._stale and not self._jobRunning() and p and p.lesionSegmentation):
+            return
+        if p.lesionTable is not None and p.lesionTable.GetNumberOfRows() and \
+                not self.logic.isEdited(p.lesionSegmentation, p.flairVolume):
+            self._setStale(False)  # written by another module (e.g. a case opened in MS Case Review): up to date
+            self.ui.statusLabel.text = ""
+            return
+        self.relabelNow()
 
     def relabelNow(self) -> None:
         self._refreshTimer.stop()

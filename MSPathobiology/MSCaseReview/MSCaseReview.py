@@ -376,7 +376,7 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
         nodes.update(self.restoreSaved(case, saved, nodes))
         self.placeInStudy(case, nodes)
         self.caseNodes = nodes
-        context = {"reader": self.store.reader, "raterName": self.store.reader_label, "caseFolder": self.caseFolder(case)}
+        context = {"reader": self.store.reader, "caseFolder": self.caseFolder(case)}
         for participant in cases.participants():
             participant.fill(case, nodes, context)
         return nodes

@@ -46,8 +46,7 @@ class CaseParticipant:
     ``parameterNode()`` returns the module's parameter node; ``inputs`` maps a field to a case node
     key, or to a tuple of keys of which the first present is used; ``loaders`` maps a case image
     key this module knows how to load to ``loader(path, name) -> node``; ``configure(parameterNode,
-    case, nodes, context)`` sets anything else (``context``: ``reader``, ``raterName`` (the reader as a
-    file-name label), ``caseFolder``);
+    case, nodes, context)`` sets anything else (``context``: ``reader``, ``caseFolder``);
     ``beforeSave(parameterNode, nodes)`` brings outputs up to date before they are saved.
     """
 

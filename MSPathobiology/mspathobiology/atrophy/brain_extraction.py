@@ -39,7 +39,7 @@ from ..defaults.atrophy import (BET_CLOSING_MM, BET_EROSION_MM, BRAIN_CORE_MM, B
                                 BRAIN_EDGE_SMOOTHING_MM, BRAIN_EDGE_TISSUE_FRACTION, BRAIN_EXTRACTION_METHOD,
                                 BRAIN_EXTRACTION_METHODS, ICV_CLOSING_MM, ICV_CSF_SEARCH_MM,
                                 ICV_MIN_VENTRICLE_VOXELS, ICV_SKULL_PERCENTILE, TEMPLATE_COARSE_MM,
-                                TEMPLATE_FINE_MM, TEMPLATE_MASK_DILATION_MM, TEMPLATE_START_OFFSETS_MM,
+                                TEMPLATE_FINE_MM, TEMPLATE_MASK_DILATION_MM, TEMPLATE_MIN_CORRELATION, TEMPLATE_START_OFFSETS_MM,
                                 TEMPLATE_START_SCALES, TEMPLATE_TOP_TO_CENTRE_MM)
 from ..errors import InputError
 from ..geometry import image_like, voxel_volume_mm3
@@ -137,12 +137,14 @@ def extract_brain(t1: sitk.Image, method: str = BRAIN_EXTRACTION_METHOD,
     array = sitk.GetArrayFromImage(t1).astype(np.float32)
     if not np.isfinite(array).all():
         raise InputError("t1", "contains NaN or infinite values; cannot extract the brain")
-    if method == "template":
-        result = _extract_template(t1, array)
-    else:
+    result = _extract_template(t1, array) if method == "template" else None
+    if result is None or result.details["registration_correlation"] < TEMPLATE_MIN_CORRELATION:
         brain, icv = _extract_threshold(t1, array)
+        why = "" if result is None else (f" (the MNI152 template fitted poorly: correlation "
+                                         f"{result.details['registration_correlation']:.2f} < {TEMPLATE_MIN_CORRELATION})")
         result = BrainExtraction(image_like(brain.astype(np.uint8), t1), image_like(icv.astype(np.uint8), t1),
-                                 "threshold: Otsu head, 3-class mixture, erode / largest component / dilate")
+                                 "threshold: Otsu head, 3-class mixture, erode / largest component / dilate" + why,
+                                 {"icv_definition": f"brain mask closed by {ICV_CLOSING_MM} mm, inside the head"})
     if target is not None:
         result = _carry_to(result, t1, validate_image(target, "intensity", "target"))
     return result
@@ -247,7 +249,9 @@ def _extract_template(t1: sitk.Image, array: np.ndarray) -> BrainExtraction:
                "registration": "multi-start similarity (6 mm) + affine (2 mm), correlation",
                "registration_correlation": float(-metric),
                "template_to_subject_volume_scale": float(np.linalg.det(matrix)),
-               "icv_definition": "MNI152 intracranial mask mapped by the affine (atlas-based ICV, Buckner et al. 2004)"}
+               "icv_definition": "MNI152 2009 intracranial mask (template T1 > 0: brain, ventricles, sulcal and "
+                                 "most subarachnoid CSF) mapped by the affine, joined with the brain mask "
+                                 "(atlas-based ICV, Buckner et al., NeuroImage 2004)"}
     if -metric < 0.3:
         details["warning"] = "low template correlation: check the brain mask"
     return BrainExtraction(image_like(brain.astype(np.uint8), t1), image_like(icv.astype(np.uint8), t1),

@@ -14,12 +14,13 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..defaults.atrophy import (BRAIN_EXTRACTION_METHOD, CHANGE_OF_BASELINE_TISSUE, CHANGE_WITHIN_FIXED_REGION,
-                                ICV_CLOSING_MM, ICV_CSF_SEARCH_MM, LESION_TISSUE_LABEL,
-                                N4_ITERATIONS, N4_SHRINK_TO_MM, PBVC_APPLY_CALIBRATION)
+                                ICV_CSF_SEARCH_MM, LESION_TISSUE_LABEL,
+                                PBVC_APPLY_CALIBRATION)
 from ..errors import InputError
 from ..geometry import check_same_geometry, image_like, voxel_volume_mm3
 from ..io import check_mask_coverage, read_image, validate_image, write_image, write_json
 from ..tables import write_table
+from .bias import bias_correct
 from .brain_extraction import _dilate as _dilate_mm
 from .brain_extraction import estimate_icv, extract_brain
 from .filling import fill_lesions
@@ -35,19 +36,6 @@ PBVC_JSON = "pbvc.json"
 PBVC_MAP_FILE = "pbvc_edge_displacement_mm.nii.gz"
 PBVC_REGIONAL_FILE = "pbvc_regional_change.tsv"
 PBVC_BRAIN_MASK_FILE = "pbvc_baseline_brain_mask.nii.gz"
-
-
-def bias_correct(t1: sitk.Image, mask: np.ndarray) -> np.ndarray:
-    """N4 bias-corrected T1 array (Tustison et al. 2010), fitted on a shrunk copy inside ``mask``."""
-    shrink = [max(1, int(round(N4_SHRINK_TO_MM / s))) for s in t1.GetSpacing()]
-    image = sitk.Cast(t1, sitk.sitkFloat32)
-    positive = sitk.Maximum(image, 1e-3)
-    mask_img = image_like(mask.astype(np.uint8), t1)
-    n4 = sitk.N4BiasFieldCorrectionImageFilter()
-    n4.SetMaximumNumberOfIterations(list(N4_ITERATIONS))
-    n4.Execute(sitk.Shrink(positive, shrink), sitk.Shrink(mask_img, shrink))
-    log_field = sitk.GetArrayFromImage(n4.GetLogBiasFieldAsImage(positive))
-    return (sitk.GetArrayFromImage(image) / np.exp(log_field)).astype(np.float32)
 
 
 IMAGE_KEYS = ("t1", "flair", "lesions", "brain_mask", "anatomy", "parcellation")
@@ -140,16 +128,16 @@ def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: si
         extraction = extract_brain(t1, method=brain_extraction)
         brain = extraction.brain_array()
         method = extraction.method
-        icv_source = extraction.details.get("icv_definition", "brain mask closed by "
-                                            f"{ICV_CLOSING_MM} mm (threshold extraction)")
+        icv_source = extraction.details.get("icv_definition") if method.startswith("template") else (
+            f"brain + CSF within {ICV_CSF_SEARCH_MM} mm, bounded by the skull (SIENAX-like, Smith et al. 2002)")
     if les is not None:
         brain |= les
     if bias_correction:
         array = bias_correct(t1, _dilate_mm(brain, ICV_CSF_SEARCH_MM, spacing))
-    if extraction is None:
-        icv = estimate_icv(array, brain, spacing)
-    else:
+    if extraction is not None and method.startswith("template"):
         icv = extraction.icv_array() | brain
+    else:
+        icv = estimate_icv(array, brain, spacing)
     if les is not None and les.any():
         array = fill_lesions(array, les, brain, spacing)
     flair_arr = None if flair is None else sitk.GetArrayFromImage(flair).astype(np.float32)

@@ -76,6 +76,12 @@ TEMPLATE_MASK_DILATION_MM = 8.0
 TEMPLATE_TOP_TO_CENTRE_MM = 75.0
 TEMPLATE_START_OFFSETS_MM = (-20.0, 0.0, 20.0)
 TEMPLATE_START_SCALES = (0.9, 1.05)
+#: Below this correlation between the registered template and the T1 (inside the dilated
+#: template mask), the template is taken not to fit (non-human or synthetic anatomy, not a
+#: T1) and the classical threshold extraction is used instead, which the outputs record.
+#: Real T1 heads reach 0.7-0.75 (ch2 and its rotated, rescaled, resampled copies); the
+#: project's procedural phantom 0.42.
+TEMPLATE_MIN_CORRELATION = 0.55
 #: Refinement of the registered template mask on the subject's own intensities: voxels
 #: deeper than ``BRAIN_CORE_MM`` inside the registered intracranial mask are brain; up to
 #: ``BRAIN_EDGE_REACH_MM`` outside it, a voxel is brain when its (``BRAIN_EDGE_SMOOTHING_MM``
@@ -129,6 +135,14 @@ ASEG_DEEP_GM = (9, 10, 11, 12, 13, 26, 48, 49, 50, 51, 52, 58)
 #: pyramid level is enough for a 12-parameter fit (Smith et al., NeuroImage 2002).
 HEAD_SIZE_REGISTRATION_MM = 3.0
 
+#: Normal adult ranges used by benchmarks/real_data.py to check real heads. ICV: adult
+#: total intracranial volume is about 1,100-1,900 mL across sexes (Buckner et al.,
+#: NeuroImage 2004, atlas-scaled eTIV of 147 adults; MNI-registered heads such as Colin27
+#: sit at the top of it, MNI space being ~5-10 % larger than native heads). BPF of healthy
+#: adults 0.75-0.90 (Rudick et al., Neurology 1999: controls 0.87; falls ~0.2 %/year with age).
+NORMAL_ADULT_ICV_ML = (1100.0, 1900.0)
+NORMAL_ADULT_BPF = (0.75, 0.90)
+
 # --- PBVC -------------------------------------------------------------------------------
 
 #: Rigid registration: mspathobiology.registration (defaults.common.REGISTRATION_*), correlation metric.
@@ -140,6 +154,7 @@ PBVC_CROP_MARGIN_MM = 12.0
 #: an XOR of eroded/dilated brain regions of 1-2 voxels; SIENA searches +/-3 mm along
 #: the normal, Smith et al. 2002).
 PBVC_EDGE_BAND_MM = 5.0
+PBVC_EDGE_REACH_MM = 3.0
 #: The band never reaches further than this beyond the union of the brain masks, so
 #: that bright scalp fat never enters the integral (phantom and adult heads: 2-3 mm CSF
 #: plus >= 5 mm skull before the scalp). 5 mm band and 5 mm reach were chosen on the
@@ -167,9 +182,13 @@ PBVC_MIN_CONTRAST_NOISE = 2.0
 #: into a bias (Leung et al., NeuroImage 2010, KN-BSI, smooth before the window).
 PBVC_SMOOTHING_MM = 0.6
 #: Differential bias correction: a polynomial of this total degree is fitted to the log
-#: ratio of the two visits in their common WM core (Lewis & Fox, NeuroImage 2004 correct
+#: ratio of the two visits on edge-free brain voxels (Lewis & Fox, NeuroImage 2004 correct
 #: the differential bias before BSI; scanner bias fields are smooth, 2nd-3rd order,
-#: Styner et al., IEEE TMI 2000). The phantom's fields are exp(2nd order).
+#: Styner et al., IEEE TMI 2000). On ch2 scaled by 0.99 with new bias and noise (2 mm),
+#: degree 2 under-read the change by 23 %; degree 1 by 24 %, N4 per visit + a WM gain by
+#: 31 %, a WM gain alone by 34 % with a 1.1 % scan-rescan error: its radially symmetric
+#: terms absorb part of a change symmetric about the brain centre, but nothing tried did
+#: better under bias (benchmarks/real_data.py).
 PBVC_DIFFERENTIAL_BIAS_ORDER = 2
 #: Edge-free voxels: gradient of the (1 mm smoothed) mean image below this fraction of
 #: the brain intensity range (5th-95th percentile) per voxel; tissue edges blurred over

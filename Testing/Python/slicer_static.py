@@ -24,6 +24,7 @@ What is checked, and why:
 - every combo box bound to a ``Choice`` parameter has readable texts for all its values;
 - each case-review participant registers parameter-node fields only, and MS Case Review imports
   no sibling module (it loops over the case registry);
+- a module runs no step of an analysis itself: it calls the part's ``analyse`` entry point;
 - the Logic class makes no GUI call (dialogs, views, layouts, Qt): those belong in the Widget;
 - each module defines its Module, Widget, Logic and Test classes and a parameter node wrapper,
   and its Test class runs test_* methods and downloads nothing;
@@ -765,9 +766,43 @@ def check_case_registration(module_dir: Path) -> list[str]:
     return problems
 
 
+#: Steps inside an analysis of the logic layer. A module calls the part's one entry point
+#: (``mspathobiology.<part>.analyse``, ``atrophy.analyse_pbvc``) instead, so that Slicer, the command
+#: line and the cohort runner run the same orchestration.
+ANALYSIS_STEPS = {"connectome", "disconnection", "network_disruption", "nodal_metrics", "global_metrics",
+                  "measure_streamlines", "assign_endpoints", "score_rims", "score_rim_images", "central_vein_sign",
+                  "central_vein_sign_images", "white_matter_mask", "vesselness", "enhancing_lesions",
+                  "analyse_tissues", "compute_pbvc", "extract_brain", "segment_flair", "label_lesions",
+                  "label_and_measure", "lesion_rows", "classify_locations", "dissemination_in_space",
+                  "relabel_after_edit"}
+
+
+#: The analysis parts of the logic layer, as modules import them (``from mspathobiology import networks``).
+PARTS = {"lesions", "rims", "atrophy", "networks", "sel"}
+
+
+def check_one_orchestration(module_dir: Path) -> list[str]:
+    """The module runs no analysis step itself (see :data:`ANALYSIS_STEPS`): it calls the part's ``analyse``."""
+    module_dir = Path(module_dir)
+    problems = []
+    for path in python_files(module_dir):
+        tree = _parse_python(path)
+        for node in ast.walk(tree) if tree else ():
+            names = []
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mspathobiology"):
+                names = [(a.name, node.lineno) for a in node.names]
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in PARTS:
+                names = [(node.attr, node.lineno)]  # e.g. networks.disconnection(...)
+            for name, line in names:
+                if name in ANALYSIS_STEPS:
+                    problems.append(f"{rel(path)}:{line}: {name} is a step of an analysis; call the part's analyse() "
+                                    "so that Slicer and the command line run the same orchestration")
+    return problems
+
+
 MODULE_CHECKS = (check_ui_parse, check_ui_scene, check_ui_names, check_parameter_bindings, check_module_cmake,
                  check_python312, check_forbidden_forms, check_module_classes, check_self_test,
-                 check_logic_without_gui, check_choice_labels, check_case_registration)
+                 check_logic_without_gui, check_choice_labels, check_case_registration, check_one_orchestration)
 
 
 def check_module(module_dir: Path) -> list[str]:

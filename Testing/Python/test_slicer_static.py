@@ -217,6 +217,20 @@ def test_case_registration_check_bites(tmp_path):
     assert _only(static.check_case_registration(review), "imports the module MSLesions", "case registry")
 
 
+def test_one_orchestration_check_bites(tmp_path):
+    """Re-doing a step of the networks analysis in the module (as MSNetworks once did) is reported."""
+    module = tmp_path / "MSNetworks"
+    shutil.copytree(static.EXTENSION_DIR / "MSNetworks", module, ignore=shutil.ignore_patterns("__pycache__"))
+    assert static.check_one_orchestration(module) == []
+    py = module / "MSNetworks.py"
+    py.write_text(py.read_text() + "\n\ndef redo(streamlines, parcellation, lesions):\n"
+                  "    from mspathobiology import networks\n"
+                  "    found = networks.disconnection(streamlines, parcellation, None, lesions)\n"
+                  "    return networks.network_disruption(found['matrix'], found['lesioned'], found['row_labels'])\n")
+    problems = static.check_one_orchestration(module)
+    assert _only(problems, "disconnection is a step") and _only(problems, "network_disruption is a step")
+
+
 def test_broken_fixture_missing_test_class():
     problems = static.check_module_classes(BROKEN)
     assert problems == [p for p in problems if "BrokenModuleTest is missing" in p] and problems

@@ -126,35 +126,44 @@ def global_efficiency(D):
     return float(inv.sum() / (n * n - n))
 
 
-def _inverse_distance_sum(sub_lengths, unweighted):
+def local_efficiency(W, weighted: bool = True, scale=None):
+    """Local efficiency of every node (binary: bct efficiency_bin local; weighted: Wang et al. 2016).
+
+    The neighbour subgraphs of all nodes are laid out as one block-diagonal graph, so one
+    shortest-path call serves every node.
+    """
+    from scipy.sparse import block_diag
     from scipy.sparse.csgraph import shortest_path
 
-    d = shortest_path(sub_lengths, method="D", directed=False, unweighted=unweighted)
-    np.fill_diagonal(d, np.inf)
-    return 1.0 / d
-
-
-def local_efficiency(W, weighted: bool = True, scale=None):
-    """Local efficiency of every node (binary: bct efficiency_bin local; weighted: Wang et al. 2016)."""
     n = len(W)
     out = np.zeros(n)
     A = W > 0
     if weighted:
         Wn = normalised(W, scale)
-        cube_lengths = np.zeros_like(Wn)
-        cube_lengths[A] = np.cbrt(1.0 / Wn[A])
+        lengths_all = np.zeros_like(Wn)
+        lengths_all[A] = np.cbrt(1.0 / Wn[A])
         cube_weights = np.cbrt(Wn)
-    for u in range(n):  # per node (graph size), not per streamline
-        V = np.flatnonzero(A[u])
+    else:
+        lengths_all = A.astype(float)
+    nodes = [u for u in range(n) if np.count_nonzero(A[u]) >= 2]
+    if not nodes:
+        return out
+    neighbours = [np.flatnonzero(A[u]) for u in nodes]
+    graph = block_diag([lengths_all[np.ix_(V, V)] for V in neighbours], format="csr")
+    graph.eliminate_zeros()  # a dense block's zeros are "no edge", not edges of length 0
+    d = shortest_path(graph, method="D", directed=False, unweighted=not weighted)
+    start = 0
+    for u, V in zip(nodes, neighbours):  # per node (graph size), not per streamline
         k = len(V)
-        if k < 2:
-            continue
+        block = d[start:start + k, start:start + k].copy()
+        start += k
+        np.fill_diagonal(block, np.inf)
+        with np.errstate(divide="ignore"):
+            e = 1.0 / block
         if weighted:
-            e = _inverse_distance_sum(cube_lengths[np.ix_(V, V)], False)
-            s = cube_weights[u, V]
-            out[u] = float(s @ e @ s) / (k * (k - 1))
+            s_u = cube_weights[u, V]
+            out[u] = float(s_u @ e @ s_u) / (k * (k - 1))
         else:
-            e = _inverse_distance_sum(A[np.ix_(V, V)].astype(float), True)
             out[u] = float(e.sum()) / (k * (k - 1))
     return out
 

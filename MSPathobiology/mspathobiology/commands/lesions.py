@@ -43,7 +43,12 @@ def run(args) -> int:
     summary = run_case({k: v for k, v in images.items() if v}, args.out, connectivity=args.connectivity,
                        min_volume_mm3=args.min_volume, bias_correction=args.bias_correction,
                        keep_ids=args.keep_ids, brain_extraction=args.brain_extraction)
+    from pathlib import Path
+
+    from ..io import read_json
+
+    method = read_json(Path(args.out) / "summary.json").get("brain_mask_method")
     print(f"{summary['lesion_count']} lesions, {summary['lesion_volume_mm3']:.1f} mm^3; "
           f"dissemination in space (McDonald 2017, brain MRI): "
-          f"{'met' if summary.get('dis_2017_met') else 'not shown'}; written to {args.out}")
+          f"{'met' if summary.get('dis_2017_met') else 'not shown'}; brain mask: {method}; written to {args.out}")
     return 0

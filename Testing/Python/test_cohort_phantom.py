@@ -140,6 +140,13 @@ def test_the_demo_outputs_pass_the_bids_validator(demo):
     for folder in (root / "bids", root / "bids/derivatives/phantom", root / "bids/derivatives/mspathobiology"):
         errors, _ = validate(folder)
         assert errors == [], (folder.name, _brief(errors))
+    description = read_json(root / "bids/derivatives/phantom/dataset_description.json")
+    assert description["GeneratedBy"][0]["Name"] == "mspathobiology.phantom" and description["GeneratedBy"][0]["Version"]
+    assert [r["acq_time"][:10] for r in read_table(root / "bids/sub-01/sub-01_sessions.tsv")] == ["2020-01-15",
+                                                                                                "2021-01-14"]
+    sidecar = read_json(root / "bids/derivatives/mspathobiology/sub-01/ses-02/anat/sub-01_ses-02_desc-lesions_dseg.json")
+    assert "bids:raw:sub-01/ses-02/anat/sub-01_ses-02_FLAIR.nii.gz" in sidecar["Sources"]
+    assert sidecar["LesionsSource"] == "segmented from FLAIR"
 
 
 def test_single_case_commands_print_where_they_wrote(demo, tmp_path):

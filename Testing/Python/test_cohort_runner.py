@@ -432,3 +432,18 @@ def plugin_lesions_with_table(images, out_dir, **_):
     write_table([{"id": i, "enhancing": False} for i in range(1, summary["lesion_count"] + 1)],
                 Path(out_dir) / "lesions.tsv")
     return summary
+
+
+def test_progress_counts_analyses_to_the_end_with_the_time_left():
+    import io
+
+    from mspathobiology.cohort.runner import Progress
+
+    stream = io.StringIO()
+    bar = Progress(6, stream=stream)
+    bar.update("sub-01_ses-01: done", step=4)
+    time.sleep(0.05)
+    bar.update("sub-01_ses-02 (vs previous session): done", step=2)
+    first, last = stream.getvalue().splitlines()
+    assert "4/6 analyses" in first and "left" in first and bar.remaining() == 0
+    assert "6/6 analyses" in last and "left" not in last

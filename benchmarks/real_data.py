@@ -397,11 +397,12 @@ def section_robustness():
                     f"{result['pbvc_percent'] - truth:+.3f} pp) {time.perf_counter() - start:5.1f} s")
         except InputError as exc:
             text = f"refused: {exc}"
-        try:
-            summary = analyse({"t1": pair[1]}).summary
-            text += f"; atrophy on the follow-up: ICV {summary['icv_ml']:.0f} mL, BPF {summary['bpf']:.3f}"
-        except InputError as exc:
-            text += f"; atrophy refused: {exc}"
+        if "spacing" in spec:
+            try:
+                summary = analyse({"t1": pair[1]}).summary
+                text += f"; atrophy on the follow-up: ICV {summary['icv_ml']:.0f} mL, BPF {summary['bpf']:.3f}"
+            except InputError as exc:
+                text += f"; atrophy refused: {exc}"
         print(f"  {name:34s} {text}")
     flat = lower_csf_contrast(base, 0.0)
     try:

@@ -61,7 +61,7 @@ from scipy.special import erf
 from ..defaults.atrophy import (CHANGE_WITHIN_FIXED_REGION, PBVC_APPLY_CALIBRATION, PBVC_BIAS_MAX_GRADIENT,
                                 PBVC_BIAS_MAX_SAMPLES, PBVC_CALIBRATION_BOUNDS, PBVC_CALIBRATION_SCALE,
                                 PBVC_CROP_MARGIN_MM, PBVC_DIFFERENTIAL_BIAS_ORDER, PBVC_EDGE_BAND_MM, PBVC_EDGE_REACH_MM,
-                                PBVC_CORE_EROSION_MM, PBVC_ICV_MARGIN_MM, PBVC_MASK_DILATION_MM,
+                                PBVC_CORE_EROSION_MM, PBVC_MASK_DILATION_MM,
                                 PBVC_MIN_CONTRAST_NOISE, PBVC_MIN_EDGE_GRADIENT, PBVC_OUTER_EXCLUSION_MM, PBVC_NOISE_EROSION_MM,
                                 PBVC_SMOOTHING_MM)
 from ..connectivity import connected_components
@@ -420,7 +420,7 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
         region = signed_distance_mm(brain_union, spacing) <= PBVC_MASK_DILATION_MM
     else:
         icv_half = (to_half(icv, a_half) > 0.5) | (to_half(icv, b_half) > 0.5)
-        region = signed_distance_mm(icv_half, spacing) <= PBVC_ICV_MARGIN_MM
+        region = signed_distance_mm(icv_half | brain_union, spacing) <= PBVC_MASK_DILATION_MM
         model_voxels = icv_half
     j1, j2 = _match_intensities(to_half(baseline, a_half, PBVC_INTERPOLATOR),
                                 to_half(followup, b_half, PBVC_INTERPOLATOR), brain_union, grid)
@@ -490,8 +490,9 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
         "interval_years": interval_years,
         "regional_change": CHANGE_WITHIN_FIXED_REGION,
         "brain_extraction_method": extraction_method,
-        "integration_region": "intracranial mask" if icv is not None else
-                              f"brain masks dilated by {PBVC_MASK_DILATION_MM} mm, scalp excluded",
+        "integration_region": f"each visit's brain + {PBVC_EDGE_REACH_MM} mm, inside the "
+                              + ("intracranial mask" if icv is not None else "brain masks")
+                              + f" dilated by {PBVC_MASK_DILATION_MM} mm, scalp excluded",
         "method": "edge displacement flux on a shared partial-volume brain map in halfway space "
                   "(boundary-shift integral form), SIENA-like self-calibration",
         "displacement_map": displacement,

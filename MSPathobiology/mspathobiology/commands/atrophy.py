@@ -28,7 +28,8 @@ def run(args) -> int:
     images = {"t1": args.t1, "flair": args.flair, "lesions": args.lesions, "brain_mask": args.brain_mask,
               "anatomy": args.anatomy, "parcellation": args.parcellation}
     summary = run_case({k: v for k, v in images.items() if v}, args.out, head_size=args.head_size_scaling,
-                       bias_correction=not args.no_bias_correction)
+                       bias_correction=not args.no_bias_correction, brain_extraction=args.brain_extraction)
+    print(f"brain mask   {summary.get('brain_extraction_method', '')}")
     for key in ("icv_ml", "brain_ml", "gm_ml", "wm_ml", "csf_ml", "lesion_ml", "bpf", "thalamus_ml", "deep_gm_ml"):
         value = summary.get(key)
         print(f"{key:12s} {'n/a' if value is None else format(value, '.4g')}")

@@ -10,8 +10,8 @@ HELP = ("Percent brain volume change (edge displacement in halfway space, shared
 def add_arguments(parser):
     parser.add_argument("--baseline", required=True, type=input_file, help="baseline T1")
     parser.add_argument("--followup", required=True, type=input_file, help="follow-up T1")
-    parser.add_argument("--baseline-mask", type=mask_file, help="baseline brain mask (default: classical brain extraction)")
-    parser.add_argument("--followup-mask", type=mask_file, help="follow-up brain mask (default: classical brain extraction)")
+    parser.add_argument("--baseline-mask", type=mask_file, help="baseline brain mask, any kind (default: template brain extraction)")
+    parser.add_argument("--followup-mask", type=mask_file, help="follow-up brain mask (default: the baseline's, carried by the registration)")
     parser.add_argument("--baseline-lesions", type=mask_file, help="baseline lesion mask (filled with NAWM before measuring)")
     parser.add_argument("--followup-lesions", type=mask_file, help="follow-up lesion mask (filled with NAWM before measuring)")
     parser.add_argument("--baseline-parcellation", type=input_file,

@@ -149,23 +149,18 @@ NORMAL_ADULT_BPF = (0.75, 0.90)
 #: The registration crops both images to the joint brain bounding box plus this margin (mm).
 PBVC_CROP_MARGIN_MM = 12.0
 
-#: Width (mm) of the edge band around the joint brain boundary in which brain-fraction
-#: change is integrated (boundary shift integral: Freeborough & Fox, IEEE TMI 1997 use
-#: an XOR of eroded/dilated brain regions of 1-2 voxels; SIENA searches +/-3 mm along
-#: the normal, Smith et al. 2002).
+#: Width (mm) of the band around the joint brain edge in which the edge-displacement map
+#: is reported (SIENA searches +/-3 mm along the normal, Smith et al. 2002).
 PBVC_EDGE_BAND_MM = 5.0
+#: Each visit's brain volume sums its tissue fractions over its own brain and this far (mm)
+#: beyond its edge: the whole blurred edge profile (2 mm voxels + smoothing) and into the
+#: dark CSF (adult subarachnoid CSF 2-5 mm), so the limit moves with that visit's brain.
 PBVC_EDGE_REACH_MM = 3.0
-#: The band never reaches further than this beyond the union of the brain masks, so
-#: that bright scalp fat never enters the integral (phantom and adult heads: 2-3 mm CSF
-#: plus >= 5 mm skull before the scalp). 5 mm band and 5 mm reach were chosen on the
-#: phantom at 2 mm and a blurred sphere at 1 and 2 mm: narrower bands cut the blurred
-#: edge profile (under-estimate at 2 mm voxels).
+#: The measurement never reaches further than this beyond the union of the brain masks
+#: (or of the intracranial mask), so that bright scalp fat stays out (adult heads: 2-3 mm
+#: CSF plus >= 5 mm skull before the scalp; chosen on the phantom at 2 mm and a blurred
+#: sphere at 1 and 2 mm).
 PBVC_MASK_DILATION_MM = 5.0
-#: Without a brain mask, the integral is bounded by the template intracranial mask of the
-#: baseline (both visits, halfway space) dilated by this much (mm): the brain edge lies
-#: inside it, the CSF/skull boundary adds nothing (both are dark on T1, brain fraction 0),
-#: and the bright diploe and scalp stay out (inner table of the skull ~2 mm).
-PBVC_ICV_MARGIN_MM = 2.0
 #: Bright voxels in the region that are not connected to the brain core (scalp, marrow,
 #: eyes, reached when a BET-style mask already holds the CSF) are left out of the integral
 #: together with this margin (mm) around them, which holds their blurred edges.

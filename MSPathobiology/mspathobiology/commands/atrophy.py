@@ -11,7 +11,11 @@ def add_arguments(parser):
     parser.add_argument("--t1", required=True, type=input_file, help="T1-weighted image (NIfTI/NRRD)")
     parser.add_argument("--flair", type=input_file, help="FLAIR on the T1 grid (optional second feature)")
     parser.add_argument("--lesions", type=mask_file, help="lesion mask/labels on the T1 grid (filled with NAWM before segmentation)")
-    parser.add_argument("--brain-mask", type=mask_file, help="brain (GM+WM) mask on the T1 grid; default: classical brain extraction")
+    parser.add_argument("--brain-mask", type=mask_file, help="brain mask on the T1 grid; default: brain extraction "
+                        "(-> OUT/brain_mask.nii.gz, to inspect or correct)")
+    parser.add_argument("--brain-extraction", choices=("template", "threshold"), default="template",
+                        help="brain extraction without a mask: MNI152 template registered to the T1 (default) "
+                             "or the classical threshold method")
     parser.add_argument("--anatomy", type=input_file, help="FreeSurfer aseg labelmap on the T1 grid (thalamus, deep GM)")
     parser.add_argument("--parcellation", type=input_file, help="parcellation labelmap on the T1 grid -> OUT/regional_volumes.tsv")
     parser.add_argument("--head-size-scaling", action="store_true",

@@ -37,9 +37,6 @@ BACKUP_FOLDER = "backups"
 DEMO_SUBJECTS = 2
 DEMO_SESSIONS = 2
 DEMO_SEED = 0
-#: Image keys the demo leaves out: the phantom's ground-truth lesion maps, so that the
-#: lesions step segments FLAIR (the truth stays in derivatives/phantom for comparison).
-DEMO_IGNORE = ("lesions",)
 
 #: Lesion mosaic: number of axial slices shown, chosen among slices that hold lesion
 #: voxels (evenly spaced by lesion volume), and the figure width in inches.

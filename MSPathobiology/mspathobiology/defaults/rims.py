@@ -158,6 +158,11 @@ CVS_MIN_LESION_DIAMETER_MM = 3.0
 #: under the lesion split tool's distance-transform watershed, with the split tool's h-maxima
 #: prominence (mm), one number for both (defaults.lesions.SPLIT_H_MM).
 from .lesions import SPLIT_H_MM as CVS_CONFLUENT_H_MM  # noqa: E402
+#: ... in 3D, or on each axial slice alone (a reader judges confluence slice by slice) when the
+#: lobes persist on at least this many consecutive slices (like the NAIMS ">= 2 consecutive
+#: slices" used for rims; design choice: 10/12 phantom pairs found, 5/107 single lesions split,
+#: phantom seeds 0-5 small and 0-2 full).
+CVS_CONFLUENT_MIN_SLICES = 2
 
 #: Subject-level 40 % rule: MS-consistent when >= 40 % of eligible lesions are CVS+
 #: (Tallantyre et al., Neurology 2011; Sati et al., Nat Rev Neurol 2016).

@@ -14,7 +14,8 @@ Multiple Sclerosis Cooperative", Nat Rev Neurol 2016):
 - **excluded**: lesion smaller than 3 mm across in any axis ("small"); confluent
   ("confluent": touching another lesion label, or - since automatic 26-connected labels never
   touch - a label whose shape splits into several lobes under the distance-transform watershed
-  of the lesion split tool, :func:`mspathobiology.lesions.labeling.split_lesion`); or holding
+  of the lesion split tool, :func:`mspathobiology.lesions.labeling.split_lesion`, in 3D or on
+  at least 2 consecutive axial slices); or holding
   more than one vein ("multiple_veins"). ``cvs_exclusion_detail`` says why in words;
 - **CVS+**: exactly one vein whose axis passes within ``max_eccentricity`` x the lesion's
   equivalent radius of its centroid ("positioned centrally"); otherwise **CVS-**.
@@ -85,25 +86,45 @@ def _touching_other_label(labels: np.ndarray) -> np.ndarray:
     return np.array(sorted(touching), dtype=np.int64)
 
 
-def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CVS_CONFLUENT_H_MM) -> np.ndarray:
-    """Number of lobes of each lesion in ``ids`` (0 where ``skip``) by the split tool's watershed.
+def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CVS_CONFLUENT_H_MM,
+                 min_slices: int = D.CVS_CONFLUENT_MIN_SLICES) -> tuple[np.ndarray, np.ndarray]:
+    """Lobes of each lesion in ``ids`` by the split tool's distance-transform watershed (0 where ``skip``).
 
     Reuses :func:`mspathobiology.lesions.labeling.split_lesion` on each lesion's bounding box
-    (``spacing`` mm in array order); a lesion with 2 or more lobes is confluent (NAIMS 2016).
+    (``spacing`` mm in array order, axis 0 = axial slices): in 3D, and on every axial slice
+    alone (in-plane distances), as a reader judges confluence slice by slice. Returns
+    ``(lobes, slices)``: the number of lobes (3D, or 2D when they persist on at least
+    ``min_slices`` consecutive slices) and the longest run of slices with 2D lobes.
     """
     from ..lesions.labeling import split_lesion
 
     labels = np.asarray(labels)
+    spacing = tuple(float(v) for v in spacing)
+    in_plane = (1e6, spacing[1], spacing[2])  # a slab of one slice: distances stay in the slice
     boxes = ndimage.find_objects(labels)
     lobes = np.zeros(len(ids), dtype=np.int64)
+    runs = np.zeros(len(ids), dtype=np.int64)
     for n, lesion_id in enumerate(ids):
         box = boxes[lesion_id - 1] if lesion_id - 1 < len(boxes) else None
         if box is None or (skip is not None and skip[n]):
             continue
         box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in box)
         alone = np.where(labels[box] == lesion_id, 1, 0).astype(np.int64)
-        lobes[n] = len(split_lesion(alone, 1, spacing_kji=tuple(float(v) for v in spacing), h_mm=h_mm)[1])
-    return lobes
+        lobes[n] = len(split_lesion(alone, 1, spacing_kji=spacing, h_mm=h_mm)[1])
+        per_slice, run, best = [], 0, 0
+        for k in range(alone.shape[0]):
+            count = 0
+            if alone[k].sum() >= 4:
+                slab = np.zeros((3,) + alone.shape[1:], np.int64)
+                slab[1] = alone[k]
+                count = len(split_lesion(slab, 1, spacing_kji=in_plane, h_mm=h_mm)[1])
+            per_slice.append(count)
+            run = run + 1 if count > 1 else 0
+            best = max(best, run)
+        runs[n] = best
+        if best >= min_slices:
+            lobes[n] = max(lobes[n], max(per_slice))
+    return lobes, runs
 
 
 def _moments(groups, coords, n_groups):
@@ -161,7 +182,7 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *, intens
     extent = (hi - lo + 1) * spacing
     small = extent.min(axis=1) < min_diameter_mm
     touching = np.isin(ids, _touching_other_label(labels))
-    lobes = lesion_lobes(labels, spacing, ids, skip=small | touching, h_mm=confluent_h_mm)
+    lobes, lobe_slices = lesion_lobes(labels, spacing, ids, skip=small | touching, h_mm=confluent_h_mm)
     confluent = touching | (lobes > 1)
     vmax = np.full(n_les, 0.0)
     np.maximum.at(vmax, les, vessel[mask])
@@ -225,7 +246,8 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *, intens
         detail = {
             "small": f"smallest extent {extent[n].min():.1f} mm < {min_diameter_mm:g} mm",
             "confluent": "touches another lesion label" if touching[n] else
-            f"confluent: {lobes[n]} lobes by the distance-transform watershed (split tool, h = {confluent_h_mm:g} mm)",
+            f"confluent: {lobes[n]} lobes by the distance-transform watershed (split tool, h = {confluent_h_mm:g} mm"
+            + (f"; {lobe_slices[n]} consecutive axial slices)" if lobe_slices[n] else ")"),
             "multiple_veins": f"{veins[n]} veins",
         }.get(reason)
         if reason:

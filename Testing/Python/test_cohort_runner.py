@@ -373,8 +373,6 @@ def test_parallel_jobs_never_oversubscribe_the_cores(tmp_path, env_log):
 
 
 def test_outputs_record_where_each_input_came_from(tmp_path, env_log):
-    from mspathobiology.cohort.runner import bids_uri  # noqa: F401 (public helper)
-
     ds = make_dataset(tmp_path / "ds", subjects=("01",), sessions=("01",))
     truth = sitk.Cast(sitk.BinaryThreshold(_blobs_image(2), 0.5, 2.0), sitk.sitkUInt8)
     write_image(truth, bids.derivative_path(ds, "phantom", "01", "01", "lesions"))

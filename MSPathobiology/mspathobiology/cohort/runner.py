@@ -61,12 +61,11 @@ from pathlib import Path
 
 from .. import __version__, bids
 from ..bids import IMAGE_KEYS
-from ..defaults.cohort import (BIDS_VERSION, DONE_MARKER, PIPELINE_NAME, PROGRESS_BAR_WIDTH, REVIEW_PIPELINE_NAME,
-                               THREAD_ENV_VARS)
+from ..defaults.cohort import BIDS_VERSION, DONE_MARKER, PIPELINE_NAME, PROGRESS_BAR_WIDTH, THREAD_ENV_VARS
 from ..errors import InputError
 from ..io import IMAGE_SUFFIXES, atomic_write_text, file_lock, read_json, write_json
 from ..tables import write_table
-from .cases import Case, consecutive_pairs, discover_cases, display_path, interval_years, origin_text, sort_cases
+from .cases import Case, consecutive_pairs, discover_cases, interval_years, origin_text, sort_cases
 from .numbers import round_row
 
 #: Marker left in the folder of an analysis that failed: its other files are not current.

@@ -445,3 +445,24 @@ def test_progress_counts_analyses_to_the_end_with_the_time_left():
     first, last = stream.getvalue().splitlines()
     assert "4/6 analyses" in first and "left" in first and bar.remaining() == 0
     assert "6/6 analyses" in last and "left" not in last
+
+
+def test_a_readers_own_corrections_are_used_and_said(tmp_path, env_log):
+    from mspathobiology.cohort.cases import cases_from_bids
+    from mspathobiology.cohort.review import ReviewStore, reader_label
+    from mspathobiology.commands.run import summary_text
+
+    ds = make_dataset(tmp_path / "ds", subjects=("01",))
+    case = cases_from_bids(ds)[0]
+    corrected = tmp_path / "corrected.nii.gz"
+    write_image(sitk.Cast(sitk.BinaryThreshold(_blobs_image(1), 0.5, 2.0), sitk.sitkUInt8), corrected)
+    ReviewStore(ds / "derivatives" / "mspathobiology-review", "Jane Doe").save_file(case, "lesions", source=corrected)
+    result = run_cohort(ds, tmp_path / "out", functions=PLUGINS, progress=False)
+    said = f"correction by reader {reader_label('Jane Doe')}"
+    assert f"lesions: {said} (1 session); segmented from FLAIR (1 session)" in summary_text(result)
+    rows = {r["session_id"]: r for r in result.rows}
+    assert rows["ses-01"]["lesions_source"] == said and rows["ses-02"]["lesions_source"] == "segmented from FLAIR"
+    provenance = read_json(tmp_path / "out/sub-01/ses-01/lesions/done.json")["provenance"]["lesions"]
+    assert provenance["origin"] == said and provenance["uri"].startswith("bids:mspathobiology-review:sub-01/ses-01/")
+    ignored = run_cohort(ds, tmp_path / "out2", functions=PLUGINS, progress=False, corrections=False)
+    assert {r["lesions_source"] for r in ignored.rows} == {"segmented from FLAIR"}

@@ -540,9 +540,9 @@ class MSCaseReviewLogic(ScriptedLoadableModuleLogic):
 
             sh = subject_hierarchy(scene)
             patient = sh.GetItemParent(self._study)
-            sh.RemoveItem(self._study, True, True)  # the case's nodes and the modules' outputs in its study
+            sh.RemoveItem(self._study, False, True)  # the case's items; its nodes are removed below
             if patient and patient != sh.GetSceneItemID() and not sh.GetNumberOfItemChildren(patient):
-                sh.RemoveItem(patient, True, True)
+                sh.RemoveItem(patient, False, True)
             self._study = None
         added = [scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes())]
         added = [n for n in added

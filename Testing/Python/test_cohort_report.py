@@ -242,3 +242,11 @@ def test_a_failed_rerun_leaves_its_old_outputs_stale_and_out_of_the_report(tmp_p
     assert read_table(out / "cohort.tsv")[0].get("bpf") is None
     page = (write_reports(out).parent / "sub-01_ses-01.html").read_text()
     assert "volumes.tsv" not in page and "612.35" not in page and "segmentation diverged" in page
+
+
+def test_each_subject_gets_its_own_line_style():
+    from mspathobiology.cohort.report import _style
+
+    styles = [(s["marker"], s["linestyle"]) for s in (_style(i) for i in range(20))]
+    assert len(set(styles)) == 20  # up to 20 subjects, no two drawn alike
+    assert len({m for m, _ in styles[:10]}) == 10 and len({ls for _, ls in styles[:4]}) == 4

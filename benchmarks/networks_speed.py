@@ -11,8 +11,8 @@ Figures, each with PASS/FAIL:
    dipy.tracking.utils.connectivity_matrix: speed-up >= 15x (wall, best of --repeats, and
    CPU time), identical matrix, and peak traced memory (tracemalloc, each method in a
    fresh subprocess) <= half of DIPY's;
-2. lesion disconnection of all streamlines by a lesion mask at the default sampling step:
-   < 5 s (and, on a subset, identical to a per-streamline reference loop);
+2. lesion disconnection of all streamlines by a lesion mask with the default crossing test
+   (exact voxel traversal): < 5 s (and, on a subset, identical to a per-streamline reference loop);
 3. loading a .trx of all streamlines (memory-mapped) takes less than the connectome build;
    the connectome from a .tck of all streamlines, read in chunks, equals the in-memory one.
 The phantom's exact truth and the sampling error are in networks_truth.py; MRtrix3 in

@@ -41,9 +41,9 @@ MAX_OUTSIDE_FRACTION = 0.05
 SAMPLING_STEP_VOXELS = 0.0
 
 #: Points per chunk when a tractogram is read and processed block by block (12 MB of
-#: float32 points): peak memory depends on this, not on the file. Temporaries stay below
-#: glibc's 32 MB mmap threshold, so blocks reuse memory instead of page-faulting fresh
-#: arrays (2^19..2^21 measured within 5 % of each other in benchmarks/networks_speed.py).
+#: float32 points): peak memory depends on this, not on the file (benchmarks/networks_mrtrix.py
+#: prints the peak for a 948 MB .tck). Per-chunk temporaries stay below glibc's 32 MB mmap
+#: threshold, so blocks reuse freed memory instead of page-faulting fresh arrays.
 CHUNK_POINTS = 1 << 20
 
 #: Segment samples per block in the lesion-crossing sampling (bounds temporary memory to ~40 MB).

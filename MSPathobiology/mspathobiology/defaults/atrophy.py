@@ -194,9 +194,11 @@ PBVC_BIAS_MAX_GRADIENT = 0.15
 PBVC_NOISE_EROSION_MM = 3.0
 #: At most this many edge-free voxels enter the least-squares fit (seeded subsample).
 PBVC_BIAS_MAX_SAMPLES = 200000
-#: Apply the self-calibration factor to the PBVC? SIENA does; on the phantom our edge
-#: flux is already unbiased and the factor (0.86-0.91) made errors larger, so it is
-#: reported as a check and not applied by default.
+#: Apply the self-calibration factor to the PBVC? SIENA does. Not applied by default: on
+#: the phantom the edge flux was already unbiased and the factor (0.86-0.91) made errors
+#: larger, and on one real-derived pair (ch2 scaled by 0.995, benchmarks/real_data.py) it
+#: came out 0.94 with GM+WM masks but 1.30 with BET-style masks while both readings were
+#: ~25 % low: it is not right in sign and size on real anatomy, so it is only reported.
 PBVC_APPLY_CALIBRATION = False
 #: SIENA-like self-calibration: the baseline halfway image is rescaled about the brain
 #: centroid by this linear factor (known volume change factor**3 - 1) and the change is

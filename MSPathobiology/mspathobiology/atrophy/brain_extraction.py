@@ -138,7 +138,7 @@ def extract_brain(t1: sitk.Image, method: str = BRAIN_EXTRACTION_METHOD,
     if not np.isfinite(array).all():
         raise InputError("t1", "contains NaN or infinite values; cannot extract the brain")
     result = _extract_template(t1, array) if method == "template" else None
-    if result is None or result.details["registration_correlation"] < TEMPLATE_MIN_CORRELATION:
+    if result is None or not _fits(result):
         brain, icv = _extract_threshold(t1, array)
         why = "" if result is None else (f" (the MNI152 template fitted poorly: correlation "
                                          f"{result.details['registration_correlation']:.2f} < {TEMPLATE_MIN_CORRELATION})")
@@ -148,6 +148,19 @@ def extract_brain(t1: sitk.Image, method: str = BRAIN_EXTRACTION_METHOD,
     if target is not None:
         result = _carry_to(result, t1, validate_image(target, "intensity", "target"))
     return result
+
+
+def _fits(result: BrainExtraction) -> bool:
+    return result.details["registration_correlation"] >= TEMPLATE_MIN_CORRELATION
+
+
+def template_fit(t1: sitk.Image) -> BrainExtraction | None:
+    """The template extraction of ``t1`` when the MNI152 template fits it, else None (no fallback)."""
+    try:
+        result = _extract_template(t1, sitk.GetArrayFromImage(t1).astype(np.float32))
+    except InputError:
+        return None
+    return result if _fits(result) else None
 
 
 def _carry_to(result: BrainExtraction, t1: sitk.Image, target: sitk.Image) -> BrainExtraction:

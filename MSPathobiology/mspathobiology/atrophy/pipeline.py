@@ -22,7 +22,7 @@ from ..io import check_mask_coverage, read_image, validate_image, write_image, w
 from ..tables import write_table
 from .bias import bias_correct
 from .brain_extraction import _dilate as _dilate_mm
-from .brain_extraction import estimate_icv, extract_brain
+from .brain_extraction import estimate_icv, extract_brain, template_fit
 from .filling import fill_lesions
 from .fractions import aseg_volumes_ml, bpf, head_size_scaling, normalised_by_icv
 from .pbvc import compute_pbvc
@@ -82,7 +82,8 @@ def _image(images: dict, key: str, reference: sitk.Image | None):
 
 
 def analyse(images: dict, head_size: bool = False, bias_correction: bool = True,
-            brain_extraction: str = BRAIN_EXTRACTION_METHOD, **_ignored) -> AtrophyResult:
+            brain_extraction: str = BRAIN_EXTRACTION_METHOD, template_icv: bool = True,
+            **_ignored) -> AtrophyResult:
     """Cross-sectional atrophy measures of one T1, in memory; nothing is written.
 
     ``images`` maps keys to SimpleITK images: ``t1`` (required), optional ``flair``,
@@ -97,19 +98,23 @@ def analyse(images: dict, head_size: bool = False, bias_correction: bool = True,
     extra = {key: _image(images, key, t1) for key in IMAGE_KEYS[1:]}
     return analyse_tissues(t1, flair=extra["flair"], lesions=extra["lesions"], brain_mask=extra["brain_mask"],
                            anatomy=extra["anatomy"], parcellation=extra["parcellation"], head_size=head_size,
-                           bias_correction=bias_correction, brain_extraction=brain_extraction)
+                           bias_correction=bias_correction, brain_extraction=brain_extraction,
+                           template_icv=template_icv)
 
 
 def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: sitk.Image | None = None,
                     brain_mask: sitk.Image | None = None, anatomy: sitk.Image | None = None,
                     parcellation: sitk.Image | None = None, head_size: bool = False,
-                    bias_correction: bool = True, brain_extraction: str = BRAIN_EXTRACTION_METHOD) -> AtrophyResult:
+                    bias_correction: bool = True, brain_extraction: str = BRAIN_EXTRACTION_METHOD,
+                    template_icv: bool = True) -> AtrophyResult:
     """Tissue volumes (mL), BPF, deep GM, regional rows and the tissue label image for one T1.
 
     Steps: brain/ICV masks (given brain mask + CSF shell, or :func:`.brain_extraction.extract_brain`,
     whose intracranial mask is the ICV) -> N4 -> lesion filling with NAWM -> CSF/GM/WM
     partial-volume model + MRF + partial volumes inside the ICV -> lesions counted on their
-    own. With an aseg ``anatomy``, voxels of deep GM labels count as GM (their T1 lies
+    own. With a given brain mask and ``template_icv``, the ICV is still the registered
+    template's intracranial mask when the template fits the T1 (a BET-style mask leaves no
+    CSF shell to search). With an aseg ``anatomy``, voxels of deep GM labels count as GM (their T1 lies
     between cortex and WM, which a 3-class model splits).
     """
     spacing = tuple(float(s) for s in t1.GetSpacing()[::-1])
@@ -124,6 +129,11 @@ def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: si
         check_mask_coverage(brain_mask, "brain_mask")
         method = "given mask"
         icv_source = f"given brain mask + CSF within {ICV_CSF_SEARCH_MM} mm, bounded by the skull (SIENAX-like)"
+        if template_icv:
+            fitted = template_fit(t1)
+            if fitted is not None:
+                extraction = fitted
+                icv_source = fitted.details["icv_definition"].replace("brain mask", "given brain mask")
     else:
         extraction = extract_brain(t1, method=brain_extraction)
         brain = extraction.brain_array()
@@ -134,7 +144,7 @@ def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: si
         brain |= les
     if bias_correction:
         array = bias_correct(t1, _dilate_mm(brain, ICV_CSF_SEARCH_MM, spacing))
-    if extraction is not None and method.startswith("template"):
+    if extraction is not None and extraction.method.startswith("template"):
         icv = extraction.icv_array() | brain
     else:
         icv = estimate_icv(array, brain, spacing)
@@ -179,7 +189,7 @@ def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: si
     result["tissue_method"] = ("partial-volume mixture (CSF, GM, WM + 2 mixing classes) + Potts MRF, "
                                "partial-volume fractions at class boundaries, inside the ICV")
     if extraction is not None:
-        result["brain_extraction"] = extraction.summary()
+        result["brain_extraction" if brain_mask is None else "icv_template"] = extraction.summary()
     regions = None
     if parcellation is not None:
         regions = parcel_volumes(sitk.GetArrayFromImage(parcellation), vox, pv=pv, lesions=les)

@@ -35,7 +35,8 @@ def rims_data() -> dict:
     session = phantom_subject().sessions[0]
     return {"qsm": session.images["qsm"], "flair": session.images["flair"], "lesions": session.lesions,
             "anatomy": session.anatomy,
-            "rim_class": {int(les["id"]): les["rim_class"] for les in session.truth["lesions"]}}
+            "rim_class": {int(les["id"]): les["rim_class"] for les in session.truth["lesions"]},
+            "rim_fraction": {int(les["id"]): float(les["rim_fraction"]) for les in session.truth["lesions"]}}
 
 
 def atrophy_data() -> dict:

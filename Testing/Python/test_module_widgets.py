@@ -294,7 +294,7 @@ MODULE_LOGIC = textwrap.dedent("""
     rims.rate(first, "not_PRL", confidence=2)
     undone = rims.undoLastRating()
     out["rims"] = {"candidates": sorted(int(r["id"]) for r in scores if r["prl_candidate"]),
-                   "rim_lesions": sorted(i for i, c in data["rim_class"].items() if c in ("full", "two_thirds")),
+                   "rim_lesions": sorted(i for i, f in data["rim_fraction"].items() if f > 0.55),
                    "undone": undone == first, "after_undo": session.rating(first)["label"]}
     rims.closeSession()
 

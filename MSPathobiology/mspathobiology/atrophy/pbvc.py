@@ -394,7 +394,11 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
         followup = _filled(followup, followup_lesions, fmask if fmask is not None else bmask, "follow-up lesions")
 
     focus = sitk.BinaryDilate(bmask if icv is None else icv, (2, 2, 2))
-    transform = register_rigid(baseline, followup, focus, metric="correlation")
+    margin = [int(np.ceil(PBVC_CROP_MARGIN_MM / s)) for s in baseline.GetSpacing()[::-1]]
+    lo, hi = _crop_box(_mask_array(focus), margin)
+    size, index = [hi[2] - lo[2], hi[1] - lo[1], hi[0] - lo[0]], [lo[2], lo[1], lo[0]]
+    transform = register_rigid(sitk.RegionOfInterest(baseline, size, index), followup,
+                               sitk.RegionOfInterest(focus, size, index), metric="correlation")
     a_half, b_half = halfway_transforms(transform)
 
     # halfway grid: baseline grid cropped to the joint brain (or intracranial) box

@@ -52,7 +52,8 @@ def run_subject(seed: int, small: bool, use_mask: bool) -> dict:
             print(f"    {'missed' if t['sel'] else 'false'} SEL: id {r['id']} {t['evolution']} rate "
                   f"{t['volume_rate_per_visit']:+.2f}/visit, voxels {t['voxels_per_visit']}, log-J "
                   f"{[round(r[k], 3) for k in r if k.startswith('logjac_visit')]}, concentric "
-                  f"{r['sel_concentric_fraction']:.2f}, constant {r['sel_constant']}")
+                  f"{r['sel_concentric_fraction']:.2f}, constant {r['sel_constant']}, ring log-J "
+                  f"{r['logjac_ring'] if r['logjac_ring'] is None else round(r['logjac_ring'], 3)}")
     true_share = sum(t["volume_mm3"] for t in subject.truth if t["sel"] and t["evaluable"]) / max(
         sum(t["volume_mm3"] for t in subject.truth), 1e-9)
     return {"pairs": pairs, "runtime": t_run, "pbvc": pbvc, "summary": result.summary, "true_share": true_share,
@@ -142,7 +143,7 @@ def run_real() -> bool:
         r = rows[t["id"]]
         logjac = [round(r[k], 3) for k in r if k.startswith("logjac_visit")]
         print(f"    id {t['id']} rate {t['rate']:+.2f}/visit: log-J {logjac}, concentric "
-              f"{r['sel_concentric_fraction']:.2f}, called {r['sel_candidate']}")
+              f"{r['sel_concentric_fraction']:.2f}, ring log-J {r['logjac_ring']:.3f}, called {r['sel_candidate']}")
     ok = report("real head: expanding lesions called SEL", found / n_sel, f"{n_sel}/{n_sel}", found == n_sel)
     return report("real head: stable lesions called SEL (contracting brain)", false, "0", false == 0) and ok
 

@@ -94,6 +94,29 @@ def test_classify_constant_concentric_expansion():
     assert not shrink["sel_candidate"] and shrink["sel_score"] == 0.0
 
 
+def test_lesion_riding_on_its_surroundings_is_not_sel():
+    """A lesion expanding no more than the tissue ring around it (e.g. a cortical lesion at the moving
+    cortex/CSF boundary) is not a candidate; one expanding more than its ring is."""
+    times = [0, 1, 2]
+    riding = sel.classify([0.05, 0.10], times, voxels=24, concentric=0.9, ring_logjac=0.09)
+    assert not riding["sel_candidate"] and riding["sel_over_ring"] is False and riding["sel_constant"]
+    own = sel.classify([0.05, 0.10], times, voxels=24, concentric=0.9, ring_logjac=0.0)
+    assert own["sel_candidate"] and own["sel_over_ring"] is True
+    assert sel.classify([0.05, 0.10], times, voxels=24, concentric=0.9)["sel_over_ring"] is None
+
+
+def test_surrounding_ring_is_a_shell_outside_the_gap():
+    from mspathobiology.sel.measure import surrounding_ring
+
+    mask, offset = _sphere(shape=(31, 31, 31), radius=4.0)
+    other = np.zeros_like(mask)
+    other[15, 15, 23:26] = True  # another lesion 8-10 mm from the centre, inside the shell: left out
+    ring = surrounding_ring(mask, other, (1.0, 1.0, 1.0), gap_mm=2.0, ring_mm=3.0)
+    distance = np.sqrt((offset ** 2).sum(-1))[ring]
+    assert ring.any() and not (ring & mask).any() and not (ring & other).any()
+    assert distance.min() > 4.0 + 2.0 - 1.0 and distance.max() <= 4.0 + 5.0 + 1.0
+
+
 # ----------------------------------------------------------------------------- synthetic 3-visit subject
 
 CENTRE = np.array([0.0, 0.0, 0.0])

@@ -461,6 +461,9 @@ def case_report(out, case: Case, records: list[dict], reports_dir, row: dict | N
     pair = out / case.relative_dir / "pairs.json"
     if pair.exists():
         records = records + read_json(pair).get("records", [])
+    subject = out / f"sub-{case.subject}" / "subject.json"
+    if subject.exists():  # analyses over all sessions (sel), shown on the last session's page
+        records = records + [r for r in read_json(subject).get("records", []) if r.get("case") == case.id]
     current = {r["analysis"] for r in records
                if r["status"] == "done" and is_current(analysis_dir(out, case, r["analysis"]))}
     parts = [page_head(case_label(case), _CSS),

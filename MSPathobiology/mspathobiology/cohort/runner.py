@@ -14,7 +14,10 @@ Analyses per session: ``lesions`` (mspathobiology.lesions.run_case), ``rims``
 (mspathobiology.rims.run_case), ``atrophy`` (mspathobiology.atrophy.run_case), ``network``
 (mspathobiology.networks.run_case); between consecutive sessions of a subject (written
 in the later session's folder): ``lesion_change`` (mspathobiology.lesions.run_change)
-and ``pbvc`` (mspathobiology.atrophy.run_pbvc). When a case has no lesions image, the
+and ``pbvc`` (mspathobiology.atrophy.run_pbvc); per subject with >= 3 sessions (written in
+``OUT/sub-01/sel/``, its row in the tables is the subject's last session): ``sel``, slowly
+expanding lesions (mspathobiology.sel.run) from the T1 of every session and the baseline
+lesion map. When a case has no lesions image, the
 analyses that use lesions take the label map written by the ``lesions`` step.
 
 An analysis is done when its ``done.json`` exists and records the same inputs (path,
@@ -65,7 +68,7 @@ from ..defaults.cohort import BIDS_VERSION, DONE_MARKER, PIPELINE_NAME, PROGRESS
 from ..errors import InputError
 from ..io import IMAGE_SUFFIXES, atomic_write_text, file_lock, read_json, write_json
 from ..tables import write_table
-from .cases import Case, consecutive_pairs, discover_cases, interval_years, origin_text, sort_cases
+from .cases import Case, by_subject, consecutive_pairs, discover_cases, interval_years, origin_text, sort_cases
 from .numbers import round_row
 
 #: Marker left in the folder of an analysis that failed: its other files are not current.
@@ -77,10 +80,12 @@ GROUPS = {
     "rims": ("rims",),
     "atrophy": ("atrophy", "pbvc"),
     "network": ("network",),
+    "sel": ("sel",),
 }
 SESSION_ANALYSES = ("lesions", "rims", "atrophy", "network")
 PAIR_ANALYSES = ("lesion_change", "pbvc")
-ANALYSES = SESSION_ANALYSES + PAIR_ANALYSES
+SUBJECT_ANALYSES = ("sel",)
+ANALYSES = SESSION_ANALYSES + PAIR_ANALYSES + SUBJECT_ANALYSES
 
 #: The function behind each analysis, imported in the worker (``module:function``).
 FUNCTIONS = {
@@ -90,6 +95,7 @@ FUNCTIONS = {
     "network": "mspathobiology.networks:run_case",
     "lesion_change": "mspathobiology.lesions:run_change",
     "pbvc": "mspathobiology.atrophy:run_pbvc",
+    "sel": "mspathobiology.sel:run",
 }
 
 #: Per-topic cohort tables: file name -> analyses whose values go in it.
@@ -98,6 +104,7 @@ TOPIC_TABLES = {
     "cohort_rims.tsv": ("rims",),
     "cohort_atrophy.tsv": ("atrophy", "pbvc"),
     "cohort_network.tsv": ("network",),
+    "cohort_sel.tsv": ("sel",),
 }
 
 DONE, FAILED, SKIPPED, UNAVAILABLE = "done", "failed", "skipped", "unavailable"
@@ -122,6 +129,9 @@ def case_dir(out, case: Case) -> Path:
 
 
 def analysis_dir(out, case: Case, analysis: str) -> Path:
+    """Folder of an analysis: in the session's folder, or the subject's for analyses over all sessions (``sel``)."""
+    if analysis in SUBJECT_ANALYSES:
+        return subject_dir(out, case.subject) / analysis
     return case_dir(out, case) / analysis
 
 
@@ -489,6 +499,75 @@ def run_pair_task(task: dict) -> list[dict]:
     return records
 
 
+#: Values of the SEL summary (sel_summary.json) that go into the cohort tables.
+SEL_TABLE_KEYS = ("sel_count", "sel_definite_count", "sel_volume_mm3", "sel_volume_share", "lesions_evaluated",
+                  "t1_norm_slope_sel_mean", "t1_norm_slope_non_sel_mean", "n_visits")
+
+
+def subject_dir(out, subject: str) -> Path:
+    """``OUT/sub-01``: the folder of a subject's analyses over all its sessions."""
+    return Path(out) / f"sub-{subject}"
+
+
+def subject_tasks(cases, common: dict) -> list[dict]:
+    """One ``sel`` task per subject with >= SEL_MIN_VISITS sessions (sessions in order, baseline first)."""
+    from ..defaults.sel import SEL_MIN_VISITS
+
+    return [{"kind": "subject", "sessions": [c.to_dict() for c in group], "needs": {c.id for c in group}, **common}
+            for group in by_subject(cases).values() if len(group) >= SEL_MIN_VISITS]
+
+
+def _visit_times(sessions: list[Case]) -> list[float] | None:
+    """Years from the baseline of each session (``acq_time``), or None when any is unknown."""
+    steps = [interval_years(a, b) for a, b in zip(sessions[:-1], sessions[1:])]
+    if any(s is None for s in steps):
+        return None
+    times = [0.0]
+    for step in steps:
+        times.append(times[-1] + step)
+    return times
+
+
+def run_subject_task(task: dict) -> list[dict]:
+    """Worker entry: slowly expanding lesions of one subject (``OUT/sub-X/sel/``), recorded on its last session."""
+    from ..defaults.sel import SEL_MIN_VISITS
+
+    sessions = [Case.from_dict(c) for c in task["sessions"]]
+    out = Path(task["out"])
+    options = task.get("options") or {}
+    functions = {**FUNCTIONS, **(task.get("functions") or {})}
+    threads = limit_threads(task.get("threads"))
+    base, last = sessions[0], sessions[-1]
+    with_t1 = [c for c in sessions if "t1" in c.images]
+    lesions, origin = _lesions_for(base, out)
+    if len(with_t1) < SEL_MIN_VISITS or "t1" not in base.images:
+        record = _record(last, "sel", SKIPPED, reason=f"needs t1 at the baseline and >= {SEL_MIN_VISITS} sessions")
+    elif lesions is None:
+        record = _record(last, "sel", SKIPPED, reason=f"needs the baseline lesions (session {base.session}): "
+                                                     "no lesions image and no lesions step output")
+    else:
+        visits = [c.images["t1"] for c in with_t1]
+        inputs = {f"t1_ses-{c.session}": c.images["t1"] for c in with_t1}
+        inputs["baseline_lesions"] = lesions
+        origins = {f"t1_ses-{c.session}": c.origin("t1") for c in with_t1}
+        origins["baseline_lesions"] = {"text": f"session {base.session}: {origin.get('text') or origin_text(origin)}"}
+        kwargs = {"brain_mask": base.images.get("brain_mask"), "times": _visit_times(with_t1)}
+        if kwargs["brain_mask"] is not None:
+            inputs["baseline_brain_mask"] = kwargs["brain_mask"]
+            origins["baseline_brain_mask"] = base.origin("brain_mask")
+        opts = options.get("sel", {})
+        folder = analysis_dir(out, base, "sel")
+        record = _run_one("sel", last, folder, inputs, lambda f: f(visits, lesions, folder, **kwargs, **opts),
+                          {**opts, "times": kwargs["times"]}, "sel" in set(task["analyses"]), functions, origins, out)
+        if record["status"] == DONE:
+            summary = record["summary"]
+            record["summary"] = {"sel_sessions": ",".join(c.session or "" for c in with_t1),
+                                 **{k: summary[k] for k in SEL_TABLE_KEYS if k in summary}}
+    record["lesions_source"], record["threads"] = lesions_source(base), threads
+    write_json(subject_dir(out, base.subject) / "subject.json", {"sessions": task["sessions"], "records": [record]})
+    return [record]
+
+
 def _accepted(func, optional: dict) -> dict:
     """The optional inputs ``func`` takes (all of them when it takes ``**kwargs``), so that a
     domain function without e.g. ``baseline_lesions`` still runs; options chosen by the
@@ -741,6 +820,8 @@ def _task_failure(task: dict, exc: BaseException) -> list[dict]:
         case = Case.from_dict(task["case"])
         keys = set(case.images) | ({"lesions"} if "flair" in case.images else set())
         names = [a for a in SESSION_ANALYSES if all(any(k in keys for k in alts) for alts in _SESSION_NEEDS[a])]
+    elif task["kind"] == "subject":
+        case, names = Case.from_dict(task["sessions"][-1]), SUBJECT_ANALYSES
     else:
         case, names = Case.from_dict(task["followup"]), PAIR_ANALYSES
     return [_record(case, a, FAILED, error=_error_text(exc), ran=True) for a in names if a in task["analyses"]]
@@ -797,7 +878,8 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
     session_tasks = {c.id: {"kind": "session", "case": c.to_dict(), **common} for c in cases}
     pair_tasks = [{"kind": "pair", "baseline": a.to_dict(), "followup": b.to_dict(), "needs": {a.id, b.id}, **common}
                   for a, b in consecutive_pairs(cases)]
-    total = len(session_tasks) * len(SESSION_ANALYSES) + len(pair_tasks) * len(PAIR_ANALYSES)
+    later_tasks = pair_tasks + subject_tasks(cases, common)
+    total = sum(_task_steps(t) for t in list(session_tasks.values()) + later_tasks)
     with run_lock(out):
         write_dataset_description(out, cases)
         write_bidsignore(out)
@@ -811,7 +893,7 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
                     engine = _InlineExecutor()
                 else:
                     engine = _PoolExecutor(jobs)
-                scheduler_ = _Scheduler(engine, pair_tasks, bar)
+                scheduler_ = _Scheduler(engine, later_tasks, bar)
                 for task in session_tasks.values():
                     scheduler_.submit(task)
                     if isinstance(engine, _InlineExecutor):
@@ -925,8 +1007,15 @@ def publish_lesion_map(out: Path, case: Case, folder: Path) -> Path | None:
 
 
 def _task_id(task):
+    if task["kind"] == "subject":
+        return f"sub-{Case.from_dict(task['sessions'][0]).subject} (slowly expanding lesions)"
     return Case.from_dict(task["case"] if task["kind"] == "session" else task["followup"]).id + \
         ("" if task["kind"] == "session" else " (vs previous session)")
+
+
+def _task_steps(task) -> int:
+    """Analyses a task counts for on the progress bar."""
+    return len({"session": SESSION_ANALYSES, "pair": PAIR_ANALYSES, "subject": SUBJECT_ANALYSES}[task["kind"]])
 
 
 class _Scheduler:
@@ -949,7 +1038,7 @@ class _Scheduler:
         if (self.suspects or any(iso for _, _, iso in self.pending.values())) and not isolated:
             self.waiting.append(task)
             return
-        fn = run_session_task if task["kind"] == "session" else run_pair_task
+        fn = {"session": run_session_task, "pair": run_pair_task, "subject": run_subject_task}[task["kind"]]
         payload = {k: v for k, v in task.items() if k != "needs"}
         try:
             future = self.engine.submit(fn, payload)
@@ -1000,7 +1089,7 @@ class _Scheduler:
                     self.finished.add(Case.from_dict(task["case"]).id)
                 states = sorted({r["status"] for r in task_records})
                 self.bar.update(f"{_task_id(task)}: {', '.join(states) if states else 'nothing to do'}",
-                                step=len(SESSION_ANALYSES if task["kind"] == "session" else PAIR_ANALYSES))
+                                step=_task_steps(task))
                 self.release()
 
 

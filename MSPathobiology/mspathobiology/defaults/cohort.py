@@ -77,6 +77,8 @@ SUMMARY_COLUMNS = (
     ("lesions_new", "new lesions", "n"),
     ("lesions_enlarging", "enlarging lesions", "n"),
     ("prl_candidates", "PRL", "n"),
+    ("sel_count", "SEL (over all sessions)", "n"),
+    ("sel_volume_share", "SEL share of lesion volume", "fraction"),
     ("bpf", "BPF", "fraction"),
     ("pbvc_annualised_percent_per_year", "PBVC", "%/year"),
     ("network_global_efficiency", "global efficiency", ""),

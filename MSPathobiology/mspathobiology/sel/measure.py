@@ -12,8 +12,9 @@ from scipy import ndimage
 
 from ..connectivity import dilate
 from ..defaults.sel import (SEL_BAND_MM, SEL_CONCENTRIC_MIN_FRACTION, SEL_DEFINITE_EXPANSION_LOGJAC,
-                            SEL_MIN_CORE_VOXELS, SEL_MIN_EXPANSION_LOGJAC, SEL_MIN_INTERVAL_EXPANSION_LOGJAC,
-                            SEL_MIN_VOXELS, SEL_REFERENCE_LESION_MARGIN_VOXELS)
+                            SEL_MIN_CORE_VOXELS, SEL_MIN_EXPANSION_LOGJAC, SEL_MIN_EXPANSION_OVER_RING_LOGJAC,
+                            SEL_MIN_INTERVAL_EXPANSION_LOGJAC, SEL_MIN_VOXELS, SEL_REFERENCE_LESION_MARGIN_VOXELS,
+                            SEL_RING_GAP_MM, SEL_RING_MM)
 
 
 def reference_region(brain: np.ndarray, lesions: np.ndarray,
@@ -45,6 +46,16 @@ def outer_band(mask: np.ndarray, spacing_kji, band_mm: float = SEL_BAND_MM) -> n
     return mask & (depth <= max(band_mm, max(spacing_kji)) + 1e-6)
 
 
+def surrounding_ring(mask: np.ndarray, others: np.ndarray, spacing_kji, gap_mm: float = SEL_RING_GAP_MM,
+                     ring_mm: float = SEL_RING_MM) -> np.ndarray:
+    """Tissue around the lesion ``mask``: voxels more than ``gap_mm`` and at most ``gap_mm + ring_mm``
+    (at least one voxel more) from it, not in ``others`` (other lesions). All arrays share one box
+    [k, j, i]; ``spacing_kji`` in mm."""
+    distance = ndimage.distance_transform_edt(~mask, sampling=spacing_kji)
+    outer = gap_mm + max(ring_mm, max(spacing_kji))
+    return ~mask & ~others & (distance > gap_mm + 1e-6) & (distance <= outer + 1e-6)
+
+
 def concentric_fraction(mask: np.ndarray, band: np.ndarray, displacement: np.ndarray, spacing_kji) -> float:
     """Fraction of band voxels whose displacement relative to the core points away from the core centre.
 
@@ -68,10 +79,13 @@ def concentric_fraction(mask: np.ndarray, band: np.ndarray, displacement: np.nda
     return float(np.mean(outward > 0))
 
 
-def classify(logjac_per_visit, times, voxels: int, concentric: float) -> dict:
+def classify(logjac_per_visit, times, voxels: int, concentric: float, ring_logjac: float | None = None) -> dict:
     """SEL heuristics for one lesion from its mean corrected log-Jacobian at each follow-up.
 
     ``logjac_per_visit`` excludes the baseline (0 by definition); ``times`` includes it.
+    ``ring_logjac``: mean log-Jacobian of the tissue ring around the lesion at the last visit
+    (:func:`surrounding_ring`); when given, a candidate must exceed it by
+    SEL_MIN_EXPANSION_OVER_RING_LOGJAC (``sel_over_ring``).
     Returns the criteria, the slope, the grade ("definite", "possible" or None) and the SEL score
     = max(slope, 0) x max(2 x concentric fraction - 1, 0): 0 for shrinking, stable or
     non-concentric lesions, growing with a constant, concentric expansion.
@@ -84,7 +98,9 @@ def classify(logjac_per_visit, times, voxels: int, concentric: float) -> dict:
     constant = bool(np.isfinite(slope) and slope > 0 and np.all(steps >= SEL_MIN_INTERVAL_EXPANSION_LOGJAC))
     concentric_ok = bool(np.isfinite(concentric) and concentric >= SEL_CONCENTRIC_MIN_FRACTION)
     expanding = total >= SEL_MIN_EXPANSION_LOGJAC
-    candidate = bool(size_ok and constant and concentric_ok and expanding)
+    over_ring = None if ring_logjac is None or not np.isfinite(ring_logjac) else \
+        bool(total - ring_logjac >= SEL_MIN_EXPANSION_OVER_RING_LOGJAC)
+    candidate = bool(size_ok and constant and concentric_ok and expanding and over_ring is not False)
     grade = None
     if candidate:
         grade = "definite" if total >= SEL_DEFINITE_EXPANSION_LOGJAC else "possible"
@@ -93,4 +109,5 @@ def classify(logjac_per_visit, times, voxels: int, concentric: float) -> dict:
         score = max(slope, 0.0) * max(2.0 * concentric - 1.0, 0.0)
     return {"sel_slope_logjac": slope, "sel_expansion_logjac": total, "sel_constant": constant,
             "sel_concentric_fraction": concentric, "sel_concentric": concentric_ok, "sel_size_ok": bool(size_ok),
+            "sel_over_ring": over_ring,
             "sel_candidate": candidate, "sel_grade": grade, "sel_score": float(score)}

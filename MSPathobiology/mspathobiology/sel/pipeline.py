@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from ..atrophy.brain_extraction import extract_brain
 from ..connectivity import connected_components, relabel_by_size
-from ..defaults.sel import SEL_MIN_VISITS, SEL_MIN_VOXELS, SEL_NAWM_QUANTILE
+from ..defaults.sel import SEL_MIN_VISITS, SEL_MIN_VOXELS, SEL_NAWM_QUANTILE, SEL_RING_GAP_MM, SEL_RING_MM
 from ..errors import InputError
 from ..geometry import check_same_geometry, image_like, voxel_volume_mm3
 from ..io import read_image, validate_image, write_image, write_json
@@ -165,20 +165,24 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
 
     rows = lesion_rows(labels, baseline, flair_norm[0] if flair_norm is not None else None)
     objects = ndimage.find_objects(labels)
+    ring_pad = [int(np.ceil((SEL_RING_GAP_MM + max(SEL_RING_MM, s)) / s)) + 1 for s in spacing_kji]
     for row in rows:
         lesion_id = row["id"]
         box = objects[lesion_id - 1]
-        box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
+        box = tuple(slice(max(s.start - pad, 0), s.stop + pad) for s, pad in zip(box, ring_pad))
         mask = labels[box] == lesion_id
+        ring = M.surrounding_ring(mask, (labels[box] > 0) & ~mask, spacing_kji)
+        ring_logjac = float(logjacs[-1][box][ring].mean()) if ring.any() else None
         per_visit = [float(lj[box][mask].mean()) for lj in logjacs]
         band = M.outer_band(mask, spacing_kji)
         core = mask & ~band
         concentric = M.concentric_fraction(mask, band, displacement[box], spacing_kji)
-        row.update(M.classify(per_visit, times, row["voxels"], concentric))
+        row.update(M.classify(per_visit, times, row["voxels"], concentric, ring_logjac))
         for n, value in enumerate(per_visit, start=1):
             row[f"logjac_{_visit_key(n)}"] = value
         row["logjac_band"] = float(logjacs[-1][box][band].mean())
         row["logjac_core"] = float(logjacs[-1][box][core].mean()) if core.any() else None
+        row["logjac_ring"] = ring_logjac
         t1_values = [float(t[box][mask].mean()) for t in t1_norm]
         row["t1_norm_baseline"] = t1_values[0]
         row["t1_norm_slope"] = M.linear_slope(times, t1_values)

@@ -5,10 +5,11 @@ PLoS Comput Biol 2017)::
 
     OUT/dataset_description.json
     OUT/cohort.tsv                      one row per subject and session, every summary value
-    OUT/cohort_lesions.tsv, cohort_rims.tsv, cohort_atrophy.tsv, cohort_network.tsv
+    OUT/cohort_lesions.tsv, cohort_rims.tsv, cohort_atrophy.tsv, cohort_network.tsv, cohort_sel.tsv
     OUT/cohort_failures.tsv             one row per failed analysis, with its error
     OUT/sub-01/ses-01/case.json         the case (image paths) and each analysis' status
     OUT/sub-01/ses-01/<analysis>/       files written by the analysis, and done.json
+    OUT/sub-01/sel/, subject.json       slowly expanding lesions over all sessions (>= 3), and its status
 
 Analyses per session: ``lesions`` (mspathobiology.lesions.run_case), ``rims``
 (mspathobiology.rims.run_case), ``atrophy`` (mspathobiology.atrophy.run_case), ``network``
@@ -836,7 +837,7 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
     ``dataset``: a BIDS dataset, a folder of case folders or a CSV/TSV case list
     (:func:`~mspathobiology.cohort.cases.discover_cases`), or pass ``cases`` directly.
     ``out``: the derivatives folder. ``jobs``: parallel cases (processes; 1 = in this
-    process). ``only``: groups from ``lesions, rims, atrophy, network``. ``executor``:
+    process). ``only``: groups from ``lesions, rims, atrophy, network, sel``. ``executor``:
     ``"local"`` or ``"dask"`` (``scheduler`` = address of a running dask scheduler; none =
     a local dask cluster). ``options``: per-analysis keyword arguments. ``functions``:
     ``{analysis: "module:function"}`` replacing entries of :data:`FUNCTIONS` (plug-ins,
@@ -953,7 +954,7 @@ def write_dataset_description(out: Path, cases) -> Path:
 
 #: Files of a run that are not BIDS-derivatives files (.bidsignore, gitignore syntax).
 BIDSIGNORE = ("/reports", "/cohort*.tsv", "/cohort_run.json", "/.run.lock", "/sub-*/**/case.json",
-              "/sub-*/**/pairs.json", *(f"/sub-*/**/{a}" for a in ANALYSES))
+              "/sub-*/**/pairs.json", "/sub-*/subject.json", *(f"/sub-*/**/{a}" for a in ANALYSES))
 
 
 def write_bidsignore(out: Path) -> Path:

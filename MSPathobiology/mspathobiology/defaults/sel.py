@@ -80,8 +80,9 @@ SEL_MIN_CORE_VOXELS = 3
 #: "possible" grade (SEL_MIN_EXPANSION_LOGJAC) applied to the lesion's excess over its ring.
 #: The ring starts SEL_RING_GAP_MM from the lesion and is SEL_RING_MM thick (*own*): the smoothed
 #: demons field (SEL_DEMONS_FIELD_SIGMA_VOXELS at 1 mm and at the 2x shrunk level) carries a
-#: lesion's own expansion about 2 mm into its surroundings (seen on Colin27 with drawn lesions:
-#: an adjacent 2 mm ring took up to 70 % of an expanding lesion's log-Jacobian), which the gap skips.
+#: lesion's own expansion about 2 mm into its surroundings, which the gap skips. Seen on Colin27
+#: with drawn lesions (benchmarks/sel_accuracy.py): a ring touching the lesion took up to 73 % of an
+#: expanding lesion's log-Jacobian; the 2-5 mm shell is compressed instead (-0.04 to -0.06).
 SEL_RING_GAP_MM = 2.0
 SEL_RING_MM = 3.0
 SEL_MIN_EXPANSION_OVER_RING_LOGJAC = math.log(1.04)

@@ -20,6 +20,8 @@ brain extraction from the T1), rims (QSM + the lesions step's labels and table),
 the lesions + AAL), PBVC (baseline + follow-up, no masks), network (tractogram + AAL + the lesions,
 exact lesion traversal). Per stage: wall time, CPU time (user + system) and the peak resident memory
 (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` of a wrapper whose only child is the stage).
+Also printed: the T1's template brain extraction alone (lesions, atrophy and PBVC each run it once)
+and the range an idle machine's wall time would lie in, from the CPU time.
 SEL is not part of a full case (it needs >= 3 visits; ``sel_accuracy.py`` times it).
 
 Targets (issue 17): full case <= 60 s on 2 cores; PBVC alone <= 30 s and <= 1 GB.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -116,7 +119,8 @@ def build_case(folder: Path, mm: float, streamlines: int) -> dict:
         sitk.WriteImage(image, str(paths[name]))
     paths["tractogram"] = folder / "tractogram.tck"
     count = write_tck(paths["tractogram"], replicated(real_streamlines(), streamlines))
-    return {"paths": paths, "lesions": int(np.count_nonzero(np.bincount(truth.ravel())[1:])), "rims": sum(f > 0 for f in fractions.values()),
+    present = int(np.count_nonzero(np.bincount(truth.ravel())[1:]))
+    return {"paths": paths, "lesions": present, "rims": sum(f > 0 for f in fractions.values()),
             "rim_fractions": fractions, "prl": sum(f >= 2 / 3 for f in fractions.values()),
             "streamlines": count, "size": t1.GetSize(), "spacing": t1.GetSpacing()[0],
             "pbvc_truth": 100 * (PBVC_TRUTH_SCALE ** 3 - 1)}
@@ -179,6 +183,14 @@ def main() -> int:
     args = parser.parse_args()
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="full_case_"))
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return run(folder, args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(folder: Path, args) -> int:
     start = time.perf_counter()
     case = build_case(folder, args.mm, args.streamlines)
     p = {k: str(v) for k, v in case["paths"].items()}

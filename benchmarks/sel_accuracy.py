@@ -53,7 +53,8 @@ def run_subject(seed: int, small: bool, use_mask: bool) -> dict:
                   f"{t['volume_rate_per_visit']:+.2f}/visit, voxels {t['voxels_per_visit']}, log-J "
                   f"{[round(r[k], 3) for k in r if k.startswith('logjac_visit')]}, concentric "
                   f"{r['sel_concentric_fraction']:.2f}, constant {r['sel_constant']}, ring log-J "
-                  f"{r['logjac_ring'] if r['logjac_ring'] is None else round(r['logjac_ring'], 3)}")
+                  f"{r['logjac_ring'] if r['logjac_ring'] is None else round(r['logjac_ring'], 3)}, WM share of the ring "
+                  f"{r['wm_share_ring'] if r['wm_share_ring'] is None else round(r['wm_share_ring'], 2)}")
     true_share = sum(t["volume_mm3"] for t in subject.truth if t["sel"] and t["evaluable"]) / max(
         sum(t["volume_mm3"] for t in subject.truth), 1e-9)
     return {"pairs": pairs, "runtime": t_run, "pbvc": pbvc, "summary": result.summary, "true_share": true_share,
@@ -143,7 +144,8 @@ def run_real() -> bool:
         r = rows[t["id"]]
         logjac = [round(r[k], 3) for k in r if k.startswith("logjac_visit")]
         print(f"    id {t['id']} rate {t['rate']:+.2f}/visit: log-J {logjac}, concentric "
-              f"{r['sel_concentric_fraction']:.2f}, ring log-J {r['logjac_ring']:.3f}, called {r['sel_candidate']}")
+              f"{r['sel_concentric_fraction']:.2f}, ring log-J {r['logjac_ring']:.3f}, WM share "
+              f"{r['wm_share_ring']:.2f}, called {r['sel_candidate']}")
     ok = report("real head: expanding lesions called SEL", found / n_sel, f"{n_sel}/{n_sel}", found == n_sel)
     return report("real head: stable lesions called SEL (contracting brain)", false, "0", false == 0) and ok
 
@@ -151,12 +153,13 @@ def run_real() -> bool:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", type=int, default=3, help="number of 1 mm subjects (seeds 0..)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="seeds of the 1 mm subjects (instead of --full)")
     parser.add_argument("--small", type=int, default=0, help="number of 2 mm subjects (seeds 100..)")
     parser.add_argument("--no-real", dest="real", action="store_false",
                         help="skip the real-head check (Colin27 with drawn lesions)")
     args = parser.parse_args(argv)
     ok = run_real() if args.real else True
-    runs = [run_subject(seed, False, use_mask=False) for seed in range(args.full)]
+    runs = [run_subject(seed, False, use_mask=False) for seed in (args.seeds or range(args.full))]
     runs += [run_subject(100 + seed, True, use_mask=True) for seed in range(args.small)]
     for label in ("full", "small"):
         group = [r for r in runs if r["label"] == label]

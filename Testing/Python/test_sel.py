@@ -105,6 +105,18 @@ def test_lesion_riding_on_its_surroundings_is_not_sel():
     assert sel.classify([0.05, 0.10], times, voxels=24, concentric=0.9)["sel_over_ring"] is None
 
 
+def test_only_white_matter_lesions_are_sel():
+    times = [0, 1, 2]
+    cortical = sel.classify([0.05, 0.10], times, voxels=24, concentric=0.9, ring_logjac=0.0, wm_share=0.2)
+    assert not cortical["sel_candidate"] and cortical["sel_white_matter"] is False
+    deep = sel.classify([0.05, 0.10], times, voxels=24, concentric=0.9, ring_logjac=0.0, wm_share=0.9)
+    assert deep["sel_candidate"] and deep["sel_white_matter"] is True
+    ring = np.ones((3, 3, 3), dtype=bool)
+    tissue = np.array([1] * 9 + [2] * 6 + [3] * 12).reshape(3, 3, 3)  # CSF is left out of the share
+    assert sel.measure.white_matter_share(ring, tissue) == pytest.approx(12 / 18)
+    assert sel.measure.white_matter_share(ring, np.ones((3, 3, 3), dtype=int)) is None
+
+
 def test_surrounding_ring_is_a_shell_outside_the_gap():
     from mspathobiology.sel.measure import surrounding_ring
 

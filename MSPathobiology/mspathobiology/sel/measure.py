@@ -14,7 +14,7 @@ from ..connectivity import dilate
 from ..defaults.sel import (SEL_BAND_MM, SEL_CONCENTRIC_MIN_FRACTION, SEL_DEFINITE_EXPANSION_LOGJAC,
                             SEL_MIN_CORE_VOXELS, SEL_MIN_EXPANSION_LOGJAC, SEL_MIN_EXPANSION_OVER_RING_LOGJAC,
                             SEL_MIN_INTERVAL_EXPANSION_LOGJAC, SEL_MIN_VOXELS, SEL_REFERENCE_LESION_MARGIN_VOXELS,
-                            SEL_RING_GAP_MM, SEL_RING_MM)
+                            SEL_MIN_WM_SHARE, SEL_RING_GAP_MM, SEL_RING_MM)
 
 
 def reference_region(brain: np.ndarray, lesions: np.ndarray,
@@ -79,13 +79,22 @@ def concentric_fraction(mask: np.ndarray, band: np.ndarray, displacement: np.nda
     return float(np.mean(outward > 0))
 
 
-def classify(logjac_per_visit, times, voxels: int, concentric: float, ring_logjac: float | None = None) -> dict:
+def white_matter_share(ring: np.ndarray, tissue: np.ndarray) -> float | None:
+    """WM / (GM + WM) over the ``ring`` voxels; ``tissue`` labels 1 CSF, 2 GM, 3 WM (same box). None without GM or WM."""
+    values = tissue[ring]
+    gm, wm = int((values == 2).sum()), int((values == 3).sum())
+    return wm / (gm + wm) if gm + wm else None
+
+
+def classify(logjac_per_visit, times, voxels: int, concentric: float, ring_logjac: float | None = None,
+             wm_share: float | None = None) -> dict:
     """SEL heuristics for one lesion from its mean corrected log-Jacobian at each follow-up.
 
     ``logjac_per_visit`` excludes the baseline (0 by definition); ``times`` includes it.
     ``ring_logjac``: mean log-Jacobian of the tissue ring around the lesion at the last visit
     (:func:`surrounding_ring`); when given, a candidate must exceed it by
-    SEL_MIN_EXPANSION_OVER_RING_LOGJAC (``sel_over_ring``).
+    SEL_MIN_EXPANSION_OVER_RING_LOGJAC (``sel_over_ring``). ``wm_share``: :func:`white_matter_share`
+    of that ring; when given, a candidate must be a white-matter lesion (>= SEL_MIN_WM_SHARE, ``sel_white_matter``).
     Returns the criteria, the slope, the grade ("definite", "possible" or None) and the SEL score
     = max(slope, 0) x max(2 x concentric fraction - 1, 0): 0 for shrinking, stable or
     non-concentric lesions, growing with a constant, concentric expansion.
@@ -100,7 +109,9 @@ def classify(logjac_per_visit, times, voxels: int, concentric: float, ring_logja
     expanding = total >= SEL_MIN_EXPANSION_LOGJAC
     over_ring = None if ring_logjac is None or not np.isfinite(ring_logjac) else \
         bool(total - ring_logjac >= SEL_MIN_EXPANSION_OVER_RING_LOGJAC)
-    candidate = bool(size_ok and constant and concentric_ok and expanding and over_ring is not False)
+    white_matter = None if wm_share is None else bool(wm_share >= SEL_MIN_WM_SHARE)
+    candidate = bool(size_ok and constant and concentric_ok and expanding and over_ring is not False
+                     and white_matter is not False)
     grade = None
     if candidate:
         grade = "definite" if total >= SEL_DEFINITE_EXPANSION_LOGJAC else "possible"
@@ -109,5 +120,5 @@ def classify(logjac_per_visit, times, voxels: int, concentric: float, ring_logja
         score = max(slope, 0.0) * max(2.0 * concentric - 1.0, 0.0)
     return {"sel_slope_logjac": slope, "sel_expansion_logjac": total, "sel_constant": constant,
             "sel_concentric_fraction": concentric, "sel_concentric": concentric_ok, "sel_size_ok": bool(size_ok),
-            "sel_over_ring": over_ring,
+            "sel_over_ring": over_ring, "sel_white_matter": white_matter,
             "sel_candidate": candidate, "sel_grade": grade, "sel_score": float(score)}

@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..atrophy.brain_extraction import extract_brain
+from ..atrophy.tissue import classify as classify_tissues
 from ..connectivity import connected_components, relabel_by_size
 from ..defaults.sel import SEL_MIN_VISITS, SEL_MIN_VOXELS, SEL_NAWM_QUANTILE, SEL_RING_GAP_MM, SEL_RING_MM
 from ..errors import InputError
@@ -163,6 +164,8 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
                              "demons_rms_change_mm": deformation.rms_change_mm, "folded_voxels": n_folded})
     report(1.0, "measuring lesions")
 
+    report(1.0, "classifying the baseline tissues")
+    tissue = classify_tissues(base_t1, reference)["labels"]
     rows = lesion_rows(labels, baseline, flair_norm[0] if flair_norm is not None else None)
     objects = ndimage.find_objects(labels)
     ring_pad = [int(np.ceil((SEL_RING_GAP_MM + max(SEL_RING_MM, s)) / s)) + 1 for s in spacing_kji]
@@ -177,7 +180,9 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
         band = M.outer_band(mask, spacing_kji)
         core = mask & ~band
         concentric = M.concentric_fraction(mask, band, displacement[box], spacing_kji)
-        row.update(M.classify(per_visit, times, row["voxels"], concentric, ring_logjac))
+        wm_share = M.white_matter_share(ring, tissue[box])
+        row.update(M.classify(per_visit, times, row["voxels"], concentric, ring_logjac, wm_share))
+        row["wm_share_ring"] = wm_share
         for n, value in enumerate(per_visit, start=1):
             row[f"logjac_{_visit_key(n)}"] = value
         row["logjac_band"] = float(logjacs[-1][box][band].mean())

@@ -49,7 +49,7 @@ def run_subject(seed: int, small: bool, use_mask: bool) -> dict:
     for t, r in pairs:
         called = r["sel_candidate"]
         if called != t["sel"]:
-            print(f"    {'missed' if t['sel'] else 'false'} SEL: id {r['id']} {t['evolution']} rate "
+            print(f"    {'missed' if t['sel'] else 'false'} SEL: id {r['id']} {t['evolution']} {t['location']} rate "
                   f"{t['volume_rate_per_visit']:+.2f}/visit, voxels {t['voxels_per_visit']}, log-J "
                   f"{[round(r[k], 3) for k in r if k.startswith('logjac_visit')]}, concentric "
                   f"{r['sel_concentric_fraction']:.2f}, constant {r['sel_constant']}, ring log-J "

@@ -103,9 +103,9 @@ def test_pbvc_on_a_scaled_real_head(ch2, masks):
         images.update(baseline_mask=bmask, followup_mask=fmask)
     result = analyse_pbvc(images)
     truth = 100 * (scale ** 3 - 1)
-    # known shortfall (README, benchmarks/real_data.py): on real anatomy the change reads
-    # 15-25 % low; this guards the sign and that size, not the 0.1 pp target
-    assert 0.7 <= result.summary["pbvc_percent"] / truth <= 1.1
+    # 3 mm: 1.03 (BET) and 1.00 (none) of the truth since the differential bias fit has anatomy
+    # regressors; without them 25-30 % low (README, benchmarks/real_data.py)
+    assert 0.93 <= result.summary["pbvc_percent"] / truth <= 1.07
     assert result.displacement_map.GetSize() == base.GetSize()
     assert result.summary["calibration_factor"] > 0
 

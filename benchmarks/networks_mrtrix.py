@@ -38,6 +38,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "MSPathobiology"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from networks_speed import report  # noqa: E402
+
 TEMPLATES = Path("/usr/share/mricron/templates")
 ATLAS = TEMPLATES / "aal.nii.gz"
 SCALAR = TEMPLATES / "ch2bet.nii.gz"
@@ -112,11 +115,6 @@ def ours_on_mrtrix_rows(matrix, row_labels, n_nodes):
     index = np.asarray(row_labels) - 1
     out[np.ix_(index, index)] = matrix
     return out
-
-
-def report(name, value, target, ok):
-    print(f"{'PASS' if ok else 'FAIL'}  {name}: {value}  (target {target})")
-    return ok
 
 
 def main():

@@ -44,14 +44,10 @@ def load_ch2(spacing_mm: float | None = None) -> sitk.Image:
 def reference_brain_mask(reference: sitk.Image | None = None) -> sitk.Image:
     """ch2bet (BET output image) as a mask: non-zero voxels, holes filled slice by slice
     (BET zeroes dark CSF inside its surface), largest component; on ``reference``'s grid."""
+    from mspathobiology.atrophy.brain_extraction import fill_holes_slicewise
+
     bet = sitk.GetArrayFromImage(sitk.ReadImage(str(CH2BET))) > 0
-    filled = ndimage.binary_fill_holes(bet)
-    for axis in range(3):
-        structure = np.zeros((3, 3, 3), dtype=bool)
-        index = [slice(None)] * 3
-        index[axis] = 1
-        structure[tuple(index)] = ndimage.generate_binary_structure(2, 1)
-        filled |= ndimage.binary_fill_holes(bet, structure=structure)
+    filled = fill_holes_slicewise(bet)
     labels, _ = ndimage.label(filled)
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0

@@ -10,6 +10,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .defaults.common import (REGISTRATION_HISTOGRAM_BINS, REGISTRATION_ITERATIONS, REGISTRATION_MIN_STEP,
+                              REGISTRATION_RELAXATION,
                               REGISTRATION_SAMPLING_FRACTION, REGISTRATION_SHRINK_FACTORS,
                               REGISTRATION_SMOOTHING_SIGMAS_MM)
 
@@ -31,38 +32,34 @@ def register_rigid(fixed: sitk.Image, moving: sitk.Image, fixed_mask: sitk.Image
     moving = sitk.Cast(moving, sitk.sitkFloat32)
     transform = sitk.Euler3DTransform(sitk.CenteredTransformInitializer(
         fixed, moving, sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.MOMENTS))
+    reg = _registration(REGISTRATION_SAMPLING_FRACTION, seed, fixed_mask, REGISTRATION_ITERATIONS,
+                        REGISTRATION_SHRINK_FACTORS, REGISTRATION_SMOOTHING_SIGMAS_MM, metric=metric,
+                        min_step=REGISTRATION_MIN_STEP, relaxation=REGISTRATION_RELAXATION)
+    reg.SetInitialTransform(transform, inPlace=True)
+    reg.Execute(fixed, moving)
+    return transform
+
+
+def _registration(metric_sampling: float, seed: int, fixed_mask, iterations: int, shrink, sigmas,
+                  metric: str = "correlation", min_step: float = None, relaxation: float = None):
+    """The one registration set-up: random metric sampling, linear interpolation, regular-step
+    gradient descent with physical-shift scales over a pyramid smoothed in mm."""
+    from .defaults.common import AFFINE_MIN_STEP, AFFINE_RELAXATION
+
     reg = sitk.ImageRegistrationMethod()
     if metric == "mattes":
         reg.SetMetricAsMattesMutualInformation(REGISTRATION_HISTOGRAM_BINS)
     else:
         reg.SetMetricAsCorrelation()
     reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(REGISTRATION_SAMPLING_FRACTION, seed)
-    if fixed_mask is not None:
-        reg.SetMetricFixedMask(fixed_mask)
-    reg.SetInterpolator(sitk.sitkLinear)
-    reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=REGISTRATION_MIN_STEP,
-                                                 numberOfIterations=REGISTRATION_ITERATIONS,
-                                                 gradientMagnitudeTolerance=1e-8)
-    reg.SetOptimizerScalesFromPhysicalShift()
-    reg.SetShrinkFactorsPerLevel(list(REGISTRATION_SHRINK_FACTORS))
-    reg.SetSmoothingSigmasPerLevel(list(REGISTRATION_SMOOTHING_SIGMAS_MM))
-    reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
-    reg.SetInitialTransform(transform, inPlace=True)
-    reg.Execute(fixed, moving)
-    return transform
-
-
-def _registration(metric_sampling: float, seed: int, fixed_mask, iterations: int, shrink, sigmas):
-    reg = sitk.ImageRegistrationMethod()
-    reg.SetMetricAsCorrelation()
-    reg.SetMetricSamplingStrategy(reg.RANDOM)
     reg.SetMetricSamplingPercentage(metric_sampling, seed)
     if fixed_mask is not None:
         reg.SetMetricFixedMask(fixed_mask)
     reg.SetInterpolator(sitk.sitkLinear)
-    reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-3, numberOfIterations=iterations,
-                                                 gradientMagnitudeTolerance=1e-8, relaxationFactor=0.6)
+    reg.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=1.0, minStep=AFFINE_MIN_STEP if min_step is None else min_step,
+        numberOfIterations=iterations, gradientMagnitudeTolerance=1e-8,
+        relaxationFactor=AFFINE_RELAXATION if relaxation is None else relaxation)
     reg.SetOptimizerScalesFromPhysicalShift()
     reg.SetShrinkFactorsPerLevel(list(shrink))
     reg.SetSmoothingSigmasPerLevel(list(sigmas))

@@ -77,7 +77,7 @@ def _fill_holes(mask):
     return ndimage.binary_fill_holes(mask)
 
 
-def _fill_holes_slicewise(mask):
+def fill_holes_slicewise(mask):
     """Union over the three axes of 2-D hole filling: the scalp is a closed ring in most
     slices even where the head is open at the neck or the field of view."""
     out = ndimage.binary_fill_holes(mask)
@@ -279,7 +279,7 @@ def _extract_threshold(t1: sitk.Image, array: np.ndarray, erosion_mm: float = BE
     head = sitk.GetArrayFromImage(sitk.OtsuThreshold(t1, 0, 1)).astype(bool)
     if head.sum() < 1000:
         raise InputError("t1", "has no clear foreground (Otsu found < 1000 head voxels); is the image blank?")
-    head = _largest(_fill_holes_slicewise(head))  # the scalp ring encloses skull, CSF and brain
+    head = _largest(fill_holes_slicewise(head))  # the scalp ring encloses skull, CSF and brain
     model = fit_mixture(array[head])
     mu = model["means"][:, 0]
     tissue = head & (array > 0.5 * (mu[0] + mu[1]))

@@ -16,6 +16,7 @@ import SimpleITK as sitk
 
 from ..defaults.atrophy import TEMPLATE_FILES, TEMPLATE_PROBABILITY_SCALE
 from ..errors import InputError
+from ..io import read_image
 
 
 def template_folder() -> Path:
@@ -43,7 +44,7 @@ def load_template(spacing_mm: float = 1.0, maps: tuple = ("t1", "icv")) -> dict:
     images = {}
     for key in maps:
         name = TEMPLATE_FILES["t1" if key == "icv" else key]
-        image = sitk.ReadImage(str(folder / name), sitk.sitkFloat32)
+        image = read_image(folder / name, kind="intensity", name="MNI152 template")
         if key in ("gm", "wm"):
             image = image / TEMPLATE_PROBABILITY_SCALE
         elif key == "icv":

@@ -37,9 +37,12 @@ from .. import bids
 from ..defaults.cohort import GROUND_TRUTH_WORDS, IGNORED_PIPELINES, REVIEW_PIPELINE_NAME
 from ..errors import InputError
 from ..io import IMAGE_SUFFIXES
+from ..networks.tractograms import TRACTOGRAM_SUFFIXES as READER_SUFFIXES
 from ..tables import read_table
 
-TRACTOGRAM_SUFFIXES = (".tck", ".trk", ".trx")
+#: Tractograms a case may hold: the readers' suffixes without VTK, whose space a file may leave
+#: undeclared (it needs ``--vtk-space``) and whose ``.vtk`` also names surfaces in datasets.
+TRACTOGRAM_SUFFIXES = tuple(s for s in READER_SUFFIXES if s not in (".vtk", ".vtp"))
 
 #: Entities that tell raw images of the same suffix apart; any other entity (acq, run,
 #: rec, echo) is allowed and the candidate with the fewest extra entities wins.

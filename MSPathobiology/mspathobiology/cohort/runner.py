@@ -67,7 +67,7 @@ from .. import __version__, bids
 from ..bids import IMAGE_KEYS
 from ..defaults.cohort import BIDS_VERSION, DONE_MARKER, PIPELINE_NAME, PROGRESS_BAR_WIDTH, THREAD_ENV_VARS
 from ..errors import InputError
-from ..io import IMAGE_SUFFIXES, atomic_write_text, file_lock, read_json, write_json
+from ..io import IMAGE_SUFFIXES, atomic_write_bytes, atomic_write_text, file_lock, read_json, write_json
 from ..tables import write_table
 from .cases import Case, by_subject, consecutive_pairs, discover_cases, interval_years, origin_text, sort_cases
 from .numbers import round_row
@@ -978,10 +978,8 @@ def unpublish_lesion_map(out: Path, case: Case) -> None:
 
 def publish_lesion_map(out: Path, case: Case, folder: Path) -> Path | None:
     """Write the lesions step's label map under its BIDS-derivatives name,
-    ``OUT/sub-X/ses-Y/anat/sub-X_ses-Y_desc-lesions_dseg.nii.gz`` (a hard link when the file
-    system allows, else a copy), with a sidecar holding ``Sources`` and provenance."""
-    import shutil
-
+    ``OUT/sub-X/ses-Y/anat/sub-X_ses-Y_desc-lesions_dseg.nii.gz`` (a verified copy, written by
+    :func:`mspathobiology.io.atomic_write_bytes`), with a sidecar holding ``Sources`` and provenance."""
     found = lesion_output(folder)
     marker = read_marker(folder) or {}
     if found is None or not found.name.endswith(".nii.gz"):
@@ -991,13 +989,7 @@ def publish_lesion_map(out: Path, case: Case, folder: Path) -> Path | None:
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     if not (target.exists() and os.path.samefile(target, found)):
-        tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(found, tmp)
-        except OSError:
-            shutil.copy2(found, tmp)
-        os.replace(tmp, target)
+        atomic_write_bytes(target, found.read_bytes())
     sidecar = {"Description": f"lesion label map (voxel = lesion id): {lesions_source(case)}",
                "Sources": marker.get("Sources", []),
                "GeneratedBy": marker.get("GeneratedBy", []),

@@ -36,6 +36,8 @@ REGISTRATION_MIN_STEP = 1e-4
 #: Histogram bins of the Mattes mutual information metric (Mattes et al., IEEE TMI 2003;
 #: ITK examples use 50).
 REGISTRATION_HISTOGRAM_BINS = 50
+#: Step relaxation of the rigid optimiser after a direction change (SimpleITK's default).
+REGISTRATION_RELAXATION = 0.5
 
 # --- Affine registration to a template (mspathobiology.registration.register_affine).
 #: Fraction of the fixed-mask voxels sampled for the correlation metric, iterations of
@@ -46,3 +48,9 @@ AFFINE_COARSE_ITERATIONS = 60
 AFFINE_ITERATIONS = 100
 #: Starts ranked by their initial metric; this many of the best are refined.
 AFFINE_STARTS_REFINED = 4
+#: Affine optimiser: smallest step (a unitless optimiser step on physical-shift-scaled
+#: parameters, i.e. about 1e-3 mm) and step relaxation after a direction change; own
+#: choices, tuned on Colin27 (``benchmarks/real_data.py extraction``), SimpleITK's default
+#: relaxation is 0.5.
+AFFINE_MIN_STEP = 1e-3
+AFFINE_RELAXATION = 0.6

@@ -122,29 +122,26 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
     # new lesions at follow-up (absent at baseline)
     if True:
         n_new = D.NEW_LESIONS_SMALL if small else D.NEW_LESIONS_FULL
-        for _ in range(n_new):
-            location = str(rng.choice(["periventricular", "deep_white_matter", "juxtacortical"]))
-            lo, hi = CLASS_VOLUME_MM3[location]
-            volume = _loguniform(rng, max(lo, 20.0), min(hi, 800.0))
-            placed = placer.place(len(specs), location, volume, rng.random() < D.IRREGULAR_FRACTION, scales=(1.0,))
+        def add_new(placed):
+            """A lesion absent at baseline and present from the second session on."""
             if placed is None:
-                continue
+                return
             spec, mask = placed
             spec.scale = [0.0] + [1.0] * max(n_sessions - 1, 1)
             spec.change, spec.mask0 = "new", mask
             specs.append(spec)
+
+        for _ in range(n_new):
+            location = str(rng.choice(["periventricular", "deep_white_matter", "juxtacortical"]))
+            lo, hi = CLASS_VOLUME_MM3[location]
+            volume = _loguniform(rng, max(lo, 20.0), min(hi, 800.0))
+            add_new(placer.place(len(specs), location, volume, rng.random() < D.IRREGULAR_FRACTION, scales=(1.0,)))
         # new lesions just beyond the matching tolerance from a stable baseline lesion (issue 12)
         n_near = D.NEW_NEAR_LESIONS_SMALL if small else D.NEW_NEAR_LESIONS_FULL
         partners = [s for s in specs if s.change == "stable" and s.target == 1.0 and s.confluent_with is None
                     and s.scale[0] > 0 and s.location in ("periventricular", "deep_white_matter", "juxtacortical")]
         for partner in partners[:n_near]:
-            placed = F.place_near(placer, len(specs), _loguniform(rng, *D.NEW_NEAR_VOLUME_MM3), partner, partner.mask0)
-            if placed is None:
-                continue
-            spec, mask = placed
-            spec.scale = [0.0] + [1.0] * max(n_sessions - 1, 1)
-            spec.change, spec.mask0 = "new", mask
-            specs.append(spec)
+            add_new(F.place_near(placer, len(specs), _loguniform(rng, *D.NEW_NEAR_VOLUME_MM3), partner, partner.mask0))
 
     # rims (large, non-confluent, stable or enlarging baseline lesions), veins, enhancement, intensities
     def has_core(spec):

@@ -103,6 +103,11 @@ def enhancing_lesions(labels: np.ndarray, t1_pre: np.ndarray | None, t1_post: np
     taken 2-6 mm around the lesions (``spacing`` mm in array order, default 1 mm).
     """
     _, ids, starts, _, hot = _hot(labels, t1_pre, t1_post, brain, spacing, min_relative)
+    return _flags(ids, starts, hot, min_fraction, min_voxels)
+
+
+def _flags(ids, starts, hot, min_fraction=ENHANCING_MIN_FRACTION, min_voxels=ENHANCING_MIN_VOXELS) -> dict[int, bool]:
+    """The voxel rule per lesion: at least ``min_voxels`` and ``min_fraction`` of its voxels enhance."""
     if ids.size == 0:
         return {}
     n_hot = np.add.reduceat(hot.astype(np.int64), starts[:-1])
@@ -118,10 +123,10 @@ def enhancement_pattern(labels: np.ndarray, t1_pre: np.ndarray | None, t1_post: 
     Ring: the enhancing fraction of the lesion's inner part (voxels without a face neighbour
     outside the lesion) is below ``RING_ENHANCEMENT_MAX_CORE_RATIO`` times that of its edge.
     """
-    flags = enhancing_lesions(labels, t1_pre, t1_post, brain, spacing=spacing)
     labels, ids, starts, kji, hot = _hot(labels, t1_pre, t1_post, brain, spacing, ENHANCEMENT_MIN_RELATIVE)
     if ids.size == 0:
         return {}
+    flags = _flags(ids, starts, hot)
     out = {}
     for n, lesion_id in enumerate(ids.tolist()):
         if not flags[lesion_id]:

@@ -247,6 +247,9 @@ MOTION_TRANSLATION_SD_MM = 1.0
 #: shrinking and resolving; enlarging/shrinking volume factors.
 NEW_LESIONS_FULL = 3
 NEW_LESIONS_SMALL = 2
+#: Volume range of a new lesion (mm^3), within its location class's range: large enough to be
+#: seen at 2 mm (2.5 voxels), small enough to stay in one location class (own choice).
+NEW_LESION_VOLUME_MM3 = (20.0, 800.0)
 ENLARGING_FRACTION = 0.15
 SHRINKING_FRACTION = 0.1
 RESOLVING_FRACTION = 0.05

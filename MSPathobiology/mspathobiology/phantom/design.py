@@ -134,7 +134,7 @@ def design_lesions(rng, evolution, placer: Placer, small: bool, n_sessions: int,
         for _ in range(n_new):
             location = str(rng.choice(["periventricular", "deep_white_matter", "juxtacortical"]))
             lo, hi = CLASS_VOLUME_MM3[location]
-            volume = _loguniform(rng, max(lo, 20.0), min(hi, 800.0))
+            volume = _loguniform(rng, max(lo, D.NEW_LESION_VOLUME_MM3[0]), min(hi, D.NEW_LESION_VOLUME_MM3[1]))
             add_new(placer.place(len(specs), location, volume, rng.random() < D.IRREGULAR_FRACTION, scales=(1.0,)))
         # new lesions just beyond the matching tolerance from a stable baseline lesion (issue 12)
         n_near = D.NEW_NEAR_LESIONS_SMALL if small else D.NEW_NEAR_LESIONS_FULL

@@ -124,3 +124,25 @@ def test_store_records_files_and_finds_them_again(tmp_path):
     assert found["bob"]["lesions"].read_bytes() == b"other"
     assert reader_label("o'neil-smith") == "oneilsmith"
     assert derivative_file(tmp_path, case, "cvs", "x", suffix="ratings", ext=".tsv").parent.name == "anat"
+
+
+def test_reader_folders_of_older_spelling_are_found_and_carried_over(tmp_path):
+    """Older versions named files with the reader's spelling (``JaneDoe``); the identity rule makes
+    them the same reader, so nothing saved under the old name is lost."""
+    case, other = CASES[0], CASES[1]
+    legacy = tmp_path / "review" / "reader-JaneDoe_review.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(json.dumps({"reader": "JaneDoe", "cases": {case.id: {"status": STATUS_DONE, "files": {},
+                                                                            "history": []}}}))
+    old_file = derivative_file(tmp_path, case, "lesions", "x", ext=".txt").with_name(
+        "sub-01_ses-01_desc-lesionsJaneDoe_dseg.txt")
+    old_file.parent.mkdir(parents=True)
+    old_file.write_bytes(b"old mask")
+    store = ReviewStore(tmp_path, "Jane Doe")
+    assert store.status(case) == STATUS_DONE
+    assert reviewed_files(tmp_path, case, "jane.doe") == {"janedoe": {"lesions": old_file}}
+    assert reviewed_files(tmp_path, case) == {"janedoe": {"lesions": old_file}}
+    store.mark_done(other)
+    again = json.loads((tmp_path / "review" / "reader-janedoe_review.json").read_text())
+    assert set(again["cases"]) == {case.id, other.id}
+    assert legacy.exists()

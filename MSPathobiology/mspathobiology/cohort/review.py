@@ -92,14 +92,25 @@ class ReviewStore:
                 "position": None, "created": _now(), "cases": {}}
 
     def _read(self) -> dict:
+        """The state on disk. Files of older versions that kept the reader's spelling in the name
+        (``reader-JaneDoe_review.json``) are the same reader under the identity rule: their cases
+        fill in what the current file lacks, so the next write carries them over (they are kept)."""
         data = self._blank()
         if self.path.exists():
-            disk = read_json(self.path, name="review state")
-            if not isinstance(disk, dict) or not isinstance(disk.get("cases", {}), dict) \
-                    or not all(isinstance(v, dict) for v in disk.get("cases", {}).values()):
-                raise InputError(self.path, "is not a review state file (no 'cases' object)")
-            data.update(disk)
+            data.update(self._read_file(self.path))
+        for path in _legacy_paths(self.path.parent, self.reader_label, self.path.name):
+            for case_id, entry in self._read_file(path)["cases"].items():
+                data["cases"].setdefault(case_id, entry)
         return data
+
+    @staticmethod
+    def _read_file(path) -> dict:
+        disk = read_json(path, name="review state")
+        if not isinstance(disk, dict) or not isinstance(disk.get("cases", {}), dict) \
+                or not all(isinstance(v, dict) for v in disk.get("cases", {}).values()):
+            raise InputError(path, "is not a review state file (no 'cases' object)")
+        disk.setdefault("cases", {})
+        return disk
 
     def reload(self) -> dict:
         """Re-read the state from disk (what other windows or processes saved)."""
@@ -318,17 +329,33 @@ def reviewed_files(root, case: Case, reader: str | None = None) -> dict[str, dic
             continue
         entities, _, _ = bids.parse_entities(path.name)
         desc = entities.get("desc", "")
-        for name in known:
-            if desc.endswith(name) and len(desc) > len(name):
+        for name in known:  # case-insensitive: older versions kept the reader's spelling ("lesionsJaneDoe")
+            if desc.lower().endswith(name) and len(desc) > len(name):
                 out.setdefault(name, {})[desc[: -len(name)]] = path
     return out
 
 
+def _reader_of_store(path: Path) -> str | None:
+    """The identity label of a review state file name ``reader-<name>_review.json`` (None if not one)."""
+    name = path.name
+    if not (name.startswith("reader-") and name.endswith("_review.json")):
+        return None
+    try:
+        return reader_label(name[len("reader-"):-len("_review.json")])
+    except InputError:
+        return None
+
+
+def _legacy_paths(folder: Path, label: str, current: str) -> list[Path]:
+    """Review state files in ``folder`` of the reader ``label`` under another spelling."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("reader-*_review.json") if p.name != current and _reader_of_store(p) == label)
+
+
 def _known_readers(root) -> set[str]:
-    names = set()
-    for path in (Path(root) / "review").glob("reader-*_review.json"):
-        names.add(path.name[len("reader-"):-len("_review.json")])
-    return names
+    return {label for path in (Path(root) / "review").glob("reader-*_review.json")
+            if (label := _reader_of_store(path)) is not None}
 
 
 def default_review_root(dataset) -> Path:

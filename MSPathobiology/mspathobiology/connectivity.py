@@ -49,3 +49,18 @@ def relabel_by_size(labels: np.ndarray, min_voxels: int = 0) -> tuple[np.ndarray
 def dilate(mask: np.ndarray, connectivity: int = DEFAULT_CONNECTIVITY, iterations: int = 1) -> np.ndarray:
     """Binary dilation of a boolean 3D array with the project's structuring element."""
     return ndimage.binary_dilation(mask, structure=structuring_element(connectivity), iterations=iterations)
+
+
+def label_surface(labels: np.ndarray) -> np.ndarray:
+    """Labelled voxels with at least one face (6-) neighbour of another value or off the grid.
+
+    One pass over the whole array for every label at once: a lesion's surface voxels are
+    ``label_surface(labels) & (labels == id)``; the rest of the lesion is its interior.
+    """
+    labels = np.asarray(labels)
+    padded = np.pad(labels, 1)
+    inner = labels != 0
+    for axis in range(labels.ndim):
+        for step in (-1, 1):
+            inner &= np.roll(padded, step, axis=axis)[1:-1, 1:-1, 1:-1] == labels
+    return (labels != 0) & ~inner

@@ -6,13 +6,14 @@ import sys
 
 import nibabel as nib
 import numpy as np
+from scipy import ndimage
 import pytest
 import SimpleITK as sitk
 
 from conftest import oblique_image
 from mspathobiology import bids, geometry
 from mspathobiology.cli import build_parser, main
-from mspathobiology.connectivity import connected_components, relabel_by_size, structuring_element
+from mspathobiology.connectivity import connected_components, label_surface, relabel_by_size, structuring_element
 from mspathobiology.errors import GeometryMismatchError, InputError
 from mspathobiology.io import FILE_MODE, read_image, read_json, validate_image, write_image, write_json
 from mspathobiology.lesion_table import read_lesion_table, write_lesion_table
@@ -113,6 +114,20 @@ def test_connectivity_is_one_definition():
     assert sized.max() == 1 and (sized == 1).sum() == 3
     with pytest.raises(ValueError):
         structuring_element(8)
+
+
+def test_label_surface_is_each_label_minus_its_own_face_erosion():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, size=(9, 8, 7)) * (rng.random((9, 8, 7)) < 0.8)
+    labels[2:7, 2:7, 2:6] = 5
+    surface = label_surface(labels)
+    for value in range(1, 6):
+        own = labels == value
+        expected = own & ~ndimage.binary_erosion(own, structure=ndimage.generate_binary_structure(3, 1),
+                                                 border_value=0)
+        assert np.array_equal(surface & own, expected), value
+    assert not surface[labels == 0].any()
+    assert not surface[4, 4, 3] and surface[2, 4, 3]
 
 
 def test_tables_round_trip_typed(tmp_path):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..connectivity import structuring_element
+from ..connectivity import label_surface
 from ..defaults.lesions import (ENHANCEMENT_MIN_RELATIVE, ENHANCEMENT_REFERENCE_RING_MM, ENHANCING_MIN_FRACTION,
                                 ENHANCING_MIN_VOXELS, RING_ENHANCEMENT_MAX_CORE_RATIO)
 from ..errors import InputError
@@ -127,19 +127,12 @@ def enhancement_pattern(labels: np.ndarray, t1_pre: np.ndarray | None, t1_post: 
     if ids.size == 0:
         return {}
     flags = _flags(ids, starts, hot)
-    out = {}
-    for n, lesion_id in enumerate(ids.tolist()):
-        if not flags[lesion_id]:
-            out[lesion_id] = None
-            continue
-        vox = kji[starts[n]:starts[n + 1]]
-        lo = vox.min(axis=0)
-        box = tuple(slice(a, b + 1) for a, b in zip(lo, vox.max(axis=0)))
-        per_id = np.zeros([s.stop - s.start for s in box], bool)
-        per_id[tuple((vox - lo).T)] = True
-        inner = ndimage.binary_erosion(per_id, structure=structuring_element(6), border_value=0)[tuple((vox - lo).T)]
-        h = hot[starts[n]:starts[n + 1]]
-        edge_rate = h[~inner].mean() if np.any(~inner) else 0.0
-        core_rate = h[inner].mean() if np.any(inner) else edge_rate
-        out[lesion_id] = "ring" if core_rate < RING_ENHANCEMENT_MAX_CORE_RATIO * edge_rate else "nodular"
-    return out
+    edge = label_surface(labels)[tuple(kji.T)]
+    n_edge = np.add.reduceat(edge.astype(np.int64), starts[:-1])
+    n_inner = np.diff(starts) - n_edge
+    hot_edge = np.add.reduceat((hot & edge).astype(np.int64), starts[:-1])
+    hot_inner = np.add.reduceat((hot & ~edge).astype(np.int64), starts[:-1])
+    edge_rate = np.where(n_edge > 0, hot_edge / np.maximum(n_edge, 1), 0.0)
+    core_rate = np.where(n_inner > 0, hot_inner / np.maximum(n_inner, 1), edge_rate)
+    ring = core_rate < RING_ENHANCEMENT_MAX_CORE_RATIO * edge_rate
+    return {int(i): (("ring" if r else "nodular") if flags[int(i)] else None) for i, r in zip(ids, ring)}

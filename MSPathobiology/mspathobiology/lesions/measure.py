@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 from scipy.spatial.distance import cdist
 
 from ..defaults.common import MCDONALD_MIN_LONG_AXIS_MM
 from ..defaults.lesions import LONG_AXIS_HULL_ABOVE, LONG_AXIS_MAX_POINTS, LONG_AXIS_SLICE_ANISOTROPY
+from ..connectivity import label_surface
 from ..geometry import voxel_to_ras
 from ..lesion_table import COLUMNS
 
@@ -107,6 +107,7 @@ def lesion_rows(labels: np.ndarray, reference: sitk.Image, normalised_flair: np.
     if ids.size == 0:
         return []
     axis = slice_axis(matrix)
+    surface = label_surface(labels)
     counts = np.diff(starts)
     sums = np.add.reduceat(kji.astype(float), starts[:-1], axis=0)
     centroid_ras = (sums / counts[:, None])[:, ::-1] @ matrix[:3, :3].T + matrix[:3, 3]
@@ -119,7 +120,7 @@ def lesion_rows(labels: np.ndarray, reference: sitk.Image, normalised_flair: np.
     rows = []
     for n, lesion in enumerate(ids):
         lesion = int(lesion)
-        length = long_axis_mm(_surface(kji[starts[n]:starts[n + 1]], labels, lesion), matrix, axis)
+        length = long_axis_mm(_surface(kji[starts[n]:starts[n + 1]], surface), matrix, axis)
         row = {
             "id": lesion, "voxels": int(counts[n]), "volume_mm3": float(counts[n] * voxel_volume),
             "centroid_r": float(centroid_ras[n, 0]), "centroid_a": float(centroid_ras[n, 1]),
@@ -137,14 +138,8 @@ def lesion_rows(labels: np.ndarray, reference: sitk.Image, normalised_flair: np.
     return rows
 
 
-def _surface(kji: np.ndarray, labels: np.ndarray, lesion: int) -> np.ndarray:
-    """Voxels of a lesion with at least one face neighbour outside it (all voxels if few)."""
+def _surface(kji: np.ndarray, surface: np.ndarray) -> np.ndarray:
+    """Voxels of a lesion (``kji``) on its surface (all voxels if few); ``surface``: :func:`label_surface`."""
     if len(kji) <= 64:  # small lesions: all voxels (cheap)
         return kji
-    low = kji.min(axis=0)
-    high = kji.max(axis=0) + 1
-    box = np.zeros(tuple(high - low + 2), dtype=bool)
-    box[tuple((kji - low + 1).T)] = True
-    inner = ndimage.binary_erosion(box)
-    keep = ~inner[tuple((kji - low + 1).T)]
-    return kji[keep]
+    return kji[surface[tuple(kji.T)]]

@@ -191,6 +191,10 @@ CVS_EXCLUSION_REASONS = ("small", "confluent", "multiple_veins", "poorly_visible
 #: lesions. CVS: NAIMS 2016 (Sati et al.) positive / negative / excluded (with a reason).
 PRL_LABELS = ("PRL", "not_PRL", "indeterminate")
 CVS_LABELS = ("CVS+", "CVS-", "excluded")
+#: SEL candidates (mspathobiology.sel): the expert confirms, rejects or is unsure of each automatic
+#: candidate, as the Jacobian-based detections of Elliott et al. (Brain 2019) are reviewed against
+#: the images; "unsure" plays the role of PRL's "indeterminate". Stored by the same rating store.
+SEL_LABELS = ("confirmed", "rejected", "unsure")
 #: Confidence on a 1-5 Likert scale (1 = guess, 5 = certain).
 CONFIDENCE_MIN = 1
 CONFIDENCE_MAX = 5

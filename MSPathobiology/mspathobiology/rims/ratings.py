@@ -15,8 +15,11 @@ Safety:
   file whose sidecar or rows name another rater, so no rater can write another's file.
 - While a session is open it holds an advisory lock (``fcntl.flock`` where available; the
   operating system releases it when the process dies), so two windows cannot interleave.
-  Each save is also a read-merge-write: the TSV on disk is read, the one changed rating is
-  merged in, the result written and read back. :meth:`RatingSession.progress` and
+  Within one process, sessions of *different* tasks on one file share that lock (a reader may
+  rate rims and SEL candidates of one case side by side); a second session of the same task is
+  refused. Each save is also a read-merge-write: the TSV on disk is read, the one changed rating
+  is merged in, the task specifications of the sidecar on disk are kept, the result written and
+  read back. :meth:`RatingSession.progress` and
   :attr:`RatingSession.ratings` report only what is on disk; a rating whose write failed
   is not counted.
 - In a folder that cannot be written an existing session opens read-only
@@ -30,7 +33,10 @@ Safety:
   rater stopped.
 
 Labels: PRL task ``PRL`` / ``not_PRL`` / ``indeterminate`` (Bagnato et al., Brain 2024);
-CVS task ``CVS+`` / ``CVS-`` / ``excluded`` with a reason (Sati et al., Nat Rev Neurol 2016).
+CVS task ``CVS+`` / ``CVS-`` / ``excluded`` with a reason (Sati et al., Nat Rev Neurol 2016);
+SEL task (candidates of :func:`mspathobiology.sel.analyse`, scores ``sel_score``) ``confirmed`` /
+``rejected`` / ``unsure``. Every task has the same file, schema, lock and agreement
+(:mod:`.agreement`); only the label set and the score column differ (:data:`SCORE_KEY`).
 """
 
 from __future__ import annotations
@@ -54,17 +60,19 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 FORMAT_VERSION = 1
-TASKS = {"prl": D.PRL_LABELS, "cvs": D.CVS_LABELS}
-#: The value counted per subject for agreement (PRL count, CVS+ count).
-POSITIVE_LABEL = {"prl": "PRL", "cvs": "CVS+"}
+TASKS = {"prl": D.PRL_LABELS, "cvs": D.CVS_LABELS, "sel": D.SEL_LABELS}
+#: The value counted per subject for agreement (PRL count, CVS+ count, confirmed SEL count).
+POSITIVE_LABEL = {"prl": "PRL", "cvs": "CVS+", "sel": "confirmed"}
+#: The automatic score column that orders each task's lesions by default (rims.tsv / sel.tsv).
+SCORE_KEY = {"prl": "rim_score", "cvs": "rim_score", "sel": "sel_score"}
 RATING_COLUMNS = ("case", "lesion_id", "rater", "task", "label", "reason", "confidence", "comment",
                   "timestamp", "auto_score")
 COLUMN_HELP = {
     "case": "case (subject/session) identifier",
     "lesion_id": "lesion label value",
     "rater": "rater name",
-    "task": "prl or cvs",
-    "label": "prl: PRL, not_PRL, indeterminate; cvs: CVS+, CVS-, excluded",
+    "task": "prl, cvs or sel (slowly expanding lesion candidates)",
+    "label": "prl: PRL, not_PRL, indeterminate; cvs: CVS+, CVS-, excluded; sel: confirmed, rejected, unsure",
     "reason": "exclusion reason when label is excluded (" + ", ".join(D.CVS_EXCLUSION_REASONS) + ")",
     "confidence": f"{D.CONFIDENCE_MIN} (guess) .. {D.CONFIDENCE_MAX} (certain); empty if not given",
     "comment": "free text",
@@ -72,6 +80,8 @@ COLUMN_HELP = {
     "auto_score": "automatic score shown to the rater (empty when blinded)",
 }
 _CASE = re.compile(r"[A-Za-z0-9_-]+")
+#: Locks held by this process: lock-file path -> [open handle, tasks of the sessions sharing it].
+_PROCESS_LOCKS: dict = {}
 
 
 def check_rater_name(rater: str) -> str:
@@ -212,6 +222,17 @@ def read_ratings(path, complete: bool = True) -> tuple[list[dict], dict]:
     return rows, sidecar
 
 
+def sel_lesions_to_rate(rows, candidates_only: bool = True) -> list[dict]:
+    """The lesions an expert rates in the ``sel`` task from SEL table rows: the SEL candidates
+    (``sel_candidate`` true), or every lesion with ``candidates_only=False``."""
+    rows = [dict(r) for r in rows]
+    for n, row in enumerate(rows, start=1):
+        if "id" not in row or (candidates_only and "sel_candidate" not in row):
+            raise InputError("sel table", f"row {n} has no {'id' if 'id' not in row else 'sel_candidate'} column; "
+                                          "give the rows of sel.tsv")
+    return [r for r in rows if not candidates_only or bool(r["sel_candidate"])]
+
+
 def _label_or_none(name):
     try:
         return person_label(name)
@@ -226,7 +247,8 @@ class RatingSession:
     show_scores=True)`` creates the rater's file for the case, or resumes it if it exists
     (then ``lesions`` may be omitted; an existing order for the task is kept).
 
-    ``lesions``: rim rows (dicts with ``id`` and ``score_key``) or plain ids.
+    ``lesions``: rim or SEL rows (dicts with ``id`` and ``score_key``, by default the task's
+    :data:`SCORE_KEY`) or plain ids. ``task``: ``"prl"``, ``"cvs"`` or ``"sel"``.
     ``order``: ``"score"`` (highest automatic score first), ``"random"`` (seeded, for
     blinded reading; use ``show_scores=False`` to also hide and not record the score)
     or ``"id"``.
@@ -240,10 +262,11 @@ class RatingSession:
     """
 
     def __init__(self, directory, case: str, rater: str, lesions=None, task: str = "prl",
-                 order: str = "score", seed: int | None = None, score_key: str = "rim_score",
+                 order: str = "score", seed: int | None = None, score_key: str | None = None,
                  show_scores: bool = True):
         if task not in TASKS:
             raise InputError("task", f"must be one of {', '.join(TASKS)}, not {task!r}")
+        score_key = SCORE_KEY[task] if score_key is None else score_key
         self.rater = check_rater_name(rater)
         self.rater_name = display_name(rater)
         self.case = _check_case(case)
@@ -284,11 +307,28 @@ class RatingSession:
         (scores from its ``rim_score`` column unless ``score_key`` says otherwise)."""
         return cls(directory, case, rater, lesions=read_table(rims_tsv, name="rims table"), **kwargs)
 
+    @classmethod
+    def from_sel_table(cls, directory, case: str, rater: str, sel_tsv, candidates_only: bool = True,
+                       **kwargs) -> "RatingSession":
+        """Start or resume a ``sel`` session on the lesions of a ``sel.tsv`` (:func:`mspathobiology.sel.run`):
+        its SEL candidates (every lesion with ``candidates_only=False``), ordered by ``sel_score``."""
+        return cls(directory, case, rater, lesions=sel_lesions_to_rate(read_table(sel_tsv, name="sel table"),
+                                                                       candidates_only), task="sel", **kwargs)
+
     def _lock(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if fcntl is None:
             return
         lock_path = self.path.parent / f".{self.path.stem}.lock"
+        key = str(lock_path.resolve())
+        shared = _PROCESS_LOCKS.get(key)
+        if shared is not None:  # this process holds the file: another task may share it, the same task not
+            if self.task in shared[1]:
+                raise InputError(self.path, f"is open in another rating session of task {self.task!r} "
+                                            "(close it first)")
+            shared[1].append(self.task)
+            self._lock_handle = shared[0]
+            return
         try:
             handle = open(lock_path, "a+")
         except OSError as exc:
@@ -299,14 +339,25 @@ class RatingSession:
             handle.close()
             raise InputError(self.path, "is open in another rating session (close it first)") from None
         self._lock_handle = handle
+        _PROCESS_LOCKS[key] = [handle, [self.task]]
 
     def close(self) -> None:
-        """Release the file lock (ratings are already saved)."""
-        if self._lock_handle is not None:
-            if fcntl is not None:
-                fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
-            self._lock_handle.close()
-            self._lock_handle = None
+        """Release the file lock (ratings are already saved); a lock shared with a session of
+        another task is released when the last of them closes."""
+        if self._lock_handle is None:
+            return
+        for key, shared in list(_PROCESS_LOCKS.items()):
+            if shared[0] is self._lock_handle:
+                if self.task in shared[1]:
+                    shared[1].remove(self.task)
+                if shared[1]:
+                    self._lock_handle = None
+                    return
+                del _PROCESS_LOCKS[key]
+        if fcntl is not None:
+            fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
+        self._lock_handle.close()
+        self._lock_handle = None
 
     def __enter__(self):
         return self
@@ -455,6 +506,11 @@ class RatingSession:
             rows = [r for r in rows if not (r["task"] == task and r["lesion_id"] == lesion)]
             if row is not None:
                 rows.append(row)
+        if self.sidecar_path.exists():  # keep the task specifications another task's session wrote
+            on_disk = read_json(self.sidecar_path, name="ratings sidecar", expect=dict).get("tasks")
+            if isinstance(on_disk, dict) and self.task in self.sidecar["tasks"]:
+                self.sidecar["tasks"] = {**self.sidecar["tasks"], **on_disk, self.task: self.sidecar["tasks"][self.task]}
+        self.sidecar["labels"] = {t: list(v) for t, v in TASKS.items()}
         # sidecar first: a TSV never exists without its sidecar; the TSV is the record of ratings
         self.sidecar["updated"] = _now()
         self.sidecar["n_ratings"] = len(rows)

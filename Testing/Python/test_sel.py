@@ -241,14 +241,49 @@ def test_bad_inputs_are_refused(synthetic):
         sel.analyse({"t1": visits})
     with pytest.raises(InputError, match="increase strictly"):
         sel.analyse(visits, labels, brain_mask=mask, times=[0, 2, 1])
-    shifted = sitk.Image(labels)
-    shifted.SetOrigin((0.0, 0.0, 0.0))
+    elsewhere = sitk.Image(labels)
+    elsewhere.SetOrigin((500.0, 0.0, 0.0))   # another grid that does not overlap the T1 in physical space
+    with pytest.raises(GeometryMismatchError, match="no lesion voxel lies inside the baseline T1"):
+        sel.analyse(visits, elsewhere, brain_mask=mask)
+    shifted_mask = sitk.Image(mask)
+    shifted_mask.SetOrigin((0.0, 0.0, 0.0))
     with pytest.raises(GeometryMismatchError):
-        sel.analyse(visits, shifted, brain_mask=mask)
+        sel.analyse(visits, labels, brain_mask=shifted_mask)
     empty = sitk.Image(labels.GetSize(), sitk.sitkUInt8)
     empty.CopyInformation(labels)
     with pytest.raises(InputError, match="no lesion"):
         sel.analyse(visits, empty, brain_mask=mask)
+
+
+def _labels_on_flair_grid():
+    """The synthetic lesions drawn on a FLAIR-like grid: 1 x 1 x 3 mm, identity direction, another origin."""
+    flair = sitk.Image([100, 100, 32], sitk.sitkUInt8)
+    flair.SetSpacing([1.0, 1.0, 3.0])
+    flair.SetOrigin((-50.0, -49.5, -47.0))
+    idx = np.indices(flair.GetSize()[::-1]).reshape(3, -1)[::-1].T.astype(float)
+    phys = idx * flair.GetSpacing() + np.asarray(flair.GetOrigin())
+    labels = np.zeros(idx.shape[0], dtype=np.uint8)
+    for lesion, (centre, _) in LESIONS.items():
+        labels[np.linalg.norm(phys - centre, axis=1) < RADIUS_MM] = lesion
+    out = sitk.GetImageFromArray(labels.reshape(flair.GetSize()[::-1]))
+    out.CopyInformation(flair)
+    return out
+
+
+def test_lesions_on_another_grid_are_resampled_to_the_baseline(synthetic, synthetic_result):
+    visits, labels, mask = synthetic
+    result = sel.analyse(visits, _labels_on_flair_grid(), brain_mask=mask)
+    record = result.summary["lesions_resampled"]
+    assert record["from_spacing_mm"] == [1.0, 1.0, 3.0] and record["lesions_lost"] == []
+    assert synthetic_result.summary["lesions_resampled"] is None
+    assert result.labels.GetSize() == visits[0].GetSize() and result.labels.GetDirection() == pytest.approx(FLIP)
+    same_grid = {r["id"]: r for r in synthetic_result.rows}
+    rows = {r["id"]: r for r in result.rows}
+    assert set(rows) == {1, 2, 3} and result.summary["sel_ids"] == [1]
+    for lesion, row in rows.items():   # nearest neighbour from 3 mm slices: volume within a slice's worth
+        assert row["volume_mm3"] == pytest.approx(same_grid[lesion]["volume_mm3"], rel=0.3)
+        for axis in ("centroid_r", "centroid_a", "centroid_s"):
+            assert row[axis] == pytest.approx(same_grid[lesion][axis], abs=2.0)
 
 
 def test_cli_writes_table_maps_and_summary(synthetic, synthetic_result, tmp_path, capsys):

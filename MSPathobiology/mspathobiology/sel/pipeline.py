@@ -14,8 +14,8 @@ from ..atrophy.brain_extraction import extract_brain
 from ..atrophy.tissue import classify as classify_tissues
 from ..connectivity import connected_components, relabel_by_size
 from ..defaults.sel import SEL_MIN_VISITS, SEL_MIN_VOXELS, SEL_NAWM_QUANTILE, SEL_RING_GAP_MM, SEL_RING_MM
-from ..errors import InputError
-from ..geometry import check_same_geometry, image_like, voxel_volume_mm3
+from ..errors import GeometryMismatchError, InputError
+from ..geometry import check_same_geometry, image_like, resample_label, same_geometry, voxel_volume_mm3
 from ..io import read_image, validate_image, write_image, write_json
 from ..lesion_table import write_lesion_table
 from ..lesions.measure import lesion_rows
@@ -50,6 +50,38 @@ def _labels(lesions: sitk.Image) -> np.ndarray:
     return array.astype(np.int32)
 
 
+def _extent_lps(image: sitk.Image) -> str:
+    """Physical extent of the grid (voxel edges), LPS mm."""
+    corners = [image.TransformContinuousIndexToPhysicalPoint([b * n - 0.5 for b, n in zip(bits, image.GetSize())])
+               for bits in np.ndindex(2, 2, 2)]
+    return f"{np.round(np.min(corners, 0), 1).tolist()} to {np.round(np.max(corners, 0), 1).tolist()} mm (LPS)"
+
+
+def _labels_on_baseline(lesions: sitk.Image, baseline: sitk.Image) -> tuple[np.ndarray, dict | None]:
+    """Lesion ids [k, j, i] on the baseline T1 grid, and how they got there (None when already on it).
+
+    A lesion map on another grid (e.g. the FLAIR's) is split into lesions on its own grid first,
+    then resampled by nearest neighbour (:func:`mspathobiology.geometry.resample_label`), so ids
+    stay those of the map given. Lesions that fall outside the baseline T1 (or are thinner than
+    its voxels) are listed in the returned record; none left raises :class:`GeometryMismatchError`.
+    """
+    if same_geometry(lesions, baseline):
+        return _labels(lesions), None
+    ids = _labels(lesions)
+    source = image_like(ids, lesions)
+    moved = sitk.GetArrayFromImage(resample_label(source, baseline)).astype(np.int32)
+    before = set(np.unique(ids[ids > 0]).tolist())
+    after = set(np.unique(moved[moved > 0]).tolist())
+    if not after:
+        raise GeometryMismatchError(
+            "lesions vs visit 1 (baseline T1)",
+            f"no lesion voxel lies inside the baseline T1 in physical space (lesions cover {_extent_lps(lesions)}, "
+            f"the T1 {_extent_lps(baseline)}); are they of the same subject and session?")
+    record = {"from_size": list(lesions.GetSize()), "from_spacing_mm": [float(v) for v in lesions.GetSpacing()],
+              "interpolation": "nearest neighbour", "lesions_lost": sorted(before - after)}
+    return moved, record
+
+
 def _check_times(times, n: int) -> list:
     if times is None:
         return [float(v) for v in range(n)]
@@ -76,7 +108,8 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
     "flair": [...], "brain_mask": ...} (keyword arguments win).
 
     ``visits``: >= 3 T1 images of one subject (any grids; each is registered to the baseline).
-    ``lesions``: baseline lesion labels or mask on the baseline T1 grid. ``flair``: optional list of
+    ``lesions``: baseline lesion labels or mask, on the baseline T1 grid or another grid of the same
+    session (e.g. the FLAIR's: resampled onto the T1 by nearest neighbour; ``summary["lesions_resampled"]``). ``flair``: optional list of
     FLAIR images, one per visit on that visit's T1 grid (adds normalised FLAIR columns and its
     change). ``brain_mask``: baseline brain mask (default: brain extraction of the baseline T1).
     ``times``: visit times (e.g. years from baseline; default 0, 1, 2, ...), the unit of every slope.
@@ -100,8 +133,7 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
     times = _check_times(times, len(visits))
     baseline = visits[0]
     lesions = validate_image(lesions, "label", "lesions")
-    check_same_geometry(lesions, baseline, names=("lesions", "visit 1 (baseline T1)"))
-    labels = _labels(lesions)
+    labels, resampled = _labels_on_baseline(lesions, baseline)
     if not labels.any():
         raise InputError("lesions", "holds no lesion voxel")
     if flair is not None:
@@ -196,7 +228,8 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
 
     images = {f"logjac_{_visit_key(n)}": image_like(lj, baseline) for n, lj in enumerate(logjacs, start=1)}
     summary = _summary(rows, times, globals_, registration, voxel_volume_mm3(baseline))
-    summary.update({"brain_mask": mask_method, "change_type": CHANGE_TYPE, "n_visits": len(visits),
+    summary.update({"brain_mask": mask_method, "lesions_resampled": resampled, "change_type": CHANGE_TYPE,
+                    "n_visits": len(visits),
                     "times": times, "runtime_s": round(time.perf_counter() - start, 2)})
     return SelResult(images=images, rows=rows, summary=summary, labels=image_like(labels, baseline))
 

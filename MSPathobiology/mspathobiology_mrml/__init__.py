@@ -12,6 +12,8 @@ scene with :func:`new_scene`.
 - lesion segmentations with stable segment IDs ``lesion_<id>`` and the relabel after edits:
   :mod:`mspathobiology_mrml.lesion_segments`
 - tables: :func:`rows_to_table`, :func:`table_to_rows`
+- slowly expanding lesions: visit nodes -> ``mspathobiology.sel.analyse`` -> log-Jacobian volumes, SEL
+  table and volume-per-visit plot (:mod:`mspathobiology_mrml.sel`)
 - markups: :func:`points_to_markups`, :func:`markups_to_points`
 - files: :func:`save_node`, :func:`load_volume`, :func:`load_segmentation`, :func:`load_table`,
   :func:`load_markups`

@@ -38,3 +38,15 @@ LESION_NAME_FORMAT = "Lesion {id}"
 #: lesion table was computed from; the relabel after edits compares with it.
 TABLE_LABELS_ROLE = "MSPathobiologyTableLabels"
 TABLE_LABELS_SUFFIX = " table labels"
+
+#: SEL results (mspathobiology_mrml.sel): log-Jacobian maps use Slicer's diverging "fMRI" colour table
+#: (negative = blue, contraction; positive = red to yellow, expansion), centred on 0 with a window of
+#: +-2x the logic layer's "definite" SEL expansion (defaults.sel.SEL_DEFINITE_EXPANSION_LOGJAC, log 1.125),
+#: so a definite SEL shows mid-red and saturates only at twice that expansion.
+LOGJAC_COLOR_NODE_ID = "vtkMRMLColorTableNodefMRI"
+LOGJAC_DISPLAY_DEFINITE_MULTIPLE = 2.0
+#: Node references from the SEL table node to its other outputs (maps, volume-per-visit table, chart).
+SEL_LOGJAC_ROLE = "MSPathobiologySELLogJacobian"
+SEL_VOLUMES_ROLE = "MSPathobiologySELVolumes"
+SEL_CHART_ROLE = "MSPathobiologySELChart"
+SEL_SERIES_ROLE = "MSPathobiologySELSeries"

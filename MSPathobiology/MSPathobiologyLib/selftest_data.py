@@ -74,6 +74,23 @@ def case_review_data(folder, n_subjects: int = 1):
     return folder
 
 
+@functools.lru_cache(maxsize=1)
+def _longitudinal_subject():
+    from mspathobiology.phantom.longitudinal import generate_longitudinal_subject
+
+    return generate_longitudinal_subject(seed=SEED, small=True, visits=3)
+
+
+def sel_data() -> dict:
+    """MSSlowlyExpandingLesions: three T1 visits of the small longitudinal phantom, the baseline lesions
+    and brain mask, the lesion count and the ids of the lesions drawn expanding (the SEL truth)."""
+    subject = _longitudinal_subject()
+    return {"visits": subject.t1, "lesions": subject.baseline_lesions,
+            "brain_mask": subject.subject.sessions[0].brain_mask, "n_lesions": len(subject.truth),
+            "truth_sel": [r["id"] for r in subject.truth if r["sel"]]}
+
+
 #: Module name -> builder of its self-test data.
 BUILDERS = {"MSLesions": lesions_data, "MSRimLesions": rims_data, "MSAtrophy": atrophy_data,
-            "MSNetworks": networks_data, "MSCaseReview": case_review_data}
+            "MSNetworks": networks_data, "MSCaseReview": case_review_data,
+            "MSSlowlyExpandingLesions": sel_data}

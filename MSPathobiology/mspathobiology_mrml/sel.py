@@ -213,3 +213,21 @@ def analyse_nodes(scene, visit_nodes, lesions_node, brain_mask_node=None, flair_
     visits = [n for n in visit_nodes if n is not None]
     return result_to_nodes(scene, result, name=name, table_node=table_node, input_node=visits[0],
                            folder_name=folder_name)
+
+
+def read_result(folder):
+    """A :class:`mspathobiology.sel.SelResult` from what :func:`mspathobiology.sel.run` wrote in
+    ``folder`` (``sel.tsv``, ``logjac_visit-NN.nii.gz``, ``sel_summary.json``), e.g. in a child process."""
+    from pathlib import Path
+
+    from mspathobiology.io import read_image, read_json
+    from mspathobiology.lesion_table import read_lesion_table
+    from mspathobiology.sel import SelResult
+
+    folder = Path(folder)
+    summary = read_json(folder / "sel_summary.json", name="SEL summary", expect=dict)
+    images = {}
+    for n in range(2, int(summary.get("n_visits", 0)) + 1):
+        key = f"logjac_visit-{n:02d}"
+        images[key] = read_image(folder / f"{key}.nii.gz", "intensity", key)
+    return SelResult(images=images, rows=read_lesion_table(folder / "sel.tsv"), summary=summary)

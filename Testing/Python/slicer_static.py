@@ -51,7 +51,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION_DIR = ROOT / "MSPathobiology"
-EXPECTED_MODULES = ("MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks", "MSCaseReview")
+EXPECTED_MODULES = ("MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks", "MSCaseReview", "MSSlowlyExpandingLesions")
 PURE_PYTHON_PACKAGES = ("mspathobiology", "mspathobiology_mrml", "MSPathobiologyLib")
 EXTENSION_NAME = "MSPathobiology"
 

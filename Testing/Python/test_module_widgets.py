@@ -64,7 +64,9 @@ def test_self_test_data_builds_with_only_what_slicer_bundles():
     result = run_fresh_slicer()
     assert {"mspathobiology.lesions", "mspathobiology.rims", "mspathobiology.atrophy", "mspathobiology.networks",
             "mspathobiology.phantom", "mspathobiology.cohort"} <= set(result["packages"])
-    assert set(result["built"]) == {"MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks", "MSCaseReview"}
+    assert set(result["built"]) == {"MSLesions", "MSRimLesions", "MSAtrophy", "MSNetworks", "MSCaseReview",
+                                    "MSSlowlyExpandingLesions"}
+    assert {"visits", "lesions", "truth_sel"} <= set(result["built"]["MSSlowlyExpandingLesions"])
     assert {"flair", "anatomy", "truth_lesions"} <= set(result["built"]["MSLesions"])
     assert {"points", "offsets", "parcellation", "truth_connectome"} <= set(result["built"]["MSNetworks"])
     assert result["leaked"] == []

@@ -13,7 +13,11 @@ Targets (PASS/FAIL), at EVERY voxel size: call rate <= 10 % at true fractions <=
 ``--fit`` prints the calibration knots (measured -> true) from a training set of seeds disjoint
 from the evaluation seeds; they are ``RIM_COVERAGE_CALIBRATION`` in defaults/rims.py.
 
-Run: python benchmarks/rims_calibration.py [--per-fraction 30] [--fit]
+``--confluence`` prints, on phantom TRAINING seeds (2 mm 0-5, 1 mm 0-2; the accuracy benchmark
+uses others), how many automatic labels holding a confluent pair and how many other labels the
+CVS confluence rule calls confluent, per neck ratio (``CVS_CONFLUENT_NECK_RATIO``).
+
+Run: python benchmarks/rims_calibration.py [--per-fraction 30] [--fit | --confluence]
 """
 
 from __future__ import annotations
@@ -67,11 +71,44 @@ def fit(per_fraction: int) -> None:
     print(")")
 
 
+def confluence(ratios=(0.0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)) -> None:
+    """Confluent labels found / other labels called confluent per neck ratio, on phantom training seeds."""
+    import SimpleITK as sitk
+
+    from mspathobiology.lesions.labeling import label_lesions
+    from mspathobiology.phantom import generate_subject
+    from mspathobiology.rims.cvs import lesion_lobes
+
+    found = {r: [0, 0, 0, 0] for r in ratios}
+    for small, seeds in ((True, range(6)), (False, range(3))):
+        for seed in seeds:
+            session = generate_subject(seed=seed, small=small, sessions=1).sessions[0]
+            truth = {t["id"]: t for t in session.truth["lesions"]}
+            les = sitk.GetArrayFromImage(session.lesions)
+            spacing = session.lesions.GetSpacing()[::-1]
+            auto = label_lesions(les > 0, float(np.prod(spacing))).astype(np.int64)
+            ids = np.unique(auto[auto > 0])
+            confluent = np.array([any(truth[t]["confluent_with"] for t in set(np.unique(les[auto == i])) - {0})
+                                  for i in ids])
+            for r in ratios:
+                lobes, _, _ = lesion_lobes(auto, spacing, ids, neck_ratio=r)
+                called = lobes > 1
+                for n, v in enumerate((called & confluent, confluent, called & ~confluent, ~confluent)):
+                    found[r][n] += int(v.sum())
+    print("neck ratio   confluent labels found   other labels called confluent   (training seeds)")
+    for r, (tp, p, fp, n) in found.items():
+        print(f"  {r:4.2f}       {tp}/{p}                      {fp}/{n}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-fraction", type=int, default=30, help="lesions per true fraction and voxel size")
     parser.add_argument("--fit", action="store_true", help="print calibration knots from training seeds")
+    parser.add_argument("--confluence", action="store_true", help="CVS confluence per neck ratio (training seeds)")
     args = parser.parse_args(argv)
+    if args.confluence:
+        confluence()
+        return 0
     if args.fit:
         fit(args.per_fraction)
         return 0

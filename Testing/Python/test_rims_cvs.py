@@ -60,6 +60,38 @@ def test_confluent_lesions_found_after_automatic_labeling():
     assert rows[single_id]["cvs"] == "CVS-" and rows[single_id]["cvs_exclusion_detail"] is None
 
 
+def test_lobe_necks_measure_the_waist():
+    # two 5 mm spheres joined by a 2 mm-radius cylinder: one neck, smaller lobe radius 5, neck 2
+    from mspathobiology.rims.cvs import lobe_necks
+    k, j, i = np.indices((20, 20, 40)).astype(float)
+    ball = lambda c, r: (k - 10) ** 2 + (j - 10) ** 2 + (i - c) ** 2 <= r * r  # noqa: E731
+    dumbbell = ball(8, 5) | ball(24, 5) | (((k - 10) ** 2 + (j - 10) ** 2 <= 4) & (i > 8) & (i < 24))
+    (radius, neck), = lobe_necks(dumbbell, (1.0, 1.0, 1.0))
+    assert radius == pytest.approx(5.0, abs=0.5) and neck == pytest.approx(2.0, abs=0.5)
+    assert lobe_necks(ball(20, 8), (1.0, 1.0, 1.0)) == []
+
+
+def test_small_lobe_behind_a_narrow_neck_is_confluent():
+    # a 1.8 mm bump on a 6 mm lesion: too small to stand h = 1 mm above its neck, so only the neck
+    # rule finds it; a neck of half its radius is a waist (confluent), 0.83 of it is not
+    from mspathobiology.lesions.labeling import split_lesion
+    from mspathobiology.rims.cvs import lesion_lobes
+    h = 0.5
+    k, j, i = np.indices((36, 36, 60)).astype(float) * h
+    for neck, confluent in ((0.9, True), (1.5, False)):
+        d = np.sqrt(36 - neck ** 2) + np.sqrt(1.8 ** 2 - neck ** 2)  # centre distance for that neck radius
+        shape = (((k - 9) ** 2 + (j - 9) ** 2 + (i - 10) ** 2) <= 36) | \
+                (((k - 9) ** 2 + (j - 9) ** 2 + (i - 10 - d) ** 2) <= 1.8 ** 2)
+        labels = shape.astype(np.int64)
+        assert len(split_lesion(labels, 1, spacing_kji=(h, h, h))[1]) == 1
+        lobes, _, ratio = lesion_lobes(labels, (h, h, h), [1])
+        assert bool(lobes[0] > 1) is confluent
+        row, = central_vein_sign(labels, np.zeros(labels.shape, np.float32), (h, h, h))
+        assert (row["cvs_exclusion"] == "confluent") is confluent
+        if confluent:
+            assert "narrowest neck" in row["cvs_exclusion_detail"] and ratio[0] < 0.7
+
+
 def test_subject_rules():
     rows = [{"cvs": c} for c in ["CVS+"] * 2 + ["CVS-"] * 3 + ["excluded"] * 4]
     s = cvs_subject_summary(rows)

@@ -163,6 +163,12 @@ from .lesions import SPLIT_H_MM as CVS_CONFLUENT_H_MM  # noqa: E402
 #: slices" used for rims; design choice: 10/12 phantom pairs found, 5/107 single lesions split,
 #: phantom seeds 0-5 small and 0-2 full).
 CVS_CONFLUENT_MIN_SLICES = 2
+#: ... or when, in 3D, a part of the label joins the rest through a neck whose half-width is at
+#: most this fraction of the part's own inscribed radius (distance-transform saddle / smaller
+#: peak, rims.cvs.lobe_necks): a waist, even where the part is too small to stand h = 1 mm above
+#: the neck. Measured calibration, ``python benchmarks/rims_calibration.py --confluence`` on
+#: phantom seeds 0-5 (2 mm) and 0-2 (1 mm), disjoint from benchmarks/rims_accuracy.py's.
+CVS_CONFLUENT_NECK_RATIO = 0.7
 
 #: Subject-level 40 % rule: MS-consistent when >= 40 % of eligible lesions are CVS+
 #: (Tallantyre et al., Neurology 2011; Sati et al., Nat Rev Neurol 2016).

@@ -15,7 +15,8 @@ Multiple Sclerosis Cooperative", Nat Rev Neurol 2016):
   ("confluent": touching another lesion label, or - since automatic 26-connected labels never
   touch - a label whose shape splits into several lobes under the distance-transform watershed
   of the lesion split tool, :func:`mspathobiology.lesions.labeling.split_lesion`, in 3D or on
-  at least 2 consecutive axial slices); or holding
+  at least 2 consecutive axial slices, or one joined to the rest by a narrow neck,
+  :func:`lobe_necks`); or holding
   more than one vein ("multiple_veins"). ``cvs_exclusion_detail`` says why in words;
 - **CVS+**: exactly one vein whose axis passes within ``max_eccentricity`` x the lesion's
   equivalent radius of its centroid ("positioned centrally"); otherwise **CVS-**.
@@ -86,15 +87,79 @@ def _touching_other_label(labels: np.ndarray) -> np.ndarray:
     return np.array(sorted(touching), dtype=np.int64)
 
 
+#: Half of the 26-neighbourhood offsets (each neighbour pair once).
+_HALF_26 = [tuple(o) for o in np.argwhere(np.ones((3, 3, 3), bool)) - 1 if tuple(o) > (0, 0, 0)]
+
+
+def lobe_necks(mask: np.ndarray, spacing) -> list[tuple[float, float]]:
+    """Necks between the lobes of one binary shape: ``(smaller lobe radius, neck radius)`` in mm per merge.
+
+    The Euclidean distance to the border (``spacing`` mm in array order) is flooded from each of
+    its regional maxima (marker watershed of the inverted distance, as the split tool does,
+    :func:`mspathobiology.lesions.labeling.split_lesion`, but without the h-maxima step). Basins
+    are merged in order of decreasing saddle (the largest distance at which two basins touch,
+    i.e. the half-width of the neck between them); each merge gives the inscribed radius of the
+    smaller of the two parts and the neck's. A ``neck / radius`` well below 1 is a waist.
+    """
+    mask = np.pad(np.asarray(mask, bool), 1)
+    dist = ndimage.distance_transform_edt(mask, sampling=spacing).astype(np.float32)
+    maxima = sitk.GetArrayFromImage(sitk.RegionalMaxima(sitk.GetImageFromArray(dist), backgroundValue=0,
+                                                        foregroundValue=1, fullyConnected=True)).astype(bool) & mask
+    markers, count = connected_components(maxima, 26)
+    if count < 2:
+        return []
+    basins = sitk.GetArrayFromImage(sitk.MorphologicalWatershedFromMarkers(
+        sitk.GetImageFromArray(-dist), sitk.GetImageFromArray(markers.astype(np.uint32)), markWatershedLine=False,
+        fullyConnected=True)).astype(np.int64)
+    basins[~mask] = 0
+    peak = ndimage.maximum(dist, basins, index=np.arange(count + 1))
+    keys, levels = [], []
+    shape = np.array(basins.shape)
+    for off in _HALF_26:
+        off = np.array(off)
+        a_sl = tuple(slice(max(-o, 0), n - max(o, 0)) for o, n in zip(off, shape))
+        b_sl = tuple(slice(max(o, 0), n - max(-o, 0)) for o, n in zip(off, shape))
+        a, b = basins[a_sl], basins[b_sl]
+        sel = (a != b) & (a > 0) & (b > 0)
+        if sel.any():
+            keys.append(np.minimum(a[sel], b[sel]) * (count + 1) + np.maximum(a[sel], b[sel]))
+            levels.append(np.minimum(dist[a_sl][sel], dist[b_sl][sel]))
+    if not keys:
+        return []
+    keys, levels = np.concatenate(keys), np.concatenate(levels)
+    pairs, inverse = np.unique(keys, return_inverse=True)
+    saddle = np.full(pairs.size, -np.inf)
+    np.maximum.at(saddle, inverse, levels)
+    parent = np.arange(count + 1)
+    top = peak.astype(float)
+
+    def root(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    necks = []
+    for n in np.argsort(-saddle, kind="stable"):
+        ra, rb = root(pairs[n] // (count + 1)), root(pairs[n] % (count + 1))
+        if ra != rb:
+            necks.append((float(min(top[ra], top[rb])), float(saddle[n])))
+            parent[ra], top[rb] = rb, max(top[ra], top[rb])
+    return necks
+
+
 def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CVS_CONFLUENT_H_MM,
-                 min_slices: int = D.CVS_CONFLUENT_MIN_SLICES) -> tuple[np.ndarray, np.ndarray]:
+                 min_slices: int = D.CVS_CONFLUENT_MIN_SLICES,
+                 neck_ratio: float = D.CVS_CONFLUENT_NECK_RATIO) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lobes of each lesion in ``ids`` by the split tool's distance-transform watershed (0 where ``skip``).
 
     Reuses :func:`mspathobiology.lesions.labeling.split_lesion` on each lesion's bounding box
     (``spacing`` mm in array order, axis 0 = axial slices): in 3D, and on every axial slice
-    alone (in-plane distances), as a reader judges confluence slice by slice. Returns
-    ``(lobes, slices)``: the number of lobes (3D, or 2D when they persist on at least
-    ``min_slices`` consecutive slices) and the longest run of slices with 2D lobes.
+    alone (in-plane distances), as a reader judges confluence slice by slice. A lesion also has
+    two lobes when, in 3D, a part joins the rest through a neck narrower than ``neck_ratio`` x
+    the part's own inscribed radius (:func:`lobe_necks`): a small partner whose radius exceeds
+    the neck by less than ``h_mm``. Returns ``(lobes, slices, necks)``: the number of lobes (3D,
+    or 2D when they persist on at least ``min_slices`` consecutive slices), the longest run of
+    slices with 2D lobes and the narrowest 3D neck / radius (NaN for one lobe or when skipped).
     """
     from ..lesions.labeling import split_lesion
 
@@ -104,6 +169,7 @@ def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CV
     boxes = ndimage.find_objects(labels)
     lobes = np.zeros(len(ids), dtype=np.int64)
     runs = np.zeros(len(ids), dtype=np.int64)
+    narrowest = np.full(len(ids), np.nan)
     for n, lesion_id in enumerate(ids):
         box = boxes[lesion_id - 1] if lesion_id - 1 < len(boxes) else None
         if box is None or (skip is not None and skip[n]):
@@ -111,6 +177,10 @@ def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CV
         box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in box)
         alone = np.where(labels[box] == lesion_id, 1, 0).astype(np.int64)
         lobes[n] = len(split_lesion(alone, 1, spacing_kji=spacing, h_mm=h_mm)[1])
+        ratios = [neck / radius for radius, neck in lobe_necks(alone > 0, spacing)]
+        narrowest[n] = min(ratios, default=np.nan)
+        if lobes[n] < 2 and narrowest[n] <= neck_ratio:
+            lobes[n] = 2
         per_slice, run, best = [], 0, 0
         for k in range(alone.shape[0]):
             count = 0
@@ -124,7 +194,7 @@ def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CV
         runs[n] = best
         if best >= min_slices:
             lobes[n] = max(lobes[n], max(per_slice))
-    return lobes, runs
+    return lobes, runs, narrowest
 
 
 def _moments(groups, coords, n_groups):
@@ -182,7 +252,7 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *, intens
     extent = (hi - lo + 1) * spacing
     small = extent.min(axis=1) < min_diameter_mm
     touching = np.isin(ids, _touching_other_label(labels))
-    lobes, lobe_slices = lesion_lobes(labels, spacing, ids, skip=small | touching, h_mm=confluent_h_mm)
+    lobes, lobe_slices, necks = lesion_lobes(labels, spacing, ids, skip=small | touching, h_mm=confluent_h_mm)
     confluent = touching | (lobes > 1)
     vmax = np.full(n_les, 0.0)
     np.maximum.at(vmax, les, vessel[mask])
@@ -247,7 +317,8 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *, intens
             "small": f"smallest extent {extent[n].min():.1f} mm < {min_diameter_mm:g} mm",
             "confluent": "touches another lesion label" if touching[n] else
             f"confluent: {lobes[n]} lobes by the distance-transform watershed (split tool, h = {confluent_h_mm:g} mm"
-            + (f"; {lobe_slices[n]} consecutive axial slices)" if lobe_slices[n] else ")"),
+            + (f"; {lobe_slices[n]} consecutive axial slices" if lobe_slices[n] >= D.CVS_CONFLUENT_MIN_SLICES else "")
+            + (f"; narrowest neck {necks[n]:.2f} x the smaller lobe's radius" if necks[n] == necks[n] else "") + ")",
             "multiple_veins": f"{veins[n]} veins",
         }.get(reason)
         if reason:

@@ -124,16 +124,26 @@ def extract_brain(t1: sitk.Image, method: str = BRAIN_EXTRACTION_METHOD,
                   target: sitk.Image | None = None) -> BrainExtraction:
     """Brain and intracranial masks of a T1 (whole head or skull-stripped).
 
-    ``method``: "template" (default) or "threshold" (module docstring). With ``target``
+    ``method``: "template" (default) or "threshold" (module docstring). An earlier extraction
+    of the same T1 content by the same code is reused (:mod:`.brain_cache`; the method text
+    then names the file it came from). With ``target``
     (e.g. a FLAIR of the same session on its own grid), the masks are carried onto the
     target's grid by a rigid T1 -> target registration (Mattes mutual information); a
     FLAIR alone cannot be extracted: give its T1 or a brain mask.
     """
     from ..io import validate_image
+    from .brain_cache import cached_extraction
 
     t1 = validate_image(t1, "intensity", "t1")
     if method not in BRAIN_EXTRACTION_METHODS:
         raise InputError("brain extraction method", f"must be one of {BRAIN_EXTRACTION_METHODS}, not {method!r}")
+    result = cached_extraction(t1, method, lambda image: _extract(image, method))
+    if target is not None:
+        result = _carry_to(result, t1, validate_image(target, "intensity", "target"))
+    return result
+
+
+def _extract(t1: sitk.Image, method: str) -> BrainExtraction:
     array = sitk.GetArrayFromImage(t1).astype(np.float32)
     if not np.isfinite(array).all():
         raise InputError("t1", "contains NaN or infinite values; cannot extract the brain")
@@ -145,8 +155,6 @@ def extract_brain(t1: sitk.Image, method: str = BRAIN_EXTRACTION_METHOD,
         result = BrainExtraction(image_like(brain.astype(np.uint8), t1), image_like(icv.astype(np.uint8), t1),
                                  "threshold: Otsu head, 3-class mixture, erode / largest component / dilate" + why,
                                  {"icv_definition": f"brain mask closed by {ICV_CLOSING_MM} mm, inside the head"})
-    if target is not None:
-        result = _carry_to(result, t1, validate_image(target, "intensity", "target"))
     return result
 
 
@@ -155,12 +163,13 @@ def _fits(result: BrainExtraction) -> bool:
 
 
 def template_fit(t1: sitk.Image) -> BrainExtraction | None:
-    """The template extraction of ``t1`` when the MNI152 template fits it, else None (no fallback)."""
+    """The template extraction of ``t1`` when the MNI152 template fits it, else None (no fallback).
+    Shares :func:`extract_brain`'s reuse of an earlier extraction of the same T1."""
     try:
-        result = _extract_template(t1, sitk.GetArrayFromImage(t1).astype(np.float32))
+        result = extract_brain(t1, method="template")
     except InputError:
         return None
-    return result if _fits(result) else None
+    return result if result.method.startswith("template") else None
 
 
 def _carry_to(result: BrainExtraction, t1: sitk.Image, target: sitk.Image) -> BrainExtraction:

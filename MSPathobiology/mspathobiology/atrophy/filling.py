@@ -23,15 +23,23 @@ def nawm_mask(t1: np.ndarray, brain: np.ndarray, lesions: np.ndarray, spacing_kj
     """Boolean NAWM voxels in a ``shell_mm`` shell around ``lesions`` (numpy [k, j, i]).
 
     White matter is the brightest class of a 3-class T1 mixture fitted on the brain
-    voxels outside the lesions; a voxel is WM when it is closer to the WM mean than to
-    the GM mean. Falls back to all brain WM when the shell holds too few WM voxels.
+    voxels outside the lesions (a seeded subsample, :func:`.tissue.fit_mixture`); a voxel is
+    WM when it is closer to the WM mean than to the GM mean. The distance to the lesions
+    (mm) is computed only in the lesions' bounding box grown by the shell. Falls back to
+    all brain WM when the shell holds too few WM voxels.
     """
     outside = brain & ~lesions
     model = fit_mixture(t1[outside])
     threshold = 0.5 * (model["means"][1, 0] + model["means"][2, 0])
     wm = outside & (t1 > threshold)
-    dist = ndimage.distance_transform_edt(~lesions, sampling=spacing_kji)
-    shell = wm & (dist <= shell_mm)
+    shell = np.zeros_like(wm)
+    if lesions.any():
+        spacing = np.asarray(spacing_kji, dtype=float)
+        pad = np.ceil(shell_mm / spacing).astype(int) + 1
+        nz = np.nonzero(lesions)
+        box = tuple(slice(max(int(i.min()) - p, 0), int(i.max()) + p + 1) for i, p in zip(nz, pad))
+        dist = ndimage.distance_transform_edt(~lesions[box], sampling=spacing)
+        shell[box] = wm[box] & (dist <= shell_mm)
     if shell.sum() < FILLING_MIN_NAWM_VOXELS:
         shell = wm
     return shell

@@ -20,7 +20,8 @@ from scipy import ndimage
 
 from ..defaults.atrophy import (EM_MAX_ITERATIONS, EM_TOLERANCE, MRF_BETA, MRF_ITERATIONS,
                                 PV_BOUNDARY_CONNECTIVITY, PV_HISTOGRAM_BINS, PV_INIT_SAMPLES,
-                                PV_MIN_CLASS_FRACTION, PV_MIXING_STEPS, TISSUE_LABELS)
+                                PV_MIN_CLASS_FRACTION, PV_MIXING_STEPS, TISSUE_FIT_SAMPLES, TISSUE_FIT_SEED,
+                                TISSUE_LABELS)
 from ..connectivity import structuring_element
 from ..errors import InputError
 
@@ -28,40 +29,62 @@ CLASSES = tuple(TISSUE_LABELS)  # ("csf", "gm", "wm") in T1 intensity order
 
 
 def _gauss_loglik(x: np.ndarray, means: np.ndarray, variances: np.ndarray) -> np.ndarray:
-    """Log-likelihood of N samples (N, F) under K diagonal Gaussians -> (N, K)."""
-    diff = x[:, None, :] - means[None, :, :]
-    return -0.5 * (np.sum(diff ** 2 / variances[None], axis=2) + np.sum(np.log(2 * np.pi * variances), axis=1)[None])
+    """Log-likelihood of N samples (N, F) under K diagonal Gaussians -> (N, K), in ``x``'s float type."""
+    dtype = np.result_type(x.dtype, np.float32)
+    out = np.empty((means.shape[0], x.shape[0]), dtype=dtype)
+    for k in range(means.shape[0]):
+        d = x - means[k].astype(dtype)
+        d *= d
+        np.dot(d, (1.0 / variances[k]).astype(dtype), out=out[k])
+        out[k] += dtype.type(np.sum(np.log(2 * np.pi * variances[k])))
+    out *= -0.5
+    return out.T
 
 
 def _posterior(loglik: np.ndarray, log_prior: np.ndarray) -> np.ndarray:
     z = loglik + log_prior
     z -= z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    return p
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
 
 
 def _m_step(x, post):
+    """Class weights, means and variances (float64 sums) from posteriors ``post`` (N, K) of samples ``x`` (N, F)."""
+    x64 = np.asarray(x, dtype=np.float64)
+    post = np.asarray(post, dtype=np.float64)
     weights = post.sum(axis=0) + 1e-9
-    means = (post.T @ x) / weights[:, None]
-    var = np.stack([(post[:, k:k + 1] * (x - means[k]) ** 2).sum(axis=0) / weights[k] for k in range(post.shape[1])])
-    floor = 1e-4 * np.var(x, axis=0)[None] + 1e-12
+    means = (post.T @ x64) / weights[:, None]
+    var = np.stack([post[:, k] @ ((x64 - means[k]) ** 2) / weights[k] for k in range(post.shape[1])])
+    floor = 1e-4 * np.var(x64, axis=0)[None] + 1e-12
     return means, np.maximum(var, floor), weights / weights.sum()
 
 
+def fit_subsample(samples: np.ndarray, size: int = TISSUE_FIT_SAMPLES, seed: int = TISSUE_FIT_SEED) -> np.ndarray:
+    """At most ``size`` rows of ``samples`` (N,) or (N, F): all of them when N <= ``size``, else a
+    seeded random subset without replacement, in their original order (deterministic)."""
+    samples = np.asarray(samples)
+    if size is None or samples.shape[0] <= size:
+        return samples
+    rng = np.random.default_rng(seed)
+    return samples[np.sort(rng.choice(samples.shape[0], size=int(size), replace=False))]
+
+
 def fit_mixture(samples: np.ndarray, n_classes: int = 3, max_iterations: int = EM_MAX_ITERATIONS,
-                tolerance: float = EM_TOLERANCE) -> dict:
+                tolerance: float = EM_TOLERANCE, max_samples: int | None = TISSUE_FIT_SAMPLES) -> dict:
     """EM fit of a diagonal Gaussian mixture to ``samples`` (N,) or (N, F).
 
-    Classes are initialised at intensity quantiles of the first feature and returned
-    sorted by the mean of the first feature (T1: CSF < GM < WM). Returns
-    ``{"means" (K, F), "variances" (K, F), "weights" (K,)}``.
+    With more than ``max_samples`` samples the fit runs on a seeded random subsample of that
+    size (:func:`fit_subsample`; ``None`` = all samples). Classes are initialised at intensity
+    quantiles of the first feature and returned sorted by the mean of the first feature
+    (T1: CSF < GM < WM). Returns ``{"means" (K, F), "variances" (K, F), "weights" (K,)}``.
     """
-    x = np.asarray(samples, dtype=np.float64)
+    x = np.asarray(samples)
     if x.ndim == 1:
         x = x[:, None]
     if x.shape[0] < 10 * n_classes:
         raise InputError("brain mask", f"only {x.shape[0]} voxels; too few to fit {n_classes} tissue classes")
+    x = np.asarray(fit_subsample(x, max_samples), dtype=np.float64)
     order = np.argsort(x[:, 0])
     bounds = np.linspace(0, x.shape[0], n_classes + 1).astype(int)
     post = np.zeros((x.shape[0], n_classes))
@@ -163,13 +186,21 @@ def _neighbour_sum(volume: np.ndarray) -> np.ndarray:
     return ndimage.correlate(volume, kernel, mode="constant", cval=0.0)
 
 
+def _box(mask: np.ndarray) -> tuple:
+    """Bounding box of ``mask`` grown by one voxel (clipped to the array): slices [k, j, i]."""
+    nz = [np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)]
+    return tuple(slice(max(int(n[0]) - 1, 0), min(int(n[-1]) + 2, size)) for n, size in zip(nz, mask.shape))
+
+
 def classify(t1: np.ndarray, mask: np.ndarray, flair: np.ndarray | None = None, beta: float = MRF_BETA,
              mrf_iterations: int = MRF_ITERATIONS, model: dict | None = None) -> dict:
     """Classify brain voxels into CSF, GM, WM with an MRF prior and partial-volume fractions.
 
     ``t1`` (and optional ``flair``) are float arrays [k, j, i]; ``mask`` is the
     intracranial/brain mask. ``model`` (from :func:`fit_mixture`) fixes the intensity
-    model instead of fitting it (used to share one model between visits).
+    model instead of fitting it (used to share one model between visits); otherwise it is
+    fitted on a seeded subsample of the mask's voxels (``TISSUE_FIT_SAMPLES``) and every
+    voxel is then classified (float32), within the mask's bounding box.
 
     Returns ``{"labels"}`` (uint8, 0 outside, 1 CSF, 2 GM, 3 WM), ``"pv"`` (float32
     (3, k, j, i) fractions summing to 1 inside the mask), ``"posterior"`` (float32
@@ -181,8 +212,10 @@ def classify(t1: np.ndarray, mask: np.ndarray, flair: np.ndarray | None = None, 
     if t1.shape != mask.shape or (flair is not None and flair.shape != t1.shape):
         raise InputError("t1/flair/mask", f"array shapes differ: {t1.shape}, {mask.shape}"
                          + ("" if flair is None else f", {flair.shape}"))
-    feats = [t1[mask]] + ([] if flair is None else [flair[mask]])
-    x = np.stack(feats, axis=1).astype(np.float64)
+    box = _box(mask)
+    inside = mask[box]
+    feats = [t1[box][inside]] + ([] if flair is None else [flair[box][inside]])
+    x = np.stack(feats, axis=1).astype(np.float32)
     if not np.all(np.isfinite(x)):
         raise InputError("t1", "contains NaN or infinite values inside the brain mask")
     fixed = model is not None
@@ -191,23 +224,27 @@ def classify(t1: np.ndarray, mask: np.ndarray, flair: np.ndarray | None = None, 
     means, var, weights = model["means"], model["variances"], model["weights"]
     n_classes = means.shape[0]
     loglik = _gauss_loglik(x, means, var)
-    post = _posterior(loglik, np.log(weights)[None])
-    q = np.zeros((n_classes,) + mask.shape, dtype=np.float32)
+    post = _posterior(loglik, np.log(weights)[None].astype(np.float32))
+    q = np.zeros((n_classes,) + inside.shape, dtype=np.float32)
     for _ in range(mrf_iterations):
         for k in range(n_classes):
-            q[k][mask] = post[:, k]
-        field = np.stack([_neighbour_sum(q[k])[mask] for k in range(n_classes)], axis=1)
-        post = _posterior(loglik, beta * field)
+            q[k][inside] = post[:, k]
+        field = np.stack([_neighbour_sum(q[k])[inside] for k in range(n_classes)], axis=1)
+        post = _posterior(loglik, np.float32(beta) * field)
         if fixed:
             continue
         means, var, _ = _m_step(x, post)
         loglik = _gauss_loglik(x, means, var)
+    del loglik
+    posterior = np.zeros((n_classes,) + mask.shape, dtype=np.float32)
     for k in range(n_classes):
-        q[k][mask] = post[:, k]
+        posterior[k][box][inside] = post[:, k]
     labels = np.zeros(mask.shape, dtype=np.uint8)
-    labels[mask] = (np.argmax(post, axis=1) + 1).astype(np.uint8)
-    pv = partial_volumes(t1, labels, means[:, 0])
-    return {"labels": labels, "pv": pv, "posterior": q, "means": means, "variances": var}
+    labels[box][inside] = (np.argmax(post, axis=1) + 1).astype(np.uint8)
+    del post, q
+    pv = np.zeros((3,) + mask.shape, dtype=np.float32)
+    pv[(slice(None),) + box] = partial_volumes(t1[box], labels[box], means[:, 0])
+    return {"labels": labels, "pv": pv, "posterior": posterior, "means": means, "variances": var}
 
 
 def partial_volumes(t1: np.ndarray, labels: np.ndarray, class_means) -> np.ndarray:

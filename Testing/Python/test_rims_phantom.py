@@ -57,3 +57,35 @@ def test_pipeline_on_phantom_files(session, tmp_path):
                              tmp_path / "phase", phase_sign=sign)
     assert phase_summary["rim_map"] == "phase" and phase_summary["prl_lesions_scored"] == len(rows)
     assert (tmp_path / "phase" / "susceptibility_from_phase.nii.gz").exists()
+
+
+def test_swi_magnitude_darkens_paramagnetic_phase_only():
+    import numpy as np
+
+    from mspathobiology.phantom.susceptibility import swi_magnitude
+    mag = np.full(4, 100.0, np.float32)
+    phase = np.array([np.pi / 2, -np.pi / 2, 0.0, np.pi], np.float32)
+    # mask = 1 - phase / pi for paramagnetic phase, 1 elsewhere; to the 4th power (Haacke et al. 2004)
+    assert swi_magnitude(mag, phase, 1, 4) == pytest.approx([100 * 0.5 ** 4, 100.0, 100.0, 0.0], abs=1e-4)
+    assert swi_magnitude(mag, phase, -1, 4) == pytest.approx([100.0, 100 * 0.5 ** 4, 100.0, 100.0], abs=1e-4)
+
+
+def test_truth_rims_found_on_swi_magnitude(session):
+    from mspathobiology.geometry import image_like
+    from mspathobiology.phantom.susceptibility import swi_magnitude
+    truth = {l["id"]: l for l in session.truth["lesions"]}
+    swi = swi_magnitude(sitk.GetArrayFromImage(session.images["t2star"]),
+                        sitk.GetArrayFromImage(session.images["phase"]), int(session.truth["phase_sign"]))
+    result = analyse({"lesions": session.lesions, "swi": image_like(swi, session.lesions),
+                      "anatomy": session.anatomy, "t1post": session.images["t1post"], "t1": session.images["t1"]})
+    assert result.info["map"] == "swi"
+    checked = 0
+    for row in result.rows:
+        t = truth[row["id"]]
+        fraction = t["rim_fraction"] if t["rim_class"] != "none" else 0.0
+        if t["enhancing"] or fraction <= 0.55:
+            assert row["prl_candidate"] is False, (t, row)
+        elif fraction >= 0.72 and row["volume_mm3"] >= 400.0:
+            assert row["prl_candidate"] is True, (t, row)
+            checked += 1
+    assert checked >= 1

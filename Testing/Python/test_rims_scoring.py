@@ -259,3 +259,34 @@ def test_ring_enhancing_rim_lesion_is_excluded_with_and_without_pre_contrast():
     assert [r["rim"] for r in rows] == [True, True, False]
     assert [r["prl_candidate"] for r in rows] == [False, True, False]
     assert rows[0]["prl_exclusion"] == "enhancing"
+
+
+def _swi_lesions(fractions, rim_value, seed=0):
+    """T2*-hyperintense spheres (1.4 x white matter, radius 5 mm, 1 mm voxels) on SWI magnitude, each with a
+    dark inner rim (1.2 mm deep, ``rim_value`` x white matter) over an angular fraction of its edge."""
+    rng = np.random.default_rng(seed)
+    shape = (16, 20, 20 * len(fractions))
+    k, j, i = np.indices(shape).astype(float)
+    labels = np.zeros(shape, np.uint32)
+    swi = np.ones(shape, np.float32)
+    for n, fraction in enumerate(fractions):
+        dz, dy, dx = k - 8, j - 10, i - (10 + 20 * n)
+        r = np.sqrt(dz ** 2 + dy ** 2 + dx ** 2)
+        lesion = r <= 5.0
+        arc = ((np.arctan2(dy, dx) + np.pi) / (2 * np.pi)) < fraction
+        labels[lesion] = n + 1
+        swi[lesion] = 1.4
+        swi[lesion & (r > 3.8) & arc] = rim_value
+    return labels, (swi + rng.normal(0, 0.02, shape)).astype(np.float32)
+
+
+def test_swi_rim_is_a_dark_band_around_a_bright_core(monkeypatch):
+    # the rim only brings the lesion edge back to white-matter darkness: judged against the core it is a
+    # rim, against white matter alone it is not
+    from mspathobiology.defaults import rims as D
+    labels, swi = _swi_lesions([1.0, 0.25, 0.0], rim_value=1.0)
+    rows = score_rims(labels, swi, (1.0, 1.0, 1.0), kind="swi")
+    assert [r["prl_candidate"] for r in rows] == [True, False, False]
+    assert rows[0]["rim_coverage"] > 0.9 and rows[2]["rim_coverage"] < 0.1
+    monkeypatch.setattr(D, "SWI_INNER_AGAINST_CORE", False)
+    assert not any(r["prl_candidate"] for r in score_rims(labels, swi, (1.0, 1.0, 1.0), kind="swi"))

@@ -342,6 +342,10 @@ BACKGROUND_PHASE_RAD = 6.0
 #: 64 x 64 window on a 512 matrix, or 32 x 32 on 256 (Haacke et al., MRM 2004 and AJNR 2009;
 #: Wang et al., JMRI 2000). Not the analysis's own filter.
 HOMODYNE_WINDOW_FRACTION = 0.125
+#: SWI magnitude = T2* magnitude x (phase mask)^n with the positive-phase mask (paramagnetic phase
+#: darkened, 1 - phase / pi) of the homodyne-filtered phase; n = 4 (Haacke et al., MRM 2004: four
+#: multiplications give the best vein contrast-to-noise).
+SWI_PHASE_MASK_POWER = 4
 
 # ---------------------------------------------------------------- tractography
 #: Streamlines per case (issue 3: >= 50,000 full; fewer for the small case).

@@ -73,6 +73,13 @@ RIM_MIN_CONTRAST_PPB = 5.0
 #: ~10-30 % darker than white matter on SWI at 3 T (phase mask and R2*; Haacke et al., AJNR
 #: 2009); 3 % is well below that (design choice).
 RIM_MIN_CONTRAST_SWI = 0.03
+#: On SWI magnitude the inner edge layer (inside the lesion label) is compared with the lesion's
+#: own core, the outer layer with the surrounding white matter: chronic lesions are
+#: T2*-hyperintense (demyelination and iron loss lower R2*; Yao et al., NeuroImage 2012) and a
+#: PRL shows as a hypointense rim around that brighter core (Absinta et al., J Clin Invest 2016;
+#: Bagnato et al., Brain 2024). Against white matter alone, a rim that only brings the lesion edge
+#: back to white-matter darkness would be missed.
+SWI_INNER_AGAINST_CORE = True
 
 #: Band voxels brighter than the baseline by more than this are taken as veins and ignored:
 #: veins at the lesion edge are the main false positive of PRL reading (Bagnato et al., Brain

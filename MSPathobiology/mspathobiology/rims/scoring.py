@@ -5,7 +5,7 @@ Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-le
 1. The map is turned "paramagnetic positive" (:func:`paramagnetic_map`): QSM (ppb) as is;
    phase (rad; phase = phase_sign * gamma * dB * TE) inverted locally to susceptibility (ppb)
    with the image's B0 direction (:mod:`.phase`), since a rim's phase changes sign with the
-   angle of the edge to B0; SWI as relative darkening.
+   angle of the edge to B0; SWI magnitude as relative darkening.
 2. In every axial slice (the array axis closest to superior-inferior), the in-slice
    Euclidean distance (mm) to the lesion boundary defines, for each lesion, an **edge band**
    (``band_inner_mm`` inside to ``band_outer_mm`` outside the label) and a **reference ring**
@@ -24,7 +24,11 @@ Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-le
    the band; ``use_core``, default for QSM only, since phase is non-local): demyelinated
    lesions are themselves paramagnetic relative to NAWM on QSM, so a rim must be brighter than
    both its core and the surrounding white matter (Wisnieff et al., Ann Neurol 2015; Dimov
-   et al., AJNR 2022).
+   et al., AJNR 2022). On SWI magnitude the inner layer is judged against the lesion core and
+   the outer layer against the ring (``SWI_INNER_AGAINST_CORE``): a demyelinated lesion is
+   T2*-hyperintense to white matter, and its rim is a dark band around that brighter core, so a
+   rim of normal-white-matter darkness is still a rim, while the core-to-NAWM step at the
+   boundary is not.
 4. Per slice, coverage = paramagnetic sectors / sectors holding band voxels (slices with
    band voxels in fewer than ``min_sector_fraction`` of the sectors count as coverage 0).
    ``rim_coverage`` is the mean slice coverage over assessable slices weighted by each slice's
@@ -288,6 +292,8 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     if use_core is None:
         use_core = kind == "qsm"
     baseline = np.maximum(ref_med, core_med) if use_core else ref_med
+    # baseline of the inner layer (inside the label): the core on SWI (a dark rim around a bright core)
+    inner_base = core_med if (kind == "swi" and D.SWI_INNER_AGAINST_CORE) else baseline
 
     # per (lesion, slice) centroid of lesion voxels, in voxel units
     zz, yy, xx = np.nonzero(rings.mask)
@@ -306,26 +312,25 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     owner = rings.owner_of((bz, by, bx))
     g = owner * n_z + bz
     bv = val[bz, by, bx].astype(np.float64)
-    keep = (count[g] > 0) & (bv - baseline[owner] <= vein_contrast)
-    bz, by, bx, owner, g, bv = bz[keep], by[keep], bx[keep], owner[keep], g[keep], bv[keep]
     inner = rings.mask[bz, by, bx]
+    keep = (count[g] > 0) & (bv - np.where(inner, inner_base[owner], baseline[owner]) <= vein_contrast)
+    bz, by, bx, owner, g, bv, inner = bz[keep], by[keep], bx[keep], owner[keep], g[keep], bv[keep], inner[keep]
     angle = np.arctan2((by - cy[g]) * spacing[1], (bx - cx[g]) * spacing[2])
     sector = np.minimum(((angle + np.pi) / (2 * np.pi) * sectors).astype(np.int64), sectors - 1)
     cell = g * sectors + sector
     n_cells = n_g * sectors
-    # a sector's value is the brighter of its inner (inside the label) and outer layer means, as
-    # the rim may lie on either side of the lesion boundary
-    with np.errstate(invalid="ignore", divide="ignore"):
-        layer_means = []
-        for part in (inner, ~inner):
-            n_part = np.bincount(cell[part], minlength=n_cells)
-            layer_means.append(np.where(n_part > 0, np.bincount(cell[part], bv[part], minlength=n_cells)
-                                        / np.maximum(n_part, 1), -np.inf))
-        c_value = np.maximum(*layer_means)
+    # a sector's excess is the larger of its inner (inside the label) and outer layer's, each
+    # over its baseline, as the rim may lie on either side of the lesion boundary
     c_n = np.bincount(cell, minlength=n_cells)
     cell_les = np.arange(n_cells) // (n_z * sectors)
     present = c_n > 0
-    excess = np.where(present, c_value - baseline[cell_les], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        layer_excess = []
+        for part, base in ((inner, inner_base), (~inner, baseline)):
+            n_part = np.bincount(cell[part], minlength=n_cells)
+            layer_excess.append(np.where(n_part > 0, np.bincount(cell[part], bv[part], minlength=n_cells)
+                                         / np.maximum(n_part, 1) - base[cell_les], -np.inf))
+        excess = np.where(present, np.maximum(*layer_excess), np.nan)
     threshold = np.maximum(z_threshold * ref_sd, min_contrast)
     positive = present & (excess > threshold[cell_les])
 

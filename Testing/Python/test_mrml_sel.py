@@ -138,29 +138,3 @@ def test_bad_inputs_give_clear_errors(analysed):
         sel_bridge.analyse_nodes(scene, visits[:2], lesions)
     assert math.isfinite(sel_bridge.volume_change_rows(analysed[-1].result)[1]["time"])
 
-
-def test_results_of_a_child_process_run_load_into_the_same_nodes(phantom, analysed, tmp_path):
-    """The module's background mode: ``sel.run`` writes files; ``read_result`` brings them back into nodes."""
-    from mspathobiology import sel
-
-    scene, *_, nodes = analysed
-    paths = []
-    for n, image in enumerate(phantom.t1):
-        paths.append(tmp_path / f"t1_{n + 1}.nii.gz")
-        sitk.WriteImage(image, str(paths[-1]))
-    sitk.WriteImage(phantom.baseline_lesions, str(tmp_path / "lesions.nii.gz"))
-    sitk.WriteImage(phantom.subject.sessions[0].brain_mask, str(tmp_path / "mask.nii.gz"))
-    sel.run(paths, tmp_path / "lesions.nii.gz", tmp_path / "out", brain_mask=tmp_path / "mask.nii.gz")
-    result = sel_bridge.read_result(tmp_path / "out")
-    assert sorted(result.images) == ["logjac_visit-02", "logjac_visit-03"]
-    loaded = sel_bridge.result_to_nodes(scene, result, name="SEL from files")
-    rows = bridge.table_to_rows(loaded.table)
-    expected = {r["id"]: r for r in nodes.result.rows}
-    assert [r["id"] for r in rows] == sorted(expected)
-    for row in rows:
-        assert row["sel_candidate"] == expected[row["id"]]["sel_candidate"]
-        assert row["sel_score"] == pytest.approx(expected[row["id"]]["sel_score"], abs=1e-6)
-    np.testing.assert_allclose(sitk.GetArrayFromImage(bridge.volume_to_image(loaded.logjac[-1])),
-                               sitk.GetArrayFromImage(nodes.result.images["logjac_visit-03"]), atol=1e-6)
-    for a, b in zip(bridge.table_to_rows(loaded.volumes), bridge.table_to_rows(nodes.volumes)):
-        assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], abs=1e-6) for k in a)

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from mspathobiology import cli
 from mspathobiology.errors import InputError
 from mspathobiology.rims import agreement_from_files
 from mspathobiology.rims.ratings import (_PROCESS_LOCKS, POSITIVE_LABEL, TASKS, RatingSession, read_ratings,
@@ -78,7 +79,7 @@ def test_session_from_sel_table(tmp_path):
         assert s.order == [1, 2, 3, 4, 5]
 
 
-def test_agreement_on_sel_ratings(tmp_path):
+def test_agreement_on_sel_ratings(tmp_path, capsys):
     """Two raters on two subjects: kappa from the confirmed/rejected/unsure labels and the ICC of
     confirmed-SEL counts per subject, computed by hand below."""
     labels = {("sub-01", "alice"): {2: "confirmed", 3: "confirmed", 5: "rejected"},
@@ -98,3 +99,6 @@ def test_agreement_on_sel_ratings(tmp_path):
     assert result["cohen_kappa"] == pytest.approx((5 / 6 - pe) / (1 - pe))
     assert result["counts"] == {"sub-01": {"alice": 2, "bob": 1}, "sub-02": {"alice": 1, "bob": 1}}
     assert result["positive_label"] == "confirmed" and math.isfinite(result["icc"])
+    assert cli.main(["agreement", *map(str, paths)]) == 0
+    printed = capsys.readouterr().out
+    assert "[sel] raters: alice, bob" in printed and f"Cohen's kappa: {(5 / 6 - pe) / (1 - pe):.3f}" in printed

@@ -1,4 +1,4 @@
-"""Slicer-side library shared by the five MSPathobiology scripted modules (needs the application).
+"""Slicer-side library shared by the MSPathobiology scripted modules (needs the application).
 
 The science lives in the pure-Python package ``mspathobiology`` and MRML conversion in
 ``mspathobiology_mrml``; this package holds only what the module widgets and logics share:
@@ -11,6 +11,8 @@ The science lives in the pure-Python package ``mspathobiology`` and MRML convers
 - :mod:`.cases`: the case registry through which MS Case Review loads and saves what each
   module declares for a case (as SlicerCaseIterator's registered widgets);
 - :mod:`.background` and :mod:`.runner`: logic-layer work in a child process;
+- :mod:`.rating`: the lesion-by-lesion rating loop (open session, undo, reading keys) over the
+  shared rating store ``mspathobiology.rims.ratings``;
 - :mod:`.views`: slice views, layouts and the Segment Editor;
 - :mod:`.nodes`: node <-> image exchange through the bridge and the subject hierarchy placement
   of outputs; :mod:`.defaults`: display defaults.

@@ -174,7 +174,9 @@ CVS_CONFLUENT_MIN_SLICES = 2
 #: most this fraction of the part's own inscribed radius (distance-transform saddle / smaller
 #: peak, rims.cvs.lobe_necks): a waist, even where the part is too small to stand h = 1 mm above
 #: the neck. Measured calibration, ``python benchmarks/rims_calibration.py --confluence`` on
-#: phantom seeds 0-5 (2 mm) and 0-2 (1 mm), disjoint from benchmarks/rims_accuracy.py's.
+#: phantom seeds 0-5 (2 mm) and 0-2 (1 mm), disjoint from benchmarks/rims_accuracy.py's: the
+#: largest ratio that adds no false exclusion there (0.75 adds 3 of 156 single lesions;
+#: benchmarks/results/rims_calibration_confluence.txt).
 CVS_CONFLUENT_NECK_RATIO = 0.7
 
 #: Subject-level 40 % rule: MS-consistent when >= 40 % of eligible lesions are CVS+

@@ -69,7 +69,8 @@ RIM_COLUMNS = (
     ("rim_coverage_max", "coverage of the best slice, 0..1"),
     ("rim_slices", "longest run of consecutive axial slices with slice coverage >= 0.5"),
     ("rim_contrast", "mean excess of paramagnetic sectors over the baseline = max(reference, core) median "
-                     "(ppb for QSM, rad for phase)"),
+                     "(ppb for QSM and phase; on SWI darkening as a fraction of the tissue median, the inner "
+                     "layer over the lesion core, the outer over the reference)"),
     ("edge_contrast", "mean of the whole edge band minus the baseline (same unit)"),
     ("reference_median", "median of the surrounding reference ring (NAWM; same unit)"),
     ("reference_sd", "robust SD (1.4826 MAD) of the reference ring (same unit)"),

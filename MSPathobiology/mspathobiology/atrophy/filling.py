@@ -13,23 +13,23 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..defaults.atrophy import FILLING_MIN_NAWM_VOXELS, FILLING_SEED, FILLING_SHELL_MM
+from ..defaults.atrophy import FILLING_MIN_NAWM_VOXELS, FILLING_SEED, FILLING_SHELL_MM, TISSUE_FIT_SAMPLES
 from ..errors import InputError
 from .tissue import fit_mixture
 
 
 def nawm_mask(t1: np.ndarray, brain: np.ndarray, lesions: np.ndarray, spacing_kji,
-              shell_mm: float = FILLING_SHELL_MM) -> np.ndarray:
+              shell_mm: float = FILLING_SHELL_MM, fit_samples: int | None = TISSUE_FIT_SAMPLES) -> np.ndarray:
     """Boolean NAWM voxels in a ``shell_mm`` shell around ``lesions`` (numpy [k, j, i]).
 
     White matter is the brightest class of a 3-class T1 mixture fitted on the brain
-    voxels outside the lesions (a seeded subsample, :func:`.tissue.fit_mixture`); a voxel is
+    voxels outside the lesions (a seeded subsample of ``fit_samples``, None = all); a voxel is
     WM when it is closer to the WM mean than to the GM mean. The distance to the lesions
     (mm) is computed only in the lesions' bounding box grown by the shell. Falls back to
     all brain WM when the shell holds too few WM voxels.
     """
     outside = brain & ~lesions
-    model = fit_mixture(t1[outside])
+    model = fit_mixture(t1[outside], max_samples=fit_samples)
     threshold = 0.5 * (model["means"][1, 0] + model["means"][2, 0])
     wm = outside & (t1 > threshold)
     shell = np.zeros_like(wm)
@@ -46,7 +46,7 @@ def nawm_mask(t1: np.ndarray, brain: np.ndarray, lesions: np.ndarray, spacing_kj
 
 
 def fill_lesions(t1: np.ndarray, lesions: np.ndarray, brain: np.ndarray, spacing_kji=(1.0, 1.0, 1.0),
-                 seed: int = FILLING_SEED) -> np.ndarray:
+                 seed: int = FILLING_SEED, fit_samples: int | None = TISSUE_FIT_SAMPLES) -> np.ndarray:
     """Return a copy of ``t1`` whose lesion voxels hold NAWM intensities.
 
     ``lesions`` and ``brain`` are boolean arrays on the grid of ``t1`` ([k, j, i]);
@@ -63,7 +63,7 @@ def fill_lesions(t1: np.ndarray, lesions: np.ndarray, brain: np.ndarray, spacing
         return out
     if not (brain & ~lesions).any():
         raise InputError("brain mask", "holds no voxel outside the lesions; cannot sample NAWM")
-    pool = t1[nawm_mask(t1, brain, lesions, spacing_kji)]
+    pool = t1[nawm_mask(t1, brain, lesions, spacing_kji, fit_samples=fit_samples)]
     if pool.size == 0:
         raise InputError("t1", "no normal-appearing white matter found to fill the lesions with")
     rng = np.random.default_rng(seed)

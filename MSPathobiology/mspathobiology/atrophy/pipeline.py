@@ -15,7 +15,7 @@ import SimpleITK as sitk
 
 from ..defaults.atrophy import (BRAIN_EXTRACTION_METHOD, CHANGE_OF_BASELINE_TISSUE, CHANGE_WITHIN_FIXED_REGION,
                                 ICV_CSF_SEARCH_MM, LESION_TISSUE_LABEL,
-                                PBVC_APPLY_CALIBRATION)
+                                PBVC_APPLY_CALIBRATION, TISSUE_FIT_SAMPLES)
 from ..errors import InputError
 from ..geometry import check_same_geometry, image_like, voxel_volume_mm3
 from ..io import check_mask_coverage, read_image, validate_image, write_image, write_json
@@ -83,13 +83,14 @@ def _image(images: dict, key: str, reference: sitk.Image | None):
 
 def analyse(images: dict, head_size: bool = False, bias_correction: bool = True,
             brain_extraction: str = BRAIN_EXTRACTION_METHOD, template_icv: bool = True,
-            **_ignored) -> AtrophyResult:
+            fit_samples: int | None = TISSUE_FIT_SAMPLES, **_ignored) -> AtrophyResult:
     """Cross-sectional atrophy measures of one T1, in memory; nothing is written.
 
     ``images`` maps keys to SimpleITK images: ``t1`` (required), optional ``flair``,
     ``lesions``, ``brain_mask``, ``anatomy`` (aseg), ``parcellation``, all on the T1 grid.
     Without a brain mask, the brain is extracted (``brain_extraction``: "template" or
-    "threshold"). Options: ``head_size`` (SIENAX-style scaling), ``bias_correction`` (N4).
+    "threshold"). Options: ``head_size`` (SIENAX-style scaling), ``bias_correction`` (N4),
+    ``fit_samples`` (voxels the intensity mixtures are fitted on, a seeded subsample; None = all).
     Other keys and None values are ignored.
     """
     if images.get("t1") is None:
@@ -99,14 +100,14 @@ def analyse(images: dict, head_size: bool = False, bias_correction: bool = True,
     return analyse_tissues(t1, flair=extra["flair"], lesions=extra["lesions"], brain_mask=extra["brain_mask"],
                            anatomy=extra["anatomy"], parcellation=extra["parcellation"], head_size=head_size,
                            bias_correction=bias_correction, brain_extraction=brain_extraction,
-                           template_icv=template_icv)
+                           template_icv=template_icv, fit_samples=fit_samples)
 
 
 def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: sitk.Image | None = None,
                     brain_mask: sitk.Image | None = None, anatomy: sitk.Image | None = None,
                     parcellation: sitk.Image | None = None, head_size: bool = False,
                     bias_correction: bool = True, brain_extraction: str = BRAIN_EXTRACTION_METHOD,
-                    template_icv: bool = True) -> AtrophyResult:
+                    template_icv: bool = True, fit_samples: int | None = TISSUE_FIT_SAMPLES) -> AtrophyResult:
     """Tissue volumes (mL), BPF, deep GM, regional rows and the tissue label image for one T1.
 
     Steps: brain/ICV masks (given brain mask + CSF shell, or :func:`.brain_extraction.extract_brain`,
@@ -149,9 +150,9 @@ def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: si
     else:
         icv = estimate_icv(array, brain, spacing)
     if les is not None and les.any():
-        array = fill_lesions(array, les, brain, spacing)
+        array = fill_lesions(array, les, brain, spacing, fit_samples=fit_samples)
     flair_arr = None if flair is None else sitk.GetArrayFromImage(flair).astype(np.float32)
-    seg = classify(array, icv, flair=flair_arr)
+    seg = classify(array, icv, flair=flair_arr, fit_samples=fit_samples)
     del array, flair_arr
     pv = seg["pv"]
     deep = None
@@ -187,7 +188,9 @@ def analyse_tissues(t1: sitk.Image, flair: sitk.Image | None = None, lesions: si
     result["brain_extraction_method"] = method
     result["icv_definition"] = icv_source
     result["tissue_method"] = ("partial-volume mixture (CSF, GM, WM + 2 mixing classes) + Potts MRF, "
-                               "partial-volume fractions at class boundaries, inside the ICV")
+                               "partial-volume fractions at class boundaries, inside the ICV; mixture fitted on "
+                               + ("all voxels" if fit_samples is None else
+                                  f"a seeded random subsample of at most {fit_samples} voxels"))
     if extraction is not None:
         result["brain_extraction" if brain_mask is None else "icv_template"] = extraction.summary()
     regions = None

@@ -193,14 +193,15 @@ def _box(mask: np.ndarray) -> tuple:
 
 
 def classify(t1: np.ndarray, mask: np.ndarray, flair: np.ndarray | None = None, beta: float = MRF_BETA,
-             mrf_iterations: int = MRF_ITERATIONS, model: dict | None = None) -> dict:
+             mrf_iterations: int = MRF_ITERATIONS, model: dict | None = None,
+             fit_samples: int | None = TISSUE_FIT_SAMPLES) -> dict:
     """Classify brain voxels into CSF, GM, WM with an MRF prior and partial-volume fractions.
 
     ``t1`` (and optional ``flair``) are float arrays [k, j, i]; ``mask`` is the
     intracranial/brain mask. ``model`` (from :func:`fit_mixture`) fixes the intensity
     model instead of fitting it (used to share one model between visits); otherwise it is
-    fitted on a seeded subsample of the mask's voxels (``TISSUE_FIT_SAMPLES``) and every
-    voxel is then classified (float32), within the mask's bounding box.
+    fitted on a seeded subsample of ``fit_samples`` of the mask's voxels (None = all) and
+    every voxel is then classified (float32), within the mask's bounding box.
 
     Returns ``{"labels"}`` (uint8, 0 outside, 1 CSF, 2 GM, 3 WM), ``"pv"`` (float32
     (3, k, j, i) fractions summing to 1 inside the mask), ``"posterior"`` (float32
@@ -220,7 +221,7 @@ def classify(t1: np.ndarray, mask: np.ndarray, flair: np.ndarray | None = None, 
         raise InputError("t1", "contains NaN or infinite values inside the brain mask")
     fixed = model is not None
     if model is None:
-        model = fit_mixture(x)
+        model = fit_mixture(x, max_samples=fit_samples)
     means, var, weights = model["means"], model["variances"], model["weights"]
     n_classes = means.shape[0]
     loglik = _gauss_loglik(x, means, var)

@@ -1,7 +1,7 @@
 """Slowly expanding lesions (issue 16): SEL sensitivity and specificity on the longitudinal phantom.
 
-Targets: on 1 mm longitudinal phantom subjects (3 visits, global atrophy of -0.25 .. -2 % by the last
-visit, rigid motion, a bias field and noise; mspathobiology.phantom.longitudinal), over baseline
+Targets: on 1 mm longitudinal phantom subjects (3 visits of T1 and FLAIR, global atrophy of -0.25 .. -2 %
+by the last visit, rigid motion, a bias field and noise; mspathobiology.phantom.longitudinal), over baseline
 lesions >= SEL_MIN_VOXELS voxels: SEL sensitivity >= 0.9 and specificity >= 0.9; no stable lesion
 called SEL; and the analysis of 3 visits of a 1 mm brain (registration, Jacobians, measures, with
 brain extraction) <= 300 s on 2 cores. The truth (designed evolution and rate of every lesion,
@@ -36,8 +36,9 @@ def run_subject(seed: int, small: bool, use_mask: bool) -> dict:
     subject = generate_longitudinal_subject(seed=seed, small=small, visits=3)
     t_gen = time.perf_counter() - t0
     mask = subject.subject.sessions[0].brain_mask if use_mask else None
+    flair = [s.images["flair"] for s in subject.subject.sessions]
     t1 = time.perf_counter()
-    result = sel.analyse(subject.t1, subject.baseline_lesions, brain_mask=mask)
+    result = sel.analyse(subject.t1, subject.baseline_lesions, brain_mask=mask, flair=flair)
     t_run = time.perf_counter() - t1
     truth = {r["id"]: r for r in subject.truth}
     pbvc = subject.subject.sessions[-1].truth["pbvc_percent"]
@@ -49,7 +50,8 @@ def run_subject(seed: int, small: bool, use_mask: bool) -> dict:
     for t, r in pairs:
         called = r["sel_candidate"]
         if called != t["sel"]:
-            print(f"    {'missed' if t['sel'] else 'false'} SEL: id {r['id']} {t['evolution']} {t['location']} rate "
+            print(f"    {'missed' if t['sel'] else 'false'} SEL: id {r['id']} {t['evolution']} {t['location']} "
+                  f"(measured location {r['location']}) rate "
                   f"{t['volume_rate_per_visit']:+.2f}/visit, voxels {t['voxels_per_visit']}, log-J "
                   f"{[round(r[k], 3) for k in r if k.startswith('logjac_visit')]}, concentric "
                   f"{r['sel_concentric_fraction']:.2f}, constant {r['sel_constant']}, ring log-J "
@@ -182,6 +184,11 @@ def main(argv=None) -> int:
                      fp_stable == 0)
         called = sum(r["sel_candidate"] for r in shrinking)
         print(f"{label}: shrinking lesions called SEL: {called} of {len(shrinking)}")
+        located = [(t["location"], r["location"]) for t, r in pairs]
+        cortical = [m == "cortical" for t, m in located if t == "cortical"]
+        print(f"{label}: truth-cortical lesions measured cortical (not SEL candidates): {sum(cortical)} of "
+              f"{len(cortical)}; truth-SEL lesions measured cortical: "
+              f"{sum(r['location'] == 'cortical' for r in sel_truth)} of {len(sel_truth)}")
         rates = [(t["volume_rate_per_visit"], r["sel_candidate"]) for t, r in pairs if t["sel"]]
         for lo, hi in ((0.10, 0.15), (0.15, 0.20), (0.20, 0.25)):
             hit = [c for rate, c in rates if lo <= rate < hi]

@@ -43,6 +43,10 @@ def test_sel_task_for_three_sessions_only(cohort):
     assert (folder / "logjac_visit-02.nii.gz").is_file() and (folder / "logjac_visit-03.nii.gz").is_file()
     rows = read_lesion_table(folder / "sel.tsv")
     assert rows and "sel_candidate" in rows[0] and "logjac_ring" in rows[0]
+    import json
+    written = json.loads((folder / "sel_summary.json").read_text())
+    assert written["locations"].startswith("baseline FLAIR") and len(written["inputs"]["flair"]) == 3
+    assert all(r["location"] for r in rows)  # every session has a FLAIR: lesion locations are measured
     summary = sel_records["01"]["summary"]
     assert summary["sel_count"] == sum(str(r["sel_candidate"]).lower() in ("true", "1") for r in rows)
     assert summary["sel_sessions"] == "01,02,03"

@@ -111,6 +111,13 @@ def test_only_white_matter_lesions_are_sel():
     assert not cortical["sel_candidate"] and cortical["sel_white_matter"] is False
     deep = sel.classify([0.05, 0.10], times, voxels=24, concentric=0.9, ring_logjac=0.0, wm_share=0.9)
     assert deep["sel_candidate"] and deep["sel_white_matter"] is True
+    # the lesion table location (from the FLAIR) overrides a white-matter-looking shell for cortical lesions
+    in_cortex = sel.classify([0.05, 0.10], times, voxels=24, concentric=0.9, ring_logjac=0.0, wm_share=0.9,
+                             location="cortical")
+    assert not in_cortex["sel_candidate"] and in_cortex["sel_white_matter"] is False
+    for location in ("periventricular", "juxtacortical", "deep_white_matter", None):
+        assert sel.classify([0.05, 0.10], times, voxels=24, concentric=0.9, ring_logjac=0.0, wm_share=0.9,
+                            location=location)["sel_candidate"]
     ring = np.ones((3, 3, 3), dtype=bool)
     tissue = np.array([1] * 9 + [2] * 6 + [3] * 12).reshape(3, 3, 3)  # CSF is left out of the share
     assert sel.measure.white_matter_share(ring, tissue) == pytest.approx(12 / 18)
@@ -272,7 +279,11 @@ def _labels_on_flair_grid():
 
 def test_lesions_on_another_grid_are_resampled_to_the_baseline(synthetic, synthetic_result):
     visits, labels, mask = synthetic
-    result = sel.analyse(visits, _labels_on_flair_grid(), brain_mask=mask)
+    flair_grid = _labels_on_flair_grid()
+    flair = [sitk.Resample(v, flair_grid, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32) for v in visits]
+    result = sel.analyse(visits, flair_grid, brain_mask=mask, flair=flair)
+    assert all(r["flair_mean"] is not None and r["location"] is not None for r in result.rows)
+    assert result.summary["locations"].startswith("baseline FLAIR")
     record = result.summary["lesions_resampled"]
     assert record["from_spacing_mm"] == [1.0, 1.0, 3.0] and record["lesions_lost"] == []
     assert synthetic_result.summary["lesions_resampled"] is None
@@ -345,8 +356,12 @@ def test_longitudinal_phantom_truth_is_designed_and_measured(phantom):
 
 
 def test_longitudinal_phantom_sel_detection(phantom):
-    result = sel.analyse(phantom.t1, phantom.baseline_lesions, brain_mask=phantom.subject.sessions[0].brain_mask)
+    flair = [s.images["flair"] for s in phantom.subject.sessions]
+    result = sel.analyse(phantom.t1, phantom.baseline_lesions, brain_mask=phantom.subject.sessions[0].brain_mask,
+                         flair=flair)
     truth = {r["id"]: r for r in phantom.truth}
+    located = {r["id"]: r["location"] for r in result.rows}
+    assert all(located[i] != "cortical" for i, t in truth.items() if t["sel"])  # SELs are white-matter lesions
     rows = [r for r in result.rows if truth[r["id"]]["evaluable"]]
     sel_truth = [r for r in rows if truth[r["id"]]["sel"]]
     stable = [r for r in rows if truth[r["id"]]["evolution"] == "stable"]

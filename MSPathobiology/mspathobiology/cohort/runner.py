@@ -556,6 +556,10 @@ def run_subject_task(task: dict) -> list[dict]:
         if kwargs["brain_mask"] is not None:
             inputs["baseline_brain_mask"] = kwargs["brain_mask"]
             origins["baseline_brain_mask"] = base.origin("brain_mask")
+        if all("flair" in c.images for c in with_t1):  # FLAIR gives lesion locations: cortical lesions are not SELs
+            kwargs["flair"] = [c.images["flair"] for c in with_t1]
+            inputs.update({f"flair_ses-{c.session}": c.images["flair"] for c in with_t1})
+            origins.update({f"flair_ses-{c.session}": c.origin("flair") for c in with_t1})
         opts = options.get("sel", {})
         folder = analysis_dir(out, base, "sel")
         record = _run_one("sel", last, folder, inputs, lambda f: f(visits, lesions, folder, **kwargs, **opts),

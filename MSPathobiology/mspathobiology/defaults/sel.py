@@ -2,10 +2,25 @@
 
 SELs are pre-existing T2 lesions whose tissue expands slowly, concentrically and constantly
 over at least three scans, measured by the Jacobian determinant of a non-linear registration
-of each follow-up to the baseline (Elliott et al., Mult Scler 2019, "Slowly expanding/evolving
-lesions as an MRI marker of chronic active MS lesions"; Elliott et al., Brain 2019; Calvi et al.,
-Brain 2022 / JAMA Neurol 2022; Elliott et al., Mult Scler 2023). Values marked *own* are this
-project's choices, set on the phantom's noise and stated so.
+of each follow-up to the baseline. Sources, checked against their abstracts (PubMed/PMC):
+
+- Elliott et al., Mult Scler 2019;25:1915 (PMID 30566027, "Slowly expanding/evolving lesions as
+  a magnetic resonance imaging marker of chronic active multiple sclerosis lesions"): SELs are
+  "contiguous regions of existing T2 lesions showing local expansion assessed by the Jacobian
+  determinant of the deformation between reference and follow-up scans"; candidates get a
+  heuristic score from the concentricity and constancy of the change; SELs have lower T1 at
+  baseline and a larger T1 decrease over time than other lesion areas.
+- Elliott et al., Brain 2019 ("Chronic white matter lesion activity predicts clinical
+  progression in primary progressive multiple sclerosis") and Elliott et al., AJNR 2020
+  (PMID 32819894, "... slowly expanding/evolving white matter MS lesions", among baseline
+  non-enhancing T2 lesions).
+- Preziosa et al., Neurol Neuroimmunol Neuroinflamm 2022 (PMC8808355): "SELs were identified
+  among WM lesions by linearly fitting the Jacobian of the nonlinear deformation field between
+  time points" (baseline, 6, 12, 24 months).
+
+The numeric grades and the minimum size (marked [verify]) could not be checked here: the method
+sections of these papers are not in the reference material available offline. Values marked
+*own* are this project's choices, set on the phantom's noise and stated so.
 """
 
 import math
@@ -42,23 +57,25 @@ SEL_CROP_MARGIN_MM = 8.0
 SEL_MIN_JACOBIAN = 1e-3
 
 # ----------------------------------------------------------------------------- global change
-#: Global brain change is removed before lesions are judged (Elliott et al. 2019 correct the
-#: Jacobian for global atrophy [verify their exact normalisation]). Here the log-Jacobian of each
+#: Global brain change is removed before lesions are judged (the issue's requirement; the way
+#: Elliott et al. 2019 normalise for atrophy is [verify]: not in their abstract). Here the log-Jacobian of each
 #: visit minus its median over the brain mask, excluding lesions dilated by this margin (voxels);
 #: the median, not the mean, so that the ventricles' and new lesions' large changes do not bias it.
 SEL_REFERENCE_LESION_MARGIN_VOXELS = 2
 
 # ----------------------------------------------------------------------------- per-lesion heuristics
-#: Minimum size of a candidate, voxels: Elliott et al. 2019 require >= 10 contiguous voxels.
+#: Minimum size of a candidate, voxels (Elliott et al. 2019: SELs are "contiguous regions" of
+#: T2 lesions; the value 10 is the issue's and [verify] against their methods).
 SEL_MIN_VOXELS = 10
 #: Expansion at the last visit (mean corrected log-Jacobian of the lesion). Elliott et al. 2019
-#: grade SELs by total Jacobian expansion: >= 4 % "possible", >= 12.5 % "definite" [verify the
-#: exact grades]. A candidate needs at least the lower grade.
+#: grade SEL candidates as "possible" and "definite"; the values 4 % and 12.5 % total Jacobian
+#: expansion are [verify] (not in the abstracts). A candidate needs at least the lower grade.
 SEL_MIN_EXPANSION_LOGJAC = math.log(1.04)
 SEL_DEFINITE_EXPANSION_LOGJAC = math.log(1.125)
 #: Constant expansion: a linear fit of the lesion's log-Jacobian over time (baseline = 0) has a
-#: positive slope, and the lesion expands in every interval by at least this much (log-Jacobian;
-#: 0 = monotonic, the "constant change" of Elliott et al. 2019).
+#: positive slope (the linear fit of Preziosa et al. 2022), and the lesion expands in every interval
+#: by at least this much (log-Jacobian; 0 = monotonic: the "constancy of change" of Elliott et al. 2019;
+#: the threshold is *own*).
 SEL_MIN_INTERVAL_EXPANSION_LOGJAC = 0.0
 #: Concentric expansion: the outer band of the lesion (voxels within this depth of its edge, mm;
 #: at least one voxel) moves outward from the lesion core: the displacement of band voxels
@@ -70,9 +87,8 @@ SEL_CONCENTRIC_MIN_FRACTION = 0.7
 SEL_MIN_CORE_VOXELS = 3
 #: Local, not only global, change: a candidate must expand by at least this much MORE than the
 #: tissue ring around it (mean corrected log-Jacobian at the last visit, lesion minus ring).
-#: SELs are defined as chronic white-matter lesions that expand themselves (Elliott et al., Brain
-#: 2019, "Chronic white matter lesion activity predicts clinical progression in primary progressive
-#: MS"; Elliott et al., Mult Scler 2019 [verify that they exclude cortical lesions]). Atrophy moves
+#: SELs are white-matter lesions that expand themselves (Preziosa et al. 2022, Elliott et al. AJNR
+#: 2020; module docstring). Atrophy moves
 #: the cortex/CSF and ventricle boundaries, and the smooth deformation carries that local change
 #: into a lesion lying there, which the global (median) correction cannot remove: seen on the 1 mm
 #: phantom, a stable 24-voxel cortical lesion at log-J +0.10 (benchmarks/results/sel_accuracy.txt).
@@ -85,16 +101,19 @@ SEL_MIN_CORE_VOXELS = 3
 #: expanding lesion's log-Jacobian; the 2-5 mm shell is compressed instead (-0.04 to -0.06).
 SEL_RING_GAP_MM = 2.0
 SEL_RING_MM = 3.0
-#: White-matter lesions only: SELs are chronic white-matter lesions (Elliott et al., Brain 2019
-#: [verify that cortical lesions were excluded]). A lesion is a white-matter lesion when white
+#: White-matter lesions only: SELs are identified among WM lesions (Preziosa et al. 2022; Elliott
+#: et al. AJNR 2020). Two rules, both needed for a candidate. (1) A lesion is a white-matter lesion when white
 #: matter makes at least this share of the grey + white matter in its shell (SEL_RING_GAP_MM ..
 #: + SEL_RING_MM), tissues from the atrophy part's CSF/GM/WM classification of the baseline T1
 #: (mspathobiology.atrophy.tissue.classify). 0.5 = the majority rule the lesion table's location
 #: uses ("cortical when mostly in cortex"). CSF is left out so that periventricular lesions, half
-#: surrounded by ventricle, count. Not yet enough on the 1 mm phantom (seed 1): a stable 24-voxel
-#: lesion at the cortex is still called SEL at log-J +0.10 although its 2-5 mm shell did not expand
-#: (-0.01) and its shell is half white matter (0.52); the rendered lesion even loses voxels (24, 20, 20).
+#: surrounded by ventricle, count. (2) With a FLAIR, a lesion whose location (the project's one
+#: rule, mspathobiology.lesions.locations, from the baseline FLAIR) is cortical, i.e. lies mostly in
+#: cortex (a grey-matter lesion), is not a candidate. Rule (1) alone was not enough on the 1 mm phantom
+#: (seed 1): a stable 24-voxel cortical lesion at the brain surface, T1-dark like the CSF beside it,
+#: read log-J +0.10 (the moving CSF/cortex edge, not lesion growth) with a shell half white matter (0.52).
 SEL_MIN_WM_SHARE = 0.5
+SEL_NON_WHITE_MATTER_LOCATIONS = ("cortical",)
 SEL_MIN_EXPANSION_OVER_RING_LOGJAC = math.log(1.04)
 
 # ----------------------------------------------------------------------------- T1 intensity

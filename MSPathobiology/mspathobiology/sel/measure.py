@@ -1,4 +1,4 @@
-"""Per-lesion SEL measures and the SEL heuristics (Elliott et al., Mult Scler 2019; Calvi et al. 2022).
+"""Per-lesion SEL measures and the SEL heuristics (Elliott et al., Mult Scler 2019; Preziosa et al. 2022).
 
 All measures are on the baseline grid. Log-Jacobians are corrected for global brain change
 (:func:`global_log_jacobian`); units: log-Jacobian (dimensionless; 0.1 = 10.5 % expansion) and
@@ -14,7 +14,7 @@ from ..connectivity import dilate
 from ..defaults.sel import (SEL_BAND_MM, SEL_CONCENTRIC_MIN_FRACTION, SEL_DEFINITE_EXPANSION_LOGJAC,
                             SEL_MIN_CORE_VOXELS, SEL_MIN_EXPANSION_LOGJAC, SEL_MIN_EXPANSION_OVER_RING_LOGJAC,
                             SEL_MIN_INTERVAL_EXPANSION_LOGJAC, SEL_MIN_VOXELS, SEL_REFERENCE_LESION_MARGIN_VOXELS,
-                            SEL_MIN_WM_SHARE, SEL_RING_GAP_MM, SEL_RING_MM)
+                            SEL_MIN_WM_SHARE, SEL_NON_WHITE_MATTER_LOCATIONS, SEL_RING_GAP_MM, SEL_RING_MM)
 
 
 def reference_region(brain: np.ndarray, lesions: np.ndarray,
@@ -87,7 +87,7 @@ def white_matter_share(ring: np.ndarray, tissue: np.ndarray) -> float | None:
 
 
 def classify(logjac_per_visit, times, voxels: int, concentric: float, ring_logjac: float | None = None,
-             wm_share: float | None = None) -> dict:
+             wm_share: float | None = None, location: str | None = None) -> dict:
     """SEL heuristics for one lesion from its mean corrected log-Jacobian at each follow-up.
 
     ``logjac_per_visit`` excludes the baseline (0 by definition); ``times`` includes it.
@@ -95,6 +95,8 @@ def classify(logjac_per_visit, times, voxels: int, concentric: float, ring_logja
     (:func:`surrounding_ring`); when given, a candidate must exceed it by
     SEL_MIN_EXPANSION_OVER_RING_LOGJAC (``sel_over_ring``). ``wm_share``: :func:`white_matter_share`
     of that ring; when given, a candidate must be a white-matter lesion (>= SEL_MIN_WM_SHARE, ``sel_white_matter``).
+    ``location`` (lesion table location, from the FLAIR): a lesion in SEL_NON_WHITE_MATTER_LOCATIONS
+    (cortical) is not a white-matter lesion either.
     Returns the criteria, the slope, the grade ("definite", "possible" or None) and the SEL score
     = max(slope, 0) x max(2 x concentric fraction - 1, 0): 0 for shrinking, stable or
     non-concentric lesions, growing with a constant, concentric expansion.
@@ -110,6 +112,8 @@ def classify(logjac_per_visit, times, voxels: int, concentric: float, ring_logja
     over_ring = None if ring_logjac is None or not np.isfinite(ring_logjac) else \
         bool(total - ring_logjac >= SEL_MIN_EXPANSION_OVER_RING_LOGJAC)
     white_matter = None if wm_share is None else bool(wm_share >= SEL_MIN_WM_SHARE)
+    if location in SEL_NON_WHITE_MATTER_LOCATIONS:
+        white_matter = False
     candidate = bool(size_ok and constant and concentric_ok and expanding and over_ring is not False
                      and white_matter is not False)
     grade = None

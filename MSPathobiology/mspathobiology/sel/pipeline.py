@@ -15,9 +15,11 @@ from ..atrophy.tissue import classify as classify_tissues
 from ..connectivity import connected_components, relabel_by_size
 from ..defaults.sel import SEL_MIN_VISITS, SEL_MIN_VOXELS, SEL_NAWM_QUANTILE, SEL_RING_GAP_MM, SEL_RING_MM
 from ..errors import GeometryMismatchError, InputError
-from ..geometry import check_same_geometry, image_like, resample_label, same_geometry, voxel_volume_mm3
+from ..geometry import (check_same_geometry, image_like, resample_intensity, resample_label, same_geometry,
+                        voxel_volume_mm3)
 from ..io import read_image, validate_image, write_image, write_json
 from ..lesion_table import write_lesion_table
+from ..lesions.locations import classify_locations, estimate_anatomy_classes
 from ..lesions.measure import lesion_rows
 from . import deformation as DF
 from . import measure as M
@@ -109,9 +111,11 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
 
     ``visits``: >= 3 T1 images of one subject (any grids; each is registered to the baseline).
     ``lesions``: baseline lesion labels or mask, on the baseline T1 grid or another grid of the same
-    session (e.g. the FLAIR's: resampled onto the T1 by nearest neighbour; ``summary["lesions_resampled"]``). ``flair``: optional list of
-    FLAIR images, one per visit on that visit's T1 grid (adds normalised FLAIR columns and its
-    change). ``brain_mask``: baseline brain mask (default: brain extraction of the baseline T1).
+    session (e.g. the FLAIR's: resampled onto the T1 by nearest neighbour; ``summary["lesions_resampled"]``).
+    ``flair``: optional list of
+    FLAIR images, one per visit, co-registered with that visit's T1 (resampled onto its grid when
+    they differ): adds normalised FLAIR columns and its change, and the lesion locations
+    (:mod:`mspathobiology.lesions.locations`) by which cortical lesions are not SEL candidates. ``brain_mask``: baseline brain mask (default: brain extraction of the baseline T1).
     ``times``: visit times (e.g. years from baseline; default 0, 1, 2, ...), the unit of every slope.
     ``progress(fraction, text)`` is called as visits are registered.
     """
@@ -141,8 +145,7 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
         if len(flair) != len(visits):
             raise InputError("flair", f"gives {len(flair)} FLAIR images for {len(visits)} visits")
         flair = [validate_image(f, "intensity", f"flair {n + 1}") for n, f in enumerate(flair)]
-        for n, (f, t) in enumerate(zip(flair, visits)):
-            check_same_geometry(f, t, names=(f"flair {n + 1}", f"visit {n + 1}"))
+        flair = [f if same_geometry(f, t) else resample_intensity(f, t) for f, t in zip(flair, visits)]
     if brain_mask is not None:
         brain_mask = validate_image(brain_mask, "mask", "brain_mask")
         check_same_geometry(brain_mask, baseline, names=("brain_mask", "visit 1 (baseline T1)"))
@@ -198,7 +201,11 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
 
     report(1.0, "classifying the baseline tissues")
     tissue = classify_tissues(base_t1, reference)["labels"]
-    rows = lesion_rows(labels, baseline, flair_norm[0] if flair_norm is not None else None)
+    locations = None
+    if flair_norm is not None:
+        report(1.0, "lesion locations from the baseline FLAIR")
+        locations = classify_locations(labels, estimate_anatomy_classes(brain, flair_norm[0], baseline, labels))
+    rows = lesion_rows(labels, baseline, flair_norm[0] if flair_norm is not None else None, locations=locations)
     objects = ndimage.find_objects(labels)
     ring_pad = [int(np.ceil((SEL_RING_GAP_MM + max(SEL_RING_MM, s)) / s)) + 1 for s in spacing_kji]
     for row in rows:
@@ -213,7 +220,7 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
         core = mask & ~band
         concentric = M.concentric_fraction(mask, band, displacement[box], spacing_kji)
         wm_share = M.white_matter_share(ring, tissue[box])
-        row.update(M.classify(per_visit, times, row["voxels"], concentric, ring_logjac, wm_share))
+        row.update(M.classify(per_visit, times, row["voxels"], concentric, ring_logjac, wm_share, row["location"]))
         row["wm_share_ring"] = wm_share
         for n, value in enumerate(per_visit, start=1):
             row[f"logjac_{_visit_key(n)}"] = value
@@ -228,7 +235,9 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
 
     images = {f"logjac_{_visit_key(n)}": image_like(lj, baseline) for n, lj in enumerate(logjacs, start=1)}
     summary = _summary(rows, times, globals_, registration, voxel_volume_mm3(baseline))
-    summary.update({"brain_mask": mask_method, "lesions_resampled": resampled, "change_type": CHANGE_TYPE,
+    summary.update({"brain_mask": mask_method, "lesions_resampled": resampled,
+                    "locations": "baseline FLAIR (mspathobiology.lesions.locations)" if locations is not None
+                    else "not estimated (no FLAIR): cortical lesions are not excluded", "change_type": CHANGE_TYPE,
                     "n_visits": len(visits),
                     "times": times, "runtime_s": round(time.perf_counter() - start, 2)})
     return SelResult(images=images, rows=rows, summary=summary, labels=image_like(labels, baseline))

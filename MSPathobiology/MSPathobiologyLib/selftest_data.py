@@ -82,10 +82,11 @@ def _longitudinal_subject():
 
 
 def sel_data() -> dict:
-    """MSSlowlyExpandingLesions: three T1 visits of the small longitudinal phantom, the baseline lesions
-    and brain mask, the lesion count and the ids of the lesions drawn expanding (the SEL truth)."""
+    """MSSlowlyExpandingLesions: three T1 visits of the small longitudinal phantom (and their FLAIR), the
+    baseline lesions and brain mask, the lesion count and the ids of the lesions drawn expanding (the SEL truth)."""
     subject = _longitudinal_subject()
-    return {"visits": subject.t1, "lesions": subject.baseline_lesions,
+    return {"visits": subject.t1, "flair": [s.images["flair"] for s in subject.subject.sessions],
+            "lesions": subject.baseline_lesions,
             "brain_mask": subject.subject.sessions[0].brain_mask, "n_lesions": len(subject.truth),
             "truth_sel": [r["id"] for r in subject.truth if r["sel"]]}
 

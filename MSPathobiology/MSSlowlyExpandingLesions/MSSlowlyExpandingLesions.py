@@ -25,6 +25,8 @@ RATING_LABELS = list(zip(RATING_DEFAULTS.SEL_LABELS, ("Confirm SEL (1)", "Reject
 RATING_TASK = "sel"
 #: Parameter-node fields of the visits, baseline first.
 VISIT_FIELDS = ("baselineVolume", "visit2Volume", "visit3Volume", "visit4Volume", "visit5Volume")
+#: Parameter-node fields of the optional FLAIR of each visit (same order).
+FLAIR_FIELDS = ("baselineFlair", "visit2Flair", "visit3Flair", "visit4Flair", "visit5Flair")
 #: Subject-hierarchy folder of this module's outputs (under the baseline volume's study).
 OUTPUT_FOLDER = "MS Slowly Expanding Lesions"
 
@@ -73,6 +75,7 @@ class MSSlowlyExpandingLesions(ScriptedLoadableModule):
 class MSSlowlyExpandingLesionsParameterNode:
     """
     baselineVolume, visit2Volume .. visit5Volume - T1 of each visit (>= 3), baseline first.
+    baselineFlair .. visit5Flair - optional FLAIR of each visit (all or none): FLAIR columns, lesion locations.
     visitTimes - optional visit times ("0, 1.1, 2"), the unit of every slope.
     lesions - baseline lesion segmentation or labelmap; brainMask - optional baseline brain mask.
     selTable - output SEL table (it references the log-Jacobian maps, volume table and chart).
@@ -87,6 +90,11 @@ class MSSlowlyExpandingLesionsParameterNode:
     visit3Volume: vtkMRMLScalarVolumeNode
     visit4Volume: vtkMRMLScalarVolumeNode
     visit5Volume: vtkMRMLScalarVolumeNode
+    baselineFlair: vtkMRMLScalarVolumeNode
+    visit2Flair: vtkMRMLScalarVolumeNode
+    visit3Flair: vtkMRMLScalarVolumeNode
+    visit4Flair: vtkMRMLScalarVolumeNode
+    visit5Flair: vtkMRMLScalarVolumeNode
     visitTimes: str = ""
     lesions: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]
     brainMask: Union[vtkMRMLSegmentationNode, vtkMRMLLabelMapVolumeNode, None]
@@ -186,11 +194,12 @@ class MSSlowlyExpandingLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, 
         with slicer.util.tryWithErrorDisplay(_("Failed to find slowly expanding lesions."), waitCursor=True):
             p = self._parameterNode
             visits = self.logic.visitNodes(p)
+            flair = self.logic.flairNodes(p)
             times = self.logic.parseTimes(p.visitTimes, len(visits))
             if p.runInBackground:
                 from MSPathobiologyLib.background import BackgroundSequence
 
-                folder, steps = self.logic.prepareCommands(visits, p.lesions, p.brainMask, times)
+                folder, steps = self.logic.prepareCommands(visits, p.lesions, p.brainMask, times, flair)
                 self._startJob(BackgroundSequence(steps),
                                lambda: self._showResults(self.logic.loadResults(folder, visits[0], p.selTable)),
                                _("The SEL analysis failed."))
@@ -202,7 +211,8 @@ class MSSlowlyExpandingLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, 
 
             progress(0.0, _("Registering the visits..."))
             try:
-                nodes = self.logic.analyse(visits, p.lesions, p.brainMask, times, tableNode=p.selTable, progress=progress)
+                nodes = self.logic.analyse(visits, p.lesions, p.brainMask, times, tableNode=p.selTable, progress=progress,
+                                           flairNodes=flair)
             finally:
                 self._setProgress(False)
             self._showResults(nodes)
@@ -381,6 +391,18 @@ class MSSlowlyExpandingLesionsLogic(ScriptedLoadableModuleLogic):
         return [getattr(parameterNode, f) for f in VISIT_FIELDS if getattr(parameterNode, f) is not None]
 
     @staticmethod
+    def flairNodes(parameterNode):
+        """The FLAIR of each selected visit, or None when no FLAIR is selected; a FLAIR is needed for
+        every visit or none."""
+        pairs = [(getattr(parameterNode, v), getattr(parameterNode, f)) for v, f in zip(VISIT_FIELDS, FLAIR_FIELDS)]
+        flair = [f for v, f in pairs if v is not None]
+        if all(f is None for _, f in pairs):
+            return None
+        if any(f is None for f in flair) or any(v is None and f is not None for v, f in pairs):
+            raise ValueError(_("Select a FLAIR for every visit, or none."))
+        return flair
+
+    @staticmethod
     def parseTimes(text: str, nVisits: int):
         """Visit times from ``"0, 1.1, 2"`` (commas or spaces), or None for an empty text."""
         parts = [t for t in str(text or "").replace(",", " ").split() if t]
@@ -394,17 +416,19 @@ class MSSlowlyExpandingLesionsLogic(ScriptedLoadableModuleLogic):
             raise ValueError(_("{n} visit times for {m} visits.").format(n=len(times), m=nVisits))
         return times
 
-    def analyse(self, visitNodes, lesionsNode, brainMaskNode=None, times=None, tableNode=None, progress=None):
+    def analyse(self, visitNodes, lesionsNode, brainMaskNode=None, times=None, tableNode=None, progress=None,
+                flairNodes=None):
         """``mspathobiology.sel.analyse`` on the nodes; results into nodes of the scene (the SEL table node,
         which references one log-Jacobian volume per follow-up, the volume-per-visit table and a chart)."""
         from mspathobiology_mrml import sel as selBridge
 
-        nodes = selBridge.analyse_nodes(slicer.mrmlScene, visitNodes, lesionsNode, brainMaskNode, times=times,
-                                        name="SEL", table_node=tableNode, folder_name=OUTPUT_FOLDER, progress=progress)
+        nodes = selBridge.analyse_nodes(slicer.mrmlScene, visitNodes, lesionsNode, brainMaskNode, flair_nodes=flairNodes,
+                                        times=times, name="SEL", table_node=tableNode, folder_name=OUTPUT_FOLDER,
+                                        progress=progress)
         self._rows = {int(r["id"]): r for r in nodes.result.rows}
         return nodes
 
-    def prepareCommands(self, visitNodes, lesionsNode, brainMaskNode=None, times=None):
+    def prepareCommands(self, visitNodes, lesionsNode, brainMaskNode=None, times=None, flairNodes=None):
         """For a child process: write the visits, the lesions and mask on the baseline grid; return the
         output folder and the command running ``mspathobiology.sel.run``."""
         from mspathobiology.io import write_image
@@ -413,12 +437,15 @@ class MSSlowlyExpandingLesionsLogic(ScriptedLoadableModuleLogic):
         from MSPathobiologyLib.nodes import workFolder
 
         work = workFolder("sel")
-        images = selBridge.images_from_nodes(visitNodes, lesionsNode, brainMaskNode)
+        images = selBridge.images_from_nodes(visitNodes, lesionsNode, brainMaskNode, flairNodes)
         (work / "inputs").mkdir(parents=True, exist_ok=True)
         visits = [str(write_image(image, work / "inputs" / f"t1_visit-{n + 1:02d}.nii.gz"))
                   for n, image in enumerate(images["t1"])]
         lesions = str(write_image(images["lesions"], work / "inputs" / "lesions.nii.gz"))
         options = {"times": times}
+        if "flair" in images:
+            options["flair"] = [str(write_image(image, work / "inputs" / f"flair_visit-{n + 1:02d}.nii.gz"))
+                                for n, image in enumerate(images["flair"])]
         if "brain_mask" in images:
             options["brain_mask"] = str(write_image(images["brain_mask"], work / "inputs" / "brain_mask.nii.gz"))
         folder = work / "sel"

@@ -54,8 +54,19 @@ MODULE_SEL = textwrap.dedent("""
     visits = [bridge.image_to_volume(scene, image, f"T1 {n}") for n, image in enumerate(data["visits"])]
     lesions = bridge.label_image_to_segmentation(scene, data["lesions"], reference_volume_node=visits[0])
     mask = bridge.image_to_volume(scene, data["brain_mask"], "mask", labelmap=True)
+    flair = [bridge.image_to_volume(scene, image, f"FLAIR {n}") for n, image in enumerate(data["flair"])]
     logic = M.MSSlowlyExpandingLesionsLogic()
-    folder, steps = logic.prepareCommands(visits, lesions, mask, logic.parseTimes("0, 1, 2", 3))
+    p = types.SimpleNamespace(baselineVolume=visits[0], visit2Volume=visits[1], visit3Volume=visits[2], visit4Volume=None,
+                              visit5Volume=None, baselineFlair=flair[0], visit2Flair=flair[1], visit3Flair=None,
+                              visit4Flair=None, visit5Flair=None)
+    try:
+        logic.flairNodes(p)
+    except ValueError as exc:
+        out["partial_flair"] = str(exc)
+    p.visit3Flair = flair[2]
+    out["no_flair"] = logic.flairNodes(types.SimpleNamespace(**{k: (None if "Flair" in k else v) for k, v in vars(p).items()}))
+    folder, steps = logic.prepareCommands(logic.visitNodes(p), lesions, mask, logic.parseTimes("0, 1, 2", 3),
+                                          logic.flairNodes(p))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
     child = subprocess.run(steps[0][1], capture_output=True, text=True, env=env)
     out["child"] = [child.returncode, child.stdout[-300:], child.stderr[-2000:]]
@@ -63,6 +74,8 @@ MODULE_SEL = textwrap.dedent("""
     rows = bridge.table_to_rows(nodes.table)
     out["background"] = {"ids": [r["id"] for r in rows], "candidates": [r["id"] for r in rows if r["sel_candidate"]],
                          "maps": [n.GetName() for n in nodes.logjac], "summary": logic.summaryText(nodes),
+                         "flair_mean": [r["flair_mean"] for r in rows], "locations": sorted({r["location"] for r in rows}),
+                         "located_by": nodes.result.summary.get("locations"),
                          "truth_sel": data["truth_sel"], "n_lesions": data["n_lesions"]}
     try:
         logic.parseTimes("0, 1", 3)
@@ -89,3 +102,8 @@ def test_sel_module_self_test_and_background_path_on_slicer_core():
     assert background["maps"] == ["SEL logjac_visit-02", "SEL logjac_visit-03"]
     assert f"{len(background['candidates'])} SEL candidates" in background["summary"]
     assert "2 visit times for 3 visits" in result["bad_times"]
+    # FLAIR for every visit or none; with it the table has normalised FLAIR and estimated locations
+    assert "every visit, or none" in result["partial_flair"] and result["no_flair"] is None
+    assert all(value is not None and value > 0 for value in background["flair_mean"])
+    assert set(background["locations"]) <= {"periventricular", "juxtacortical", "deep_white_matter",
+                                             "infratentorial", "cortical"}

@@ -774,7 +774,10 @@ ANALYSIS_STEPS = {"connectome", "disconnection", "network_disruption", "nodal_me
                   "central_vein_sign_images", "white_matter_mask", "vesselness", "enhancing_lesions",
                   "analyse_tissues", "compute_pbvc", "extract_brain", "segment_flair", "label_lesions",
                   "label_and_measure", "lesion_rows", "classify_locations", "dissemination_in_space",
-                  "relabel_after_edit"}
+                  "relabel_after_edit",
+                  # SEL (mspathobiology.sel): registration, Jacobians and the per-lesion heuristics
+                  "align_rigid", "match_intensity", "register_followup", "jacobian_determinant", "log_jacobian",
+                  "global_log_jacobian", "concentric_fraction", "outer_band", "surrounding_ring", "linear_slope"}
 
 
 #: The analysis parts of the logic layer, as modules import them (``from mspathobiology import networks``).

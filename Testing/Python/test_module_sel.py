@@ -107,3 +107,18 @@ def test_sel_module_self_test_and_background_path_on_slicer_core():
     assert all(value is not None and value > 0 for value in background["flair_mean"])
     assert set(background["locations"]) <= {"periventricular", "juxtacortical", "deep_white_matter",
                                              "infratentorial", "cortical"}
+
+
+def test_static_checks_catch_a_sel_step_run_by_a_module(tmp_path):
+    """The one-orchestration check covers SEL: a module that computes Jacobians itself is flagged."""
+    import slicer_static as static
+
+    module = tmp_path / "MSSlowlyExpandingLesions"
+    module.mkdir()
+    (module / "MSSlowlyExpandingLesions.py").write_text(
+        "from mspathobiology import sel\n"
+        "from mspathobiology.sel.deformation import register_followup\n"
+        "def run(field):\n    return sel.log_jacobian(field)\n")
+    problems = static.check_one_orchestration(module)
+    assert any("register_followup" in p for p in problems) and any("log_jacobian" in p for p in problems)
+    assert static.check_one_orchestration(static.EXTENSION_DIR / "MSSlowlyExpandingLesions") == []

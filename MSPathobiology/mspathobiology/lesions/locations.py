@@ -60,17 +60,20 @@ def estimate_anatomy_classes(brain_mask: np.ndarray, normalised_flair: np.ndarra
 
     Arrays are [k, j, i] on ``reference``'s grid; ``lesions`` (optional) are excluded from CSF.
     """
+    from .segment import depth_mm
+
     brain = np.asarray(brain_mask) != 0
     spacing = reference.GetSpacing()[::-1]
-    depth = ndimage.distance_transform_edt(np.pad(brain, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
+    depth = depth_mm(brain, spacing)
     csf = brain & (np.asarray(normalised_flair) < CSF_MAX_NORMALISED_FLAIR)
     if lesions is not None:
         csf &= np.asarray(lesions) == 0
     comps, count = connected_components(csf, DEFAULT_CONNECTIVITY)
-    max_depth = ndimage.maximum(depth, comps, index=np.arange(1, count + 1)) if count else np.zeros(0)
-    max_depth = np.concatenate([[0.0], np.asarray(max_depth, dtype=float)])
-    min_depth = ndimage.minimum(depth, comps, index=np.arange(1, count + 1)) if count else np.zeros(0)
-    min_depth = np.concatenate([[np.inf], np.asarray(min_depth, dtype=float)])
+    in_csf = comps > 0   # per-component deepest and shallowest voxel (index 0: background), no sort
+    max_depth = np.zeros(count + 1)
+    np.maximum.at(max_depth, comps[in_csf], depth[in_csf])
+    min_depth = np.full(count + 1, np.inf)
+    np.minimum.at(min_depth, comps[in_csf], depth[in_csf])
     kji = np.argwhere(brain)
     infratentorial = np.zeros_like(brain)
     if kji.size:

@@ -11,6 +11,7 @@ Arrays are indexed [k, j, i] (SimpleITK order); images are SimpleITK images.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,9 +99,20 @@ def histogram_mode(values: np.ndarray, bins: int = D.NAWM_HISTOGRAM_BINS) -> flo
     return float(0.5 * (edges[peak] + edges[peak + 1]))
 
 
+_last_depth: list = []
+
+
 def depth_mm(mask: np.ndarray, spacing_kji) -> np.ndarray:
-    """Distance (mm) of each voxel of ``mask`` to the nearest voxel outside it (0 outside)."""
-    return ndimage.distance_transform_edt(np.pad(mask, 1), sampling=spacing_kji)[1:-1, 1:-1, 1:-1]
+    """Distance (mm) of each voxel of ``mask`` to the nearest voxel outside it (0 outside); read-only.
+    The last result is kept: segmentation and the location rule ask for the same brain's depth."""
+    mask = np.asarray(mask, dtype=bool)
+    key = (mask.shape, tuple(float(s) for s in spacing_kji), hashlib.sha1(np.packbits(mask)).hexdigest())
+    if _last_depth and _last_depth[0] == key:
+        return _last_depth[1]
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=spacing_kji)[1:-1, 1:-1, 1:-1]
+    depth.flags.writeable = False
+    _last_depth[:] = [key, depth]
+    return depth
 
 
 def nawm_intensity(flair: np.ndarray, brain: np.ndarray, spacing_kji, wm_mask: np.ndarray | None = None) -> float:

@@ -93,19 +93,21 @@ def records_of(tag, rows, truth):
 
 
 def confluence(session):
-    """(confluent labels excluded, confluent labels, other labels excluded as confluent, other labels),
+    """(confluent labels excluded as confluent, confluent labels, other labels excluded as confluent, other labels,
+    confluent labels excluded for any reason),
     (CVS calls agreeing with truth, eligible), [(label, detail) of labels wrongly excluded as confluent]."""
     truth = {l["id"]: l for l in session.truth["lesions"]}
     les = sitk.GetArrayFromImage(session.lesions)
     spacing = session.lesions.GetSpacing()[::-1]
     auto = label_lesions(les > 0, float(np.prod(spacing))).astype(np.uint32)
     rows = central_vein_sign_images(image_like(auto, session.lesions), session.images["t2star"])
-    counts, false = [0, 0, 0, 0], []
+    counts, false = [0, 0, 0, 0, 0], []
     for row in rows:
         held = set(np.unique(les[auto == row["id"]]).tolist()) - {0}
         confluent = any(truth[t]["confluent_with"] for t in held)
         excluded = row["cvs_exclusion"] == "confluent"
         counts[0 if confluent else 2] += excluded
+        counts[4] += confluent and row["cvs"] == "excluded"
         if excluded and not confluent:
             false.append((row["id"], row["cvs_exclusion_detail"]))
         counts[1 if confluent else 3] += 1
@@ -177,7 +179,7 @@ def speed() -> bool:
 def phantom(seeds, small: bool):
     from mspathobiology.phantom import generate_subject
 
-    out = {"qsm": [], "phase": [], "swi": [], "qsm_post_only": [], "seconds": [], "confluent": [0, 0, 0, 0],
+    out = {"qsm": [], "phase": [], "swi": [], "qsm_post_only": [], "seconds": [], "confluent": [0, 0, 0, 0, 0],
            "cvs": [0, 0], "false_confluent": []}
     for seed in seeds:
         session = generate_subject(seed=seed, small=small, sessions=1).sessions[0]
@@ -226,12 +228,13 @@ def main(argv=None) -> int:
     ring_records = full["qsm"] + (small["qsm"] if small else [])
     ok &= report_ring(ring_records, "T1 post and pre")
     ok &= report_ring(full["qsm_post_only"] + (small["qsm_post_only"] if small else []), "T1 post only")
-    conf = [a + b for a, b in zip(full["confluent"], small["confluent"] if small else [0] * 4)]
+    conf = [a + b for a, b in zip(full["confluent"], small["confluent"] if small else [0] * 5)]
     rate = conf[0] / conf[1] if conf[1] else float("nan")
     good = conf[1] > 0 and rate >= CONFLUENT_TARGET
     print(f"[CVS confluence] after automatic labeling: {conf[0]}/{conf[1]} labels holding a confluent pair excluded "
           f"as confluent ({100 * rate:.0f} %, target >= {100 * CONFLUENT_TARGET:.0f} %): {verdict(good)}; "
-          f"other labels excluded as confluent: {conf[2]}/{conf[3]} (info)")
+          f"other labels excluded as confluent: {conf[2]}/{conf[3]} (info); labels holding a confluent pair "
+          f"excluded from the CVS for any reason: {conf[4]}/{conf[1]} (info)")
     for line in full["false_confluent"] + (small["false_confluent"] if small else []):
         print(f"    false confluent: {line}")
     ok &= good

@@ -186,6 +186,11 @@ PBVC_CORE_EROSION_MM = 3.0
 #: SDs (pure-class SD of the mixture); below, PBVC is refused with a message (an edge
 #: contrast under ~2 SD cannot locate the edge, Freeborough & Fox 1997 use the CSF/GM window).
 PBVC_MIN_CONTRAST_NOISE = 2.0
+#: The outer limit of the measurement is carried with each visit's brain by the brain change
+#: it measures (pbvc._BoundCarrier); the visit volumes are linear in that change, evaluated at
+#: 0 and at this probe change (fraction; -1 %, the size of one to a few years of MS atrophy,
+#: De Stefano et al., Neurology 2010: -0.5 to -1.3 %/year) and solved for the consistent change.
+PBVC_BOUND_PROBE = -0.01
 #: Gaussian pre-smoothing (mm) applied identically to both halfway images before the
 #: shared partial-volume model: lowers the noise that the intensity clipping would turn
 #: into a bias (Leung et al., NeuroImage 2010, KN-BSI, smooth before the window).

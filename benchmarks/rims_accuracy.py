@@ -57,8 +57,8 @@ def verdict(ok: bool) -> str:
 
 def swi_of(session) -> sitk.Image:
     """SWI magnitude of the phantom's T2* magnitude and homodyne-filtered phase (Haacke et al., MRM 2004)."""
-    swi = swi_magnitude(sitk.GetArrayFromImage(session.images["t2star"]), sitk.GetArrayFromImage(session.images["phase"]),
-                        int(session.truth.get("phase_sign", 1)))
+    swi = swi_magnitude(sitk.GetArrayFromImage(session.images["t2star"]),
+                        sitk.GetArrayFromImage(session.images["phase"]), int(session.truth.get("phase_sign", 1)))
     return image_like(swi, session.images["t2star"])
 
 

@@ -88,6 +88,23 @@ def test_self_calibration_recovers_known_scale():
     assert result["pbvc_percent"] == pytest.approx(result["pbvc_percent_uncalibrated"] * result["calibration_factor"])
 
 
+def test_bound_carrier_moves_the_limit_with_the_brain_change():
+    """The measurement limit of visit 2 is the region scaled by f^(1/2), of visit 1 by f^(-1/2),
+    f = (1 + change)^(1/3): its volume follows (1 + change)^(+-1/2); at no change it is the region."""
+    from mspathobiology.atrophy.pbvc import _BoundCarrier
+
+    k, j, i = np.mgrid[:60, :60, :60]
+    region = (k - 30.0) ** 2 + (j - 30.0) ** 2 + (i - 30.0) ** 2 <= 20.0 ** 2
+    reference = sitk.Image(60, 60, 60, sitk.sitkFloat32)
+    reference.SetSpacing((1.5, 1.5, 1.5))
+    carrier = _BoundCarrier(region, reference, region.astype(np.float32))
+    assert np.array_equal(carrier.weights(1, 0.0), region.astype(np.float32))
+    base = float(region.sum())
+    change = -0.03
+    assert carrier.weights(2, change).sum() / base == pytest.approx((1 + change) ** 0.5, abs=0.002)
+    assert carrier.weights(1, change).sum() / base == pytest.approx((1 + change) ** -0.5, abs=0.002)
+
+
 def test_halfway_transforms_compose_to_registration():
     t = sitk.Euler3DTransform((1.0, 2.0, 3.0), 0.05, -0.02, 0.03, (2.0, -1.0, 0.5))
     a, b = halfway_transforms(t)

@@ -186,6 +186,13 @@ PBVC_CORE_EROSION_MM = 3.0
 #: SDs (pure-class SD of the mixture); below, PBVC is refused with a message (an edge
 #: contrast under ~2 SD cannot locate the edge, Freeborough & Fox 1997 use the CSF/GM window).
 PBVC_MIN_CONTRAST_NOISE = 2.0
+#: The darkest pure class of the shared model must hold at most this fraction of the pure-class
+#: voxels (brain masks with ventricles, or the intracranial mask): CSF is 10-25 % of the
+#: intracranial volume of adults and stays under ~35 % in advanced atrophy (BPF 0.75-0.90 in
+#: controls, ~0.8 in MS, Rudick et al., Neurology 1999); on ch2 it is 0 % (CSF is mostly in
+#: the mixing classes), 87 % when CSF is set to the GM level. More means the "CSF" found is grey
+#: matter (a T1 without CSF contrast, clipped or FLAIR-like): PBVC is refused with a message.
+PBVC_MAX_DARK_FRACTION = 0.5
 #: The outer limit of the measurement is carried with each visit's brain by the brain change
 #: it measures (pbvc._BoundCarrier); the visit volumes are linear in that change, evaluated at
 #: 0 and at this probe change (fraction; -1 %, the size of one to a few years of MS atrophy,

@@ -184,6 +184,9 @@ def main(argv=None) -> int:
                      fp_stable == 0)
         called = sum(r["sel_candidate"] for r in shrinking)
         print(f"{label}: shrinking lesions called SEL: {called} of {len(shrinking)}")
+        clipped = [r for t, r in pairs if t["evolution"] == "expanding" and not t["sel"]]
+        print(f"{label}: designed to expand but not growing at every visit on the images (clipped; not SEL truth): "
+              f"{len(clipped)}, called SEL {sum(r['sel_candidate'] for r in clipped)}")
         located = [(t["location"], r["location"]) for t, r in pairs]
         cortical = [m == "cortical" for t, m in located if t == "cortical"]
         print(f"{label}: truth-cortical lesions measured cortical (not SEL candidates): {sum(cortical)} of "

@@ -352,7 +352,9 @@ def test_longitudinal_phantom_truth_is_designed_and_measured(phantom):
             assert v[2] / v[0] == pytest.approx(factors[2], rel=0.2)
         if row["evolution"] == "stable" and row["voxels"] >= 50 and row["confluent_with"] is None:
             assert abs(row["voxels_per_visit"][2] / row["voxels"] - 1.0) < 0.15, row
-        assert row["sel"] == (row["evolution"] == "expanding")
+        growing = all(b > a for a, b in zip(row["voxels_per_visit"][:-1], row["voxels_per_visit"][1:]))
+        assert row["rendered_growing"] == growing
+        assert row["sel"] == (row["evolution"] == "expanding" and growing)
 
 
 def test_longitudinal_phantom_sel_detection(phantom):

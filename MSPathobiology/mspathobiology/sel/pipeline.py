@@ -204,7 +204,9 @@ def analyse(visits, lesions: sitk.Image | None = None, flair=None, brain_mask: s
     locations = None
     if flair_norm is not None:
         report(1.0, "lesion locations from the baseline FLAIR")
-        locations = classify_locations(labels, estimate_anatomy_classes(brain, flair_norm[0], baseline, labels))
+        # a brain mask without the ventricles (as the phantom's) would make them "outside": fill its holes
+        inside = ndimage.binary_fill_holes(brain)
+        locations = classify_locations(labels, estimate_anatomy_classes(inside, flair_norm[0], baseline, labels))
     rows = lesion_rows(labels, baseline, flair_norm[0] if flair_norm is not None else None, locations=locations)
     objects = ndimage.find_objects(labels)
     ring_pad = [int(np.ceil((SEL_RING_GAP_MM + max(SEL_RING_MM, s)) / s)) + 1 for s in spacing_kji]

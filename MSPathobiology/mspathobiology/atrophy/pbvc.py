@@ -511,6 +511,8 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
     grid = sitk.RegionOfInterest(baseline, [hi[2] - lo[2], hi[1] - lo[1], hi[0] - lo[0]], [lo[2], lo[1], lo[0]])
 
     def to_half(image, transform_, interp=sitk.sitkLinear):
+        if interp != sitk.sitkLinear:   # B-spline coefficients on the part that maps to the grid only
+            image = _cover(image, grid, transform_)
         return sitk.GetArrayFromImage(sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), grid, transform_, interp,
                                                     0.0, sitk.sitkFloat32))
 
@@ -611,6 +613,20 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
                 row["change_percent"] *= factor
         result["regions"] = rows
     return result
+
+
+def _cover(image: sitk.Image, grid: sitk.Image, transform: sitk.Transform, margin: int = 8) -> sitk.Image:
+    """The part of ``image`` that ``transform`` maps ``grid`` into, plus ``margin`` voxels (the
+    cubic B-spline prefilter's influence falls as 0.27^n, below 1e-4 at 8 voxels)."""
+    size = grid.GetSize()
+    corners = [grid.TransformIndexToPhysicalPoint([int(c) for c in (i, j, k)])
+               for i in (0, size[0] - 1) for j in (0, size[1] - 1) for k in (0, size[2] - 1)]
+    index = np.array([image.TransformPhysicalPointToContinuousIndex(transform.TransformPoint(p)) for p in corners])
+    lo = np.maximum(np.floor(index.min(axis=0)).astype(int) - margin, 0)
+    hi = np.minimum(np.ceil(index.max(axis=0)).astype(int) + margin + 1, np.array(image.GetSize()))
+    if np.any(hi <= lo):
+        return image
+    return sitk.RegionOfInterest(image, [int(v) for v in hi - lo], [int(v) for v in lo])
 
 
 def _filled(image, lesions, mask, name):

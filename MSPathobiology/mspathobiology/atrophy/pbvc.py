@@ -302,14 +302,15 @@ def brain_component(bright: np.ndarray, brain_union: np.ndarray, spacing) -> np.
 def shared_intensity_model(j1, j2, brain_union, region, model_voxels=None) -> dict:
     """One partial-volume model (CSF, GM, WM means) fitted on the voxels of both visits.
 
-    Fitted on ``model_voxels`` (default: the brain masks with their holes filled); when that
-    finds no CSF darker than GM (a mask with almost no CSF, low CSF contrast), it is refitted
-    on the whole region, which holds the CSF around the brain. Raises :class:`InputError`
+    Fitted on ``model_voxels`` (default: the brain masks with their holes filled); when the
+    brain masks find no CSF darker than GM (a mask with almost no CSF, low CSF contrast), it is
+    refitted on the whole region, which holds the CSF around the brain (not when
+    ``model_voxels`` is an intracranial mask, which holds the CSF already). Raises :class:`InputError`
     when even then CSF is not darker than GM by ``PBVC_MIN_CONTRAST_NOISE`` noise SDs.
     """
     inside = ndimage.binary_fill_holes(brain_union) if model_voxels is None else model_voxels
     model = fit_partial_volume_mixture(np.concatenate([j1[inside], j2[inside]]))
-    if not _has_contrast(model):
+    if not _has_contrast(model) and model_voxels is None:   # an intracranial mask holds the CSF: no refit
         model = fit_partial_volume_mixture(np.concatenate([j1[region], j2[region]]))
     mu = model["means"][:, 0]
     if not _has_contrast(model):

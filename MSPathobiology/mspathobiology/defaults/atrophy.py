@@ -232,11 +232,12 @@ PBVC_BIAS_MAX_GRADIENT = 0.15
 PBVC_NOISE_EROSION_MM = 3.0
 #: At most this many edge-free voxels enter the least-squares fit (seeded subsample).
 PBVC_BIAS_MAX_SAMPLES = 200000
-#: Apply the self-calibration factor to the PBVC? SIENA does. Not applied by default: on
-#: the phantom the edge flux was already unbiased and the factor (0.86-0.91) made errors
-#: larger, and on one real-derived pair (ch2 scaled by 0.995, benchmarks/real_data.py) it
-#: came out 0.94 with GM+WM masks but 1.30 with BET-style masks while both readings were
-#: ~25 % low: it is not right in sign and size on real anatomy, so it is only reported.
+#: Apply the self-calibration factor to the PBVC? SIENA does. Not applied by default. While
+#: the outer limit of the measurement was fixed, the factor (0.95-1.31 on ch2) mostly measured
+#: that limit cutting moving tissue. With the limit carried with each brain (PBVC_BOUND_PROBE)
+#: it is 1.005-1.046 on ch2 with GM+WM / BET / no masks and 1.00-1.02 on the phantom: right in
+#: sign and size, i.e. the measurement is already calibrated; applying it moved the 1 mm ch2
+#: readings away from the truth (BET -0.10 -> -0.17 pp), so it is reported as a self-check.
 PBVC_APPLY_CALIBRATION = False
 #: SIENA-like self-calibration: the baseline halfway image is rescaled about the brain
 #: centroid by this linear factor (known volume change factor**3 - 1) and the change is

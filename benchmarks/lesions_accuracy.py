@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "MSPathobiology"))
 
 from mspathobiology.io import read_image, write_image  # noqa: E402
 from mspathobiology.lesion_table import read_lesion_table  # noqa: E402
+from mspathobiology.lesions.locations import DIS_AREAS_2017  # noqa: E402
 from mspathobiology.lesions import (analyse, anatomy_classes, classify_locations,  # noqa: E402
                                     estimate_anatomy_classes, lesion_detection, run_case, run_change)
 from mspathobiology.defaults.phantom import CHANGE_EDGE_MIN_VOLUME_MM3  # noqa: E402
@@ -48,6 +49,11 @@ EDGE_GROWTH_RANGE = (0.2, 0.8)       # true relative growth counted as "near the
 EDGE_NEW_MAX_GAP_VOXELS = 3          # empty voxels between a new lesion and another lesion
 MIN_EVAL_VOLUME_MM3 = 10.0 - 1e-6   # MSSEG keeps lesions strictly larger: >= 10 mm^3
 
+
+
+def dis_area(location):
+    """The McDonald 2017 dissemination-in-space area of a lesion location (None: no area)."""
+    return next((area for area, locs in DIS_AREAS_2017.items() if location in locs), None)
 
 def write_session(session, folder: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
@@ -117,7 +123,10 @@ def evaluate_subject(seed: int, small: bool, work: Path) -> dict:
         est_rule = classify_locations(truth, estimate)
         out[f"ses{n}"]["bare"] = {"f1": bare_scores["f1"], "dice": bare_scores["dice"],
                                   "location_estimate_accuracy": float(np.mean(
-                                      [est_rule.get(i) == loc for i, loc in truth_loc.items() if i in est_rule]))}
+                                      [est_rule.get(i) == loc for i, loc in truth_loc.items() if i in est_rule])),
+                                  "dis_area_estimate_accuracy": float(np.mean(
+                                      [dis_area(est_rule.get(i)) == dis_area(loc)
+                                       for i, loc in truth_loc.items() if i in est_rule]))}
 
     counts = run_change(dirs[0], dirs[1], work / "change")
     follow = subject.sessions[1]
@@ -225,6 +234,9 @@ def main(argv=None) -> int:
     print(f"INFO location accuracy of the own anatomy estimate, rule on truth lesions (worst/mean): "
           f"{min(b['location_estimate_accuracy'] for b in bare):.3f} / "
           f"{np.mean([b['location_estimate_accuracy'] for b in bare]):.3f}")
+    print(f"INFO the same as McDonald 2017 dissemination-in-space areas (cortical and juxtacortical are one area; "
+          f"deep white matter is none) (worst/mean): {min(b['dis_area_estimate_accuracy'] for b in bare):.3f} / "
+          f"{np.mean([b['dis_area_estimate_accuracy'] for b in bare]):.3f}")
     print(f"--- phantom {grid}, seeds {args.seeds}, {len(f1s)} sessions (worst case / mean)")
     line("lesion-wise F1, lesions >= 10 mm^3 (worst session)", min(f1s), F1_TARGET)
     print(f"  mean {np.mean(f1s):.3f}")

@@ -383,10 +383,15 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
     store for reading). No GUI calls."""
 
     def __init__(self) -> None:
+        from MSPathobiologyLib.rating import RatingLoop
+
         ScriptedLoadableModuleLogic.__init__(self)
-        self.session = None
         self._rows = {}
-        self._undo = []  # (lesion id, rating before) of this session's ratings, last at the end
+        self._loop = RatingLoop()  # the open session and its undo stack (shared with other reading modules)
+
+    @property
+    def session(self):
+        return self._loop.session
 
     def getParameterNode(self):
         return MSRimLesionsParameterNode(super().getParameterNode())
@@ -432,17 +437,12 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
 
         Lesions come from the rim score table (sorted by ``rim_score``) or, without scores, from the lesion ids.
         """
-        from mspathobiology.rims.ratings import RatingSession
-
-        self.closeSession()
         rows = self.rowsFromTable(scoreTableNode) if scoreTableNode is not None and scoreTableNode.GetNumberOfRows() else {}
         lesions = list(rows.values())
         if not lesions and lesionsNode is not None:
             lesions = self._lesionsFromNode(lesionsNode)
-        rater = str(rater)  # RatingSession applies the one name rule (mspathobiology.identity.person_label)
-        self.session = RatingSession(folder, caseId.strip(), rater, lesions=lesions or None, task=task,
-                                     order="random" if blinded else "score", show_scores=not blinded)
-        return self.session
+        # RatingSession applies the one name rule (mspathobiology.identity.person_label)
+        return self._loop.open(folder, caseId, rater, lesions or None, task, blinded)
 
     def _lesionsFromNode(self, lesionsNode) -> list:
         import SimpleITK as sitk
@@ -459,33 +459,18 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
         return rows
 
     def closeSession(self):
-        if self.session is not None:
-            self.session.close()
-            self.session = None
-        self._undo = []
+        self._loop.close()
 
     def rate(self, lesionId: int, label: str, **details) -> dict:
         """Rate a lesion in the open session (saved at once); remembered for :meth:`undoLastRating`."""
-        before = self.session.rating(lesionId)
-        row = self.session.rate(lesionId, label, **details)
-        self._undo.append((int(lesionId), before))
-        return row
+        return self._loop.rate(lesionId, label, **details)
 
     def canUndo(self) -> bool:
-        return self.session is not None and bool(self._undo)
+        return self._loop.canUndo()
 
     def undoLastRating(self):
-        """Take back the last rating of this session: the lesion gets its earlier rating back, or none.
-        Returns the lesion id (None when there is nothing to undo)."""
-        if not self.canUndo():
-            return None
-        lesionId, before = self._undo.pop()
-        if before is None:
-            self.session.remove(lesionId)
-        else:
-            self.session.rate(lesionId, before["label"], confidence=before.get("confidence"),
-                              comment=before.get("comment", ""), reason=before.get("reason") or None)
-        return lesionId
+        """Take back the last rating of this session (see ``RatingLoop.undo``); returns the lesion id or None."""
+        return self._loop.undo()
 
     def centroid(self, lesionId: int) -> tuple:
         """A lesion's centroid (RAS mm), from the scores or the lesion labels."""

@@ -91,13 +91,13 @@ def test_self_calibration_recovers_known_scale():
 def test_bound_carrier_moves_the_limit_with_the_brain_change():
     """The measurement limit of visit 2 is the region scaled by f^(1/2), of visit 1 by f^(-1/2),
     f = (1 + change)^(1/3): its volume follows (1 + change)^(+-1/2); at no change it is the region."""
-    from mspathobiology.atrophy.pbvc import _BoundCarrier
+    from mspathobiology.atrophy.pbvc import _WindowCarrier
 
     k, j, i = np.mgrid[:60, :60, :60]
     region = (k - 30.0) ** 2 + (j - 30.0) ** 2 + (i - 30.0) ** 2 <= 20.0 ** 2
     reference = sitk.Image(60, 60, 60, sitk.sitkFloat32)
     reference.SetSpacing((1.5, 1.5, 1.5))
-    carrier = _BoundCarrier(region, reference, region.astype(np.float32))
+    carrier = _WindowCarrier(region, reference, region.astype(np.float32))
     assert np.array_equal(carrier.weights(1, 0.0), region.astype(np.float32))
     base = float(region.sum())
     change = -0.03

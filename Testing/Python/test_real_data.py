@@ -103,10 +103,10 @@ def test_pbvc_on_a_scaled_real_head(ch2, masks):
         images.update(baseline_mask=bmask, followup_mask=fmask)
     result = analyse_pbvc(images)
     truth = 100 * (scale ** 3 - 1)
-    # 3 mm voxels (for speed): 1.06-1.13 of the truth with or without bias and noise (0.985 and
-    # 1.01); at 1 mm the error is <= 0.11 pp (benchmarks/real_data.py). With the outer limit of the
-    # measurement fixed instead of carried with each visit's brain, 20-30 % low at 1 mm.
-    assert 0.93 <= result.summary["pbvc_percent"] / truth <= 1.15
+    # 3 mm voxels (for speed): 1.05 of the truth with BET masks and without a mask; at 1 mm the
+    # error is <= 0.035 pp (benchmarks/real_data.py). With a fixed measurement window 20-30 % low
+    # at 1 mm; with the first-pass bias fit only (no aligned refit) 1.06-1.13 here.
+    assert 0.97 <= result.summary["pbvc_percent"] / truth <= 1.08
     assert result.displacement_map.GetSize() == base.GetSize()
     assert result.summary["calibration_factor"] > 0
 

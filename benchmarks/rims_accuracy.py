@@ -95,13 +95,14 @@ def records_of(tag, rows, truth):
 def confluence(session):
     """(confluent labels excluded as confluent, confluent labels, other labels excluded as confluent, other labels,
     confluent labels excluded for any reason),
-    (CVS calls agreeing with truth, eligible), [(label, detail) of labels wrongly excluded as confluent]."""
+    (CVS calls agreeing with truth, eligible), [(label, detail) of labels wrongly excluded as confluent],
+    [(label, detail) of labels holding a confluent pair not excluded as confluent]."""
     truth = {l["id"]: l for l in session.truth["lesions"]}
     les = sitk.GetArrayFromImage(session.lesions)
     spacing = session.lesions.GetSpacing()[::-1]
     auto = label_lesions(les > 0, float(np.prod(spacing))).astype(np.uint32)
     rows = central_vein_sign_images(image_like(auto, session.lesions), session.images["t2star"])
-    counts, false = [0, 0, 0, 0, 0], []
+    counts, false, missed = [0, 0, 0, 0, 0], [], []
     for row in rows:
         held = set(np.unique(les[auto == row["id"]]).tolist()) - {0}
         confluent = any(truth[t]["confluent_with"] for t in held)
@@ -110,13 +111,17 @@ def confluence(session):
         counts[4] += confluent and row["cvs"] == "excluded"
         if excluded and not confluent:
             false.append((row["id"], row["cvs_exclusion_detail"]))
+        if confluent and not excluded:
+            sizes = ", ".join(f"{truth[t]['voxels']} voxels" for t in sorted(held))
+            missed.append((row["id"], f"{len(held)} truth lesions ({sizes}); CVS {row['cvs']}"
+                           + (f", {row['cvs_exclusion']}" if row.get("cvs_exclusion") else "")))
         counts[1 if confluent else 3] += 1
     cvs_agree = [0, 0]
     for row in central_vein_sign_images(session.lesions, session.images["t2star"]):
         if row["cvs"] != "excluded":
             cvs_agree[1] += 1
             cvs_agree[0] += (row["cvs"] == "CVS+") == bool(truth[row["id"]]["central_vein"])
-    return counts, cvs_agree, false
+    return counts, cvs_agree, false, missed
 
 
 def report_accuracy(records, label: str, targets: bool) -> bool:
@@ -180,7 +185,7 @@ def phantom(seeds, small: bool):
     from mspathobiology.phantom import generate_subject
 
     out = {"qsm": [], "phase": [], "swi": [], "qsm_post_only": [], "seconds": [], "confluent": [0, 0, 0, 0, 0],
-           "cvs": [0, 0], "false_confluent": []}
+           "cvs": [0, 0], "false_confluent": [], "missed_confluent": []}
     for seed in seeds:
         session = generate_subject(seed=seed, small=small, sessions=1).sessions[0]
         truth = {l["id"]: l for l in session.truth["lesions"]}
@@ -191,8 +196,9 @@ def phantom(seeds, small: bool):
             out["seconds"].append((kind, len(rows), dt))
         rows, _ = score_session(session, "qsm", with_pre=False)
         out["qsm_post_only"] += records_of(tag, rows, truth)
-        counts, agree, false = confluence(session)
+        counts, agree, false, missed = confluence(session)
         out["false_confluent"] += [f"{tag} label {i}: {why}" for i, why in false]
+        out["missed_confluent"] += [f"{tag} label {i}: {why}" for i, why in missed]
         out["confluent"] = [a + b for a, b in zip(out["confluent"], counts)]
         out["cvs"] = [a + b for a, b in zip(out["cvs"], agree)]
     return out
@@ -235,6 +241,8 @@ def main(argv=None) -> int:
           f"as confluent ({100 * rate:.0f} %, target >= {100 * CONFLUENT_TARGET:.0f} %): {verdict(good)}; "
           f"other labels excluded as confluent: {conf[2]}/{conf[3]} (info); labels holding a confluent pair "
           f"excluded from the CVS for any reason: {conf[4]}/{conf[1]} (info)")
+    for line in full["missed_confluent"] + (small["missed_confluent"] if small else []):
+        print(f"    missed confluent: {line}")
     for line in full["false_confluent"] + (small["false_confluent"] if small else []):
         print(f"    false confluent: {line}")
     ok &= good

@@ -520,6 +520,11 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
         model_voxels = icv_half
     j1_raw, j2_raw = to_half(baseline, a_half, PBVC_INTERPOLATOR), to_half(followup, b_half, PBVC_INTERPOLATOR)
     j1, j2 = _match_intensities(j1_raw, j2_raw, brain_union, grid)
+    for _ in range(PBVC_BIAS_ALIGNED_REFITS):
+        field = differential_bias_field(j1_raw, warped_onto(j1, j2, j2_raw, grid), brain_union, spacing)
+        j1, j2 = j1_raw * np.exp(-0.5 * field), j2_raw * np.exp(0.5 * field)
+        del field
+    del j1_raw, j2_raw
 
     parcels = None
     if baseline_parcellation is not None:
@@ -528,12 +533,6 @@ def compute_pbvc(baseline: sitk.Image, followup: sitk.Image, baseline_mask: sitk
         parcels = sitk.GetArrayFromImage(sitk.Resample(parc, grid, a_half, sitk.sitkNearestNeighbor, 0,
                                                        sitk.sitkUInt32))
     main = measure_edge_change(j1, j2, region, brain_union, grid, parcels=parcels, model_voxels=model_voxels)
-    for _ in range(PBVC_BIAS_ALIGNED_REFITS):
-        field = differential_bias_field(j1_raw, warped_onto(j1, j2, j2_raw, grid), brain_union, spacing)
-        j1, j2 = j1_raw * np.exp(-0.5 * field), j2_raw * np.exp(0.5 * field)
-        del field
-        main = measure_edge_change(j1, j2, region, brain_union, grid, parcels=parcels, model_voxels=model_voxels)
-    del j1_raw, j2_raw
     pbvc_raw = 100.0 * main["delta_ml"] / main["baseline_brain_ml"]
 
     # self-calibration: rescale the baseline halfway image by a known factor

@@ -641,9 +641,7 @@ def warped_onto(fixed: np.ndarray, moving: np.ndarray, values: np.ndarray, grid:
     demons.SetNumberOfIterations(PBVC_DEMONS_ITERATIONS)
     demons.SetSmoothDisplacementField(True)
     demons.SetStandardDeviations(PBVC_DEMONS_SMOOTHING_MM / step)   # in voxels of the coarse grid
-    field = demons.Execute(down(fixed), down(moving))
-    field = sitk.Resample(field, grid, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64)
-    warp = sitk.DisplacementFieldTransform(field)
+    warp = sitk.DisplacementFieldTransform(sitk.Cast(demons.Execute(down(fixed), down(moving)), sitk.sitkVectorFloat64))
     return sitk.GetArrayFromImage(sitk.Resample(image(values), grid, warp, PBVC_INTERPOLATOR, 0.0, sitk.sitkFloat32))
 
 

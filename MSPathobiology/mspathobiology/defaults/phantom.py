@@ -185,12 +185,6 @@ PLACEMENT_DISTANCES_MM = {"periventricular_max": 4.0, "juxtacortical_max": 3.0, 
                           "deep_ventricle": 5.0, "deep_cortex": 7.0}
 #: Volume of a confluent partner relative to its host.
 CONFLUENT_VOLUME_RATIO = (0.3, 0.8)
-#: A confluent partner keeps at least this fraction of its intended volume outside its host;
-#: otherwise it is redrawn. The host's voxels are excluded from the partner, and a partner
-#: centred over the host's long axis was left as a sliver of 15 voxels on its surface: not a
-#: second lesion to a reader, yet counted as a confluent pair (NAIMS 2016 CVS exclusion of
-#: confluent lesions: two lesions that merged, each of which would be seen on its own).
-CONFLUENT_MIN_RENDERED_FRACTION = 0.5
 #: Placement attempts per lesion before giving up.
 PLACEMENT_ATTEMPTS = 60
 #: Rims: susceptibility increment (NAIMS: +10 to +40 ppb; Bagnato et al., Brain 2024),

@@ -276,8 +276,6 @@ class Placer:
             mask = rasterise(spec, 1.0, self.p, self.tissue, bbox, self.occupied)
             if mask.sum() < min_vox:
                 continue
-            if partner is not None and mask.sum() < D.CONFLUENT_MIN_RENDERED_FRACTION * volume / self.spacing ** 3:
-                continue
             if partner is None and classify(mask, self.aseg[bbox]) != location:
                 continue
             others = self.occupied[bbox]

@@ -15,7 +15,8 @@ from the evaluation seeds; they are ``RIM_COVERAGE_CALIBRATION`` in defaults/rim
 
 ``--confluence`` prints, on phantom TRAINING seeds (2 mm 0-5, 1 mm 0-2; the accuracy benchmark
 uses others), how many automatic labels holding a confluent pair and how many other labels the
-CVS confluence rule calls confluent, per neck ratio (``CVS_CONFLUENT_NECK_RATIO``).
+CVS confluence rule calls confluent, per neck ratio (``CVS_CONFLUENT_NECK_RATIO``) and slice planes
+(``CVS_CONFLUENT_AXES``).
 
 Run: python benchmarks/rims_calibration.py [--per-fraction 30] [--fit | --confluence]
 """
@@ -71,15 +72,16 @@ def fit(per_fraction: int) -> None:
     print(")")
 
 
-def confluence(ratios=(0.0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)) -> None:
-    """Confluent labels found / other labels called confluent per neck ratio, on phantom training seeds."""
+def confluence(ratios=(0.0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9), planes=((0,), (0, 1, 2))) -> None:
+    """Confluent labels found / other labels called confluent per neck ratio and slice planes, on phantom
+    training seeds."""
     import SimpleITK as sitk
 
     from mspathobiology.lesions.labeling import label_lesions
     from mspathobiology.phantom import generate_subject
-    from mspathobiology.rims.cvs import lesion_lobes
+    from mspathobiology.rims.cvs import PLANE_NAMES, lesion_lobes
 
-    found = {r: [0, 0, 0, 0] for r in ratios}
+    found = {(p, r): [0, 0, 0, 0] for p in planes for r in ratios}
     for small, seeds in ((True, range(6)), (False, range(3))):
         for seed in seeds:
             session = generate_subject(seed=seed, small=small, sessions=1).sessions[0]
@@ -90,14 +92,16 @@ def confluence(ratios=(0.0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)) -> None:
             ids = np.unique(auto[auto > 0])
             confluent = np.array([any(truth[t]["confluent_with"] for t in set(np.unique(les[auto == i])) - {0})
                                   for i in ids])
-            for r in ratios:
-                lobes, _, _ = lesion_lobes(auto, spacing, ids, neck_ratio=r)
+            for p, r in found:
+                lobes = lesion_lobes(auto, spacing, ids, neck_ratio=r, axes=p)[0]
                 called = lobes > 1
                 for n, v in enumerate((called & confluent, confluent, called & ~confluent, ~confluent)):
-                    found[r][n] += int(v.sum())
-    print("neck ratio   confluent labels found   other labels called confluent   (training seeds)")
-    for r, (tp, p, fp, n) in found.items():
-        print(f"  {r:4.2f}       {tp}/{p}                      {fp}/{n}")
+                    found[p, r][n] += int(v.sum())
+    print("slice planes               neck ratio   confluent labels found   other labels called confluent   "
+          "(training seeds)")
+    for (p, r), (tp, pos, fp, n) in found.items():
+        names = "+".join(PLANE_NAMES[a] for a in p)
+        print(f"  {names:<24} {r:4.2f}       {tp}/{pos}                      {fp}/{n}")
 
 
 def main(argv=None) -> int:

@@ -84,12 +84,32 @@ def test_small_lobe_behind_a_narrow_neck_is_confluent():
                 (((k - 9) ** 2 + (j - 9) ** 2 + (i - 10 - d) ** 2) <= 1.8 ** 2)
         labels = shape.astype(np.int64)
         assert len(split_lesion(labels, 1, spacing_kji=(h, h, h))[1]) == 1
-        lobes, _, ratio = lesion_lobes(labels, (h, h, h), [1])
+        lobes, _, _, ratio = lesion_lobes(labels, (h, h, h), [1])
         assert bool(lobes[0] > 1) is confluent
         row, = central_vein_sign(labels, np.zeros(labels.shape, np.float32), (h, h, h))
         assert (row["cvs_exclusion"] == "confluent") is confluent
         if confluent:
             assert "narrowest neck" in row["cvs_exclusion_detail"] and ratio[0] < 0.7
+
+
+def test_confluence_seen_only_across_the_join_is_found_in_the_perpendicular_plane():
+    # a plate (10 x 3 x 10 mm) joined over a broad face to a 12 mm sphere: thin in j, so axial slices
+    # and the 3D distance show one lobe (neck 0.95 x the plate's radius); coronal slices show two
+    from mspathobiology.rims.cvs import lesion_lobes
+    h = 0.5
+    k, j, i = np.indices((36, 36, 64)).astype(float) * h
+    host = ((k - 9) ** 2 + (j - 9) ** 2 + (i - 8) ** 2) <= 36
+    plate = ((k - 9) / 5) ** 2 + ((j - 9) / 1.5) ** 2 + ((i - 17) / 5) ** 2 <= 1
+    labels = (host | plate).astype(np.int64)
+    axial, _, _, ratio = lesion_lobes(labels, (h, h, h), [1], axes=(0,))
+    assert axial[0] == 1 and ratio[0] > 0.9
+    lobes, runs, planes, _ = lesion_lobes(labels, (h, h, h), [1])
+    assert lobes[0] == 2 and planes[0] == "coronal" and runs[0] >= 2
+    row, = central_vein_sign(labels, np.zeros(labels.shape, np.float32), (h, h, h))
+    assert row["cvs_exclusion"] == "confluent" and "coronal slices" in row["cvs_exclusion_detail"]
+    # the sphere alone, or the plate alone, is one lobe in every plane
+    for shape in (host, plate):
+        assert lesion_lobes(shape.astype(np.int64), (h, h, h), [1])[0][0] == 1
 
 
 def test_subject_rules():

@@ -165,11 +165,17 @@ CVS_MIN_LESION_DIAMETER_MM = 3.0
 #: under the lesion split tool's distance-transform watershed, with the split tool's h-maxima
 #: prominence (mm), one number for both (defaults.lesions.SPLIT_H_MM).
 from .lesions import SPLIT_H_MM as CVS_CONFLUENT_H_MM  # noqa: E402
-#: ... in 3D, or on each axial slice alone (a reader judges confluence slice by slice) when the
-#: lobes persist on at least this many consecutive slices (like the NAIMS ">= 2 consecutive
-#: slices" used for rims; design choice: 10/12 phantom pairs found, 5/107 single lesions split,
-#: phantom seeds 0-5 small and 0-2 full).
+#: ... in 3D, or on each slice alone (a reader judges confluence slice by slice) when the
+#: lobes persist on at least this many consecutive slices of one plane (like the NAIMS ">= 2
+#: consecutive slices" used for rims; design choice).
 CVS_CONFLUENT_MIN_SLICES = 2
+#: ... in the slices across these array axes ([k, j, i]: axial, coronal and sagittal on an axially
+#: acquired grid). NAIMS 2016 reads lesions in perpendicular planes (the vein must show in two);
+#: a partner joined over a broad face can show two lobes only in a plane across the join.
+#: Measured with ``python benchmarks/rims_calibration.py --confluence`` on the training seeds
+#: named below: axial only finds 10/12 pairs with 5/156 single labels split, all three planes
+#: 11/12 with 8/156.
+CVS_CONFLUENT_AXES = (0, 1, 2)
 #: ... or when, in 3D, a part of the label joins the rest through a neck whose half-width is at
 #: most this fraction of the part's own inscribed radius (distance-transform saddle / smaller
 #: peak, rims.cvs.lobe_necks): a waist, even where the part is too small to stand h = 1 mm above

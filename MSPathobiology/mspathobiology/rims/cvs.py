@@ -15,8 +15,8 @@ Multiple Sclerosis Cooperative", Nat Rev Neurol 2016):
   ("confluent": touching another lesion label, or - since automatic 26-connected labels never
   touch - a label whose shape splits into several lobes under the distance-transform watershed
   of the lesion split tool, :func:`mspathobiology.lesions.labeling.split_lesion`, in 3D or on
-  at least 2 consecutive axial slices, or one joined to the rest by a narrow neck,
-  :func:`lobe_necks`); or holding
+  at least 2 consecutive slices of an axial, coronal or sagittal plane, or one joined to the
+  rest by a narrow neck, :func:`lobe_necks`); or holding
   more than one vein ("multiple_veins"). ``cvs_exclusion_detail`` says why in words;
 - **CVS+**: exactly one vein whose axis passes within ``max_eccentricity`` x the lesion's
   equivalent radius of its centroid ("positioned centrally"); otherwise **CVS-**.
@@ -147,28 +147,56 @@ def lobe_necks(mask: np.ndarray, spacing) -> list[tuple[float, float]]:
     return necks
 
 
+#: Names of the three orthogonal planes of the image grid, by the array axis that indexes their
+#: slices ([k, j, i]); they are the anatomical planes on an axially acquired grid.
+PLANE_NAMES = ("axial", "coronal", "sagittal")
+
+
+def _plane_lobes(alone: np.ndarray, spacing, axis: int, h_mm: float) -> tuple[list[int], int]:
+    """Lobes on each slice across ``axis`` of one lesion's mask (in-plane distances, mm), and the longest run of
+    consecutive slices with more than one lobe."""
+    from ..lesions.labeling import split_lesion
+
+    planes = np.moveaxis(alone, axis, 0)
+    in_plane = (1e6,) + tuple(s for a, s in enumerate(spacing) if a != axis)  # a one-slice slab
+    counts, run, best = [], 0, 0
+    for k in range(planes.shape[0]):
+        count = 0
+        if planes[k].sum() >= 4:
+            slab = np.zeros((3,) + planes.shape[1:], np.int64)
+            slab[1] = planes[k]
+            count = len(split_lesion(slab, 1, spacing_kji=in_plane, h_mm=h_mm)[1])
+        counts.append(count)
+        run = run + 1 if count > 1 else 0
+        best = max(best, run)
+    return counts, best
+
+
 def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CVS_CONFLUENT_H_MM,
                  min_slices: int = D.CVS_CONFLUENT_MIN_SLICES,
-                 neck_ratio: float = D.CVS_CONFLUENT_NECK_RATIO) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 neck_ratio: float = D.CVS_CONFLUENT_NECK_RATIO,
+                 axes=D.CVS_CONFLUENT_AXES) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
     """Lobes of each lesion in ``ids`` by the split tool's distance-transform watershed (0 where ``skip``).
 
     Reuses :func:`mspathobiology.lesions.labeling.split_lesion` on each lesion's bounding box
-    (``spacing`` mm in array order, axis 0 = axial slices): in 3D, and on every axial slice
-    alone (in-plane distances), as a reader judges confluence slice by slice. A lesion also has
-    two lobes when, in 3D, a part joins the rest through a neck narrower than ``neck_ratio`` x
-    the part's own inscribed radius (:func:`lobe_necks`): a small partner whose radius exceeds
-    the neck by less than ``h_mm``. Returns ``(lobes, slices, necks)``: the number of lobes (3D,
-    or 2D when they persist on at least ``min_slices`` consecutive slices), the longest run of
-    slices with 2D lobes and the narrowest 3D neck / radius (NaN for one lobe or when skipped).
+    (``spacing`` mm in array order [k, j, i]): in 3D, and on every slice alone (in-plane
+    distances) across each array axis in ``axes`` (:data:`PLANE_NAMES`), as a reader judges
+    confluence slice by slice in perpendicular planes. A lesion also has two lobes when, in 3D,
+    a part joins the rest through a neck narrower than ``neck_ratio`` x the part's own inscribed
+    radius (:func:`lobe_necks`): a small partner whose radius exceeds the neck by less than
+    ``h_mm``. Returns ``(lobes, slices, planes, necks)``: the number of lobes (3D, or 2D when they
+    persist on at least ``min_slices`` consecutive slices of one plane), the longest such run of
+    slices and its plane's name (None when no slice has two lobes), and the narrowest 3D
+    neck / radius (NaN for one lobe or when skipped).
     """
     from ..lesions.labeling import split_lesion
 
     labels = np.asarray(labels)
     spacing = tuple(float(v) for v in spacing)
-    in_plane = (1e6, spacing[1], spacing[2])  # a slab of one slice: distances stay in the slice
     boxes = ndimage.find_objects(labels)
     lobes = np.zeros(len(ids), dtype=np.int64)
     runs = np.zeros(len(ids), dtype=np.int64)
+    planes: list = [None] * len(ids)
     narrowest = np.full(len(ids), np.nan)
     for n, lesion_id in enumerate(ids):
         box = boxes[lesion_id - 1] if lesion_id - 1 < len(boxes) else None
@@ -181,20 +209,13 @@ def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CV
         narrowest[n] = min(ratios, default=np.nan)
         if lobes[n] < 2 and narrowest[n] <= neck_ratio:
             lobes[n] = 2
-        per_slice, run, best = [], 0, 0
-        for k in range(alone.shape[0]):
-            count = 0
-            if alone[k].sum() >= 4:
-                slab = np.zeros((3,) + alone.shape[1:], np.int64)
-                slab[1] = alone[k]
-                count = len(split_lesion(slab, 1, spacing_kji=in_plane, h_mm=h_mm)[1])
-            per_slice.append(count)
-            run = run + 1 if count > 1 else 0
-            best = max(best, run)
-        runs[n] = best
-        if best >= min_slices:
-            lobes[n] = max(lobes[n], max(per_slice))
-    return lobes, runs, narrowest
+        for axis in axes:
+            counts, best = _plane_lobes(alone, spacing, axis, h_mm)
+            if best > runs[n]:
+                runs[n], planes[n] = best, PLANE_NAMES[axis]
+            if best >= min_slices:
+                lobes[n] = max(lobes[n], max(counts))
+    return lobes, runs, planes, narrowest
 
 
 def _moments(groups, coords, n_groups):
@@ -252,7 +273,7 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *, intens
     extent = (hi - lo + 1) * spacing
     small = extent.min(axis=1) < min_diameter_mm
     touching = np.isin(ids, _touching_other_label(labels))
-    lobes, lobe_slices, necks = lesion_lobes(labels, spacing, ids, skip=small | touching, h_mm=confluent_h_mm)
+    lobes, lobe_slices, lobe_planes, necks = lesion_lobes(labels, spacing, ids, skip=small | touching, h_mm=confluent_h_mm)
     confluent = touching | (lobes > 1)
     vmax = np.full(n_les, 0.0)
     np.maximum.at(vmax, les, vessel[mask])
@@ -317,7 +338,7 @@ def central_vein_sign(labels: np.ndarray, vessel: np.ndarray, spacing, *, intens
             "small": f"smallest extent {extent[n].min():.1f} mm < {min_diameter_mm:g} mm",
             "confluent": "touches another lesion label" if touching[n] else
             f"confluent: {lobes[n]} lobes by the distance-transform watershed (split tool, h = {confluent_h_mm:g} mm"
-            + (f"; {lobe_slices[n]} consecutive axial slices" if lobe_slices[n] >= D.CVS_CONFLUENT_MIN_SLICES else "")
+            + (f"; {lobe_slices[n]} consecutive {lobe_planes[n]} slices" if lobe_slices[n] >= D.CVS_CONFLUENT_MIN_SLICES else "")
             + (f"; narrowest neck {necks[n]:.2f} x the smaller lobe's radius" if necks[n] == necks[n] else "") + ")",
             "multiple_veins": f"{veins[n]} veins",
         }.get(reason)

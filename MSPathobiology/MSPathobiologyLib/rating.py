@@ -3,6 +3,8 @@
 
 - :class:`RatingLoop`: one open :class:`~mspathobiology.rims.ratings.RatingSession` with an undo
   stack of this session's ratings; Qt-free, for a module's Logic.
+- :class:`ReadingLogicMixin`: the Logic side of a reading module (the open session, rating, undo,
+  where each lesion is); the Widget side is :class:`MSPathobiologyLib.reading.LesionReadingMixin`.
 - :func:`installShortcuts`: the reading keys (1-3 rate, Space next, Backspace previous, U undo)
   as application shortcuts that the Widget enables while the module is shown.
 """
@@ -59,6 +61,53 @@ class RatingLoop:
             self.session.rate(lesionId, before["label"], confidence=before.get("confidence"),
                               comment=before.get("comment", ""), reason=before.get("reason") or None)
         return lesionId
+
+
+class ReadingLogicMixin:
+    """Logic of a reading module: ``self.ratings`` (a :class:`RatingLoop`) and ``self._rows`` (lesion id ->
+    table row with ``centroid_r/a/s`` in RAS mm), both set by the Logic's ``__init__``."""
+
+    @property
+    def session(self):
+        return self.ratings.session
+
+    def closeSession(self) -> None:
+        self.ratings.close()
+
+    def rate(self, lesionId: int, label: str, **details) -> dict:
+        """Rate a lesion in the open session (saved at once); remembered for :meth:`undoLastRating`."""
+        return self.ratings.rate(lesionId, label, **details)
+
+    def canUndo(self) -> bool:
+        return self.ratings.canUndo()
+
+    def undoLastRating(self):
+        """Take back the last rating of this session (:meth:`RatingLoop.undo`); returns the lesion id or None."""
+        return self.ratings.undo()
+
+    def lesionRow(self, lesionId) -> dict:
+        return dict(self._rows.get(int(lesionId), {}))
+
+    def centroid(self, lesionId: int) -> tuple:
+        """A lesion's centroid (RAS mm) from its table row."""
+        row = self._rows.get(int(lesionId))
+        if row is None:
+            raise ValueError(f"lesion {lesionId} is not in the table (run the analysis first)")
+        return float(row["centroid_r"]), float(row["centroid_a"]), float(row["centroid_s"])
+
+    def viewFieldOfView(self, sizeMm: float) -> float:
+        """Field of view (mm) that shows a lesion ``sizeMm`` across with a margin around it."""
+        from MSPathobiologyLib import defaults
+
+        return max(defaults.LESION_VIEW_MIN_FOV_MM, defaults.LESION_VIEW_FOV_PER_LONG_AXIS * float(sizeMm or 0.0))
+
+
+def readingPosition(session, lesionId) -> str:
+    """"Rater R \u2014 lesion L (n/total)": who reads and where in the session's order."""
+    from slicer.i18n import tr as _
+
+    return _("Rater {rater} \u2014 lesion {id} ({n}/{total})").format(
+        rater=session.rater, id=lesionId, n=session.order.index(lesionId) + 1, total=session.progress()[1])
 
 
 def installShortcuts(rate, onNext, onPrevious, onUndo) -> list:

@@ -71,6 +71,18 @@ def setColorMap(volumeNode, colorNodeID: str):
     volumeNode.GetDisplayNode().SetAndObserveColorNodeID(colorNodeID)
 
 
+def showOutlines(segmentationNode):
+    """Show a segmentation as outlines only in the slice views, so the image under it stays visible
+    (a rim, a Jacobian map). Labelmap volumes are left as they are."""
+    if segmentationNode is None or not segmentationNode.IsA("vtkMRMLSegmentationNode"):
+        return
+    if segmentationNode.GetDisplayNode() is None:
+        segmentationNode.CreateDefaultDisplayNodes()
+    display = segmentationNode.GetDisplayNode()
+    display.SetVisibility(True)
+    display.SetVisibility2DFill(False)
+
+
 def showSideBySide(leftVolume, rightVolume, label=None):
     """Two linked axial views: ``leftVolume`` in Red, ``rightVolume`` in Yellow, both same position.
 

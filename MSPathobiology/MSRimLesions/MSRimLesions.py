@@ -15,6 +15,8 @@ from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode, vtkMRMLSe
 sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - set(sys.path))
 
 from MSPathobiologyLib import cases  # noqa: E402
+from MSPathobiologyLib.rating import RatingLoop, ReadingLogicMixin, readingPosition  # noqa: E402
+from MSPathobiologyLib.reading import LesionReadingMixin  # noqa: E402
 from MSPathobiologyLib.widgets import describeModule, ParameterNodeGuiMixin, connectButtons, loadModuleUi  # noqa: E402
 from mspathobiology.defaults import rims as RIM_DEFAULTS  # noqa: E402
 
@@ -23,8 +25,6 @@ TASK_LABELS = {
     "prl": [(label, text) for label, text in zip(RIM_DEFAULTS.PRL_LABELS, ("PRL (1)", "Not PRL (2)", "Indeterminate (3)"))],
     "cvs": [(label, text) for label, text in zip(RIM_DEFAULTS.CVS_LABELS, ("CVS+ (1)", "CVS\u2212 (2)", "Excluded (3)"))],
 }
-#: Keyboard shortcuts while the module is shown: rate 1-3, next, previous, undo the last rating.
-NEXT_KEY, PREVIOUS_KEY, UNDO_KEY = "Space", "Backspace", "U"
 #: Parameter-node field -> image key of ``mspathobiology.rims.analyse`` (the map is qsm or phase).
 INPUT_KEYS = {"t1PostVolume": "t1post", "t2starVolume": "t2star", "anatomyVolume": "anatomy", "t1Volume": "t1",
               "flairVolume": "flair"}
@@ -109,7 +109,8 @@ class MSRimLesionsParameterNode:
 #
 
 
-class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
+class MSRimLesionsWidget(LesionReadingMixin, ParameterNodeGuiMixin, ScriptedLoadableModuleWidget,
+                         VTKObservationMixin):
     """Uses ScriptedLoadableModuleWidget base class, available at:
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
@@ -125,57 +126,21 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._shortcuts = []
         self._currentLesion = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
         self.ui = loadModuleUi(self, "MSRimLesions")
         self.logic = MSRimLesionsLogic()
-        connectButtons(self.ui, {
-            "scoreButton": self.onScoreButton, "startButton": self.onStartButton,
-            "windowPresetButton": self.onWindowPreset, "previousButton": self.onPrevious, "nextButton": self.onNext,
-            "nextUnratedButton": self.onNextUnrated, "undoRatingButton": self.onUndo,
-            **{f"rating{n + 1}Button": (lambda i=n: self.onRate(i)) for n in range(3)}})
-        self.ui.lesionListWidget.connect("itemDoubleClicked(QListWidgetItem*)", self.onLesionListDoubleClicked)
+        connectButtons(self.ui, {"scoreButton": self.onScoreButton, "startButton": self.onStartButton,
+                                 "windowPresetButton": self.onWindowPreset})
         self.ui.reasonComboBox.addItems(list(RIM_DEFAULTS.CVS_EXCLUSION_REASONS))
-        self._installShortcuts()
+        self.setupReading()
         self.initializeParameterNode()
 
-    def _installShortcuts(self):
-        """Rate (1, 2, 3), next (Space), previous (Backspace) and undo (U) from the keyboard while the
-        module is shown; a text field with focus keeps its keys (Qt gives it the shortcut override)."""
-        bindings = [(str(n + 1), (lambda i=n: self.onRate(i))) for n in range(3)]
-        bindings += [(NEXT_KEY, self.onNext), (PREVIOUS_KEY, self.onPrevious), (UNDO_KEY, self.onUndo)]
-        for key, callback in bindings:
-            shortcut = qt.QShortcut(qt.QKeySequence(key), slicer.util.mainWindow())
-            shortcut.connect("activated()", callback)
-            shortcut.setEnabled(False)
-            self._shortcuts.append(shortcut)
-
-    def _enableShortcuts(self, enabled: bool):
-        for shortcut in self._shortcuts:
-            shortcut.setEnabled(enabled)
-
     def cleanup(self) -> None:
-        self._enableShortcuts(False)
-        for shortcut in self._shortcuts:
-            shortcut.setParent(None)
-        self._shortcuts = []
-        self.logic.closeSession()
+        self.cleanupReading()
         self.removeObservers()
-
-    def enter(self) -> None:
-        ParameterNodeGuiMixin.enter(self)
-        self._enableShortcuts(True)
-
-    def exit(self) -> None:
-        self._enableShortcuts(False)
-        ParameterNodeGuiMixin.exit(self)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.logic.closeSession()
-        ParameterNodeGuiMixin.onSceneStartClose(self, caller, event)
 
     def _onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode
@@ -190,11 +155,8 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
         session = self.logic.session
         if session is not None and (session.case != p.caseId.strip() or session.task != p.task):
             # another case (e.g. opened by MS Case Review) or task: that session's ratings are saved; close it
-            self.logic.closeSession()
-            self._currentLesion = None
-            self.ui.lesionListWidget.clear()
-            self.ui.currentLesionLabel.text = _("Press Start / resume reading for {case}.").format(case=p.caseId)
-        self._updateReadingState()
+            self.closeReading(_("Press Start / resume reading for {case}.").format(case=p.caseId))
+        self.updateReadingState()
 
     # --- scoring ------------------------------------------------------------------------
 
@@ -222,125 +184,35 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
             session = self.logic.openSession(self.ratingsFolder(p), p.caseId, p.raterName, p.scoreTable,
                                              task=p.task, blinded=p.blinded, lesionsNode=p.lesions)
             self.showReadingLayout(p.susceptibilityVolume, p.flairVolume, p.lesions, p.imageKind)
-            self._fillLesionList()
-            self._goTo(session.next_unrated() or (session.order[0] if session.order else None))
+            self.startReading(session)
 
-    @staticmethod
-    def ratingsFolder(parameterNode) -> pathlib.Path:
-        """The chosen ratings folder, or ``<default scene folder>/MSPathobiology-ratings``."""
-        folder = parameterNode.ratingsFolder
-        if str(folder) in ("", "."):
-            folder = pathlib.Path(slicer.app.defaultScenePath) / "MSPathobiology-ratings"
-        return pathlib.Path(folder)
-
-    def _fillLesionList(self):
-        self.ui.lesionListWidget.clear()
+    def _itemText(self, lesionId) -> str:
         session = self.logic.session
-        if session is None:
-            return
-        for lesionId in session.order:
-            item = qt.QListWidgetItem(self._lesionItemText(lesionId))
-            item.setData(qt.Qt.UserRole, lesionId)
-            self.ui.lesionListWidget.addItem(item)
-
-    def _lesionItemText(self, lesionId) -> str:
-        session = self.logic.session
-        rating = session.rating(lesionId) if session else None
-        score = session.score(lesionId) if session else None
         text = _("Lesion {id}").format(id=lesionId)
+        score = session.score(lesionId)  # None when blinded
         if score is not None:
             text += f"  score {float(score):.2f}"
+        rating = session.rating(lesionId)
         if rating:
             text += f"  \u2713 {rating['label']}"
         return text
 
-    def _updateReadingState(self):
+    def _lesionText(self, lesionId) -> str:
         session = self.logic.session
-        reading = session is not None
-        for name in ("previousButton", "nextButton", "nextUnratedButton", "rating1Button", "rating2Button", "rating3Button"):
-            getattr(self.ui, name).enabled = reading and self._currentLesion is not None
-        self.ui.undoRatingButton.enabled = reading and self.logic.canUndo()
-        if not reading:
-            self.ui.readingProgressBar.setRange(0, 1)
-            self.ui.readingProgressBar.setValue(0)
-            return
-        done, total = session.progress()
-        self.ui.readingProgressBar.setRange(0, max(total, 1))
-        self.ui.readingProgressBar.setValue(done)
-        if self._currentLesion is not None:
-            rating = session.rating(self._currentLesion)
-            score = session.score(self._currentLesion)
-            parts = [_("Rater {rater} \u2014 lesion {id} ({n}/{total})").format(
-                rater=session.rater, id=self._currentLesion, n=session.order.index(self._currentLesion) + 1, total=total)]
-            if score is not None:
-                parts.append(_("automatic rim score {s:.2f}").format(s=float(score)))
-            parts.append(_("rated: {label}").format(label=rating["label"]) if rating else _("not rated yet"))
-            self.ui.currentLesionLabel.text = "\n".join(parts)
-        elif session.is_complete:
-            self.ui.currentLesionLabel.text = _("All {total} lesions rated.").format(total=total)
+        rating = session.rating(lesionId)
+        score = session.score(lesionId)
+        parts = [readingPosition(session, lesionId)]
+        if score is not None:
+            parts.append(_("automatic rim score {s:.2f}").format(s=float(score)))
+        parts.append(_("rated: {label}").format(label=rating["label"]) if rating else _("not rated yet"))
+        return "\n".join(parts)
 
-    def _goTo(self, lesionId):
-        """Make ``lesionId`` the current lesion: centred (and zoomed) in every view."""
-        from MSPathobiologyLib import views
+    def _ratingLabel(self, index: int) -> str:
+        return TASK_LABELS[self._parameterNode.task][index][0]
 
-        self._currentLesion = lesionId
-        if lesionId is not None:
-            p = self._parameterNode
-            views.centerOn(self.logic.centroid(lesionId), self.logic.fieldOfView(lesionId) if p.zoomOnLesion else None)
-            self.ui.lesionListWidget.setCurrentRow(self.logic.session.order.index(lesionId))
-            rating = self.logic.session.rating(lesionId)
-            self.ui.commentLineEdit.text = rating["comment"] if rating else ""
-        self._updateReadingState()
-
-    def onNext(self):
-        self._step(+1)
-
-    def onPrevious(self):
-        self._step(-1)
-
-    def _step(self, direction: int):
-        session = self.logic.session
-        if session is not None and self._currentLesion is not None:
-            target = (session.next if direction > 0 else session.previous)(self._currentLesion)
-            if target is not None:
-                self._goTo(target)
-
-    def onNextUnrated(self):
-        session = self.logic.session
-        if session is not None:
-            self._goTo(session.next_unrated(after=self._currentLesion))
-
-    def onLesionListDoubleClicked(self, item):
-        self._goTo(int(item.data(qt.Qt.UserRole)))
-
-    def _refreshItem(self, lesionId):
-        row = self.logic.session.order.index(lesionId)
-        self.ui.lesionListWidget.item(row).setText(self._lesionItemText(lesionId))
-
-    def onRate(self, index: int):
-        session = self.logic.session
-        if session is None or self._currentLesion is None:
-            return
-        with slicer.util.tryWithErrorDisplay(_("Failed to save the rating.")):
-            p = self._parameterNode
-            label = TASK_LABELS[p.task][index][0]
-            reason = self.ui.reasonComboBox.currentText if (p.task == "cvs" and label == "excluded") else None
-            self.logic.rate(self._currentLesion, label, confidence=p.confidence, comment=self.ui.commentLineEdit.text,
-                            reason=reason)
-            self._refreshItem(self._currentLesion)
-            self.ui.commentLineEdit.text = ""
-            if p.autoAdvance:
-                following = session.next_unrated(after=self._currentLesion)
-                self._goTo(following if following is not None else self._currentLesion)
-            else:
-                self._updateReadingState()
-
-    def onUndo(self):
-        with slicer.util.tryWithErrorDisplay(_("Failed to undo the rating.")):
-            lesionId = self.logic.undoLastRating()
-            if lesionId is not None:
-                self._refreshItem(lesionId)
-                self._goTo(lesionId)
+    def _ratingDetails(self, label: str) -> dict:
+        excluded = self._parameterNode.task == "cvs" and label == "excluded"
+        return {"reason": self.ui.reasonComboBox.currentText if excluded else None}
 
     def onWindowPreset(self):
         p = self._parameterNode
@@ -365,12 +237,7 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
         views.showSideBySide(susceptibilityVolume or flairVolume, flairVolume or susceptibilityVolume)
         if susceptibilityVolume is not None:
             cls.applyWindowPreset(susceptibilityVolume, kind)
-        if lesionsNode is not None and lesionsNode.IsA("vtkMRMLSegmentationNode"):
-            if lesionsNode.GetDisplayNode() is None:
-                lesionsNode.CreateDefaultDisplayNodes()
-            display = lesionsNode.GetDisplayNode()
-            display.SetVisibility(True)
-            display.SetVisibility2DFill(False)  # outlines only: the rim must stay visible
+        views.showOutlines(lesionsNode)  # the rim must stay visible
 
 
 #
@@ -378,20 +245,14 @@ class MSRimLesionsWidget(ParameterNodeGuiMixin, ScriptedLoadableModuleWidget, VT
 #
 
 
-class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
+class MSRimLesionsLogic(ReadingLogicMixin, ScriptedLoadableModuleLogic):
     """Wiring between MRML nodes and ``mspathobiology.rims`` (``analyse`` for scoring, the ratings
-    store for reading). No GUI calls."""
+    store for reading: ``ReadingLogicMixin``). No GUI calls."""
 
     def __init__(self) -> None:
-        from MSPathobiologyLib.rating import RatingLoop
-
         ScriptedLoadableModuleLogic.__init__(self)
         self._rows = {}
-        self._loop = RatingLoop()  # the open session and its undo stack (shared with other reading modules)
-
-    @property
-    def session(self):
-        return self._loop.session
+        self.ratings = RatingLoop()  # the open session and its undo stack
 
     def getParameterNode(self):
         return MSRimLesionsParameterNode(super().getParameterNode())
@@ -442,7 +303,7 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
         if not lesions and lesionsNode is not None:
             lesions = self._lesionsFromNode(lesionsNode)
         # RatingSession applies the one name rule (mspathobiology.identity.person_label)
-        return self._loop.open(folder, caseId, rater, lesions or None, task, blinded)
+        return self.ratings.open(folder, caseId, rater, lesions or None, task, blinded)
 
     def _lesionsFromNode(self, lesionsNode) -> list:
         import SimpleITK as sitk
@@ -458,33 +319,9 @@ class MSRimLesionsLogic(ScriptedLoadableModuleLogic):
         self._rows = {r["id"]: r for r in rows}
         return rows
 
-    def closeSession(self):
-        self._loop.close()
-
-    def rate(self, lesionId: int, label: str, **details) -> dict:
-        """Rate a lesion in the open session (saved at once); remembered for :meth:`undoLastRating`."""
-        return self._loop.rate(lesionId, label, **details)
-
-    def canUndo(self) -> bool:
-        return self._loop.canUndo()
-
-    def undoLastRating(self):
-        """Take back the last rating of this session (see ``RatingLoop.undo``); returns the lesion id or None."""
-        return self._loop.undo()
-
-    def centroid(self, lesionId: int) -> tuple:
-        """A lesion's centroid (RAS mm), from the scores or the lesion labels."""
-        row = self._rows.get(int(lesionId))
-        if row is None:
-            raise ValueError(f"lesion {lesionId} has no centroid (score the rims first)")
-        return float(row["centroid_r"]), float(row["centroid_a"]), float(row["centroid_s"])
-
     def fieldOfView(self, lesionId: int) -> float:
         """Field of view (mm) that shows the lesion with a margin of white matter around it."""
-        from MSPathobiologyLib import defaults
-
-        diameter = 2.0 * float(self._rows.get(int(lesionId), {}).get("radius_mm") or 0.0)
-        return max(defaults.LESION_VIEW_MIN_FOV_MM, defaults.LESION_VIEW_FOV_PER_LONG_AXIS * diameter)
+        return self.viewFieldOfView(2.0 * float(self.lesionRow(lesionId).get("radius_mm") or 0.0))
 
 
 #

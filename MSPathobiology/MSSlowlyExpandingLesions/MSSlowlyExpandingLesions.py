@@ -17,6 +17,8 @@ sys.path.extend({os.path.dirname(os.path.dirname(os.path.abspath(__file__)))} - 
 
 from MSPathobiologyLib.widgets import (describeModule, BackgroundJobMixin, ParameterNodeGuiMixin, connectButtons,  # noqa: E402
                                        loadModuleUi)
+from MSPathobiologyLib.rating import RatingLoop, ReadingLogicMixin, readingPosition  # noqa: E402
+from MSPathobiologyLib.reading import LesionReadingMixin  # noqa: E402
 from mspathobiology.defaults import rims as RATING_DEFAULTS  # noqa: E402
 
 #: Rating buttons / keys 1-3: (label stored in the ratings file, button text).
@@ -116,8 +118,8 @@ class MSSlowlyExpandingLesionsParameterNode:
 #
 
 
-class MSSlowlyExpandingLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, ScriptedLoadableModuleWidget,
-                                     VTKObservationMixin):
+class MSSlowlyExpandingLesionsWidget(LesionReadingMixin, ParameterNodeGuiMixin, BackgroundJobMixin,
+                                     ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Uses ScriptedLoadableModuleWidget base class, available at:
     https://github.com/Slicer/Slicer/blob/main/Base/Python/slicer/ScriptedLoadableModule.py
     """
@@ -126,50 +128,23 @@ class MSSlowlyExpandingLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, 
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._shortcuts = []
         self._currentLesion = None
 
     def setup(self) -> None:
-        from MSPathobiologyLib.rating import installShortcuts
-
         ScriptedLoadableModuleWidget.setup(self)
         self.ui = loadModuleUi(self, "MSSlowlyExpandingLesions")
         self.logic = MSSlowlyExpandingLesionsLogic()
-        connectButtons(self.ui, {
-            "applyButton": self.onApplyButton, "cancelButton": self.onCancelButton, "startButton": self.onStartButton,
-            "previousButton": self.onPrevious, "nextButton": self.onNext, "nextUnratedButton": self.onNextUnrated,
-            "undoRatingButton": self.onUndo, **{f"rating{n + 1}Button": (lambda i=n: self.onRate(i)) for n in range(3)}})
-        self.ui.candidateListWidget.connect("itemDoubleClicked(QListWidgetItem*)", self.onCandidateDoubleClicked)
+        connectButtons(self.ui, {"applyButton": self.onApplyButton, "cancelButton": self.onCancelButton,
+                                 "startButton": self.onStartButton})
         self.ui.progressBar.setVisible(False)
-        self._shortcuts = installShortcuts(self.onRate, self.onNext, self.onPrevious, self.onUndo)
+        self.setupReading()
         self.initializeParameterNode()
-
-    def _enableShortcuts(self, enabled: bool):
-        for shortcut in self._shortcuts:
-            shortcut.setEnabled(enabled)
 
     def cleanup(self) -> None:
         if self._job is not None:
             self._job.cancel()
-        self._enableShortcuts(False)
-        for shortcut in self._shortcuts:
-            shortcut.setParent(None)
-        self._shortcuts = []
-        self.logic.closeSession()
+        self.cleanupReading()
         self.removeObservers()
-
-    def enter(self) -> None:
-        ParameterNodeGuiMixin.enter(self)
-        self._enableShortcuts(True)
-
-    def exit(self) -> None:
-        self._enableShortcuts(False)
-        ParameterNodeGuiMixin.exit(self)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.logic.closeSession()
-        self._currentLesion = None
-        ParameterNodeGuiMixin.onSceneStartClose(self, caller, event)
 
     def _onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode
@@ -181,12 +156,9 @@ class MSSlowlyExpandingLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, 
         self.ui.cancelButton.enabled = running
         self.ui.startButton.enabled = bool(p.selTable and p.raterName.strip() and p.caseId.strip())
         session = self.logic.session
-        if session is not None and session.case != p.caseId.strip():
-            self.logic.closeSession()  # that subject's ratings are saved
-            self._currentLesion = None
-            self.ui.candidateListWidget.clear()
-            self.ui.currentLesionLabel.text = _("Press Start / resume reading for {case}.").format(case=p.caseId)
-        self._updateReadingState()
+        if session is not None and session.case != p.caseId.strip():  # that subject's ratings are saved
+            self.closeReading(_("Press Start / resume reading for {case}.").format(case=p.caseId))
+        self.updateReadingState()
 
     # --- analysis -----------------------------------------------------------------------
 
@@ -233,39 +205,16 @@ class MSSlowlyExpandingLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, 
     # --- reading ------------------------------------------------------------------------
 
     def onStartButton(self) -> None:
+        from MSPathobiologyLib import views
+
         with slicer.util.tryWithErrorDisplay(_("Failed to open the rating session."), waitCursor=True):
             p = self._parameterNode
             session = self.logic.openSession(self.ratingsFolder(p), p.caseId, p.raterName, p.selTable,
                                              candidatesOnly=p.candidatesOnly, blinded=p.blinded)
-            self._showLesionOutlines(p.lesions)
-            self._fillCandidateList()
+            views.showOutlines(p.lesions)  # the Jacobian map stays visible
+            self.startReading(session)
             if not session.order:
                 self.ui.currentLesionLabel.text = _("No SEL candidate to rate.")
-            self._goTo(session.next_unrated() or (session.order[0] if session.order else None))
-
-    @staticmethod
-    def ratingsFolder(parameterNode) -> pathlib.Path:
-        """The chosen ratings folder, or ``<default scene folder>/MSPathobiology-ratings`` (as rim ratings)."""
-        folder = parameterNode.ratingsFolder
-        if str(folder) in ("", "."):
-            folder = pathlib.Path(slicer.app.defaultScenePath) / "MSPathobiology-ratings"
-        return pathlib.Path(folder)
-
-    @staticmethod
-    def _showLesionOutlines(lesionsNode):
-        if lesionsNode is not None and lesionsNode.IsA("vtkMRMLSegmentationNode"):
-            if lesionsNode.GetDisplayNode() is None:
-                lesionsNode.CreateDefaultDisplayNodes()
-            lesionsNode.GetDisplayNode().SetVisibility(True)
-            lesionsNode.GetDisplayNode().SetVisibility2DFill(False)  # outlines: the Jacobian map stays visible
-
-    def _fillCandidateList(self):
-        self.ui.candidateListWidget.clear()
-        session = self.logic.session
-        for lesionId in (session.order if session else []):
-            item = qt.QListWidgetItem(self._itemText(lesionId))
-            item.setData(qt.Qt.UserRole, lesionId)
-            self.ui.candidateListWidget.addItem(item)
 
     def _itemText(self, lesionId) -> str:
         session = self.logic.session
@@ -280,90 +229,22 @@ class MSSlowlyExpandingLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, 
             text += f"  \u2713 {rating['label']}"
         return text
 
-    def _updateReadingState(self):
-        session = self.logic.session
-        reading = session is not None
-        for name in ("previousButton", "nextButton", "nextUnratedButton", "rating1Button", "rating2Button", "rating3Button"):
-            getattr(self.ui, name).enabled = reading and self._currentLesion is not None
-        self.ui.undoRatingButton.enabled = reading and self.logic.canUndo()
-        if not reading:
-            self.ui.readingProgressBar.setRange(0, 1)
-            self.ui.readingProgressBar.setValue(0)
-            return
-        done, total = session.progress()
-        self.ui.readingProgressBar.setRange(0, max(total, 1))
-        self.ui.readingProgressBar.setValue(done)
-        if self._currentLesion is not None:
-            self.ui.currentLesionLabel.text = self.logic.lesionText(self._currentLesion)
-        elif session.is_complete and total:
-            self.ui.currentLesionLabel.text = _("All {total} lesions rated.").format(total=total)
+    def _lesionText(self, lesionId) -> str:
+        return self.logic.lesionText(lesionId)
 
-    def _goTo(self, lesionId):
-        """Make ``lesionId`` current: views centred (and zoomed) on it, its Jacobian map over the
-        baseline, its volume curve in the plot view."""
+    def _showLesion(self, lesionId) -> None:
+        """Its Jacobian map over the baseline, its volume curve in the plot view."""
         from MSPathobiologyLib import defaults, views
 
-        self._currentLesion = lesionId
-        if lesionId is not None:
-            p = self._parameterNode
-            views.showVolumes(background=p.baselineVolume, foreground=p.logjacVolume,
-                              foregroundOpacity=defaults.OVERLAY_OPACITY)
-            chart = self.logic.showLesionInChart(p.selTable, lesionId)
-            if chart is not None:
-                views.showChart(chart)
-            views.centerOn(self.logic.centroid(lesionId), self.logic.fieldOfView(lesionId) if p.zoomOnLesion else None)
-            self.ui.candidateListWidget.setCurrentRow(self.logic.session.order.index(lesionId))
-            rating = self.logic.session.rating(lesionId)
-            self.ui.commentLineEdit.text = rating["comment"] if rating else ""
-        self._updateReadingState()
+        p = self._parameterNode
+        views.showVolumes(background=p.baselineVolume, foreground=p.logjacVolume,
+                          foregroundOpacity=defaults.OVERLAY_OPACITY)
+        chart = self.logic.showLesionInChart(p.selTable, lesionId)
+        if chart is not None:
+            views.showChart(chart)
 
-    def onNext(self):
-        self._step(+1)
-
-    def onPrevious(self):
-        self._step(-1)
-
-    def _step(self, direction: int):
-        session = self.logic.session
-        if session is not None and self._currentLesion is not None:
-            target = (session.next if direction > 0 else session.previous)(self._currentLesion)
-            if target is not None:
-                self._goTo(target)
-
-    def onNextUnrated(self):
-        session = self.logic.session
-        if session is not None:
-            self._goTo(session.next_unrated(after=self._currentLesion))
-
-    def onCandidateDoubleClicked(self, item):
-        self._goTo(int(item.data(qt.Qt.UserRole)))
-
-    def _refreshItem(self, lesionId):
-        row = self.logic.session.order.index(lesionId)
-        self.ui.candidateListWidget.item(row).setText(self._itemText(lesionId))
-
-    def onRate(self, index: int):
-        session = self.logic.session
-        if session is None or self._currentLesion is None:
-            return
-        with slicer.util.tryWithErrorDisplay(_("Failed to save the rating.")):
-            p = self._parameterNode
-            self.logic.rate(self._currentLesion, RATING_LABELS[index][0], confidence=p.confidence,
-                            comment=self.ui.commentLineEdit.text)
-            self._refreshItem(self._currentLesion)
-            self.ui.commentLineEdit.text = ""
-            if p.autoAdvance:
-                following = session.next_unrated(after=self._currentLesion)
-                self._goTo(following if following is not None else self._currentLesion)
-            else:
-                self._updateReadingState()
-
-    def onUndo(self):
-        with slicer.util.tryWithErrorDisplay(_("Failed to undo the rating.")):
-            lesionId = self.logic.undoLastRating()
-            if lesionId is not None:
-                self._refreshItem(lesionId)
-                self._goTo(lesionId)
+    def _ratingLabel(self, index: int) -> str:
+        return RATING_LABELS[index][0]
 
 
 #
@@ -371,13 +252,11 @@ class MSSlowlyExpandingLesionsWidget(ParameterNodeGuiMixin, BackgroundJobMixin, 
 #
 
 
-class MSSlowlyExpandingLesionsLogic(ScriptedLoadableModuleLogic):
+class MSSlowlyExpandingLesionsLogic(ReadingLogicMixin, ScriptedLoadableModuleLogic):
     """Wiring between MRML nodes and ``mspathobiology.sel.analyse`` (through ``mspathobiology_mrml.sel``)
     and the shared rating store (task ``sel``). No GUI calls."""
 
     def __init__(self) -> None:
-        from MSPathobiologyLib.rating import RatingLoop
-
         ScriptedLoadableModuleLogic.__init__(self)
         self.ratings = RatingLoop()
         self._rows = {}
@@ -479,14 +358,7 @@ class MSSlowlyExpandingLesionsLogic(ScriptedLoadableModuleLogic):
         self._rows = {int(r["id"]): r for r in bridge.table_to_rows(tableNode)} if tableNode is not None else {}
         return self._rows
 
-    def lesionRow(self, lesionId) -> dict:
-        return dict(self._rows.get(int(lesionId), {}))
-
     # --- the rating session (the rims rating store, task "sel") ---------------------------
-
-    @property
-    def session(self):
-        return self.ratings.session
 
     def openSession(self, folder, caseId: str, rater: str, tableNode, candidatesOnly: bool = True, blinded: bool = False):
         """Open (create or resume) this rater's ratings of the subject's SEL candidates (every lesion when
@@ -498,25 +370,10 @@ class MSSlowlyExpandingLesionsLogic(ScriptedLoadableModuleLogic):
         rows = list(self.rowsFromTable(tableNode).values())
         return self.ratings.open(folder, caseId, rater, sel_lesions_to_rate(rows, candidatesOnly), RATING_TASK, blinded)
 
-    def closeSession(self):
-        self.ratings.close()
-
-    def rate(self, lesionId: int, label: str, **details) -> dict:
-        """Rate a lesion in the open session (saved at once)."""
-        return self.ratings.rate(lesionId, label, **details)
-
-    def canUndo(self) -> bool:
-        return self.ratings.canUndo()
-
-    def undoLastRating(self):
-        return self.ratings.undo()
-
     def lesionText(self, lesionId: int) -> str:
         """What the reader sees about the current lesion (scores hidden when blinded)."""
         session = self.session
-        done, total = session.progress()
-        parts = [_("Rater {rater} \u2014 lesion {id} ({n}/{total})").format(
-            rater=session.rater, id=lesionId, n=session.order.index(lesionId) + 1, total=total)]
+        parts = [readingPosition(session, lesionId)]
         row = self.lesionRow(lesionId)
         if session.score(lesionId) is not None and row:
             expansion = row.get("sel_expansion_logjac")
@@ -539,19 +396,9 @@ class MSSlowlyExpandingLesionsLogic(ScriptedLoadableModuleLogic):
         selBridge.show_lesion_in_chart(nodes, lesionId)
         return nodes.chart
 
-    def centroid(self, lesionId: int) -> tuple:
-        """A lesion's centroid (RAS mm) from the SEL table."""
-        row = self._rows.get(int(lesionId))
-        if row is None:
-            raise ValueError(f"lesion {lesionId} is not in the SEL table")
-        return float(row["centroid_r"]), float(row["centroid_a"]), float(row["centroid_s"])
-
     def fieldOfView(self, lesionId: int) -> float:
         """Field of view (mm) showing the lesion with a margin around it (as for rim reading)."""
-        from MSPathobiologyLib import defaults
-
-        longAxis = float(self._rows.get(int(lesionId), {}).get("long_axis_mm") or 0.0)
-        return max(defaults.LESION_VIEW_MIN_FOV_MM, defaults.LESION_VIEW_FOV_PER_LONG_AXIS * longAxis)
+        return self.viewFieldOfView(self.lesionRow(lesionId).get("long_axis_mm") or 0.0)
 
 
 #

@@ -398,23 +398,53 @@ def ui_attribute_uses(tree: ast.AST) -> list[tuple[str, int]]:
     return uses
 
 
+def library_ui_uses(library_dir: Path | None = None) -> dict[str, list[tuple[str, int, Path]]]:
+    """``self.ui`` uses of each class of the shared library (``MSPathobiologyLib``), by class name:
+    a Widget that inherits such a mixin needs those widgets in its own .ui."""
+    library_dir = Path(library_dir or EXTENSION_DIR / "MSPathobiologyLib")
+    uses = {}
+    for path in sorted(library_dir.glob("*.py")):
+        tree = _parse_python(path)
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.ClassDef):
+                uses[node.name] = [(name, line, path) for name, line in ui_attribute_uses(node)]
+    return uses
+
+
+def _base_names(node: ast.ClassDef) -> list[str]:
+    return [b.id if isinstance(b, ast.Name) else b.attr for b in node.bases if isinstance(b, (ast.Name, ast.Attribute))]
+
+
 def check_ui_names(module_dir: Path) -> list[str]:
-    """Every ``self.ui.<name>`` in the module's Python exists as a named object in its .ui files."""
+    """Every ``self.ui.<name>`` in the module's Python, and in the shared-library mixins its classes
+    inherit, exists as a named object in its .ui files."""
     names, _ = _ui_names(module_dir)
+    library = Path(module_dir).parent / "MSPathobiologyLib"
+    inherited = library_ui_uses(library if library.is_dir() else None)
     problems = []
+
+    def check(name, where, what):
+        if name.startswith("re:"):
+            if not any(re.fullmatch(name[3:], n) for n in names):
+                problems.append(f"{where}: {what}getattr(self.ui, f-string) matches no widget in the module's .ui "
+                                f"(pattern {name[3:]!r})")
+        elif name not in names:
+            close = sorted(n for n in names if n.lower() == name.lower() or _edit_distance(n, name) <= 2)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{where}: {what}self.ui.{name} is not a widget in the module's .ui{hint}")
+
     for path in python_files(module_dir):
         tree = _parse_python(path)
         if tree is None:
             continue
         for name, line in ui_attribute_uses(tree):
-            if name.startswith("re:"):
-                if not any(re.fullmatch(name[3:], n) for n in names):
-                    problems.append(f"{rel(path)}:{line}: getattr(self.ui, f-string) matches no widget in the module's "
-                                    f".ui (pattern {name[3:]!r})")
-            elif name not in names:
-                close = sorted(n for n in names if n.lower() == name.lower() or _edit_distance(n, name) <= 2)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(f"{rel(path)}:{line}: self.ui.{name} is not a widget in the module's .ui{hint}")
+            check(name, f"{rel(path)}:{line}", "")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for base in _base_names(node):
+                    for name, line, source in inherited.get(base, ()):
+                        check(name, f"{rel(path)}:{node.lineno}",
+                              f"{node.name} inherits {base} ({rel(source)}:{line}), whose ")
     return problems
 
 

@@ -127,6 +127,20 @@ def test_scene_check_follows_nested_qmrml_widgets(tmp_path):
     assert _only(problems, "root widget 'GoodModule'") and _only(problems, "'inputSelector' never receives")
 
 
+def test_widget_check_follows_shared_library_mixins(tmp_path):
+    """A widget named only in a shared-library mixin (the reading panel) must exist in each inheriting module's .ui."""
+    module = tmp_path / "MSSlowlyExpandingLesions"
+    shutil.copytree(static.EXTENSION_DIR / module.name, module, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(static.EXTENSION_DIR / "MSPathobiologyLib", tmp_path / "MSPathobiologyLib",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    assert "readingProgressBar" not in (module / f"{module.name}.py").read_text()
+    assert static.check_ui_names(module) == []
+    ui = module / "Resources" / "UI" / f"{module.name}.ui"
+    ui.write_text(ui.read_text().replace('name="readingProgressBar"', 'name="readingProgress"'))
+    problems = static.check_ui_names(module)
+    assert _only(problems, "inherits LesionReadingMixin", "reading.py", "self.ui.readingProgressBar")
+
+
 def test_broken_fixture_unbound_parameter():
     problems = static.check_parameter_bindings(BROKEN)
     assert problems and _only(problems, "'thresholdd'", "thresholdSlider", "not a field")

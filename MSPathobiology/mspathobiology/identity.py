@@ -18,7 +18,9 @@ digit is refused. The spelling given first is kept for display (``display_name``
 
 from __future__ import annotations
 
+import glob
 import unicodedata
+from pathlib import Path
 
 from .errors import InputError
 
@@ -48,3 +50,22 @@ def display_name(name) -> str:
 def same_person(a, b) -> bool:
     """Whether two spellings name one person under the module rule."""
     return person_label(a) == person_label(b)
+
+
+def other_spellings(folder, prefix: str, suffix: str, label: str) -> list:
+    """Files ``<prefix><spelling><suffix>`` in ``folder`` whose spelling is not ``label`` itself but names
+    the same person under the rule (files written before the rule, e.g. ``rater-JaneDoe``), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob(glob.escape(prefix) + "*" + glob.escape(suffix)):
+        spelling = path.name[len(prefix):len(path.name) - len(suffix)]
+        if spelling == label or not spelling:
+            continue
+        try:
+            if person_label(spelling) == label:
+                found.append(path)
+        except InputError:
+            continue
+    return sorted(found)

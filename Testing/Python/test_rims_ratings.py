@@ -214,3 +214,56 @@ def test_truncated_ratings_are_refused_for_agreement_and_repaired_on_resume(tmp_
     with RatingSession(tmp_path, "c1", "alice") as again:
         assert again.progress() == (2, 6)
     assert len(read_ratings(session.path)[0]) == 2
+
+
+def _write_under_old_spelling(folder, spelling="JaneDoe"):
+    """A rating file saved before the identity rule: the rater's spelling in the file name."""
+    with RatingSession(folder, "sub-01", "jane doe", lesions=[{"id": 1, "rim_score": 0.9}, {"id": 2, "rim_score": 0.1}]) as s:
+        s.rate(1, "PRL", confidence=5)
+    old = folder / f"sub-01_rater-{spelling}_ratings.tsv"
+    os.replace(s.path, old)
+    os.replace(s.sidecar_path, old.with_suffix(".json"))
+    return old
+
+
+def test_ratings_under_an_older_spelling_of_the_rater_are_taken_over(tmp_path):
+    old = _write_under_old_spelling(tmp_path)
+    with RatingSession(tmp_path, "sub-01", "Jane Doe") as s:
+        assert s.rating(1)["label"] == "PRL" and s.progress() == (1, 2)
+        s.rate(2, "not_PRL")
+    assert not old.exists() and not old.with_suffix(".json").exists()
+    rows, sidecar = read_ratings(tmp_path / "sub-01_rater-janedoe_ratings.tsv")
+    assert sorted(r["lesion_id"] for r in rows) == [1, 2] and sidecar["rater"] == "janedoe"
+
+
+def test_a_rename_cut_after_the_sidecar_is_finished_at_the_next_open(tmp_path):
+    old = _write_under_old_spelling(tmp_path)
+    os.replace(old.with_suffix(".json"), tmp_path / "sub-01_rater-janedoe_ratings.json")
+    with RatingSession(tmp_path, "sub-01", "jane doe") as s:
+        assert s.rating(1)["label"] == "PRL"
+    assert not old.exists()
+
+
+def test_ratings_under_two_spellings_are_refused_and_both_kept(tmp_path):
+    old = _write_under_old_spelling(tmp_path)
+    for twin in ("sub-01_rater-Jane_Doe_ratings", "sub-01_rater-janedoe_ratings"):  # another old one, the current one
+        for suffix in (".tsv", ".json"):
+            (tmp_path / (twin + suffix)).write_bytes(old.with_suffix(suffix).read_bytes())
+        before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix in (".tsv", ".json")}
+        with pytest.raises(InputError, match="several spellings"):
+            RatingSession(tmp_path, "sub-01", "jane doe")
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix in (".tsv", ".json")} == before
+        for suffix in (".tsv", ".json"):
+            (tmp_path / (twin + suffix)).unlink()
+
+
+def test_an_older_spelling_opens_read_only_in_place(tmp_path):
+    from fault_cases import read_only
+
+    old = _write_under_old_spelling(tmp_path)
+    with read_only(tmp_path) as view:
+        with RatingSession(view, "sub-01", "jane doe") as s:
+            assert s.read_only and s.path.name == old.name and s.rating(1)["label"] == "PRL"
+            with pytest.raises(ReadOnlyError):
+                s.rate(2, "PRL")
+    assert old.exists()

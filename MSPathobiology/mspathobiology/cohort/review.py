@@ -31,7 +31,7 @@ from ..defaults.cohort import (BACKUP_FOLDER, BIDS_VERSION, REVIEW_PIPELINE_NAME
                                STATUS_FLAGGED, STATUS_IN_PROGRESS, STATUS_LABELS, STATUS_NOT_STARTED,
                                STATUSES)
 from ..errors import InputError, ReadOnlyError
-from ..identity import display_name, person_label
+from ..identity import display_name, other_spellings, person_label
 from ..io import (IMAGE_SUFFIXES, check_image_file, clean_stale_temp, commit_file, file_lock, folder_writable,
                   read_json, temporary_file, write_json)
 from .cases import Case, label_value
@@ -98,7 +98,7 @@ class ReviewStore:
         data = self._blank()
         if self.path.exists():
             data.update(self._read_file(self.path))
-        for path in _legacy_paths(self.path.parent, self.reader_label, self.path.name):
+        for path in other_spellings(self.path.parent, "reader-", "_review.json", self.reader_label):
             for case_id, entry in self._read_file(path)["cases"].items():
                 data["cases"].setdefault(case_id, entry)
         return data
@@ -344,13 +344,6 @@ def _reader_of_store(path: Path) -> str | None:
         return reader_label(name[len("reader-"):-len("_review.json")])
     except InputError:
         return None
-
-
-def _legacy_paths(folder: Path, label: str, current: str) -> list[Path]:
-    """Review state files in ``folder`` of the reader ``label`` under another spelling."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob("reader-*_review.json") if p.name != current and _reader_of_store(p) == label)
 
 
 def _known_readers(root) -> set[str]:

@@ -49,8 +49,8 @@ from pathlib import Path
 import numpy as np
 
 from ..defaults import rims as D
-from ..errors import InputError, ReadOnlyError
-from ..identity import display_name, person_label
+from ..errors import InputError, OutputError, ReadOnlyError
+from ..identity import display_name, other_spellings, person_label
 from ..io import clean_stale_temp, folder_writable, read_json, write_json
 from ..tables import read_table, write_table
 
@@ -278,12 +278,14 @@ class RatingSession:
         self.read_only_reason = (f"{self.path.parent} is not writable: the ratings of {self.rater!r} for "
                                  f"{self.case!r} open read-only (they can be viewed, not changed)"
                                  if self.read_only else "")
-        if self.read_only and not self.sidecar_path.exists():
-            raise ReadOnlyError(self.path.parent, "is not writable; a new rating session cannot be started there")
         if not self.read_only:
             self._lock()
-            clean_stale_temp(self.path.parent)
         try:
+            self._adopt_other_spelling()
+            if self.read_only and not self.sidecar_path.exists():
+                raise ReadOnlyError(self.path.parent, "is not writable; a new rating session cannot be started there")
+            if not self.read_only:
+                clean_stale_temp(self.path.parent)
             self._load_or_create(lesions, order, seed, score_key, show_scores)
         except Exception:
             self.close()
@@ -364,6 +366,36 @@ class RatingSession:
 
     def __exit__(self, *exc):
         self.close()
+
+    def _adopt_other_spelling(self) -> None:
+        """Take over this rater's file of the case saved under another spelling of the name (before the
+        identity rule, e.g. ``rater-JaneDoe``): renamed to the current name (sidecar first, so a crash
+        in between is finished at the next open), or read in place from a read-only folder. Files under
+        two spellings are refused, not merged."""
+        prefix, tsv = f"{self.case}_rater-", "_ratings.tsv"
+        others = other_spellings(self.path.parent, prefix, tsv, self.rater)
+        others += [p.with_suffix(".tsv") for p in other_spellings(self.path.parent, prefix, "_ratings.json", self.rater)]
+        others = sorted({p for p in others if not (p.exists() and self.path.exists() and os.path.samefile(p, self.path))})
+        if not others:
+            return
+        pairs = [(p, sidecar_path(p)) for p in others]
+        clash = len(others) > 1 or any((old.exists() and self.path.exists()) or (side.exists() and self.sidecar_path.exists())
+                                       for old, side in pairs)
+        if clash:
+            names = ", ".join(p.name for p in [self.path] + others if p.exists() or sidecar_path(p).exists())
+            raise InputError(self.path, f"ratings of rater {self.rater!r} for case {self.case!r} exist under several "
+                                        f"spellings of the name ({names}); move all but one aside")
+        (old, side), = pairs
+        if self.read_only:
+            self.path, self.sidecar_path = old, side
+            return
+        for source, target in ((side, self.sidecar_path), (old, self.path)):
+            if source.exists():
+                try:
+                    os.replace(source, target)
+                except OSError as exc:
+                    raise OutputError(source, f"could not be renamed to {target.name} ({exc.strerror or exc}); "
+                                              "the ratings are unchanged, under their old name") from None
 
     def _load_or_create(self, lesions, order, seed, score_key, show_scores):
         if self.sidecar_path.exists():

@@ -24,7 +24,6 @@ import gzip
 import io as _io
 import json
 import os
-import socket
 import struct
 import sys
 import tempfile
@@ -43,6 +42,10 @@ try:  # POSIX advisory locks, released by the operating system when the process 
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
+try:  # Windows byte-range locks, released when the handle closes or the process ends
+    import msvcrt
+except ImportError:
+    msvcrt = None
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 TEMP_PREFIX = ".tmp-"
@@ -337,7 +340,8 @@ def clean_stale_temp(folder) -> list[Path]:
     return removed
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make renames in ``folder`` durable (POSIX; Windows cannot open folders)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # pragma: no cover - Windows cannot open folders
@@ -399,54 +403,68 @@ def commit_file(tmp: Path, path: Path) -> None:
     except OSError as exc:
         raise OutputError(path, f"could not be written ({exc.strerror or exc}); the previous file is unchanged") \
             from None
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
+
+
+def open_lock_file(path):
+    """Open (create) a lock file for :func:`try_lock`; raises :class:`OutputError` when it cannot be made."""
+    try:
+        return open(path, "a+")
+    except OSError as exc:
+        raise OutputError(path, f"cannot create the lock file: {exc.strerror or exc}") from None
+
+
+def try_lock(handle) -> bool:
+    """Take an exclusive lock on an open lock file without waiting; False when another process (or
+    another handle) holds it. ``fcntl.flock`` on POSIX, ``msvcrt.locking`` of the first byte on
+    Windows: both are released by the system when the handle closes or the process dies."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+    handle.seek(0)
+    try:
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        return True
+    except OSError:
+        return False
+
+
+def release_lock(handle) -> None:
+    """Release a lock taken by :func:`try_lock` and close the handle."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        else:
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+    except OSError:
+        pass
+    finally:
+        handle.close()
 
 
 @contextlib.contextmanager
 def file_lock(path, timeout: float = LOCK_TIMEOUT_SECONDS, what: str = "file"):
-    """Hold an exclusive lock on ``path`` (a lock file, created if needed) while the block runs.
-
-    ``fcntl.flock`` on POSIX (released by the system if the process dies), else an
-    ``O_CREAT | O_EXCL`` lock file holding ``host pid``. Waits up to ``timeout`` seconds,
+    """Hold an exclusive lock on ``path`` (a lock file, created if needed) while the block runs
+    (:func:`try_lock`: released by the system if the process dies). Waits up to ``timeout`` seconds,
     then raises :class:`~mspathobiology.errors.LockedError`.
     """
     path = Path(path)
     deadline = time.monotonic() + timeout
-    if fcntl is not None:
-        try:
-            handle = open(path, "a+")
-        except OSError as exc:
-            raise OutputError(path, f"cannot create the lock file: {exc.strerror or exc}") from None
-        try:
-            while True:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError:
-                    if time.monotonic() >= deadline:
-                        waited = f" for more than {timeout:g} s" if timeout > 0 else ""
-                        raise LockedError(path, f"the {what} is locked by another process{waited}; try again "
-                                                "when it has finished") from None
-                    time.sleep(LOCK_POLL_SECONDS)
-            yield path
-        finally:
-            handle.close()
-        return
-    while True:  # pragma: no cover - Windows
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
-            os.close(fd)
-            break
-        except FileExistsError:
-            if time.monotonic() >= deadline:
-                raise LockedError(path, f"the {what} is locked by another process (remove {path} if none runs)") \
-                    from None
-            time.sleep(LOCK_POLL_SECONDS)
+    handle = open_lock_file(path)
     try:
+        while not try_lock(handle):
+            if time.monotonic() >= deadline:
+                waited = f" for more than {timeout:g} s" if timeout > 0 else ""
+                raise LockedError(path, f"the {what} is locked by another process{waited}; try again "
+                                        "when it has finished")
+            time.sleep(LOCK_POLL_SECONDS)
         yield path
     finally:
-        os.unlink(path)
+        release_lock(handle)
 
 
 def folder_writable(folder) -> bool:

@@ -244,3 +244,33 @@ def test_rating_session_read_only_and_stale_temp(tmp_path):
     with RatingSession(tmp_path, "c1", "a.l.i.c.e") as session:  # same identity, writable again
         assert session.progress() == (1, 3)
     assert not temp_files(tmp_path)
+
+
+def test_locks_take_msvcrt_byte_locks_where_there_is_no_flock(tmp_path, monkeypatch):
+    """Windows has no fcntl: the one lock primitive (io.try_lock) then locks the lock file's first byte
+    with msvcrt.locking. Here msvcrt is emulated on flock, so the conflict is real."""
+    import fcntl
+
+    from mspathobiology import io
+    from mspathobiology.errors import LockedError
+
+    calls = []
+
+    class Msvcrt:
+        LK_UNLCK, LK_NBLCK = 0, 2
+
+        @staticmethod
+        def locking(fd, mode, nbytes):
+            calls.append((mode, nbytes, os.lseek(fd, 0, os.SEEK_CUR)))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if mode == Msvcrt.LK_NBLCK else fcntl.LOCK_UN)
+
+    monkeypatch.setattr(io, "fcntl", None)
+    monkeypatch.setattr(io, "msvcrt", Msvcrt)
+    path = tmp_path / ".lock"
+    with io.file_lock(path, timeout=0):
+        with pytest.raises(LockedError, match="locked by another process"):
+            with io.file_lock(path, timeout=0):
+                pass
+    with io.file_lock(path, timeout=0):
+        pass
+    assert calls[0] == (Msvcrt.LK_NBLCK, 1, 0) and (Msvcrt.LK_UNLCK, 1, 0) in calls

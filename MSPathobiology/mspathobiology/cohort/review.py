@@ -3,7 +3,7 @@
 * :class:`ReviewStore` keeps, per reader, each case's status (not started, in progress,
   done, flagged), notes, saved files and the resume position in one JSON file,
   ``<derivatives root>/review/reader-<label>_review.json``. Every change takes the
-  store's lock (``fcntl.flock``; a lock file elsewhere), reads the file, applies the change
+  store's lock (:func:`mspathobiology.io.file_lock`), reads the file, applies the change
   to what is on disk and writes it atomically, so two Slicer windows or two spellings of
   one reader never lose each other's updates. In a folder that cannot be written the store
   opens read-only (``read_only``, ``read_only_reason``) and refuses changes with a message.

@@ -37,7 +37,7 @@ lesions step segments FLAIR. The lesion map of each session is also written unde
 BIDS-derivatives name (``sub-01/ses-01/anat/sub-01_ses-01_desc-lesions_dseg.nii.gz``
 with a JSON sidecar holding ``Sources``); everything else is listed in ``.bidsignore``.
 
-One run at a time writes into a folder: ``OUT/.run.lock`` is held with ``flock``
+One run at a time writes into a folder: ``OUT/.run.lock`` is held with a system lock
 (:func:`mspathobiology.io.file_lock`), released by the system when the process ends.
 
 Parallel runs: ``jobs=N`` runs N cases at once in local processes
@@ -917,7 +917,7 @@ def run_cohort(dataset, out, jobs: int = 1, only=None, executor: str = "local", 
 
 
 def run_lock(out: Path):
-    """Hold ``OUT/.run.lock`` (``flock``, atomic; released by the system when the process
+    """Hold ``OUT/.run.lock`` (:func:`mspathobiology.io.file_lock`; released by the system when the process
     ends) for the whole run; a second run into the same folder stops at once with a
     :class:`~mspathobiology.errors.LockedError`."""
     return file_lock(Path(out) / ".run.lock", timeout=0, what="output folder (another `mspathobiology run` "

@@ -13,8 +13,8 @@ Safety:
   previous or the new file, never a partial one; the TSV is the authority on what was rated.
 - The file name and the sidecar carry the rater. A session for rater A refuses to open a
   file whose sidecar or rows name another rater, so no rater can write another's file.
-- While a session is open it holds an advisory lock (``fcntl.flock`` where available; the
-  operating system releases it when the process dies), so two windows cannot interleave.
+- While a session is open it holds a lock (:func:`mspathobiology.io.try_lock`: ``flock`` on POSIX,
+  ``msvcrt.locking`` on Windows; the operating system releases it when the process dies), so two windows cannot interleave.
   Within one process, sessions of *different* tasks on one file share that lock (a reader may
   rate rims and SEL candidates of one case side by side); a second session of the same task is
   refused. Each save is also a read-merge-write: the TSV on disk is read, the one changed rating
@@ -51,13 +51,9 @@ import numpy as np
 from ..defaults import rims as D
 from ..errors import InputError, OutputError, ReadOnlyError
 from ..identity import display_name, other_spellings, person_label
-from ..io import clean_stale_temp, folder_writable, read_json, write_json
+from ..io import (clean_stale_temp, folder_writable, fsync_folder, open_lock_file, read_json, release_lock,
+                  try_lock, write_json)
 from ..tables import read_table, write_table
-
-try:  # POSIX advisory locks; released by the OS when the process ends
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
 
 FORMAT_VERSION = 1
 TASKS = {"prl": D.PRL_LABELS, "cvs": D.CVS_LABELS, "sel": D.SEL_LABELS}
@@ -319,8 +315,6 @@ class RatingSession:
 
     def _lock(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if fcntl is None:
-            return
         lock_path = self.path.parent / f".{self.path.stem}.lock"
         key = str(lock_path.resolve())
         shared = _PROCESS_LOCKS.get(key)
@@ -332,14 +326,12 @@ class RatingSession:
             self._lock_handle = shared[0]
             return
         try:
-            handle = open(lock_path, "a+")
-        except OSError as exc:
-            raise ReadOnlyError(lock_path, f"cannot create the session lock: {exc.strerror or exc}") from None
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+            handle = open_lock_file(lock_path)
+        except OutputError as exc:
+            raise ReadOnlyError(lock_path, f"cannot create the session lock ({exc.problem})") from None
+        if not try_lock(handle):
             handle.close()
-            raise InputError(self.path, "is open in another rating session (close it first)") from None
+            raise InputError(self.path, "is open in another rating session (close it first)")
         self._lock_handle = handle
         _PROCESS_LOCKS[key] = [handle, [self.task]]
 
@@ -356,9 +348,7 @@ class RatingSession:
                     self._lock_handle = None
                     return
                 del _PROCESS_LOCKS[key]
-        if fcntl is not None:
-            fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
-        self._lock_handle.close()
+        release_lock(self._lock_handle)
         self._lock_handle = None
 
     def __enter__(self):
@@ -524,7 +514,7 @@ class RatingSession:
     def _check_writable(self) -> None:
         if self.read_only:
             raise ReadOnlyError(self.path, self.read_only_reason)
-        if self._lock_handle is None and fcntl is not None:
+        if self._lock_handle is None:
             raise InputError(self.path, "session is closed")
 
     def _save(self, change) -> None:
@@ -549,12 +539,4 @@ class RatingSession:
         write_json(self.sidecar_path, self.sidecar)
         write_table(rows, self.path, columns=RATING_COLUMNS)
         self._rows = read_ratings(self.path, complete=False)[0]
-        if fcntl is not None:  # make the renames durable
-            try:
-                fd = os.open(self.path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            except OSError:
-                pass
+        fsync_folder(self.path.parent)  # make the renames durable

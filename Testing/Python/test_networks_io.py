@@ -35,6 +35,29 @@ def test_tractogram_round_trip(tmp_path, suffix):
         assert isinstance(back._data, np.memmap)  # memory-mapped, not copied
 
 
+@pytest.mark.parametrize("suffix", [".tck", ".trk", ".trx", ".vtk", ".vtp"])
+def test_a_short_tractogram_write_is_refused_and_the_old_file_kept(tmp_path, monkeypatch, suffix):
+    """The written file is read back before it replaces the old one: a write that lost streamlines
+    (here the writer gets one streamline fewer, as after a full disk) raises and changes nothing."""
+    from mspathobiology.errors import OutputError
+    from mspathobiology.networks import tractograms
+
+    path = write_tractogram(sample_streamlines(seed=1), tmp_path / f"t{suffix}")
+    before = path.read_bytes()
+    real = tractograms.make_streamlines
+    if suffix == ".tck":
+        append = tractograms.TckWriter.append
+        monkeypatch.setattr(tractograms.TckWriter, "append",
+                            lambda self, points, lengths: append(self, points[: -lengths[-1]], lengths[:-1]))
+    else:
+        monkeypatch.setattr(tractograms, "make_streamlines", lambda data, offsets, lengths=None: real(
+            data, offsets[:-1], None if lengths is None else lengths[:-1]))
+    with pytest.raises(OutputError, match="was not written correctly.*previous file is unchanged"):
+        write_tractogram(sample_streamlines(seed=2), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
 def test_vtk_frames(tmp_path):
     streamlines = sample_streamlines(10)
     lps = write_tractogram(streamlines, tmp_path / "lps.vtk", space="LPS")

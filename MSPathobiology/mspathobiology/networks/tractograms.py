@@ -35,15 +35,15 @@ points, mm) and ``space_source`` (how that frame was determined), recorded in ou
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..defaults.networks import CHUNK_POINTS, VTK_WRITE_SPACE
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..geometry import LPS_TO_RAS
+from ..io import commit_file, temporary_file
 
 TRACTOGRAM_SUFFIXES = (".tck", ".trk", ".trx", ".vtk", ".vtp")
 #: Blocks of a memory-mapped .tck kept resident after they are handed out; older pages are
@@ -636,23 +636,43 @@ def write_tractogram(streamlines, path, affine=None, shape=None, space: str = VT
     if shape is None:
         top = np.ceil(data.max(axis=0) + 1) if len(data) else np.ones(3)
         shape = tuple(int(max(v, 1)) for v in top)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
+    with temporary_file(path, suffix) as tmp:
+        tmp.unlink()
         if suffix == ".tck":
             with TckWriter(tmp) as writer:
                 writer.append(data, lengths)
         elif suffix in (".trk", ".trx"):
-            _write_nibabel_or_trx(make_streamlines(data, offsets, lengths), tmp, suffix, affine, shape)
+            _write_nibabel_or_trx(make_streamlines(data, offsets, lengths), str(tmp), suffix, affine, shape)
         else:
-            _write_vtk(data, offsets, lengths, tmp, suffix, space.upper())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            _write_vtk(data, offsets, lengths, str(tmp), suffix, space.upper())
+        _verify_tractogram(tmp, path, len(lengths), int(np.sum(lengths)), space.upper())
+        commit_file(tmp, path)
     return path
+
+
+def _verify_tractogram(tmp: Path, path: Path, count: int, points: int, space: str) -> None:
+    """Read back what was written to ``tmp`` (structure, streamline and point counts) before it replaces ``path``."""
+    problem = None
+    try:
+        suffix = tmp.suffix.lower()
+        if suffix == ".tck":
+            written = TckTractogram(tmp, str(path))
+            if int(written.header.get("count", -1)) != count or written.rows != points + count + 1:
+                problem = "its header count or data size does not match the streamlines"
+        elif suffix == ".trk":
+            counts = TrkTractogram(tmp, str(path)).records()[1]
+            if len(counts) != count or int(np.sum(counts)) != points:
+                problem = "it does not hold the streamlines written"
+        else:
+            streamlines = _read_trx(tmp) if suffix == ".trx" else _read_vtk(tmp, space, str(path))[0]
+            found = (len(streamlines), int(np.sum(streamlines._lengths)) if len(streamlines) else 0)
+            getattr(getattr(streamlines, "_trx_file", None), "close", lambda: None)()
+            if found != (count, points):
+                problem = "it does not hold the streamlines written"
+    except InputError as exc:
+        problem = exc.problem
+    if problem:
+        raise OutputError(path, f"was not written correctly ({problem}: disk full?); the previous file is unchanged")
 
 
 class TckWriter:

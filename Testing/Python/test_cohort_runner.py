@@ -149,14 +149,22 @@ def test_run_writes_tables_and_rerun_redoes_nothing(tmp_path, env_log):
     assert again.ran == [] and len(_calls(env_log)) == 16
     assert read_table(out / "cohort.tsv") == list(rows.values())
 
+    # an output edited in place, even to the same size, makes its analysis run again
+    lesion_map = out / "sub-01/ses-01/lesions/lesions.nii.gz"
+    st = lesion_map.stat()
+    assert marker["outputs"] == {"lesions.nii.gz": [st.st_size, st.st_mtime_ns]}
+    os.utime(lesion_map, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    edited = run_cohort(ds, out, functions=PLUGINS, progress=False)
+    assert ("sub-01_ses-01", "lesions") in {(r["case"], r["analysis"]) for r in edited.ran}
+    calls = len(_calls(env_log))
+
     # an output deleted by hand makes its analysis (and what reads it) run again, in that subject only
-    assert marker["outputs"] == {"lesions.nii.gz": (out / "sub-01/ses-01/lesions/lesions.nii.gz").stat().st_size}
     (out / "sub-01/ses-01/lesions/lesions.nii.gz").unlink()
     repaired = run_cohort(ds, out, functions=PLUGINS, progress=False)
     rerun = {(r["case"], r["analysis"]) for r in repaired.ran}
     assert ("sub-01_ses-01", "lesions") in rerun and {case for case, _ in rerun} <= {"sub-01_ses-01", "sub-01_ses-02"}
     assert (out / "sub-01/ses-01/lesions/lesions.nii.gz").is_file()
-    assert len(_calls(env_log)) == 16 + len(rerun)
+    assert len(_calls(env_log)) == calls + len(rerun)
 
     # a changed input reruns exactly what depends on it (atrophy and PBVC use the lesions for filling)
     write_image(_blobs_image(4), bids.raw_path(ds, "02", "02", "flair"))

@@ -23,7 +23,7 @@ analyses that use lesions take the label map written by the ``lesions`` step.
 
 An analysis is done when its ``done.json`` exists and records the same inputs (path,
 size, modification time in ns) and options, and every output file it recorded is still
-there with its size; the marker is written atomically after the analysis returns, so an interrupted run redoes only the analyses that had not finished.
+there with its size and modification time; the marker is written atomically after the analysis returns, so an interrupted run redoes only the analyses that had not finished.
 An analysis that fails leaves no ``done.json`` and a ``stale.json`` listing the files left
 in its folder: they are not current, and neither the tables nor the reports read them.
 
@@ -165,24 +165,37 @@ def read_marker(folder: Path) -> dict | None:
         return None
 
 
-def output_sizes(folder: Path) -> dict:
-    """{relative path: size in bytes} of the files an analysis wrote into ``folder`` (marker excluded)."""
+def output_stats(folder: Path) -> dict:
+    """{relative path: [size bytes, mtime ns]} of the files an analysis wrote into ``folder`` (markers excluded)."""
     folder = Path(folder)
-    return {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name not in (DONE_MARKER, STALE_MARKER) and not p.name.startswith(".tmp-")}
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name not in (DONE_MARKER, STALE_MARKER) and not p.name.startswith(".tmp-"):
+            st = p.stat()
+            out[p.relative_to(folder).as_posix()] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def outputs_intact(folder: Path, recorded: dict) -> bool:
+    """Whether every output a marker recorded is still in ``folder``, unchanged: same size and
+    modification time (markers of older versions recorded the size alone)."""
+    for name, stats in (recorded or {}).items():
+        path = Path(folder) / name
+        if not path.is_file():
+            return False
+        st = path.stat()
+        if (st.st_size != stats) if isinstance(stats, int) else ([st.st_size, st.st_mtime_ns] != list(stats)):
+            return False
+    return True
 
 
 def marker_valid(folder: Path, inputs: dict, options: dict) -> dict | None:
     """The marker of ``folder`` if it records exactly these inputs and options and every output it
-    recorded is still there with its size, else None."""
+    recorded is still there unchanged (:func:`outputs_intact`), else None."""
     marker = read_marker(folder)
     if not marker or marker.get("inputs") != fingerprint(inputs) or marker.get("options") != _jsonable(options):
         return None
-    for name, size in marker.get("outputs", {}).items():
-        path = Path(folder) / name
-        if not path.is_file() or path.stat().st_size != size:
-            return None
-    return marker
+    return marker if outputs_intact(folder, marker.get("outputs")) else None
 
 
 def _jsonable(obj):
@@ -324,7 +337,7 @@ def _run_one(analysis: str, case: Case, folder: Path, inputs: dict, call, option
               "Sources": [item["uri"] for item in provenance.values()],
               "provenance": provenance,
               "inputs": fingerprint(inputs), "options": _jsonable(options), "summary": summary,
-              "outputs": output_sizes(folder),
+              "outputs": output_stats(folder),
               "seconds": round(seconds, 3), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "mspathobiology_version": __version__}
     if analysis == "lesions":
@@ -343,7 +356,7 @@ def _mark_stale(folder: Path, analysis: str, exc: BaseException) -> None:
             write_json(folder / STALE_MARKER, {
                 "analysis": analysis, "error": _error_text(exc),
                 "failed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "stale_files": sorted(output_sizes(folder)),
+                "stale_files": sorted(output_stats(folder)),
                 "note": "the last run of this analysis failed: these files are not current outputs"})
     except Exception:  # noqa: BLE001 - the failure record is what matters; a full disk must not hide it
         pass
@@ -351,13 +364,12 @@ def _mark_stale(folder: Path, analysis: str, exc: BaseException) -> None:
 
 def is_current(folder) -> bool:
     """Whether ``folder`` holds the current outputs of a finished analysis (a readable
-    ``done.json``, no ``stale.json``, every recorded output present with its size)."""
+    ``done.json``, no ``stale.json``, every recorded output present and unchanged)."""
     folder = Path(folder)
     marker = read_marker(folder)
     if marker is None or (folder / STALE_MARKER).exists():
         return False
-    return all((folder / name).is_file() and (folder / name).stat().st_size == size
-               for name, size in (marker.get("outputs") or {}).items())
+    return outputs_intact(folder, marker.get("outputs"))
 
 
 def _lesions_for(case: Case, out: Path) -> tuple[Path | None, dict]:

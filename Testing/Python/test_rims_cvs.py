@@ -110,6 +110,31 @@ def test_confluence_seen_only_across_the_join_is_found_in_the_perpendicular_plan
     # the sphere alone, or the plate alone, is one lobe in every plane
     for shape in (host, plate):
         assert lesion_lobes(shape.astype(np.int64), (h, h, h), [1])[0][0] == 1
+    # on a 2D grid (1.5 mm slices, 0.5 mm in plane) only the acquired (axial) slices are read
+    thick = labels[::3]
+    assert lesion_lobes(thick, (3 * h, h, h), [1])[2][0] in (None, "axial")
+
+
+def test_a_staircase_across_thick_slices_is_not_read_as_lobes():
+    """An ellipsoid on a 2D grid (1 x 1 x 3 mm) whose sagittal reformat is a staircase with two
+    'lobes' on 2 consecutive slices: only the acquired (axial) slices are read on a 2D grid."""
+    from scipy.spatial.transform import Rotation
+
+    import mspathobiology.lesions.measure as measure
+    from mspathobiology.rims.cvs import lesion_lobes
+    spacing = (3.0, 1.0, 1.0)
+    axes, extent = np.array([7.786, 8.981, 4.779]), 8.981 + 4
+    rotation = Rotation.random(random_state=711486824).as_matrix()
+    grid = np.stack(np.indices([int(2 * extent / s) + 1 for s in spacing]), -1) * spacing - extent
+    labels = (((((grid + [-0.329, -0.108, 0.253]) @ rotation) / axes) ** 2).sum(-1) <= 1).astype(np.int64)
+    assert lesion_lobes(labels, spacing, [1])[0][0] == 1
+    read_as_3d = measure.slice_axis
+    try:
+        measure.slice_axis = lambda matrix: None  # the grid read as 3D: the reformat's staircase splits
+        lobes, _, planes, _ = lesion_lobes(labels, spacing, [1])
+    finally:
+        measure.slice_axis = read_as_3d
+    assert lobes[0] == 2 and planes[0] == "sagittal"
 
 
 def test_subject_rules():

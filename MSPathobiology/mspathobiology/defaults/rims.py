@@ -171,7 +171,8 @@ from .lesions import SPLIT_H_MM as CVS_CONFLUENT_H_MM  # noqa: E402
 CVS_CONFLUENT_MIN_SLICES = 2
 #: ... in the slices across these array axes ([k, j, i]: axial, coronal and sagittal on an axially
 #: acquired grid). NAIMS 2016 reads lesions in perpendicular planes (the vein must show in two);
-#: a partner joined over a broad face can show two lobes only in a plane across the join.
+#: a partner joined over a broad face can show two lobes only in a plane across the join. A 2D
+#: grid (defaults.lesions.LONG_AXIS_SLICE_ANISOTROPY) is read on its acquired slices only.
 #: Measured with ``python benchmarks/rims_calibration.py --confluence`` on the training seeds
 #: named below: axial only finds 10/12 pairs with 5/156 single labels split, all three planes
 #: 11/12 with 8/156.

@@ -181,7 +181,9 @@ def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CV
     Reuses :func:`mspathobiology.lesions.labeling.split_lesion` on each lesion's bounding box
     (``spacing`` mm in array order [k, j, i]): in 3D, and on every slice alone (in-plane
     distances) across each array axis in ``axes`` (:data:`PLANE_NAMES`), as a reader judges
-    confluence slice by slice in perpendicular planes. A lesion also has two lobes when, in 3D,
+    confluence slice by slice in perpendicular planes; on a 2D grid
+    (:func:`mspathobiology.lesions.measure.slice_axis`) only on the acquired slices, as for the
+    long axis (a reformat across thick slices is a staircase, not an image). A lesion also has two lobes when, in 3D,
     a part joins the rest through a neck narrower than ``neck_ratio`` x the part's own inscribed
     radius (:func:`lobe_necks`): a small partner whose radius exceeds the neck by less than
     ``h_mm``. Returns ``(lobes, slices, planes, necks)``: the number of lobes (3D, or 2D when they
@@ -190,9 +192,13 @@ def lesion_lobes(labels: np.ndarray, spacing, ids, skip=None, h_mm: float = D.CV
     neck / radius (NaN for one lobe or when skipped).
     """
     from ..lesions.labeling import split_lesion
+    from ..lesions.measure import slice_axis
 
     labels = np.asarray(labels)
     spacing = tuple(float(v) for v in spacing)
+    acquired = slice_axis(np.diag(list(spacing[::-1]) + [1.0]))
+    if acquired is not None:
+        axes = (acquired,)
     boxes = ndimage.find_objects(labels)
     lobes = np.zeros(len(ids), dtype=np.int64)
     runs = np.zeros(len(ids), dtype=np.int64)

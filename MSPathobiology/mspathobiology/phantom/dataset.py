@@ -61,8 +61,8 @@ from . import rasterise as R
 from . import susceptibility as S
 from . import tractography as T
 from .design import design_lesions, venous_tree
-from .lesions import Placer, bbox_for, classify, edge_voxels, measure_rim_coverage, rasterise, segment_distance, \
-    vein_segment
+from .lesions import (Placer, bbox_for, classify, edge_voxels, measure_rim_coverage, rasterise, rim_cap,
+                      segment_distance, vein_segment)
 
 PIPELINE = "phantom"
 
@@ -255,15 +255,8 @@ def _render_session(s, subject, seed, small, model, specs, veins, edges, centre,
         base = {"cortical": "cortex", "infratentorial": "brainstem"}.get(spec.location, "wm")
         chi[bbox][m] = f32(D.CHI_PPB[base] + spec.chi_ppb)  # uniform lesion tissue
         if spec.rim_class != "none":
-            edge = edge_voxels(m)
-            kji = np.argwhere(edge).astype(np.float64) + np.array([b.start for b in bbox])
-            ctr = np.argwhere(m).mean(axis=0) + np.array([b.start for b in bbox])
-            d = (kji - ctr)[:, ::-1] * spacing  # voxel axes are RAS-aligned (i -> x, j -> y, k -> z)
-            d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
-            proj = d @ (rotation @ spec.rim_axis)  # the cap: exactly rim_fraction of the edge voxels
-            cap = proj >= np.quantile(proj, 1.0 - spec.rim_fraction) if spec.rim_fraction < 1 else proj > -2
-            sel = np.zeros_like(edge)
-            sel[tuple(np.argwhere(edge)[cap].T)] = True
+            # voxel axes are RAS-aligned (i -> x, j -> y, k -> z): the cap axis is in the head frame
+            sel = rim_cap(m, spec.rim_fraction, rotation @ spec.rim_axis, spacing, [b.start for b in bbox])
             chi[bbox][sel] += f32(spec.rim_delta_ppb)
             rim[bbox] |= sel
     central = [(a, b, D.CENTRAL_VEIN_RADIUS_MM, False) for a, b in

@@ -143,6 +143,24 @@ def edge_voxels(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, structure=structuring_element(6), border_value=0)
 
 
+def rim_cap(mask: np.ndarray, fraction: float, axis, spacing, origin_kji=(0, 0, 0)) -> np.ndarray:
+    """The edge voxels (:func:`edge_voxels`) of a paramagnetic rim covering exactly ``fraction`` of a lesion's
+    edge: those whose direction from the lesion centroid lies furthest along ``axis`` (a unit vector in the
+    (i, j, k) voxel-axis frame), a cap. ``spacing`` mm (scalar or (i, j, k)); ``origin_kji`` the crop's
+    offset in the full grid (directions are taken in full-grid index coordinates)."""
+    edge = edge_voxels(mask)
+    origin = np.array(origin_kji)
+    kji = np.argwhere(edge).astype(np.float64) + origin
+    ctr = np.argwhere(mask).mean(axis=0) + origin
+    d = (kji - ctr)[:, ::-1] * spacing
+    d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
+    proj = d @ axis
+    cap = proj >= np.quantile(proj, 1.0 - fraction) if fraction < 1 else proj > -2
+    sel = np.zeros_like(edge)
+    sel[tuple(np.argwhere(edge)[cap].T)] = True
+    return sel
+
+
 def measure_rim_coverage(qsm: np.ndarray, mask: np.ndarray, threshold_ppb: float = D.RIM_COVERAGE_THRESHOLD_PPB):
     """Fraction of a lesion's edge voxels whose QSM exceeds the lesion reference by ``threshold_ppb``.
 

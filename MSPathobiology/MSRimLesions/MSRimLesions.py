@@ -171,7 +171,10 @@ class MSRimLesionsWidget(LesionReadingMixin, ParameterNodeGuiMixin, ScriptedLoad
             p.scoreTable = p.scoreTable or self.logic.newScoreTable(p.susceptibilityVolume)
             rows = self._score()
             candidates = sum(1 for r in rows if r.get("prl_candidate"))
-            self.ui.currentLesionLabel.text = _("{n} lesions scored, {c} PRL candidates.").format(n=len(rows), c=candidates)
+            text = _("{n} lesions scored, {c} PRL candidates.").format(n=len(rows), c=candidates)
+            if p.imageKind == "phase":
+                text += "\n" + RIM_DEFAULTS.PHASE_CAVEAT
+            self.ui.currentLesionLabel.text = text
 
     # --- reading ------------------------------------------------------------------------
 

@@ -43,9 +43,12 @@ def test_rims_phase_sign_and_enhancement(case, tmp_path, capsys):
     args = ["rims", "--lesions", str(case / "lesions.nii.gz"), "--phase", str(case / "phase.nii.gz"),
             "--t1-post", str(case / "t1post.nii.gz"), "--out", str(tmp_path)]
     assert main(args + ["--phase-sign", "-1"]) == 0
-    assert "paramagnetic sources (iron, veins) have negative phase" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "paramagnetic sources (iron, veins) have negative phase" in printed.out
+    assert "warning: PRL calls on filtered phase are candidates for rating" in printed.err  # not silent
     meta = json.loads((tmp_path / "rims.json").read_text())
     assert meta["phase_sign"] == -1 and "negative phase" in meta["phase_convention"]
+    assert meta["caveat"].startswith("PRL calls on filtered phase")
     assert (tmp_path / "susceptibility_from_phase.nii.gz").exists()
     rows = read_table(tmp_path / "rims.tsv")
     assert [r["prl_candidate"] for r in rows] == [False, True, False, False]  # lesion 1 enhances

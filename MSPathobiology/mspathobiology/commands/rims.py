@@ -1,5 +1,6 @@
 """``mspathobiology rims``: paramagnetic rim scores (and the central vein sign) of every lesion."""
 
+import sys
 from pathlib import Path
 
 from ..arguments import input_file, mask_file, non_negative_float, output_folder, positive_float
@@ -65,6 +66,7 @@ def run(args) -> int:
           f"({summary['prl_excluded_enhancing']} rim lesions excluded as enhancing)")
     if summary["rim_map"] == "phase":
         print(f"phase convention: {phase_convention(args.phase_sign)}")
+        print(f"warning: {D.PHASE_CAVEAT}", file=sys.stderr)
     if "cvs_positive" in summary:
         frac = summary["cvs_fraction"]
         print(f"central vein sign: {summary['cvs_positive']} CVS+ of {summary['cvs_eligible']} eligible "

@@ -106,6 +106,12 @@ PHASE_TKD_THRESHOLD = 0.2
 PHASE_Z_THRESHOLD = 0.7
 #: ... with this much zero padding (voxels per side) against wrap-around of the dipole field.
 PHASE_PAD_VOXELS = 16
+#: What the output says of PRL calls made on phase: they hold on the phantom (benchmarks/rims_accuracy.py)
+#: but not on rim lesions drawn into a real head's white matter (benchmarks/rims_real_head.py: about
+#: 60 % of lesions with rims over <= 0.55 of the edge, and some without a rim, are called).
+PHASE_CAVEAT = ("PRL calls on filtered phase are candidates for rating, not results: on a real-head simulation "
+                "(benchmarks/rims_real_head.py) many lesions with partial or no rims were called; QSM is "
+                "more specific")
 #: Field strength (T) and echo time (ms) of a phase image when its sidecar does not give them
 #: (3 T, TE ~ 20 ms: a typical 3 T segmented-EPI / GRE rim protocol; Absinta et al., JCI 2016).
 DEFAULT_B0_TESLA = 3.0

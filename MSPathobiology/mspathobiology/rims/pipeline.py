@@ -204,6 +204,7 @@ def analyse(images: dict, *, phase_sign: int | None = None, enhancing=None, lesi
         "parameters": {k: getattr(D, k) for k in dir(D) if k.isupper()} | {"options": score_options},
         "columns": dict(RIM_COLUMNS) | (dict(CVS_COLUMNS) if with_cvs else {}),
         "prl_definition": PRL_DEFINITION,
+        "caveat": D.PHASE_CAVEAT if kind == "phase" else None,
     }
     return RimsResult(rows, summary, image_like(prl, lesions), susceptibility, info)
 

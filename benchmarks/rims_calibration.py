@@ -18,7 +18,10 @@ uses others), how many automatic labels holding a confluent pair and how many ot
 CVS confluence rule calls confluent, per neck ratio (``CVS_CONFLUENT_NECK_RATIO``) and slice planes
 (``CVS_CONFLUENT_AXES``).
 
-Run: python benchmarks/rims_calibration.py [--per-fraction 30] [--fit | --confluence]
+``--positions`` prints, at 1 mm, raw and calibrated coverage and the call rate for rims straddling
+the label edge (the calibration's shells), just inside it (the phantom's rims) and just outside it.
+
+Run: python benchmarks/rims_calibration.py [--per-fraction 30] [--fit | --confluence | --positions]
 """
 
 from __future__ import annotations
@@ -43,13 +46,14 @@ LOW, HIGH, LOW_RATE, HIGH_RATE, BIAS = 0.55, 0.72, 0.10, 0.90, 0.03
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def measure(spacing, per_fraction: int, seed: int, fractions=FRACTIONS):
+def measure(spacing, per_fraction: int, seed: int, fractions=FRACTIONS, rim_position: str = "straddle"):
     """(true fraction, raw coverage, calibrated coverage, flag) arrays for caps on one voxel size."""
     classes = [f for f in fractions for _ in range(per_fraction)]
     out = []
     for start in range(0, len(classes), 60):  # batches keep the arrays small
         chunk = classes[start:start + 60]
-        labels, qsm, sp, truth = cap_lesions(chunk, spacing=spacing, radius_mm=(3.5, 8.0), seed=seed + start)
+        labels, qsm, sp, truth = cap_lesions(chunk, spacing=spacing, radius_mm=(3.5, 8.0), seed=seed + start,
+                                             rim_position=rim_position)
         rows = score_rims(labels, qsm, sp)
         out += [(t["fraction"], r["rim_coverage_measured"], r["rim_coverage"], r["rim"]) for r, t in zip(rows, truth)]
     a = np.array(out, dtype=float)
@@ -57,7 +61,8 @@ def measure(spacing, per_fraction: int, seed: int, fractions=FRACTIONS):
 
 
 def fit(per_fraction: int) -> None:
-    """Calibration knots: mean raw coverage per true fraction, pooled over voxel sizes (training seeds)."""
+    """Calibration knots: mean raw coverage per true fraction, pooled over voxel sizes (training seeds;
+    rims straddling the label edge)."""
     truth, raw = [], []
     for spacing in SPACINGS:
         t, m, _, _ = measure(spacing, per_fraction, seed=1000)
@@ -104,12 +109,30 @@ def confluence(ratios=(0.0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9), planes=((0,), 
         print(f"  {names:<24} {r:4.2f}       {tp}/{pos}                      {fp}/{n}")
 
 
+def positions(per_fraction: int, spacing=(1.0, 1.0, 1.0)) -> None:
+    """Raw and calibrated coverage and call rate per rim position (info: the calibration was fitted on
+    shells straddling the label edge; a rim may also lie just inside or just outside it)."""
+    print("rim position   true  raw mean   calibrated mean   call rate   (1 mm, info)")
+    for position in ("straddle", "inside", "outside"):
+        truth, raw, calibrated, flag = measure(spacing, per_fraction, seed=0, fractions=(0.55, 0.72, 0.9),
+                                               rim_position=position)
+        for f in (0.55, 0.72, 0.9):
+            sel = truth == f
+            print(f"  {position:<10}  {f:4.2f}   {raw[sel].mean():.3f}      {calibrated[sel].mean():.3f}"
+                  f"           {100 * flag[sel].mean():5.1f} %")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-fraction", type=int, default=30, help="lesions per true fraction and voxel size")
     parser.add_argument("--fit", action="store_true", help="print calibration knots from training seeds")
     parser.add_argument("--confluence", action="store_true", help="CVS confluence per neck ratio (training seeds)")
+    parser.add_argument("--positions", action="store_true", help="coverage per rim position (inside, across, "
+                                                                  "outside the label edge; info)")
     args = parser.parse_args(argv)
+    if args.positions:
+        positions(args.per_fraction)
+        return 0
     if args.confluence:
         confluence()
         return 0

@@ -124,16 +124,22 @@ def dipole_phase(chi_ppb: np.ndarray, spacing_kji, b0_tesla: float = 3.0, te_ms:
 CAP_FRACTIONS = {"full": 1.0, "two_thirds": 0.7, "partial": 0.25, "none": 0.0}
 
 
+#: Radial extent of a rim shell (inner, outer offset from the lesion radius, in units of rim_mm) per position.
+RIM_POSITIONS = {"straddle": (1.0, 1.0), "inside": (1.0, 0.0), "outside": (0.0, 1.0)}
+
+
 def cap_lesions(classes, spacing=(1.0, 1.0, 1.0), radius_mm=(4.0, 9.0), rim_mm=1.0, rim_ppb=(25.0, 40.0),
-                lesion_ppb=5.0, noise_ppb=3.0, axes=None, seed=0):
+                lesion_ppb=5.0, noise_ppb=3.0, axes=None, seed=0, rim_position: str = "straddle"):
     """Spherical lesions whose paramagnetic shell is a spherical cap covering a solid-angle fraction.
 
     ``classes``: keys of :data:`CAP_FRACTIONS` or floats (the fraction itself, 0..1). The shell spans radius - rim_mm .. radius +
-    rim_mm (it straddles the label edge) over the cap around ``axes[m]`` ((3,) in k, j, i;
+    rim_mm (``rim_position="straddle"``: across the label edge; "inside": radius - rim_mm .. radius;
+    "outside": radius .. radius + rim_mm, :data:`RIM_POSITIONS`) over the cap around ``axes[m]`` ((3,) in k, j, i;
     random when None); radius and rim increment are drawn uniformly from the given ranges.
     Returns ``(labels, qsm_ppb, spacing, truth)``, truth rows {id, cls, fraction, axis, radius_mm}.
     """
     rng = np.random.default_rng(seed)
+    inner, outer = (rim_mm * f for f in RIM_POSITIONS[rim_position])
     spacing = np.asarray(spacing, dtype=float)
     pitch = 2 * (radius_mm[1] + rim_mm) + 8.0
     shape = (np.array([pitch, pitch, pitch * len(classes)]) / spacing).astype(int) + 1
@@ -153,7 +159,7 @@ def cap_lesions(classes, spacing=(1.0, 1.0, 1.0), radius_mm=(4.0, 9.0), rim_mm=1
                                  indexing="ij"), axis=-1)
         r = np.linalg.norm(d, axis=-1)
         cos = (d @ axis) / np.maximum(r, 1e-6)
-        shell = (r > radius - rim_mm) & (r <= radius + rim_mm) & (cos >= 1 - 2 * fraction)
+        shell = (r > radius - inner) & (r <= radius + outer) & (cos >= 1 - 2 * fraction)
         lesion = r <= radius
         labels[box][lesion] = m + 1
         qsm[box][lesion] += lesion_ppb

@@ -14,7 +14,8 @@ Safety:
 - The file name and the sidecar carry the rater. A session for rater A refuses to open a
   file whose sidecar or rows name another rater, so no rater can write another's file.
 - While a session is open it holds a lock (:func:`mspathobiology.io.try_lock`: ``flock`` on POSIX,
-  ``msvcrt.locking`` on Windows; the operating system releases it when the process dies), so two windows cannot interleave.
+  ``msvcrt.locking`` on Windows; the operating system releases it when the process dies), so two
+  windows cannot interleave.
   Within one process, sessions of *different* tasks on one file share that lock (a reader may
   rate rims and SEL candidates of one case side by side); a second session of the same task is
   refused. Each save is also a read-merge-write: the TSV on disk is read, the one changed rating
@@ -364,13 +365,15 @@ class RatingSession:
         two spellings are refused, not merged."""
         prefix, tsv = f"{self.case}_rater-", "_ratings.tsv"
         others = other_spellings(self.path.parent, prefix, tsv, self.rater)
-        others += [p.with_suffix(".tsv") for p in other_spellings(self.path.parent, prefix, "_ratings.json", self.rater)]
-        others = sorted({p for p in others if not (p.exists() and self.path.exists() and os.path.samefile(p, self.path))})
+        others += [p.with_suffix(".tsv")
+                   for p in other_spellings(self.path.parent, prefix, "_ratings.json", self.rater)]
+        others = sorted({p for p in others
+                         if not (p.exists() and self.path.exists() and os.path.samefile(p, self.path))})
         if not others:
             return
         pairs = [(p, sidecar_path(p)) for p in others]
-        clash = len(others) > 1 or any((old.exists() and self.path.exists()) or (side.exists() and self.sidecar_path.exists())
-                                       for old, side in pairs)
+        clash = len(others) > 1 or any((old.exists() and self.path.exists())
+                                       or (side.exists() and self.sidecar_path.exists()) for old, side in pairs)
         if clash:
             names = ", ".join(p.name for p in [self.path] + others if p.exists() or sidecar_path(p).exists())
             raise InputError(self.path, f"ratings of rater {self.rater!r} for case {self.case!r} exist under several "

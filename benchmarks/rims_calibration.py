@@ -2,13 +2,17 @@
 
 Synthetic spherical lesions carry a paramagnetic spherical cap (random axis, so every
 orientation to the slices) covering a known fraction of the edge (for a sphere the solid-angle
-fraction IS the area fraction, so the truth needs no measurement). Per true fraction and voxel
-size the script prints the raw measured coverage (mean, SD), the calibrated coverage, and the
-PRL call rate (the NAIMS flag: calibrated coverage >= 2/3 on >= 2 consecutive slices), then
-saves the calibration curve as benchmarks/results/rims_calibration.png.
+fraction IS the area fraction, so the truth needs no measurement). The rim is 1 mm thick (rims
+are 1-2 voxels of 0.65 mm at 3 T/7 T, Absinta et al., JCI 2016) and lies, in equal numbers,
+across the drawn lesion boundary, just inside it or just outside it (:data:`RIMS`): where a rim
+sits relative to a drawn label varies. Per true fraction and voxel size the script prints the raw
+measured coverage (mean, SD), the calibrated coverage, and the PRL call rate (the NAIMS flag:
+calibrated coverage >= 2/3 on >= 2 consecutive slices), pooled over the three rim positions and
+per position (info), then saves the calibration curve as benchmarks/results/rims_calibration.png.
 
-Targets (PASS/FAIL), at EVERY voxel size: call rate <= 10 % at true fractions <= 0.55 and
->= 90 % at true fractions >= 0.72; mean calibrated coverage within 0.03 of the truth.
+Targets (PASS/FAIL), at EVERY voxel size, over the three rim positions: call rate <= 10 % at true
+fractions <= 0.55 and >= 90 % at true fractions >= 0.72; mean calibrated coverage within 0.03 of
+the truth.
 
 ``--fit`` prints the calibration knots (measured -> true) from a training set of seeds disjoint
 from the evaluation seeds; they are ``RIM_COVERAGE_CALIBRATION`` in defaults/rims.py.
@@ -18,8 +22,8 @@ uses others), how many automatic labels holding a confluent pair and how many ot
 CVS confluence rule calls confluent, per neck ratio (``CVS_CONFLUENT_NECK_RATIO``) and slice planes
 (``CVS_CONFLUENT_AXES``).
 
-``--positions`` prints, at 1 mm, raw and calibrated coverage and the call rate for rims straddling
-the label edge (the calibration's shells), just inside it (the phantom's rims) and just outside it.
+``--positions`` prints, at 1 mm, raw and calibrated coverage and the call rate per rim position,
+and for a 2 mm thick rim across the boundary (info).
 
 Run: python benchmarks/rims_calibration.py [--per-fraction 30] [--fit | --confluence | --positions]
 """
@@ -43,31 +47,41 @@ FRACTIONS = (0.0, 0.25, 0.4, 0.5, 0.55, 0.6, 0.67, 0.72, 0.75, 0.9, 1.0)
 SPACINGS = ((0.6, 0.6, 0.6), (0.8, 0.8, 0.8), (1.0, 1.0, 1.0), (1.25, 1.25, 1.25), (1.5, 1.5, 1.5),
             (2.0, 1.0, 1.0))
 LOW, HIGH, LOW_RATE, HIGH_RATE, BIAS = 0.55, 0.72, 0.10, 0.90, 0.03
+#: Rims of the calibration and its check: (name, rims.synthetic.cap_lesions rim_position, rim_mm), each 1 mm thick.
+RIMS = (("across", "straddle", 0.5), ("inside", "inside", 1.0), ("outside", "outside", 1.0))
+#: Sub-voxel points per axis for the rims' partial volume (rims.synthetic.cap_lesions).
+SUPERSAMPLE = 3
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def measure(spacing, per_fraction: int, seed: int, fractions=FRACTIONS, rim_position: str = "straddle"):
+def measure(spacing, per_fraction: int, seed: int, fractions=FRACTIONS, rim_position: str = "straddle",
+            rim_mm: float = 1.0):
     """(true fraction, raw coverage, calibrated coverage, flag) arrays for caps on one voxel size."""
     classes = [f for f in fractions for _ in range(per_fraction)]
     out = []
     for start in range(0, len(classes), 60):  # batches keep the arrays small
         chunk = classes[start:start + 60]
         labels, qsm, sp, truth = cap_lesions(chunk, spacing=spacing, radius_mm=(3.5, 8.0), seed=seed + start,
-                                             rim_position=rim_position)
+                                             rim_position=rim_position, rim_mm=rim_mm, supersample=SUPERSAMPLE)
         rows = score_rims(labels, qsm, sp)
         out += [(t["fraction"], r["rim_coverage_measured"], r["rim_coverage"], r["rim"]) for r, t in zip(rows, truth)]
     a = np.array(out, dtype=float)
     return a[:, 0], a[:, 1], a[:, 2], a[:, 3] > 0
 
 
+def measure_rims(spacing, per_fraction: int, seed: int, fractions=FRACTIONS) -> dict:
+    """{rim name: measure(...)} for the rims of :data:`RIMS` on one voxel size."""
+    return {name: measure(spacing, per_fraction, seed, fractions, position, rim_mm) for name, position, rim_mm in RIMS}
+
+
 def fit(per_fraction: int) -> None:
-    """Calibration knots: mean raw coverage per true fraction, pooled over voxel sizes (training seeds;
-    rims straddling the label edge)."""
+    """Calibration knots: mean raw coverage per true fraction, pooled over voxel sizes and the rim
+    positions of :data:`RIMS` (training seeds)."""
     truth, raw = [], []
     for spacing in SPACINGS:
-        t, m, _, _ = measure(spacing, per_fraction, seed=1000)
-        truth.append(t)
-        raw.append(m)
+        for t, m, _, _ in measure_rims(spacing, per_fraction, seed=1000).values():
+            truth.append(t)
+            raw.append(m)
     truth, raw = np.concatenate(truth), np.concatenate(raw)
     knots = [(float(np.mean(raw[truth == f])), f) for f in FRACTIONS]
     knots = [(0.0, 0.0)] + [k for k in knots if 0.0 < k[1] < 1.0] + [(1.0, 1.0)]
@@ -112,13 +126,13 @@ def confluence(ratios=(0.0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9), planes=((0,), 
 def positions(per_fraction: int, spacing=(1.0, 1.0, 1.0)) -> None:
     """Raw and calibrated coverage and call rate per rim position (info: the calibration was fitted on
     shells straddling the label edge; a rim may also lie just inside or just outside it)."""
-    print("rim position   true  raw mean   calibrated mean   call rate   (1 mm, info)")
-    for position in ("straddle", "inside", "outside"):
+    print("rim position            true  raw mean   calibrated mean   call rate   (1 mm, info)")
+    for name, position, rim_mm in RIMS + (("across, 2 mm thick", "straddle", 1.0),):
         truth, raw, calibrated, flag = measure(spacing, per_fraction, seed=0, fractions=(0.55, 0.72, 0.9),
-                                               rim_position=position)
+                                               rim_position=position, rim_mm=rim_mm)
         for f in (0.55, 0.72, 0.9):
             sel = truth == f
-            print(f"  {position:<10}  {f:4.2f}   {raw[sel].mean():.3f}      {calibrated[sel].mean():.3f}"
+            print(f"  {name:<20}  {f:4.2f}   {raw[sel].mean():.3f}      {calibrated[sel].mean():.3f}"
                   f"           {100 * flag[sel].mean():5.1f} %")
 
 
@@ -141,13 +155,16 @@ def main(argv=None) -> int:
         return 0
     print(f"calibration knots (measured -> true): {D.RIM_COVERAGE_CALIBRATION}")
     print(f"PRL flag: calibrated coverage >= {D.PRL_MIN_EDGE_COVERAGE:.3f} on >= {D.PRL_MIN_CONSECUTIVE_SLICES} "
-          f"consecutive slices; {args.per_fraction} lesions (radius 3.5-8 mm, random cap axis) per fraction and size")
+          f"consecutive slices; {args.per_fraction} lesions (radius 3.5-8 mm, random cap axis) per fraction, size "
+          f"and rim position ({', '.join(name for name, _, _ in RIMS)} the label edge, 1 mm thick)")
     ok = True
     curves = {}
     for spacing in SPACINGS:
-        truth, raw, calibrated, flag = measure(spacing, args.per_fraction, seed=0)
+        by_rim = measure_rims(spacing, args.per_fraction, seed=0)
+        truth, raw, calibrated, flag = (np.concatenate(parts) for parts in zip(*by_rim.values()))
         name = "x".join(f"{s:g}" for s in spacing[::-1]) + " mm"
-        print(f"[{name}] true  raw mean (sd)     calibrated mean (sd)  call rate")
+        print(f"[{name}] true  raw mean (sd)     calibrated mean (sd)  call rate (" +
+              " / ".join(by_rim) + ")")
         rates = []
         for f in FRACTIONS:
             sel = truth == f
@@ -156,8 +173,9 @@ def main(argv=None) -> int:
             bias = float(calibrated[sel].mean() - f)
             tested = f <= LOW or f >= HIGH
             good = (rate <= LOW_RATE if f <= LOW else rate >= HIGH_RATE) and (f == 0.0 or abs(bias) <= BIAS)
+            per_rim = " / ".join(f"{100 * fl[t == f].mean():.0f}" for t, _, _, fl in by_rim.values())
             print(f"  {f:4.2f}  {raw[sel].mean():.3f} ({raw[sel].std():.3f})   {calibrated[sel].mean():.3f} "
-                  f"({calibrated[sel].std():.3f}) bias {bias:+.3f}   {100 * rate:5.1f} %"
+                  f"({calibrated[sel].std():.3f}) bias {bias:+.3f}   {100 * rate:5.1f} % ({per_rim})"
                   + (f"  {'PASS' if good else 'FAIL'}" if tested else ""))
             ok &= good or not tested
         curves[name] = rates

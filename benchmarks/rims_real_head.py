@@ -9,8 +9,7 @@ ellipsoids (3-6 mm equivalent radius, random orientation) placed deep in white m
 cap over exactly the drawn fraction of the lesion's edge voxels (``phantom.lesions.rim_cap``, the
 phantom's construction), so the truth is the drawn fraction, never a measurement. Two rim
 geometries are drawn: "inside" (the cap of the label's own edge voxels, as the phantom) and
-"straddling" (plus the voxel layer just outside, a rim across the border as in
-``rims.synthetic.cap_lesions``, on which RIM_COVERAGE_CALIBRATION was fitted).
+"straddling" (plus the voxel layer just outside: a rim across the border, two voxels thick).
 
 Fractions straddle the NAIMS 2/3 boundary: 0, 0.4, 0.5, 0.55 (negatives) and 0.72, 0.75, 0.9, 1
 (positives). Targets, as on the phantom (issue 12): on QSM and on filtered phase, PRL call rate

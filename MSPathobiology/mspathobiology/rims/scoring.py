@@ -35,8 +35,9 @@ Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-le
    count of lesion surface voxels (the fraction of the whole 3D edge, as a surface);
    ``rim_slices`` the longest run of consecutive slices with coverage >= ``slice_coverage``.
 5. The raw whole-edge coverage (``rim_coverage_measured``) is calibrated to the true edge
-   fraction (``rim_coverage``, piecewise linear, ``RIM_COVERAGE_CALIBRATION``: unbiased at
-   0.6-1.5 mm and 1 x 1 x 2 mm voxels, benchmarks/rims_calibration.py).
+   fraction (``rim_coverage``, piecewise linear, ``RIM_COVERAGE_CALIBRATION``: unbiased for 1 mm
+   thick rims across, inside or outside the drawn boundary at 0.6-1.5 mm and 1 x 1 x 2 mm voxels,
+   benchmarks/rims_calibration.py).
    ``rim_score = rim_coverage * min(1, rim_slices / min_slices)`` ranks lesions in [0, 1];
    ``rim`` is the NAIMS rim: ``rim_coverage >= 2/3`` and ``rim_slices >= 2``, and
    ``prl_candidate`` = ``rim`` and not enhancing.

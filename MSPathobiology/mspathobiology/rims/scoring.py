@@ -15,11 +15,15 @@ Method (one pass over all lesions, vectorised with ``numpy.bincount``; no per-le
    only voxels inside it, so cortex, deep grey matter and CSF (all paramagnetic relative to
    white matter) are not mistaken for rim or reference.
 3. The band is cut into ``sectors`` angular sectors around the lesion's centroid in that
-   slice. A sector's value is the brighter of the means of its inner layer (inside the label)
-   and outer layer, since rims sit on either side of the drawn boundary. Band voxels above the
+   slice, at ``sector_turns`` rotations of the sector grid (coverages averaged, so a rim's end
+   is not rounded to a whole sector). A sector's value is the brighter of the upper quartiles
+   (``layer_quantile``) of its inner layer (inside the label) and outer layer, since rims sit on
+   either side of the drawn boundary and fill only part of the band's width. Band voxels above the
    baseline by more than ``vein_contrast`` are veins and ignored (veins at the edge are the
    main false positive). A sector is paramagnetic when its value exceeds the baseline by
-   more than ``max(z_threshold * robust SD of the ring, min_contrast)``. The baseline is
+   more than ``max(z_threshold * robust SD of the ring, min_contrast)`` and by more than
+   ``relative_threshold`` of the lesion's own rim peak (a sector half covered by a bright
+   rim and one half covered by a faint rim are read alike). The baseline is
    the larger of the ring median (NAWM) and the lesion core median (lesion voxels deeper than
    the band; ``use_core``, default for QSM only, since phase is non-local): demyelinated
    lesions are themselves paramagnetic relative to NAWM on QSM, so a rim must be brighter than
@@ -205,12 +209,15 @@ class _Rings:
         self.owner_of = lambda sel: np.where(mask[sel], compact[sel], compact[tuple(n[sel] for n in nearest)])
 
 
+
 def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "qsm",
                phase_sign: int = D.DEFAULT_PHASE_SIGN, slice_axis: int = 0, enhancing=None,
                tissue_mask: np.ndarray | None = None,
                band_inner_mm: float = D.EDGE_BAND_INNER_MM, band_outer_mm: float = D.EDGE_BAND_OUTER_MM,
                ring_inner_mm: float = D.REFERENCE_RING_INNER_MM, ring_outer_mm: float = D.REFERENCE_RING_OUTER_MM,
-               sectors: int = D.ANGULAR_SECTORS, min_sector_fraction: float = D.MIN_SECTOR_FRACTION,
+               sectors: int = D.ANGULAR_SECTORS, sector_turns: int = D.SECTOR_TURNS,
+               min_sector_fraction: float = D.MIN_SECTOR_FRACTION,
+               relative_threshold: float = D.RIM_RELATIVE_THRESHOLD, layer_quantile: float = D.RIM_LAYER_QUANTILE,
                z_threshold: float | None = None, min_contrast: float | None = None,
                min_coverage: float = D.PRL_MIN_EDGE_COVERAGE, slice_coverage: float = D.PRL_MIN_SLICE_COVERAGE,
                min_slices: int = D.PRL_MIN_CONSECUTIVE_SLICES, vein_contrast: float | None = None,
@@ -233,6 +240,13 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     ``slice_coverage``: slice coverage for a slice to show the rim; ``min_slices``: run length.
     ``z_threshold``: robust SDs of the ring a sector must exceed (default RIM_Z_THRESHOLD, or
     PHASE_Z_THRESHOLD for phase).
+    ``relative_threshold``: a sector must also exceed this fraction of the lesion's rim peak
+    (the RIM_PEAK_QUANTILE quantile of its sector excesses), so that a rim's extent does not
+    grow with its brightness.
+    ``layer_quantile``: a layer's level is this quantile of its voxels (a thin rim fills part
+    of the band's width).
+    ``sector_turns``: the sector grid is laid at this many rotations (steps of 1/turns of a
+    sector) and the slice coverages averaged.
     ``vein_contrast``: band voxels this far above the baseline are ignored as veins (map units;
     default VEIN_MIN_CONTRAST_PPB, or _SWI).
     ``min_contrast``: in map units; default RIM_MIN_CONTRAST_PPB (qsm, phase) or _SWI.
@@ -318,29 +332,31 @@ def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "
     keep = (count[g] > 0) & (bv - np.where(inner, inner_base[owner], baseline[owner]) <= vein_contrast)
     bz, by, bx, owner, g, bv, inner = bz[keep], by[keep], bx[keep], owner[keep], g[keep], bv[keep], inner[keep]
     angle = np.arctan2((by - cy[g]) * spacing[1], (bx - cx[g]) * spacing[2])
-    sector = np.minimum(((angle + np.pi) / (2 * np.pi) * sectors).astype(np.int64), sectors - 1)
-    cell = g * sectors + sector
     n_cells = n_g * sectors
-    # a sector's excess is the larger of its inner (inside the label) and outer layer's, each
-    # over its baseline, as the rim may lie on either side of the lesion boundary
-    c_n = np.bincount(cell, minlength=n_cells)
     cell_les = np.arange(n_cells) // (n_z * sectors)
-    present = c_n > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        layer_excess = []
-        for part, base in ((inner, inner_base), (~inner, baseline)):
-            n_part = np.bincount(cell[part], minlength=n_cells)
-            layer_excess.append(np.where(n_part > 0, np.bincount(cell[part], bv[part], minlength=n_cells)
-                                         / np.maximum(n_part, 1) - base[cell_les], -np.inf))
-        excess = np.where(present, np.maximum(*layer_excess), np.nan)
     threshold = np.maximum(z_threshold * ref_sd, min_contrast)
-    positive = present & (excess > threshold[cell_les])
-
-    present_g = present.reshape(n_g, sectors).sum(axis=1)
-    positive_g = positive.reshape(n_g, sectors).sum(axis=1)
-    assessable = present_g >= min_sector_fraction * sectors
-    with np.errstate(invalid="ignore", divide="ignore"):
-        coverage = np.where(assessable, positive_g / np.maximum(present_g, 1), 0.0)
+    coverage = np.zeros(n_g)
+    for turn in range(sector_turns):
+        sector = np.mod(((angle + np.pi) / (2 * np.pi) * sectors + turn / sector_turns).astype(np.int64), sectors)
+        cell = g * sectors + sector
+        # a sector's excess is the larger of its inner (inside the label) and outer layer's, each
+        # over its baseline, as the rim may lie on either side of the lesion boundary
+        present_t = np.bincount(cell, minlength=n_cells) > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            layer_excess = []
+            for part, base in ((inner, inner_base), (~inner, baseline)):
+                level = group_quantile(cell[part], bv[part], n_cells, layer_quantile)
+                layer_excess.append(np.where(np.isnan(level), -np.inf, level - base[cell_les]))
+            excess_t = np.where(present_t, np.maximum(*layer_excess), np.nan)
+        peak = group_quantile(cell_les[present_t], excess_t[present_t], n_les, D.RIM_PEAK_QUANTILE)
+        cut = np.maximum(threshold, relative_threshold * np.nan_to_num(peak))
+        positive_t = present_t & (excess_t > cut[cell_les])
+        present_g = present_t.reshape(n_g, sectors).sum(axis=1)
+        coverage += positive_t.reshape(n_g, sectors).sum(axis=1) / np.maximum(present_g, 1) / sector_turns
+        if turn == 0:
+            positive, excess = positive_t, excess_t
+            assessable = present_g >= min_sector_fraction * sectors
+    coverage = np.where(assessable, coverage, 0.0)
     coverage = coverage.reshape(n_les, n_z)
     assess_m = assessable.reshape(n_les, n_z)
 

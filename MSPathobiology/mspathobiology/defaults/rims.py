@@ -131,7 +131,8 @@ PHASE_Z_THRESHOLD = 1.2
 PHASE_PAD_VOXELS = 16
 #: What the output says of PRL calls made on phase: they hold on the phantom (benchmarks/rims_accuracy.py)
 #: but not on rim lesions drawn into a real head's white matter (benchmarks/rims_real_head.py: a
-#: fifth to a quarter of lesions with rims over <= 0.55 of the edge, and 2 of 8 without a rim, are called).
+#: fifth to a quarter of lesions with rims over <= 0.55 of the edge, and 2 of 8 without a rim, are called:
+#: paramagnetic lesion cores; judging against the core too, use_core=True, trades this for phantom sensitivity).
 PHASE_CAVEAT = ("PRL calls on filtered phase are candidates for rating, not results: on a real-head simulation "
                 "(benchmarks/rims_real_head.py) many lesions with partial or no rims were called; QSM is "
                 "more specific")

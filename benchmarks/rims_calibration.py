@@ -23,7 +23,8 @@ CVS confluence rule calls confluent, per neck ratio (``CVS_CONFLUENT_NECK_RATIO`
 (``CVS_CONFLUENT_AXES``).
 
 ``--positions`` prints, at 1 mm, raw and calibrated coverage and the call rate per rim position,
-and for a 2 mm thick rim across the boundary (info).
+and for a 2 mm thick rim across the boundary, then the call rate of 0.72 rims of +12, +18 and
++40 ppb per position (info: faint rims).
 
 ``--sweep`` prints, on training seeds at 1.5 mm and 1 x 1 x 2 mm, the spread of the raw coverage of
 0.55 and 0.72 rims for the sector settings of :data:`SWEEP` (the choice of ANGULAR_SECTORS,
@@ -59,7 +60,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def measure(spacing, per_fraction: int, seed: int, fractions=FRACTIONS, rim_position: str = "straddle",
-            rim_mm: float = 1.0, **settings):
+            rim_mm: float = 1.0, rim_ppb=(25.0, 40.0), **settings):
     """(true fraction, raw coverage, calibrated coverage, flag) arrays for caps on one voxel size;
     ``settings`` are passed to :func:`score_rims`."""
     classes = [f for f in fractions for _ in range(per_fraction)]
@@ -67,7 +68,8 @@ def measure(spacing, per_fraction: int, seed: int, fractions=FRACTIONS, rim_posi
     for start in range(0, len(classes), 60):  # batches keep the arrays small
         chunk = classes[start:start + 60]
         labels, qsm, sp, truth = cap_lesions(chunk, spacing=spacing, radius_mm=(3.5, 8.0), seed=seed + start,
-                                             rim_position=rim_position, rim_mm=rim_mm, supersample=SUPERSAMPLE)
+                                             rim_position=rim_position, rim_mm=rim_mm, supersample=SUPERSAMPLE,
+                                             rim_ppb=rim_ppb)
         rows = score_rims(labels, qsm, sp, **settings)
         out += [(t["fraction"], r["rim_coverage_measured"], r["rim_coverage"], r["rim"]) for r, t in zip(rows, truth)]
     a = np.array(out, dtype=float)
@@ -139,6 +141,12 @@ def positions(per_fraction: int, spacing=(1.0, 1.0, 1.0)) -> None:
             sel = truth == f
             print(f"  {name:<20}  {f:4.2f}   {raw[sel].mean():.3f}      {calibrated[sel].mean():.3f}"
                   f"           {100 * flag[sel].mean():5.1f} %")
+    print("rim contrast (0.72 of the edge, 1 mm; the calibration's rims are +25..40 ppb)   calibrated mean   call rate")
+    for ppb in (12.0, 18.0, 40.0):
+        for name, position, rim_mm in RIMS:
+            truth, raw, calibrated, flag = measure(spacing, per_fraction, seed=0, fractions=(0.72,),
+                                                   rim_position=position, rim_mm=rim_mm, rim_ppb=(ppb, ppb + 0.01))
+            print(f"  +{ppb:4.0f} ppb, {name:<8}  {calibrated.mean():.3f}   {100 * flag.mean():5.1f} %")
 
 
 #: Sector settings compared by ``--sweep``: (ANGULAR_SECTORS, SECTOR_TURNS, RIM_RELATIVE_THRESHOLD,

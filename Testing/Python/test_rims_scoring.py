@@ -298,3 +298,22 @@ def test_swi_rim_is_a_dark_band_around_a_bright_core(monkeypatch):
     assert rows[0]["rim_coverage"] > 0.9 and rows[2]["rim_coverage"] < 0.1
     monkeypatch.setattr(D, "SWI_INNER_AGAINST_CORE", False)
     assert not any(r["prl_candidate"] for r in score_rims(labels, swi, (1.0, 1.0, 1.0), kind="swi"))
+
+
+def test_faint_and_bright_rims_over_the_same_arc_read_alike():
+    """RIM_RELATIVE_THRESHOLD: a sector counts against the lesion's own rim peak, so a bright rim
+    does not read wider than a faint one over the same 0.6 of the edge (without it, it does)."""
+    from mspathobiology.rims.synthetic import cap_lesions
+
+    axes = [[0, 1, 0], [0, 0.6, 0.8], [0, 0.8, -0.6], [0, -1, 0], [1, 0, 0], [0.6, 0.8, 0]]
+
+    def mean_coverage(ppb, **options):
+        labels, qsm, spacing, _ = cap_lesions([0.6] * 6, radius_mm=(6.0, 6.01), rim_ppb=(ppb, ppb + 0.01),
+                                              axes=axes, seed=2, rim_mm=0.5, supersample=3)
+        return np.mean([r["rim_coverage"] for r in score_rims(labels, qsm, spacing, **options)])
+
+    default_gap = abs(mean_coverage(40.0) - mean_coverage(18.0))
+    absolute_gap = abs(mean_coverage(40.0, relative_threshold=0.0) - mean_coverage(18.0, relative_threshold=0.0))
+    assert default_gap < 0.03
+    assert absolute_gap > default_gap + 0.02
+    assert mean_coverage(40.0) == pytest.approx(0.6, abs=0.05)

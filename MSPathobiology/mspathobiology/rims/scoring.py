@@ -209,7 +209,6 @@ class _Rings:
         self.owner_of = lambda sel: np.where(mask[sel], compact[sel], compact[tuple(n[sel] for n in nearest)])
 
 
-
 def score_rims(labels: np.ndarray, values: np.ndarray, spacing, *, kind: str = "qsm",
                phase_sign: int = D.DEFAULT_PHASE_SIGN, slice_axis: int = 0, enhancing=None,
                tissue_mask: np.ndarray | None = None,
